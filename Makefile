@@ -1,0 +1,38 @@
+# The README's commands. Each sets up .venv on first use (about 5 minutes: llama.cpp builds from source).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export HF_HUB_OFFLINE ?= 1
+export ANONYMIZED_TELEMETRY ?= False
+export LITELLM_LOCAL_MODEL_COST_MAP ?= True
+
+.PHONY: install run test test-fast bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: compile specs/math.yaml on the embedded model into runs/math-demo and show the dataset.
+run: install
+	$(BIN)/nanoflux compile specs/math.yaml --rounds 8 --out runs/math-demo --resume
+
+## make test: the whole suite, slow (real-model) tests included, as CI runs it.
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: install
+	$(BIN)/python benchmarks/compile.py
+	$(BIN)/python benchmarks/embedded_lm.py
+	$(BIN)/python benchmarks/judge_tools.py
+	$(BIN)/python benchmarks/novelty.py
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,122 @@
+"""How the novelty filter scales: time to check one candidate against 1k, 10k and 100k accepted
+questions, and embedding throughput of the real model.
+
+The large collections hold random unit vectors (inserted directly, in batches) so the benchmark
+takes a few minutes on 2 cores; only the check is timed, with its embedding already cached.
+
+    python benchmarks/novelty.py [--sizes 1000 10000 100000] [--repeats 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import chromadb  # noqa: E402
+import numpy as np  # noqa: E402
+from chromadb.config import Settings  # noqa: E402
+
+from nanoflux.curation.embeddings import DEFAULT_MODEL, load_embedder  # noqa: E402
+from nanoflux.curation.novelty import COLLECTION, NoveltyFilter  # noqa: E402
+
+CANDIDATE = "How does the proofreading activity of DNA polymerase lower the mutation rate?"
+INSERT_BATCH = 5000  # below chromadb's maximum batch size
+
+
+def create_for_bulk_load(path: Path) -> None:
+    """Create the filter's collection with the index written to disk once per 1M adds, not per 1,000.
+
+    Chroma rewrites the whole HNSW file at every sync, which makes filling 100k vectors quadratic;
+    the sync interval changes nothing about how the index is searched, which is what is timed.
+    """
+    client = chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
+    client.create_collection(
+        COLLECTION,
+        configuration={"hnsw": {"space": "cosine", "sync_threshold": 1_000_000}},
+        metadata={"model": DEFAULT_MODEL},
+        embedding_function=None,
+    )
+
+
+def fill(path: Path, start: int, stop: int, dim: int, rng: np.random.Generator) -> None:
+    """Grow the collection in ``path`` to ``stop`` random unit vectors."""
+    client = chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
+    collection = client.get_collection(COLLECTION, embedding_function=None)
+    for lo in range(start, stop, INSERT_BATCH):
+        hi = min(lo + INSERT_BATCH, stop)
+        vectors = rng.standard_normal((hi - lo, dim), dtype=np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        collection.add(
+            ids=[f"q{i}" for i in range(lo, hi)],
+            embeddings=vectors,
+            documents=[f"random question {i}" for i in range(lo, hi)],
+        )
+
+
+def time_check(novelty: NoveltyFilter, repeats: int) -> float:
+    """Median seconds for one ``check`` (the candidate's embedding is cached before timing)."""
+    novelty.check(CANDIDATE)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        novelty.check(CANDIDATE)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def throughput(n: int = 512) -> float:
+    """Sentences per second of the real model on distinct sentences, after one warm-up batch."""
+    model = load_embedder(DEFAULT_MODEL)
+    sentences = [
+        f"{CANDIDATE} (variant {i}: in a cell of organism number {i * 7919 % 1000})" for i in range(n)
+    ]
+    model.encode(sentences[:64], batch_size=64)
+    start = time.perf_counter()
+    model.encode(sentences, batch_size=64)
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--repeats", type=int, default=200)
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(0)
+    results: list[tuple[int, float]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "novelty"
+        create_for_bulk_load(path)
+        novelty = NoveltyFilter(path)
+        dim = novelty.embed_many([CANDIDATE]).shape[1]
+        size = 0
+        for target in sorted(args.sizes):
+            start = time.perf_counter()
+            fill(path, size, target, dim, rng)
+            filled = time.perf_counter() - start
+            size = target
+            seconds = time_check(novelty, args.repeats)
+            results.append((size, seconds))
+            print(
+                f"check vs {size:>7,} accepted: {seconds * 1e3:7.3f} ms   (filled in {filled:.1f} s)",
+                flush=True,
+            )
+    base_size, base = results[0]
+    for size, seconds in results[1:]:
+        print(f"ratio {size:,} / {base_size:,}: {seconds / base:.2f}x time for {size / base_size:.0f}x size")
+    print(f"embedding throughput ({DEFAULT_MODEL}, cpu): {throughput():.0f} sentences/s")
+    print(f"(cpu cores: {os.cpu_count()}, load average over the last 5 min: {os.getloadavg()[1]:.1f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Curation: which rounds become examples (tool-verified, in the quality band, novel)."""

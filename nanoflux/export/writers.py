@@ -1,0 +1,62 @@
+"""Atomic dataset writers: a crash never leaves a half-written dataset or manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from nanoflux.export.trl import dpo_example, sft_example
+
+DATASET_DIR = "dataset"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file beside `path`, then rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    lines = [json.dumps(row, ensure_ascii=False) for row in rows]
+    write_atomic(path, "".join(line + "\n" for line in lines))
+    return len(lines)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def export_dataset(out_dir: Path, accepted: list[dict[str, Any]], formats: Iterable[str]) -> dict[str, Any]:
+    """Write the accepted rounds as TRL datasets under `out_dir/dataset/`; returns file paths and counts.
+
+    `examples.jsonl` keeps each example's provenance (round id, topic, level, models) in the same
+    order as the training files, which stay free of extra columns so TRL takes them as they are.
+    """
+    directory = out_dir / DATASET_DIR
+    files: dict[str, Any] = {}
+    if "sft" in formats:
+        files["sft"] = {"path": f"{DATASET_DIR}/sft.jsonl",
+                        "rows": write_jsonl(directory / "sft.jsonl", map(sft_example, accepted))}
+    if "dpo" in formats:
+        pairs = [pair for pair in map(dpo_example, accepted) if pair is not None]
+        files["dpo"] = {"path": f"{DATASET_DIR}/dpo.jsonl", "rows": write_jsonl(directory / "dpo.jsonl", pairs)}
+    provenance = ({"round_id": r["round_id"], "topic": r["topic"], "hops": r["hops"], "level": r["judge"]["level"],
+                   "overall": r["judge"]["overall"], "defender_verdict": r["judge"]["verdict"], "models": r["models"],
+                   "program_hash": r["program_hash"], "question": r["question"], "reference_answer": r["reference_answer"]}
+                  for r in accepted)
+    files["examples"] = {"path": f"{DATASET_DIR}/examples.jsonl",
+                         "rows": write_jsonl(directory / "examples.jsonl", provenance)}
+    return files

@@ -1,0 +1,8 @@
+"""The roles as DSPy modules, and the Round that plays attacker -> defender -> judge."""
+
+from nanoflux.modules.attacker import Attacker
+from nanoflux.modules.defender import Defender
+from nanoflux.modules.judge import Judge
+from nanoflux.modules.round import Round, RoleLMs
+
+__all__ = ["Attacker", "Defender", "Judge", "Round", "RoleLMs"]

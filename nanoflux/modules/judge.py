@@ -1,0 +1,80 @@
+"""Judge: deterministic tool evidence first, then the LM scores the rubric seeing that evidence."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dspy
+from pydantic import BaseModel
+
+from nanoflux.curation.quality import level_name
+from nanoflux.signatures import JudgeSignature
+from nanoflux.tools import AnswerCheck, check_answer, check_reference
+
+# A tool verdict that proves the answer wrong caps the rubric's correctness dimension at this score.
+WRONG_ANSWER_CORRECTNESS_CAP = 2
+
+
+class Judge(dspy.Module):
+    """Scores an answer: tools check the reference and the answer, then an LM grades the rubric.
+
+    The tools' verdict overrides the LM's when the tools can decide; the LM's verdict stands only
+    when they cannot (a text answer, say). The overall score is the weighted mean of the dimension
+    scores, and its level (L1..L5) comes from `nanoflux.curation.quality`.
+
+    Args:
+        signature: the judge signature, specialised by the compiler with the rubric and domain.
+        weights: rubric dimension -> weight (normalised to sum 1).
+        answer_type: how answers are compared (numeric, expression, choice, text or auto).
+
+    Example:
+        >>> judge = Judge(weights={"correctness": 0.5, "clarity": 0.5}, answer_type="numeric")
+        >>> result = judge(question="2+2?", reference_answer="4", solution_steps=["2+2 = 4"], reasoning="2+2=4", answer="4")
+        >>> print(result.level, result.verdict)
+    """
+
+    def __init__(self, signature: type[dspy.Signature] = JudgeSignature, *, weights: Mapping[str, float],
+                 answer_type: str = "auto"):
+        super().__init__()
+        self.grade = dspy.Predict(signature)
+        total = sum(weights.values())
+        self.weights = {name: weight / total for name, weight in weights.items()}
+        self.answer_type = answer_type
+
+    def forward(self, question: str, reference_answer: str, solution_steps: Sequence[str], reasoning: str,
+                answer: str) -> dspy.Prediction:
+        reference = check_reference(reference_answer, list(solution_steps), answer_type=self.answer_type)
+        match = check_answer(answer, reference_answer, answer_type=self.answer_type)
+        graded = self.grade(question=question, reference_answer=reference_answer, reasoning=reasoning, answer=answer,
+                            evidence=describe_evidence(reference, match))
+        scores = self._scores(graded.scores)
+        verdict, source = _verdict(match, graded.verdict)
+        if verdict == "incorrect" and source == "tools" and "correctness" in scores:
+            scores["correctness"] = min(scores["correctness"], WRONG_ANSWER_CORRECTNESS_CAP)
+        overall = round(sum(self.weights[name] * score for name, score in scores.items()), 2)
+        return dspy.Prediction(
+            scores=scores, overall=overall, level=level_name(overall), verdict=verdict, verdict_source=source,
+            critique=str(graded.critique or "").strip(), reference_check=reference.to_dict(), answer_check=match.to_dict(),
+        )
+
+    def _scores(self, raw: Any) -> dict[str, int]:
+        """Validate the LM's scores strictly: every rubric dimension, each an integer clamped to 1..5."""
+        values = raw.model_dump() if isinstance(raw, BaseModel) else dict(raw or {})
+        missing = [name for name in self.weights if name not in values]
+        if missing:
+            raise ValueError(f"the judge did not score rubric dimension(s) {missing}")
+        return {name: min(5, max(1, int(round(float(values[name]))))) for name in self.weights}
+
+
+def describe_evidence(reference: AnswerCheck, match: AnswerCheck) -> str:
+    """The tools' findings in the words the judge's LM reads."""
+    return (f"Reference answer against its own solution steps: {reference.verdict} ({reference.reason}).\n"
+            f"Answer against the reference: {match.verdict} ({match.reason}).")
+
+
+def _verdict(match: AnswerCheck, lm_verdict: Any) -> tuple[str, str]:
+    if match.verdict == "match":
+        return "correct", "tools"
+    if match.verdict == "mismatch":
+        return "incorrect", "tools"
+    said = str(lm_verdict or "").strip().lower()
+    return ("correct" if said.startswith("correct") else "incorrect"), "judge"

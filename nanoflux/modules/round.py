@@ -1,0 +1,100 @@
+"""Round: one adversarial exchange, attacker -> defender -> judge, each role on its own LM."""
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dspy
+
+from nanoflux.modules.attacker import Attacker
+from nanoflux.modules.defender import Defender
+from nanoflux.modules.judge import Judge
+
+
+@dataclass(frozen=True)
+class RoleLMs:
+    """The LMs behind the roles. With `alternate`, odd rounds swap the attacker's and defender's LMs.
+
+    LMs are shared resources (an embedded model holds its weights): copying a program for an
+    optimizer shares them rather than copying them.
+    """
+
+    attacker: dspy.BaseLM
+    defender: dspy.BaseLM
+    judge: dspy.BaseLM
+    alternate: bool = False
+
+    def for_round(self, index: int) -> dict[str, dspy.BaseLM]:
+        swap = self.alternate and index % 2 == 1
+        return {
+            "attacker": self.defender if swap else self.attacker,
+            "defender": self.attacker if swap else self.defender,
+            "judge": self.judge,
+        }
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "RoleLMs":
+        return self
+
+
+class Round(dspy.Module):
+    """Plays one round: the attacker writes a question, the defender answers, the judge scores.
+
+    Each role runs under its own LM and adapter; the prediction carries every role's outputs, the
+    models that played, and per-role latency and token counts for the journal.
+
+    Example:
+        >>> program = Round(Attacker(), Defender(), Judge(weights={"correctness": 1.0}), lms=role_lms)
+        >>> result = program(topic="probability", hops=3, answer_type="numeric", round_index=0)
+        >>> print(result.question, result.judge["level"])
+    """
+
+    def __init__(self, attacker: Attacker, defender: Defender, judge: Judge, *, lms: RoleLMs,
+                 adapter: dspy.Adapter | None = None):
+        super().__init__()
+        self.attacker = attacker
+        self.defender = defender
+        self.judge = judge
+        self.lms = lms
+        self.adapter = adapter or dspy.JSONAdapter()
+
+    def forward(self, topic: str, hops: int, answer_type: str, avoid: Sequence[str] = (),
+                round_index: int = 0) -> dspy.Prediction:
+        lms = self.lms.for_round(round_index)
+        trace: dict[str, dict[str, Any]] = {}
+        attack = self._play("attacker", lms, trace, self.attacker, topic=topic, hops=hops,
+                            answer_type=answer_type, avoid=avoid)
+        question = _required_text(attack.question, "question")
+        reference = _required_text(attack.reference_answer, "reference_answer")
+        steps = [str(step).strip() for step in (attack.solution_steps or []) if str(step).strip()]
+        defense = self._play("defender", lms, trace, self.defender, question=question)
+        answer = str(defense.answer or "").strip()
+        verdict = self._play("judge", lms, trace, self.judge, question=question, reference_answer=reference,
+                             solution_steps=steps, reasoning=str(defense.reasoning or ""), answer=answer)
+        return dspy.Prediction(
+            topic=topic, hops=hops, question=question, reference_answer=reference, solution_steps=steps,
+            annotation=str(attack.annotation or "").strip(), defender_reasoning=str(defense.reasoning or "").strip(),
+            defender_answer=answer, judge={key: verdict[key] for key in verdict.keys()},
+            models={role: lm.model for role, lm in lms.items()}, roles=trace,
+        )
+
+    def _play(self, role: str, lms: dict[str, dspy.BaseLM], trace: dict[str, dict[str, Any]],
+              module: dspy.Module, **inputs: Any) -> dspy.Prediction:
+        start = time.perf_counter()
+        with dspy.context(lm=lms[role], adapter=self.adapter), dspy.track_usage() as usage:
+            result = module(**inputs)
+        totals = usage.get_total_tokens()
+        trace[role] = {
+            "model": lms[role].model,
+            "seconds": round(time.perf_counter() - start, 3),
+            "input_tokens": sum(int(u.get("prompt_tokens") or u.get("input_tokens") or 0) for u in totals.values()),
+            "output_tokens": sum(int(u.get("completion_tokens") or u.get("output_tokens") or 0) for u in totals.values()),
+        }
+        return result
+
+
+def _required_text(value: Any, field: str) -> str:
+    text = str(value or "").strip()
+    if not text:
+        raise ValueError(f"the attacker left `{field}` empty")
+    return text

@@ -1,0 +1,173 @@
+"""The main job, spec -> run directory: compile the program, play rounds, curate, export, manifest.
+
+A run directory is the unit of work: the effective spec, the program's prompts, the journal, the
+novelty collection, the dataset and the manifest all live in it.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from nanoflux.compiler import ROLES, build_role_lms, compile_program, program_digest
+from nanoflux.curation.decide import Curator
+from nanoflux.curation.novelty import NoveltyFilter
+from nanoflux.errors import NanofluxError
+from nanoflux.executors import Executor
+from nanoflux.export.writers import export_dataset, write_json
+from nanoflux.journal import JOURNAL_NAME, Journal, read_journal
+from nanoflux.lm import configure_cache
+from nanoflux.modules import RoleLMs
+from nanoflux.runner import RunProgress, run_rounds
+from nanoflux.spec import Spec, load_spec
+
+LIBRARIES = ("nanoflux", "dspy", "litellm", "chromadb", "sentence-transformers", "sympy", "trl", "peft",
+             "transformers", "torch", "llama_cpp_python")
+
+
+@dataclass
+class RunResult:
+    """What `compile_spec` made: the run directory, its manifest, and the run's counts."""
+
+    run_dir: Path
+    manifest: dict[str, Any]
+    progress: RunProgress
+
+
+def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, rounds: int | None = None,
+                 models: Mapping[str, str] | None = None, threads: int | None = None, resume: bool = False,
+                 program_path: str | Path | None = None, cache_dir: str | Path | None = None,
+                 lms: RoleLMs | None = None, executor: Executor | None = None, progress: bool = True) -> RunResult:
+    """Compile a spec into its adversarial program and run it into a dataset.
+
+    Args:
+        spec: a Spec or the path of a spec file.
+        out: the run directory (default `runs/<spec name>`).
+        rounds, threads: override the spec's values.
+        models: role -> model string overrides, e.g. {"judge": "openai/gpt-4o-mini"}.
+        resume: continue the run in `out`; finished rounds are neither repeated nor lost.
+        program_path: a tuned `program.json` whose prompts replace the compiled defaults.
+        cache_dir: DSPy's LM cache directory (None: `~/.cache/nanoflux/dspy`).
+        lms: role LMs to use instead of building them from the spec (tests, custom backends).
+        executor: where rounds run (default: threads, `spec.threads` of them).
+    """
+    spec = spec if isinstance(spec, Spec) else load_spec(spec)
+    spec = apply_overrides(spec, rounds=rounds, threads=threads, models=models)
+    run_dir = prepare_run_dir(Path(out) if out else Path("runs") / spec.name, spec, resume=resume)
+    configure_cache(Path(cache_dir) if cache_dir else Path.home() / ".cache" / "nanoflux" / "dspy")
+    program = compile_program(spec, lms=lms or build_role_lms(spec), program_path=program_path)
+    program_hash = program_digest(program)
+    program.save(str(run_dir / "program.json"))
+    novelty = NoveltyFilter(run_dir / "novelty", threshold=spec.curation.novelty, model=spec.curation.embedding_model)
+    curator = Curator(spec.curation.quality_band, novelty,
+                      require_verified_reference=spec.curation.require_verified_reference)
+    state = run_rounds(spec, program, Journal(run_dir / JOURNAL_NAME), curator, program_hash=program_hash,
+                       executor=executor, progress=progress)
+    manifest = finish_run(run_dir, spec, program_hash=program_hash, program_path=program_path,
+                          interrupted=state.interrupted)
+    return RunResult(run_dir, manifest, state)
+
+
+def apply_overrides(spec: Spec, *, rounds: int | None = None, threads: int | None = None,
+                    models: Mapping[str, str] | None = None) -> Spec:
+    """The spec with CLI overrides applied, validated again as a whole."""
+    data = spec.model_dump()
+    if rounds is not None:
+        data["rounds"] = rounds
+    if threads is not None:
+        data["threads"] = threads
+    for role, model in (models or {}).items():
+        if role not in ROLES:
+            raise NanofluxError(f"unknown role {role!r} in --model; use attacker=MODEL, defender=MODEL or judge=MODEL")
+        data["roles"][role]["model"] = model
+    try:
+        return Spec.model_validate(data)
+    except ValueError as exc:
+        raise NanofluxError(f"invalid override: {exc}") from None
+
+
+def prepare_run_dir(run_dir: Path, spec: Spec, *, resume: bool) -> Path:
+    """Create or reopen a run directory; refuses to mix two runs in one directory."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise NanofluxError(f"cannot write to output directory {run_dir} ({exc.strerror}); "
+                            "pass --out with a directory you can write to") from None
+    saved = run_dir / "spec.json"
+    has_rounds = bool(read_journal(run_dir / JOURNAL_NAME))
+    if has_rounds and not resume:
+        raise NanofluxError(f"{run_dir} already holds a run; pass --resume to continue it or --out NEW_DIR for a new one")
+    if resume and saved.exists():
+        before = Spec.model_validate(json.loads(saved.read_text()))
+        if before.digest() != spec.digest():
+            raise NanofluxError(f"cannot resume {run_dir}: the spec or models differ from the ones it was started with; "
+                                "resume with the same spec and --model options, or start a new run with --out")
+    write_json(saved, spec.model_dump(mode="json"))
+    return run_dir
+
+
+def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: str | Path | None,
+               interrupted: bool) -> dict[str, Any]:
+    """Export the journal's accepted rounds and write the manifest; safe to call on a partial run."""
+    records = sorted(read_journal(run_dir / JOURNAL_NAME), key=lambda r: r["round_id"])
+    accepted = [r for r in records if r["curation"]["accepted"]]
+    files = export_dataset(run_dir, accepted, spec.output.formats)
+    manifest = {
+        "created_at": datetime.now(timezone.utc).isoformat(),
+        "spec": {"name": spec.name, "digest": spec.digest(), "file": "spec.json"},
+        "program": {"hash": program_hash, "file": "program.json",
+                    "loaded_from": str(program_path) if program_path else None},
+        "models": {role: getattr(spec.roles, role).model for role in ROLES},
+        "alternate": spec.roles.alternate,
+        "seed": spec.seed,
+        "curation": {"band": spec.curation.band, "novelty": spec.curation.novelty, "size": spec.curation.size},
+        "counts": run_counts(records, spec.rounds),
+        "tokens": token_counts(records),
+        "dataset": files,
+        "interrupted": interrupted,
+        "versions": {"python": platform.python_version(), **library_versions()},
+    }
+    write_json(run_dir / "manifest.json", manifest)
+    return manifest
+
+
+def run_counts(records: list[dict[str, Any]], rounds_requested: int) -> dict[str, Any]:
+    played = len(records)
+    parse_failures = sum(r.get("error_kind") == "parse" for r in records)
+    return {
+        "rounds_requested": rounds_requested,
+        "rounds_played": played,
+        "failed": sum(r["status"] != "ok" for r in records),
+        "accepted": sum(r["curation"]["accepted"] for r in records),
+        "reasons": dict(Counter(r["curation"]["reason"] for r in records)),
+        "parse_failures": parse_failures,
+        "parse_failure_rate": round(parse_failures / played, 4) if played else 0.0,
+    }
+
+
+def token_counts(records: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    totals: dict[str, Counter[str]] = {role: Counter() for role in ROLES}
+    for record in records:
+        for role, trace in (record.get("roles") or {}).items():
+            totals[role].update({"input_tokens": trace["input_tokens"], "output_tokens": trace["output_tokens"]})
+    return {role: dict(counts) for role, counts in totals.items()}
+
+
+def library_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions

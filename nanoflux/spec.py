@@ -1,0 +1,327 @@
+"""The domain spec: its schema (pydantic models) and YAML loading with line numbers in errors.
+
+A spec of a few lines is valid; every other field has a default. Each model documents its
+fields in one docstring, so `nanoflux validate` errors and the README can quote them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from nanoflux.curation.quality import Band
+from nanoflux.errors import NanofluxError
+
+EMBEDDED_MODEL = "local/smollm2-135m"
+AnswerType = Literal["numeric", "expression", "choice", "text"]
+OutputFormat = Literal["sft", "dpo"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class RoleSpec(_Strict):
+    """One role's language model.
+
+    Attributes:
+        model (str, default "local/smollm2-135m"): a litellm model string (`openai/gpt-4o-mini`,
+            `anthropic/claude-sonnet-4-5`, `ollama_chat/qwen3`, `openai/<alias>` with `api_base`)
+            or the embedded `local/smollm2-135m` (llama.cpp on the CPU, no network, no key).
+        temperature (float, default 0.7): sampling temperature, 0-2.
+        max_tokens (int, default 512): the most tokens one call may generate.
+        api_base (str | None, default None): URL of an OpenAI-compatible server (vLLM, llama.cpp).
+        api_key_env (str | None, default None): environment variable that holds the API key.
+        structured_output (bool | None, default None): declare that the model accepts JSON schemas
+            (response_format json_schema) when litellm does not know it; None = ask litellm.
+    """
+
+    model: str = EMBEDDED_MODEL
+    temperature: float = Field(0.7, ge=0, le=2)
+    max_tokens: int = Field(512, ge=16, le=32768)
+    api_base: str | None = None
+    api_key_env: str | None = None
+    structured_output: bool | None = None
+
+
+class RolesSpec(_Strict):
+    """The three roles' models; `attacker` and `defender` swap models each round when `alternate` is on.
+
+    Attributes:
+        attacker (RoleSpec): writes hard multi-step questions with a reference answer (temperature 0.9 by default).
+        defender (RoleSpec): answers them with its reasoning (temperature 0.3 by default).
+        judge (RoleSpec): scores the defender's reasoning on the rubric (temperature 0.0 by default).
+        alternate (bool, default True): swap the attacker's and defender's models every other round.
+    """
+
+    attacker: RoleSpec = Field(default_factory=lambda: RoleSpec(temperature=0.9))
+    defender: RoleSpec = Field(default_factory=lambda: RoleSpec(temperature=0.3))
+    judge: RoleSpec = Field(default_factory=lambda: RoleSpec(temperature=0.0))
+    alternate: bool = True
+
+
+class QuestionSpec(_Strict):
+    """What questions the attacker writes.
+
+    Attributes:
+        hops (list[int], default [2, 4]): the range [min, max] of reasoning steps a question chains.
+        answer_type (str, default "numeric"): numeric | expression | choice | text; decides how the
+            judge's tools compare answers.
+    """
+
+    hops: tuple[int, int] = (2, 4)
+    answer_type: AnswerType = "numeric"
+
+    @field_validator("hops", mode="before")
+    @classmethod
+    def _hops_range(cls, value: Any) -> Any:
+        if isinstance(value, int):
+            return (value, value)
+        if isinstance(value, str) and "-" in value:
+            return tuple(part.strip() for part in value.split("-", 1))
+        return value
+
+    @model_validator(mode="after")
+    def _hops_ordered(self) -> QuestionSpec:
+        low, high = self.hops
+        if not 1 <= low <= high <= 20:
+            raise ValueError(f"hops must be [min, max] with 1 <= min <= max <= 20, got {list(self.hops)}")
+        return self
+
+
+class RubricDimension(_Strict):
+    """One scored dimension of reasoning quality.
+
+    Attributes:
+        name (str): a short identifier, e.g. `correctness`.
+        weight (float, default 1.0): its weight in the overall score (weights are normalised).
+        description (str): what a 5 looks like, shown to the judge.
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    weight: float = Field(1.0, gt=0)
+    description: str
+
+
+DEFAULT_RUBRIC = [
+    RubricDimension(name="correctness", weight=0.4, description="The final answer is right and every step is valid."),
+    RubricDimension(name="rigor", weight=0.3, description="Each step follows from the previous ones; nothing is assumed without reason."),
+    RubricDimension(name="completeness", weight=0.2, description="All hops of the question are addressed; no step is skipped."),
+    RubricDimension(name="clarity", weight=0.1, description="The reasoning is easy to follow and states its result plainly."),
+]
+
+
+class RubricSpec(_Strict):
+    """The judge's rubric: named dimensions scored 1-5, combined by weight into the overall score.
+
+    The overall score maps to levels L1..L5: L1 < 1.5, L2 1.5-2.49, L3 2.5-3.49, L4 3.5-4.49, L5 >= 4.5.
+
+    Attributes:
+        dimensions (list[RubricDimension], default correctness/rigor/completeness/clarity).
+    """
+
+    dimensions: list[RubricDimension] = Field(default_factory=lambda: list(DEFAULT_RUBRIC), min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> RubricSpec:
+        names = [d.name for d in self.dimensions]
+        if len(set(names)) != len(names):
+            raise ValueError(f"rubric dimension names must be unique, got {names}")
+        return self
+
+    def weights(self) -> dict[str, float]:
+        total = sum(d.weight for d in self.dimensions)
+        return {d.name: d.weight / total for d in self.dimensions}
+
+
+class CurationSpec(_Strict):
+    """Which rounds become dataset examples.
+
+    Attributes:
+        size (int, default 200): target number of examples; the run stops early once it is reached.
+        band (str, default "L3-L5"): quality band: a level (L4), a level range (L3-L5) or a score range (3.5-4.49).
+        novelty (float, default 0.85): a question whose cosine similarity to an accepted one reaches
+            this is a duplicate (0-1; lower is stricter).
+        embedding_model (str, default "all-MiniLM-L6-v2"): sentence-transformers model for novelty.
+        require_verified_reference (bool, default True): keep only questions whose reference answer
+            the tools could not refute (set False for text answers no tool can check).
+    """
+
+    size: int = Field(200, ge=1)
+    band: str = "L3-L5"
+    novelty: float = Field(0.85, gt=0, le=1)
+    embedding_model: str = "all-MiniLM-L6-v2"
+    require_verified_reference: bool = True
+
+    @field_validator("band")
+    @classmethod
+    def _band_parses(cls, value: str) -> str:
+        try:
+            Band.parse(value)
+        except NanofluxError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @property
+    def quality_band(self) -> Band:
+        return Band.parse(self.band)
+
+
+class OutputSpec(_Strict):
+    """What the exporter writes.
+
+    Attributes:
+        formats (list[str], default [sft, dpo]): `sft` = conversational messages; `dpo` = prompt/chosen/rejected pairs.
+    """
+
+    formats: list[OutputFormat] = Field(default_factory=lambda: ["sft", "dpo"], min_length=1)
+
+
+class Spec(_Strict):
+    """A domain spec.
+
+    Attributes:
+        name (str): identifier of the domain, used in run directory names.
+        description (str): the domain, in a few sentences; goes into every role's instructions.
+        topics (list[str], default []): focus areas the attacker rotates through.
+        roles (RolesSpec): models per role and whether attacker and defender alternate.
+        questions (QuestionSpec): hops range and answer type.
+        tools (list[str], default [sympy]): tools the judge may use (see `nanoflux tools`).
+        rubric (RubricSpec): the judge's rubric.
+        curation (CurationSpec): target size, quality band, novelty threshold.
+        output (OutputSpec): dataset formats.
+        rounds (int, default 20): rounds to play.
+        seed (int, default 0): seed for topic order and sampling.
+        threads (int, default 1): rounds played at once (raise it for API models).
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = Field(min_length=1)
+    topics: list[str] = Field(default_factory=list)
+    roles: RolesSpec = Field(default_factory=RolesSpec)
+    questions: QuestionSpec = Field(default_factory=QuestionSpec)
+    tools: list[str] = Field(default_factory=lambda: ["sympy"])
+    rubric: RubricSpec = Field(default_factory=RubricSpec)
+    curation: CurationSpec = Field(default_factory=CurationSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+    rounds: int = Field(20, ge=1)
+    seed: int = 0
+    threads: int = Field(1, ge=1, le=256)
+
+    @field_validator("tools")
+    @classmethod
+    def _known_tools(cls, value: list[str]) -> list[str]:
+        from nanoflux.tools.registry import get_tool
+
+        for name in value:
+            try:
+                get_tool(name)
+            except NanofluxError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    def digest(self) -> str:
+        """A stable hash of what decides a round's content, recorded in manifests to trace examples.
+
+        `rounds` and `threads` are left out: a run resumed with more rounds or threads is the same run.
+        """
+        canonical = json.dumps(self.model_dump(mode="json", exclude={"rounds", "threads"}), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Load and validate a spec file; raises NanofluxError naming the field, its line and the fix."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NanofluxError(f"spec file {path} does not exist; pass the path of a YAML spec such as specs/math.yaml") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise NanofluxError(f"cannot read spec file {path}: {exc}") from None
+    return parse_spec(text, source=str(path))
+
+
+def parse_spec(text: str, *, source: str = "<spec>") -> Spec:
+    """Validate a spec given as YAML text."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise NanofluxError(f"{source}: malformed YAML{where}: {problem}; check indentation and quoting there") from None
+    if not isinstance(data, dict):
+        raise NanofluxError(f"{source}: a spec is a YAML mapping with at least `name` and `description`, e.g.\n"
+                            "  name: algebra\n  description: Multi-step algebra word problems.")
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as exc:
+        raise NanofluxError(_describe(exc, root, source)) from None
+
+
+def _describe(exc: ValidationError, root: yaml.Node | None, source: str) -> str:
+    lines = [f"{source}: {exc.error_count()} problem(s) in the spec:"]
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        path = ".".join(str(part) for part in loc) or "(top level)"
+        line = _line_of(root, loc)
+        where = f" (line {line})" if line else ""
+        lines.append(f"  - {path}{where}: {_explain(error, loc)}")
+    return "\n".join(lines)
+
+
+def _explain(error: dict[str, Any], loc: tuple[Any, ...]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        known = _fields_at(Spec, loc[:-1])
+        guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean `{guess[0]}`? " if guess else ""
+        return f"unknown field; {hint}known fields here: {', '.join(known)}"
+    if kind == "missing":
+        return "required field is missing; add it"
+    message = error["msg"].removeprefix("Value error, ")
+    if kind in {"literal_error", "enum"}:
+        return f"{message}, got {error.get('input')!r}"
+    return f"{message} (got {error.get('input')!r})" if kind.endswith(("_type", "_parsing")) else message
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the model found by following `loc` from the Spec, for did-you-mean hints."""
+    for part in loc:
+        field = model.model_fields.get(str(part)) if isinstance(part, str) else None
+        if field is None:
+            if isinstance(part, int):
+                continue
+            return []
+        annotation = field.annotation
+        inner = getattr(annotation, "__args__", None)
+        candidates = [annotation, *(inner or ())]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return []
+    return list(model.model_fields)
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based YAML line of the node at `loc` (or of its nearest existing parent)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+            if match is None:
+                return line
+            key, node = match
+            line = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line

@@ -1,0 +1,236 @@
+"""Is a predicted answer equivalent to the reference? The judge's first, tool-verified check.
+
+`check_answer` says "match" only when equivalence is shown (equal numbers, an algebraic proof or
+agreement at random points, same option letter, same normalised text, equal quantities), "mismatch"
+when a difference is shown, and "undecidable" (with the reason) when it cannot tell: empty or
+oversized answers, unparseable math, sympy running past the time limit. Plain numbers are decided
+in-process; anything symbolic runs in the killable sympy worker (`worker.py`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from nanoflux.errors import NanofluxError
+
+from . import extract
+from .numeric import compare_numbers, numbers_agree, parse_number
+from .units import parse_quantity, to_unit
+from .worker import WorkerDied, WorkerTimeout, call_sympy
+
+ANSWER_TYPES = ("auto", "numeric", "expression", "choice", "text", "set", "units")
+MAX_ANSWER_CHARS = 100_000
+MAX_ITEMS = 50
+DEFAULT_TIMEOUT_S = 5.0
+
+Verdict = Literal["match", "mismatch", "undecidable", "error"]
+_MATH_WORDS = {"sqrt", "pi", "inf", "infinity", "infty", "log", "ln", "exp", "sin", "cos", "tan", "binom",
+               "floor", "ceil", "frac", "choose", "mod", "gcd", "lcm", "max", "min", "abs"}
+_WORD = re.compile(r"[A-Za-z]{3,}")
+_PROSE = re.compile(r"^[^\\{}^=]*[A-Za-z]{2,}\s+[A-Za-z]{2,}[^\\{}^=]*$")
+
+
+@dataclass(frozen=True)
+class AnswerCheck:
+    """The outcome of a check: `verdict`, a one-line `reason`, and `evidence` (parsed forms, method).
+
+    Only "match" means the answers were shown equivalent; `bool(check)` is that test.
+    """
+
+    verdict: Verdict
+    reason: str
+    evidence: dict = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return self.verdict == "match"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def answers_match(predicted: str, reference: str, *, answer_type: str = "auto", rel_tol: float = 1e-9,
+                  abs_tol: float = 0.0, timeout_s: float = DEFAULT_TIMEOUT_S) -> bool:
+    """True only when `predicted` is shown equivalent to `reference` (see `check_answer`)."""
+    return check_answer(predicted, reference, answer_type=answer_type, rel_tol=rel_tol, abs_tol=abs_tol,
+                        timeout_s=timeout_s).verdict == "match"
+
+
+def check_answer(predicted: str, reference: str, *, answer_type: str = "auto", rel_tol: float = 1e-9,
+                 abs_tol: float = 0.0, timeout_s: float = DEFAULT_TIMEOUT_S) -> AnswerCheck:
+    """Compare a model's answer with the reference and say how the verdict was reached.
+
+    `answer_type` is one of ANSWER_TYPES ("auto" infers it from the reference). Numbers match when
+    equal, within `rel_tol`/`abs_tol`, or when a rounded decimal is the rounding of the other value
+    (0.333 vs 1/3). The whole check, sympy included, finishes within about `timeout_s` seconds.
+
+        >>> check_answer("The answer is $\\\\frac{1}{2}$.", "0.5").verdict
+        'match'
+    """
+    if answer_type not in ANSWER_TYPES:
+        raise NanofluxError(f"unknown answer_type {answer_type!r}; use one of: {', '.join(ANSWER_TYPES)}")
+    for side, text in (("predicted", predicted), ("reference", reference)):
+        if not isinstance(text, str):
+            return AnswerCheck("error", f"{side} answer is {type(text).__name__}, not text")
+        if len(text) > MAX_ANSWER_CHARS:
+            return AnswerCheck("undecidable", f"{side} answer too long ({len(text)} chars > {MAX_ANSWER_CHARS})")
+    pred, extraction = extract.final_answer(predicted)
+    ref, _ = extract.final_answer(reference)
+    for side, text in (("predicted", pred), ("reference", ref)):
+        if not text:
+            return AnswerCheck("undecidable", f"{side} answer is empty")
+    kind = answer_type if answer_type != "auto" else _infer_type(pred, ref)
+    checker = _Checker(rel_tol, abs_tol, time.monotonic() + timeout_s)
+    try:
+        result = checker.check(kind, pred, ref)
+    except Exception as exc:  # LM output is odd in endless ways; the judge gets a verdict, never a crash
+        result = AnswerCheck("error", f"the {kind} check failed: {type(exc).__name__}: {exc}")
+    evidence = {"answer_type": kind, "predicted": _clip(pred), "reference": _clip(ref), "extraction": extraction,
+                **result.evidence}
+    return AnswerCheck(result.verdict, result.reason, evidence)
+
+
+def _infer_type(pred: str, ref: str) -> str:
+    if extract.is_choice(ref):
+        return "choice"
+    if _looks_like_text(ref):
+        return "text"
+    if _is_list(pred, ref):
+        return "set"
+    if parse_quantity(ref) or parse_quantity(pred):
+        return "units"
+    return "numeric" if parse_number(ref) else "expression"
+
+
+def _is_list(pred: str, ref: str) -> bool:
+    return bool(extract.split_items(ref) or (extract.split_items(pred) and not _is_interval_or_relation(ref)))
+
+
+def _looks_like_text(s: str) -> bool:
+    """Words, not math: "Paris", "autosomal recessive" (but not "x", "2ab", "sqrt(2)", "\\pi")."""
+    return not re.search(r"[\d\\^=+*/<>]", s) and any(w.lower() not in _MATH_WORDS for w in _WORD.findall(s))
+
+
+def _is_interval_or_relation(s: str) -> bool:
+    return bool(re.search(r"[<>≤≥]|\\[lg]e|\\infty|\boo\b|\\in\b", s))
+
+
+def _clip(s: str, limit: int = 300) -> str:
+    return s if len(s) <= limit else s[:limit] + "..."
+
+
+class _Checker:
+    """One comparison's settings and deadline, shared by the items of a set answer."""
+
+    def __init__(self, rel_tol: float, abs_tol: float, deadline: float) -> None:
+        self.rel_tol, self.abs_tol, self.deadline = rel_tol, abs_tol, deadline
+
+    def check(self, kind: str, pred: str, ref: str) -> AnswerCheck:
+        if kind in ("numeric", "expression") and _is_list(pred, ref):
+            kind = "set"  # a list answer under a numeric spec is compared item by item
+        return {"choice": self.choice, "text": self.text, "set": self.items, "units": self.units,
+                "numeric": self.numeric, "expression": self.expression}[kind](pred, ref)
+
+    def choice(self, pred: str, ref: str) -> AnswerCheck:
+        ref_letter, pred_letter = extract.choice_letter(ref), extract.choice_letter(pred)
+        evidence = {"method": "option letter", "predicted_letter": pred_letter, "reference_letter": ref_letter}
+        if ref_letter is None:
+            return AnswerCheck("undecidable", "reference names no option letter", evidence)
+        if pred_letter is None:
+            if option_text := extract.choice_text(ref):  # "B) 42" against "42"
+                return self.check(_infer_type(pred, option_text), pred, option_text)
+            return AnswerCheck("undecidable", "predicted answer names no option letter", evidence)
+        if pred_letter == ref_letter:
+            return AnswerCheck("match", f"same option {ref_letter}", evidence)
+        return AnswerCheck("mismatch", f"option {pred_letter} is not {ref_letter}", evidence)
+
+    def text(self, pred: str, ref: str) -> AnswerCheck:
+        a, b = extract.normalize_text(pred), extract.normalize_text(ref)
+        evidence = {"method": "normalised text", "predicted_normalised": _clip(a), "reference_normalised": _clip(b)}
+        if not a:
+            return AnswerCheck("undecidable", "predicted answer has no words", evidence)
+        if a == b:
+            return AnswerCheck("match", "same text after normalisation", evidence)
+        return AnswerCheck("mismatch", "different text after normalisation", evidence)
+
+    def items(self, pred: str, ref: str) -> AnswerCheck:
+        (pred_items, pred_kind), (ref_items, ref_kind) = (extract.split_items(s) or ([s], "list") for s in (pred, ref))
+        ordered = "tuple" in (pred_kind, ref_kind) and "set" not in (pred_kind, ref_kind)
+        evidence = {"method": "ordered items" if ordered else "unordered items",
+                    "predicted_items": pred_items[:MAX_ITEMS], "reference_items": ref_items[:MAX_ITEMS]}
+        if max(len(pred_items), len(ref_items)) > MAX_ITEMS:
+            return AnswerCheck("undecidable", f"more than {MAX_ITEMS} items", evidence)
+        if len(pred_items) != len(ref_items):
+            return AnswerCheck("mismatch", f"{len(pred_items)} items, expected {len(ref_items)}", evidence)
+        unmatched = list(pred_items)
+        undecided = []
+        for i, r in enumerate(ref_items):
+            candidates = [unmatched[0]] if ordered else list(unmatched)
+            for p in candidates:
+                result = self.check(_infer_type(p, r), p, r)
+                if result.verdict == "match":
+                    unmatched.remove(p)
+                    break
+                if result.verdict in ("undecidable", "error"):
+                    undecided.append(f"{p!r} vs {r!r}: {result.reason}")
+            else:
+                evidence["undecided"] = undecided
+                if undecided:
+                    return AnswerCheck("undecidable", f"could not decide item {r!r}: {undecided[0]}", evidence)
+                return AnswerCheck("mismatch", f"no predicted item equals {r!r}", evidence)
+        return AnswerCheck("match", "every item matches", evidence)
+
+    def units(self, pred: str, ref: str) -> AnswerCheck:
+        p, r = parse_quantity(pred), parse_quantity(ref)
+        if p is None or r is None:  # models often drop the unit the question asked for: compare magnitudes
+            missing = "predicted" if p is None else "reference"
+            result = self.numeric(p[0] if p else pred, r[0] if r else ref)
+            return AnswerCheck(result.verdict, f"{result.reason} (the {missing} answer gives no unit)",
+                               {**result.evidence, "unit_missing": missing})
+        (p_text, p_unit), (r_text, r_unit) = p, r
+        p_num, r_num = parse_number(p_text), parse_number(r_text)
+        evidence = {"method": "pint unit conversion", "predicted_unit": str(p_unit), "reference_unit": str(r_unit)}
+        converted = to_unit(p_num.value, p_unit, r_unit)
+        if converted is None:
+            return AnswerCheck("mismatch", f"{p_unit} cannot be converted to {r_unit}", evidence)
+        evidence["predicted_in_reference_unit"] = float(converted)
+        same, how = numbers_agree(converted, None, r_num.value, r_num.places,
+                                  rel_tol=max(self.rel_tol, 1e-12), abs_tol=self.abs_tol)
+        return AnswerCheck("match" if same else "mismatch", f"in {r_unit}: {how}", evidence)
+
+    def numeric(self, pred: str, ref: str) -> AnswerCheck:
+        if parse_quantity(pred) or parse_quantity(ref):  # a numeric spec still gets "350 mg" = "0.35 g"
+            return self.units(pred, ref)
+        p, r = parse_number(pred), parse_number(ref)
+        if r is not None and p is None and _PROSE.search(pred) and (number := extract.last_number(pred)):
+            p, pred = parse_number(number), number  # "I count 252 ways" -> 252
+        if p is not None and r is not None:
+            same, how = compare_numbers(p, r, rel_tol=self.rel_tol, abs_tol=self.abs_tol)
+            evidence = {"method": "exact numbers", "predicted_value": str(p.value), "reference_value": str(r.value)}
+            return AnswerCheck("match" if same else "mismatch", how, evidence)
+        return self.expression(pred, ref)
+
+    def expression(self, pred: str, ref: str) -> AnswerCheck:
+        if " ".join(pred.split()) == " ".join(ref.split()):
+            return AnswerCheck("match", "identical text", {"method": "identical text"})
+        p, r = parse_number(pred), parse_number(ref)  # plain numbers go to sympy as exact values
+        budget = self.deadline - time.monotonic()
+        if budget <= 0.05:
+            return AnswerCheck("undecidable", "time limit reached before the sympy check")
+        args = {"pred": str(p.value) if p else pred, "ref": str(r.value) if r else ref, "rel_tol": self.rel_tol,
+                "abs_tol": self.abs_tol, "pred_places": p.places if p else None, "ref_places": r.places if r else None}
+        try:
+            reply = call_sympy("compare", args, budget)
+        except WorkerTimeout:
+            return AnswerCheck("undecidable", f"sympy did not finish within {budget:.1f} s; the worker was stopped",
+                               {"method": "sympy (killed)"})
+        except WorkerDied as exc:
+            return AnswerCheck("error", f"sympy worker crashed: {exc}", {"method": "sympy"})
+        if reply["ok"]:
+            result = reply["result"]
+            return AnswerCheck(result["verdict"], result["reason"], result["evidence"])
+        if reply.get("timeout"):
+            return AnswerCheck("undecidable", f"sympy did not finish within {budget:.1f} s", {"method": "sympy"})
+        return AnswerCheck("undecidable", f"sympy failed: {reply['error']}", {"method": "sympy"})

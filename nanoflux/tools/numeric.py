@@ -1,0 +1,110 @@
+"""Plain numbers as people and models write them, compared without sympy.
+
+Most answers are numbers, so this fast path decides them in-process; only when a side is not a
+plain number does the comparison go to the sympy worker (which reuses `numbers_agree`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+# Relative error a rounded decimal may have against an exact value: 3.14 stands for pi, 0.3 does not
+# stand for 1/3. Three significant figures is the least a reference or a model rounds to in practice.
+ROUNDING_REL_TOL = 1e-3
+
+
+@dataclass(frozen=True)
+class Number:
+    """An exactly parsed number: `value`, the decimal places written (None when not written as a
+    decimal, e.g. an integer or a fraction), and whether it carried a percent sign."""
+
+    value: Fraction
+    places: int | None = None
+    percent: bool = False
+
+
+_SIGN = r"[-+−]?"
+_INT = r"(?:\d{1,3}(?:,\d{3})+|\d+)"
+_DEC = rf"(?:{_INT}(?:\.\d*)?|\.\d+)"
+_EXP = r"(?:[eE]([-+]?\d{1,4})|\s*(?:\\times|\\cdot|×|x|\*)\s*10\s*(?:\^|\*\*)\s*\{?\s*([-+−]?\d{1,4})\s*\}?)"
+_DECIMAL_RE = re.compile(rf"({_SIGN})({_DEC})({_EXP})?")
+_FRACTION_RE = re.compile(
+    rf"({_SIGN})\s*(?:\\[dt]?frac\s*\{{\s*(\d+)\s*\}}\s*\{{\s*(\d+)\s*\}}|\\[dt]?frac(\d)(\d)|(\d+)\s*/\s*(\d+))"
+)
+_MIXED_RE = re.compile(r"([-+−]?)(\d+)\s*(?:\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}|\s(\d+)\s*/\s*(\d+))")
+_PERCENT_RE = re.compile(r"^(.*?)\s*(?:\\?%|\\text\{\s*percent\s*\}|percent)$")
+_WRAPPERS_RE = re.compile(r"^\\\$|^\$|\\,|\{,\}|\\!|\\ |\s(?=\d{3}\b)")
+
+
+def parse_number(text: str) -> Number | None:
+    """Parse one plain number (integer, thousands separators, decimal, scientific, fraction, mixed
+    number, percentage, with optional LaTeX spellings); None if `text` is anything else."""
+    s = text.strip().rstrip(".").strip()
+    percent = False
+    if m := _PERCENT_RE.match(s):
+        s, percent = m.group(1).strip(), True
+    s = _WRAPPERS_RE.sub("", s).strip()
+    if m := _FRACTION_RE.fullmatch(s):
+        num, den = (int(g) for g in m.groups()[1:] if g is not None)
+        if den == 0:
+            return None
+        return Number(_signed(m.group(1), Fraction(num, den)), None, percent)
+    if m := _MIXED_RE.fullmatch(s):
+        whole, num, den = (int(g) for g in m.groups()[1:] if g is not None)
+        if den == 0 or num >= den:
+            return None
+        return Number(_signed(m.group(1), whole + Fraction(num, den)), None, percent)
+    if m := _DECIMAL_RE.fullmatch(s):
+        sign, digits, exponent_part = m.group(1), m.group(2).replace(",", ""), m.group(3)
+        places = len(digits.partition(".")[2]) if "." in digits else None
+        value = Fraction(digits.rstrip(".") or "0")
+        if exponent_part:
+            exp = int((m.group(4) or m.group(5)).replace("−", "-"))
+            if abs(exp) > 400:
+                return None
+            value *= Fraction(10) ** exp
+            places = None if places is None else max(places - exp, 0)
+        return Number(_signed(sign, value), places, percent)
+    return None
+
+
+def _signed(sign: str, value: Fraction) -> Fraction:
+    return -value if sign in ("-", "−") else value
+
+
+def numbers_agree(a: Fraction, a_places: int | None, b: Fraction, b_places: int | None,
+                  *, rel_tol: float, abs_tol: float) -> tuple[bool, str]:
+    """Whether two values are the same answer, and how that was decided.
+
+    Equal values match; so do values within the caller's tolerances. A rounded decimal matches a
+    value it is the rounding of (to its own number of places) when it keeps about three significant
+    figures: `0.333` and `1/3`, `3.1416` and `3.14159`, but not `0.3` and `1/3`.
+    """
+    if a == b:
+        return True, "equal"
+    diff, scale = abs(a - b), max(abs(a), abs(b))
+    if diff <= max(Fraction(rel_tol) * scale, Fraction(abs_tol)):
+        return True, f"within tolerance (rel_tol={rel_tol}, abs_tol={abs_tol})"
+    rounded = [p for p in (a_places, b_places) if p is not None]
+    if rounded:
+        places = min(rounded)
+        half_unit = Fraction(1, 2 * 10**places) if places >= 0 else Fraction(10 ** -places, 2)
+        if diff <= half_unit and diff <= Fraction(ROUNDING_REL_TOL) * scale:
+            return True, f"equal when rounded to {places} decimal places"
+    return False, "different values"
+
+
+def compare_numbers(pred: Number, ref: Number, *, rel_tol: float, abs_tol: float) -> tuple[bool, str]:
+    """Compare parsed numbers, reading a lone percent sign as either `p` or `p/100` (45% = 0.45 = 45)."""
+    pairs = [((pred.value, pred.places), (ref.value, ref.places))]
+    if pred.percent != ref.percent:
+        pct, other = (pred, ref) if pred.percent else (ref, pred)
+        scaled = (pct.value / 100, None if pct.places is None else pct.places + 2)
+        pairs.append((scaled, (other.value, other.places)))
+    for (a, a_places), (b, b_places) in pairs:
+        ok, how = numbers_agree(a, a_places, b, b_places, rel_tol=rel_tol, abs_tol=abs_tol)
+        if ok:
+            return True, how
+    return False, "different values"

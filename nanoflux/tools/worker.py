@@ -1,0 +1,126 @@
+"""A pool of long-lived sympy worker processes that are killed, not waited for, when they run long.
+
+sympy cannot be interrupted from another thread and a big-integer power ignores signals, so the
+only hard time limit is a process boundary. Workers stay alive between requests (starting one costs
+about a second of imports); a worker that overruns is killed and a fresh one starts at once in the
+background. Thread-safe: the runner's threads share the pool.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+STARTUP_TIMEOUT_S = 60.0
+KILL_GRACE_S = 1.0  # how long past its soft limit a worker may take to report before it is killed
+
+# The worker imports only nanoflux.tools.symbolic and its sibling numeric, not the nanoflux package
+# (whose imports it does not need): stub package modules point Python at the source folders.
+_BOOT = """
+import sys, types
+root = sys.argv[1]
+for name in ("nanoflux", "nanoflux.tools"):
+    module = types.ModuleType(name)
+    module.__path__ = [root + "/" + name.replace(".", "/")]
+    sys.modules[name] = module
+from nanoflux.tools.symbolic import serve
+serve()
+"""
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+class WorkerTimeout(Exception):
+    """The worker did not answer within the hard limit and was killed."""
+
+
+class WorkerDied(Exception):
+    """The worker process exited (crashed, or was killed by a resource limit) mid-request."""
+
+
+class _Worker:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", _BOOT, _PACKAGE_ROOT],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        self.ready = False
+
+    def request(self, payload: dict, timeout_s: float) -> dict:
+        if not self.ready:
+            self._read_line(STARTUP_TIMEOUT_S)
+            self.ready = True
+        try:
+            self.proc.stdin.write(json.dumps(payload).encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise WorkerDied(f"sympy worker is gone ({exc})") from None
+        return json.loads(self._read_line(timeout_s))
+
+    def _read_line(self, timeout_s: float) -> bytes:
+        fd, buf = self.proc.stdout.fileno(), b""
+        deadline = time.monotonic() + timeout_s
+        while not buf.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise WorkerTimeout(f"no answer within {timeout_s:.1f} s")
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise WorkerDied(f"sympy worker exited with status {self.proc.wait()}")
+            buf += chunk
+        return buf
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, 9)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            stream.close()
+
+
+class WorkerPool:
+    """At most `size` workers, each serving one request at a time."""
+
+    def __init__(self, size: int) -> None:
+        self._slots = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        atexit.register(self.close)
+
+    def call(self, op: str, args: dict, timeout_s: float) -> dict:
+        """Run `symbolic.OPERATIONS[op](**args)`; its reply, or WorkerTimeout / WorkerDied."""
+        with self._slots:
+            with self._lock:
+                worker = self._idle.pop() if self._idle else _Worker()
+            try:
+                reply = worker.request({"op": op, "args": args, "soft_timeout_s": timeout_s}, timeout_s + KILL_GRACE_S)
+            except (WorkerTimeout, WorkerDied):
+                worker.kill()
+                with self._lock:
+                    self._idle.append(_Worker())  # its imports overlap with whatever the caller does next
+                raise
+            with self._lock:
+                self._idle.append(worker)
+            return reply
+
+    def close(self) -> None:
+        with self._lock:
+            for worker in self._idle:
+                worker.kill()
+            self._idle.clear()
+
+
+POOL = WorkerPool(size=max(1, min(4, os.cpu_count() or 1)))
+
+
+def call_sympy(op: str, args: dict, timeout_s: float) -> dict:
+    """Run one sympy operation in the shared pool (see `WorkerPool.call`)."""
+    return POOL.call(op, args, timeout_s)

@@ -1,0 +1,65 @@
+"""The CLI: help that teaches, user errors as one message with exit code 2 and no traceback."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nanoflux.cli import main
+
+ROOT = Path(__file__).parent.parent
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_help_lists_the_commands_with_examples() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    assert "compile" in result.output and "validate" in result.output
+    assert "nanoflux compile specs/math.yaml" in result.output
+
+
+def test_compile_help_shows_every_option() -> None:
+    result = invoke("compile", "--help")
+    for option in ("--rounds", "--out", "--model", "--threads", "--resume", "--program", "--cache-dir"):
+        assert option in result.output
+
+
+def test_validate_accepts_a_shipped_spec() -> None:
+    result = invoke("validate", str(ROOT / "specs" / "genomics.yaml"))
+    assert result.exit_code == 0 and "valid spec 'genomics'" in result.output
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (None, "does not exist"),
+    ("name: a\ndescription: [oops\n", "malformed YAML"),
+    ("name: a\ndescription: d\ntopix: [x]\n", "did you mean `topics`"),
+    ("name: a\ndescription: d\nrounds: many\n", "rounds (line 3)"),
+    ("name: a\ndescription: d\ntools: [abacus]\n", "abacus"),
+])
+def test_bad_specs_exit_2_with_a_message_and_no_traceback(tmp_path: Path, content: str | None, expected: str) -> None:
+    path = tmp_path / "spec.yaml"
+    if content is not None:
+        path.write_text(content)
+    result = invoke("validate", str(path))
+    assert result.exit_code == 2
+    assert expected in result.output and "Traceback" not in result.output
+
+
+def test_compile_with_a_malformed_model_option_exits_2(tmp_path: Path) -> None:
+    result = invoke("compile", str(ROOT / "specs" / "math.yaml"), "--model", "judge", "--out", str(tmp_path / "r"))
+    assert result.exit_code == 2 and "ROLE=MODEL" in result.output
+
+
+def test_compile_with_an_unknown_role_exits_2(tmp_path: Path) -> None:
+    result = invoke("compile", str(ROOT / "specs" / "math.yaml"), "--model", "critic=openai/gpt-4o-mini",
+                    "--out", str(tmp_path / "r"))
+    assert result.exit_code == 2 and "unknown role" in result.output
+
+
+def test_compile_with_an_unknown_model_exits_2(tmp_path: Path) -> None:
+    result = invoke("compile", str(ROOT / "specs" / "math.yaml"), "--model", "judge=gpt-4o-mni",
+                    "--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"))
+    assert result.exit_code == 2 and "gpt-4o-mni" in result.output and "Traceback" not in result.output

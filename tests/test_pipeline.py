@@ -1,0 +1,147 @@
+"""The main job end to end on a scripted LM: journal, curation, dataset, manifest, resume after SIGKILL."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from nanoflux import NanofluxError, parse_spec
+from nanoflux.journal import read_journal
+from nanoflux.pipeline import compile_spec
+from tests.fakes import ScriptedEngine, scripted_roles
+
+SPEC = """
+name: jars
+description: Counting jars on shelves.
+topics: [shelves, crates]
+rubric:
+  dimensions:
+    - {name: correctness, description: right}
+    - {name: rigor, description: valid}
+    - {name: completeness, description: all steps}
+    - {name: clarity, description: clear}
+curation: {band: L3-L5, require_verified_reference: true}
+rounds: 6
+"""
+
+
+def run(tmp_path: Path, **kwargs):
+    options = {"out": tmp_path / "run", "cache_dir": tmp_path / "cache", "lms": scripted_roles(), "progress": False}
+    return compile_spec(parse_spec(SPEC), **{**options, **kwargs})
+
+
+def test_a_run_journals_every_round_and_exports_accepted_ones(tmp_path: Path) -> None:
+    result = run(tmp_path)
+    records = read_journal(result.run_dir / "rounds.jsonl")
+    assert sorted(r["round_id"] for r in records) == list(range(6))
+    assert all(r["status"] == "ok" and r["curation"]["accepted"] for r in records)
+    assert {r["topic"] for r in records} == {"shelves", "crates"}
+    manifest = json.loads((result.run_dir / "manifest.json").read_text())
+    assert manifest["counts"]["accepted"] == 6 and manifest["counts"]["parse_failure_rate"] == 0.0
+    assert manifest["dataset"]["sft"]["rows"] == 6 and manifest["dataset"]["dpo"]["rows"] == 6
+    assert manifest["spec"]["digest"] == parse_spec(SPEC).digest()
+    assert manifest["versions"]["dspy"] and manifest["tokens"]["attacker"]["output_tokens"] == 6 * 20
+    first = json.loads((result.run_dir / "dataset" / "sft.jsonl").read_text().splitlines()[0])
+    assert first["messages"][0]["role"] == "user" and "Answer: 5" in first["messages"][1]["content"]
+
+
+def test_the_attacker_is_shown_nearby_accepted_questions(tmp_path: Path) -> None:
+    engine = ScriptedEngine()
+    prompts: list[str] = []
+    answer = engine.answer
+    engine.answer = lambda role, prompt: (prompts.append(prompt) if role == "attacker" else None) or answer(role, prompt)
+    run(tmp_path, lms=scripted_roles(engine))
+    assert "shelf holds 0 boxes" not in prompts[0] and "shelf holds 0 boxes" in prompts[-1]
+
+
+def test_a_failing_round_is_journaled_as_failed_and_the_run_goes_on(tmp_path: Path) -> None:
+    engine = ScriptedEngine()
+    answer = engine.answer
+
+    def flaky(role: str, prompt: str) -> dict:
+        if role == "defender" and len(engine.calls) == 2:
+            return {"nonsense": True}
+        return answer(role, prompt)
+
+    engine.answer = flaky
+    result = run(tmp_path, lms=scripted_roles(engine))
+    counts = result.manifest["counts"]
+    assert counts["rounds_played"] == 6 and counts["failed"] == 1 and counts["reasons"]["failed"] == 1
+    failed = next(r for r in read_journal(result.run_dir / "rounds.jsonl") if r["status"] == "failed")
+    assert failed["error_kind"] == "parse" and counts["parse_failures"] == 1
+
+
+def test_a_refuted_reference_is_never_accepted(tmp_path: Path) -> None:
+    engine = ScriptedEngine()
+    answer = engine.answer
+    engine.answer = lambda role, prompt: {**answer(role, prompt), "reference_answer": "999"} if role == "attacker" else answer(role, prompt)
+    result = run(tmp_path, lms=scripted_roles(engine))
+    assert result.manifest["counts"]["accepted"] == 0
+    assert result.manifest["counts"]["reasons"] == {"incorrect_reference": 6}
+    assert (result.run_dir / "dataset" / "sft.jsonl").read_text() == ""
+
+
+def test_the_run_stops_once_the_dataset_is_full(tmp_path: Path) -> None:
+    spec = parse_spec(SPEC.replace("curation: {", "curation: {size: 2, "))
+    result = compile_spec(spec, out=tmp_path / "run", cache_dir=tmp_path / "c", lms=scripted_roles(), progress=False)
+    assert result.manifest["counts"]["accepted"] == 2 and result.manifest["counts"]["rounds_played"] < 6
+
+
+def test_a_second_run_into_the_same_directory_needs_resume(tmp_path: Path) -> None:
+    run(tmp_path)
+    with pytest.raises(NanofluxError, match="--resume"):
+        run(tmp_path)
+
+
+def test_resume_with_different_models_is_refused(tmp_path: Path) -> None:
+    run(tmp_path)
+    with pytest.raises(NanofluxError, match="differ"):
+        run(tmp_path, resume=True, models={"judge": "openai/gpt-4o-mini"})
+
+
+def test_an_unwritable_output_directory_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(NanofluxError, match="cannot write to output directory"):
+        run(tmp_path, out=blocker / "run")
+
+
+KILLABLE = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {root!r})
+    from nanoflux import parse_spec
+    from nanoflux.pipeline import compile_spec
+    from tests.fakes import ScriptedEngine, scripted_roles
+    spec = parse_spec({spec!r})
+    compile_spec(spec, out={out!r}, rounds=12, threads=2, cache_dir={cache!r},
+                 lms=scripted_roles(ScriptedEngine(latency=0.15)), progress=False)
+""")
+
+
+def test_resume_after_sigkill_loses_and_repeats_no_finished_round(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    script = KILLABLE.format(root=str(Path(__file__).parent.parent), spec=SPEC, out=str(out), cache=str(tmp_path / "c"))
+    child = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    journal = out / "rounds.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(read_journal(journal)) < 3:
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    before = journal.read_text().splitlines(keepends=True)
+    finished = [json.loads(line) for line in before if line.endswith("\n")]
+    assert 3 <= len(finished) < 12, "the kill must land mid-run"
+
+    result = compile_spec(parse_spec(SPEC), out=out, rounds=12, resume=True, cache_dir=tmp_path / "c",
+                          lms=scripted_roles(), progress=False)
+    after = read_journal(journal)
+    ids = [r["round_id"] for r in after]
+    assert sorted(ids) == list(range(12)) and len(ids) == len(set(ids))
+    assert after[: len(finished)] == finished  # finished rounds kept exactly as written
+    assert result.manifest["counts"]["rounds_played"] == 12

@@ -1,0 +1,127 @@
+"""The spec: defaults make a short spec valid; every class of bad spec names the field, line and fix."""
+
+from pathlib import Path
+
+import pytest
+
+from nanoflux import NanofluxError, load_spec, parse_spec
+from nanoflux.curation.quality import Band
+
+SPECS = sorted(Path(__file__).parent.parent.joinpath("specs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+def test_every_shipped_spec_is_valid(path: Path) -> None:
+    spec = load_spec(path)
+    assert spec.name == path.stem
+    assert spec.topics and spec.rubric.dimensions
+
+
+def test_three_example_specs_ship() -> None:
+    assert {p.stem for p in SPECS} >= {"math", "genomics", "medical"}
+
+
+def test_a_two_line_spec_is_valid_with_documented_defaults() -> None:
+    spec = parse_spec("name: algebra\ndescription: Multi-step algebra.\n")
+    assert spec.roles.attacker.model == "local/smollm2-135m"
+    assert spec.roles.alternate is True
+    assert spec.questions.hops == (2, 4)
+    assert spec.questions.answer_type == "numeric"
+    assert spec.curation.band == "L3-L5" and spec.curation.novelty == 0.85
+    assert spec.output.formats == ["sft", "dpo"]
+    assert abs(sum(spec.rubric.weights().values()) - 1) < 1e-9
+
+
+def test_hops_accept_a_range_string_or_a_single_number() -> None:
+    assert parse_spec("name: a\ndescription: d\nquestions: {hops: 3-5}").questions.hops == (3, 5)
+    assert parse_spec("name: a\ndescription: d\nquestions: {hops: 2}").questions.hops == (2, 2)
+
+
+def _error(text: str) -> str:
+    with pytest.raises(NanofluxError) as caught:
+        parse_spec(text, source="bad.yaml")
+    return str(caught.value)
+
+
+def test_missing_file_says_which_and_how_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(NanofluxError, match="does not exist.*specs/math.yaml"):
+        load_spec(tmp_path / "nope.yaml")
+
+
+def test_malformed_yaml_names_the_line() -> None:
+    message = _error("name: a\ndescription: [unclosed\nrounds: 3\n")
+    assert "malformed YAML" in message and "line" in message
+
+
+def test_a_spec_that_is_not_a_mapping_shows_a_minimal_example() -> None:
+    assert "name: algebra" in _error("- just\n- a list\n")
+
+
+def test_unknown_field_suggests_the_close_one_with_its_line() -> None:
+    message = _error("name: a\ndescription: d\ncuration:\n  novelti: 0.9\n")
+    assert "curation.novelti (line 4)" in message
+    assert "did you mean `novelty`" in message
+
+
+def test_unknown_top_level_field_lists_the_known_fields() -> None:
+    message = _error("name: a\ndescription: d\nround: 3\n")
+    assert "round (line 3)" in message and "did you mean `rounds`" in message
+
+
+def test_wrong_type_names_the_field_path_and_line() -> None:
+    message = _error("name: a\ndescription: d\nroles:\n  judge:\n    temperature: hot\n")
+    assert "roles.judge.temperature (line 5)" in message
+    assert "'hot'" in message
+
+
+def test_missing_required_field_is_named() -> None:
+    assert "description (line 1): required field is missing" in _error("name: a\n")
+
+
+def test_unknown_answer_type_lists_the_valid_ones() -> None:
+    message = _error("name: a\ndescription: d\nquestions:\n  answer_type: essay\n")
+    assert "questions.answer_type (line 4)" in message and "'numeric'" in message
+
+
+def test_unknown_tool_lists_the_known_tools() -> None:
+    message = _error("name: a\ndescription: d\ntools: [sympy, calculator]\n")
+    assert "tools.1" in message or "tools" in message
+    assert "calculator" in message and "sympy" in message
+
+
+def test_bad_band_shows_the_accepted_forms() -> None:
+    message = _error("name: a\ndescription: d\ncuration:\n  band: L7\n")
+    assert "curation.band (line 4)" in message and "L3-L5" in message
+
+
+def test_backwards_hops_are_rejected() -> None:
+    assert "hops" in _error("name: a\ndescription: d\nquestions: {hops: [4, 2]}\n")
+
+
+def test_duplicate_rubric_dimensions_are_rejected() -> None:
+    text = ("name: a\ndescription: d\nrubric:\n  dimensions:\n"
+            "    - {name: x, description: one}\n    - {name: x, description: two}\n")
+    assert "unique" in _error(text)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    assert "2 problem(s)" in _error("name: a\ndescription: d\nrounds: 0\nthreads: -1\n")
+
+
+def test_digest_ignores_rounds_and_threads_but_not_models() -> None:
+    base = parse_spec("name: a\ndescription: d\n")
+    more = parse_spec("name: a\ndescription: d\nrounds: 99\nthreads: 4\n")
+    other = parse_spec("name: a\ndescription: d\nroles: {judge: {model: openai/gpt-4o-mini}}\n")
+    assert base.digest() == more.digest() != other.digest()
+
+
+@pytest.mark.parametrize(("text", "inside", "outside"), [
+    ("L4", [3.5, 4.0, 4.49], [3.49, 4.5]),
+    ("L3-L5", [2.5, 5.0], [2.49]),
+    ("3.5-4.49", [3.5, 4.49], [4.5, 3.4]),
+    ("L1", [1.0, 1.49], [1.5]),
+])
+def test_bands_select_exactly_what_they_say(text: str, inside: list[float], outside: list[float]) -> None:
+    band = Band.parse(text)
+    assert all(band.contains(s) for s in inside)
+    assert not any(band.contains(s) for s in outside)

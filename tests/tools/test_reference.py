@@ -1,0 +1,71 @@
+"""check_reference: a reference is accepted only when the solution steps recompute to it."""
+
+import pytest
+
+from nanoflux.tools import check_reference
+
+STEPS = ["x = 3*4 = 12", "Total: 12 + 5 = 17", "Answer: 17"]
+
+
+def test_a_reference_that_the_steps_compute_matches():
+    check = check_reference("17", STEPS)
+    assert check.verdict == "match"
+    assert [c["holds"] for c in check.evidence["claims"]] == [True, True]
+
+
+def test_a_reference_that_differs_from_the_final_result_is_a_mismatch():
+    check = check_reference("18", STEPS)
+    assert check.verdict == "mismatch" and "17" in check.reason
+
+
+def test_a_wrong_intermediate_step_is_a_mismatch_naming_the_step():
+    check = check_reference("17", ["x = 3*4 = 13", "Total: 13 + 4 = 17"])
+    assert check.verdict == "mismatch" and "step 1" in check.reason
+
+
+@pytest.mark.parametrize("steps", [
+    ["C(10, 5) = 252"],
+    ["$\\binom{10}{5} = \\frac{10!}{5!\\,5!} = 252$"],
+    ["1. Each box holds 2 × 3 = 6 eggs", "2. So the answer is 252."],
+    ["Step 1: 1,000 + 200 + 52 = 1,252", "Step 2: 1252 - 1000 = 252"],
+])
+def test_equalities_in_latex_lists_and_prose_are_recomputed(steps):
+    assert check_reference("252", steps).verdict == "match"
+
+
+def test_steps_given_as_one_string_are_read_as_one_step():
+    assert check_reference("17", "12 + 5 = 17").verdict == "match"
+
+
+def test_a_rounded_decimal_result_is_accepted():
+    assert check_reference("3.33", ["10/3 = 3.33"]).verdict == "match"
+
+
+def test_an_approximation_sign_allows_rounding():
+    assert check_reference("3.14", ["pi ≈ 3.14"]).verdict == "match"
+
+
+def test_claims_that_cannot_be_read_unambiguously_are_skipped_not_failed():
+    check = check_reference("10", ["20% of 50 = 10"])
+    assert check.verdict == "match" and check.evidence["claims"] == []
+
+
+def test_steps_without_anything_checkable_are_undecidable():
+    check = check_reference("5", ["Think about it carefully.", "It is the number of fingers on a hand."])
+    assert check.verdict == "undecidable"
+
+
+def test_the_final_answer_may_be_symbolic():
+    assert check_reference("\\frac{n(n+1)}{2}", ["Pair the terms.", "The answer is n(n+1)/2."]).verdict == "match"
+
+
+def test_a_python_block_in_the_steps_is_run_in_the_sandbox_and_its_last_line_compared():
+    steps = ["Count with code:", "```python\nimport math\nprint('ways:')\nprint(math.comb(10, 5))\n```"]
+    assert check_reference("252", steps).verdict == "match"
+    check = check_reference("251", steps)
+    assert check.verdict == "mismatch" and check.evidence["printed"] == "252"
+
+
+def test_python_that_fails_makes_the_reference_undecidable():
+    check = check_reference("1", ["```python\nimport os\nos.system('echo hi')\n```"])
+    assert check.verdict == "undecidable" and "os.system" in check.reason
