@@ -23,6 +23,8 @@ run: install
 
 ## make test: the whole suite, slow (real-model) tests included, as CI runs it.
 test: install
+	@command -v chromium >/dev/null || (echo "installing chromium for the report's browser test"; apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
 	$(BIN)/python -m pytest -q
 
 test-fast: install
@@ -33,6 +35,7 @@ bench: install
 	$(BIN)/python benchmarks/embedded_lm.py
 	$(BIN)/python benchmarks/judge_tools.py
 	$(BIN)/python benchmarks/novelty.py
+	$(BIN)/python benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) runs

@@ -32,8 +32,7 @@ def compile_program(spec: Spec, *, lms: RoleLMs | None = None, program_path: str
     domain = domain_instructions(spec)
     attacker = Attacker(AttackerSignature.append_instructions(domain))
     defender = Defender(DefenderSignature.append_instructions(domain))
-    judge = Judge(judge_signature(spec), weights=spec.rubric.weights(), answer_type=spec.questions.answer_type)
-    program = Round(attacker, defender, judge, lms=lms or build_role_lms(spec))
+    program = Round(attacker, defender, build_judge(spec), lms=lms or build_role_lms(spec))
     if program_path is not None:
         load_program(program, program_path)
     return program
@@ -46,12 +45,21 @@ def domain_instructions(spec: Spec) -> str:
     return text
 
 
+def build_judge(spec: Spec) -> Judge:
+    """The spec's judge; with `roles.judge.agentic` its grader may call the spec's tools itself."""
+    settings = spec.roles.judge
+    agent_tools = [fn for name in spec.tools for fn in get_tool(name).functions] if settings.agentic else []
+    return Judge(judge_signature(spec), weights=spec.rubric.weights(), answer_type=spec.questions.answer_type,
+                 agent_tools=agent_tools, max_iters=settings.max_iters)
+
+
 def judge_signature(spec: Spec) -> type[dspy.Signature]:
     """The judge's signature for this spec: one bounded 1-5 score field per rubric dimension."""
     dimensions = spec.rubric.dimensions
-    scores = create_model(  # a schema-constrained model must then emit every dimension, each 1-5
+    # An enum, not ge/le bounds: llama.cpp's grammar enforces enums, so even a small model emits 1-5.
+    scores = create_model(
         "RubricScores",
-        **{d.name: (int, Field(ge=1, le=5, description=d.description)) for d in dimensions},
+        **{d.name: (Literal[1, 2, 3, 4, 5], Field(description=d.description)) for d in dimensions},
     )
     rubric = "\n".join(f"- {d.name} (weight {d.weight:g}): {d.description}" for d in dimensions)
     tools = "\n".join(f"- {name}: {get_tool(name).description}" for name in spec.tools)
@@ -64,13 +72,14 @@ def judge_signature(spec: Spec) -> type[dspy.Signature]:
 
 def build_role_lms(spec: Spec) -> RoleLMs:
     """One dspy.LM per role, from the spec's role settings."""
-    lms = {}
-    for role in ROLES:
-        settings: RoleSpec = getattr(spec.roles, role)
-        lms[role] = make_lm(settings.model, temperature=settings.temperature, max_tokens=settings.max_tokens,
-                            api_base=settings.api_base, api_key_env=settings.api_key_env,
-                            structured_output=settings.structured_output)
-    return RoleLMs(**lms, alternate=spec.roles.alternate)
+    return RoleLMs(**{role: role_lm(getattr(spec.roles, role)) for role in ROLES}, alternate=spec.roles.alternate)
+
+
+def role_lm(settings: RoleSpec, *, cache: bool = True) -> dspy.LM:
+    """The dspy.LM one role's settings describe."""
+    return make_lm(settings.model, temperature=settings.temperature, max_tokens=settings.max_tokens,
+                   api_base=settings.api_base, api_key_env=settings.api_key_env,
+                   structured_output=settings.structured_output, cache=cache)
 
 
 def program_digest(program: dspy.Module) -> str:

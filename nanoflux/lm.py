@@ -43,7 +43,10 @@ from nanoflux.errors import NanofluxError
 EMBEDDED_MODEL = "local/smollm2-135m"
 LOCAL_PREFIX = "local/"
 N_CTX = 8192  # SmolLM2's trained context; DSPy prompts with demos outgrow llama-cpp's default of 512.
-MAX_ITEMS = 8  # default bound for lists in a schema
+MAX_ITEMS = 6  # default bound for lists in a schema (solution steps: hops rarely exceed it)
+CHARS_PER_TOKEN = 3  # English averages about 4; the margin keeps JSON whole when a field is digit-heavy
+# llama.cpp expands maxLength into a grammar rule per character and crashes (SIGSEGV) past ~1,100.
+MAX_STRING_CHARS = 600
 NO_KEY = "nanoflux-no-key"  # sent to an api_base server when no key is named, never the user's provider key
 PROVIDERS_URL = "https://docs.litellm.ai/docs/providers"
 
@@ -258,9 +261,9 @@ def resolve_gguf(model: str) -> Path:
 def bound_schema(schema: dict[str, Any], max_tokens: int, max_items: int = MAX_ITEMS) -> dict[str, Any]:
     """A copy of `schema` with lengths on every free string and `maxItems` on every list.
 
-    The output budget is shared among the strings (a list's strings count once per item) at one
-    character per token, since a run of digits or symbols can tokenize that way, less room for the
-    JSON around them: the JSON closes before max_tokens cuts it, whatever the model writes.
+    The output budget is shared among the strings (a list's strings count once per item) at
+    CHARS_PER_TOKEN characters per token, English's lower range, less room for the JSON around
+    them: a model that fills every field still closes its JSON before max_tokens cuts it.
     """
     schema = copy.deepcopy(schema)
 
@@ -274,7 +277,7 @@ def bound_schema(schema: dict[str, Any], max_tokens: int, max_items: int = MAX_I
         return own + items + sum(weight(v) for k, v in node.items() if k != "items")
 
     strings = max(1, weight(schema))
-    per_string = max(8, (max_tokens - 16 * (strings + 1)) // strings)
+    per_string = min(MAX_STRING_CHARS, max(16, CHARS_PER_TOKEN * (max_tokens - 8 * (strings + 1)) // strings))
 
     def bound(node: Any) -> None:
         if isinstance(node, list):

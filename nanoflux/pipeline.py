@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import platform
-from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -23,10 +22,12 @@ from nanoflux.errors import NanofluxError
 from nanoflux.executors import Executor
 from nanoflux.export.writers import export_dataset, write_json
 from nanoflux.journal import JOURNAL_NAME, Journal, read_journal
-from nanoflux.lm import configure_cache
+from nanoflux.lm import check_reachable, configure_cache
 from nanoflux.modules import RoleLMs
-from nanoflux.runner import RunProgress, run_rounds
+from nanoflux.report import build_report
+from nanoflux.runner import RoundPlayer, RunProgress, run_rounds
 from nanoflux.spec import Spec, load_spec
+from nanoflux.stats import record_counts, role_usage
 
 LIBRARIES = ("nanoflux", "dspy", "litellm", "chromadb", "sentence-transformers", "sympy", "trl", "peft",
              "transformers", "torch", "llama_cpp_python")
@@ -44,7 +45,8 @@ class RunResult:
 def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, rounds: int | None = None,
                  models: Mapping[str, str] | None = None, threads: int | None = None, resume: bool = False,
                  program_path: str | Path | None = None, cache_dir: str | Path | None = None,
-                 lms: RoleLMs | None = None, executor: Executor | None = None, progress: bool = True) -> RunResult:
+                 lms: RoleLMs | Callable[[Spec], RoleLMs] | None = None, executor: Executor | None = None,
+                 execution: Mapping[str, Any] | None = None, progress: bool = True) -> RunResult:
     """Compile a spec into its adversarial program and run it into a dataset.
 
     Args:
@@ -55,30 +57,39 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
         resume: continue the run in `out`; finished rounds are neither repeated nor lost.
         program_path: a tuned `program.json` whose prompts replace the compiled defaults.
         cache_dir: DSPy's LM cache directory (None: `~/.cache/nanoflux/dspy`).
-        lms: role LMs to use instead of building them from the spec (tests, custom backends).
-        executor: where rounds run (default: threads, `spec.threads` of them).
+        lms: role LMs to use instead of building them from the spec (tests, custom backends), or a
+            picklable factory `spec -> RoleLMs`, which executors in other processes (Ray) call once each.
+        executor: where rounds run (default: the spec's `execution`, after `execution` overrides).
+        execution: overrides of the spec's `execution` section, e.g. {"executor": "ray", "address": "auto"}.
     """
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
-    spec = apply_overrides(spec, rounds=rounds, threads=threads, models=models)
+    spec = apply_overrides(spec, rounds=rounds, threads=threads, models=models, execution=execution)
     run_dir = prepare_run_dir(Path(out) if out else Path("runs") / spec.name, spec, resume=resume)
     configure_cache(Path(cache_dir) if cache_dir else Path.home() / ".cache" / "nanoflux" / "dspy")
-    program = compile_program(spec, lms=lms or build_role_lms(spec), program_path=program_path)
+    make_lms = lms if callable(lms) else build_role_lms if lms is None else None
+    if lms is None:
+        lms = build_role_lms(spec)
+        for lm in {id(lm): lm for lm in lms.for_round(0).values()}.values():
+            check_reachable(lm)  # fail before the run, not in every round
+    program = compile_program(spec, lms=lms(spec) if callable(lms) else lms, program_path=program_path)
     program_hash = program_digest(program)
     program.save(str(run_dir / "program.json"))
-    novelty = NoveltyFilter(run_dir / "novelty", threshold=spec.curation.novelty, model=spec.curation.embedding_model)
-    curator = Curator(spec.curation.quality_band, novelty,
+    novelty = NoveltyFilter(run_dir / "novelty", threshold=spec.curation.novelty, model=spec.curation.embedding_model,
+                            against=[Path(other) for other in spec.curation.against])
+    curator = Curator(spec.curation.quality_band, novelty, complexity=spec.curation.complexity,
                       require_verified_reference=spec.curation.require_verified_reference)
-    state = run_rounds(spec, program, Journal(run_dir / JOURNAL_NAME), curator, program_hash=program_hash,
-                       executor=executor, progress=progress)
+    player = RoundPlayer(spec, program, program_hash, make_lms)
+    state = run_rounds(spec, player, Journal(run_dir / JOURNAL_NAME), curator, executor=executor, progress=progress)
     manifest = finish_run(run_dir, spec, program_hash=program_hash, program_path=program_path,
                           interrupted=state.interrupted)
     return RunResult(run_dir, manifest, state)
 
 
 def apply_overrides(spec: Spec, *, rounds: int | None = None, threads: int | None = None,
-                    models: Mapping[str, str] | None = None) -> Spec:
+                    models: Mapping[str, str] | None = None, execution: Mapping[str, Any] | None = None) -> Spec:
     """The spec with CLI overrides applied, validated again as a whole."""
     data = spec.model_dump()
+    data["execution"].update(execution or {})
     if rounds is not None:
         data["rounds"] = rounds
     if threads is not None:
@@ -130,7 +141,8 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
         "models": {role: getattr(spec.roles, role).model for role in ROLES},
         "alternate": spec.roles.alternate,
         "seed": spec.seed,
-        "curation": {"band": spec.curation.band, "novelty": spec.curation.novelty, "size": spec.curation.size},
+        "curation": {"band": spec.curation.band, **spec.curation.complexity.to_dict(),
+                     "novelty": spec.curation.novelty, "size": spec.curation.size, "against": spec.curation.against},
         "counts": run_counts(records, spec.rounds),
         "tokens": token_counts(records),
         "dataset": files,
@@ -138,29 +150,18 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
         "versions": {"python": platform.python_version(), **library_versions()},
     }
     write_json(run_dir / "manifest.json", manifest)
+    build_report(run_dir)
     return manifest
 
 
 def run_counts(records: list[dict[str, Any]], rounds_requested: int) -> dict[str, Any]:
-    played = len(records)
-    parse_failures = sum(r.get("error_kind") == "parse" for r in records)
-    return {
-        "rounds_requested": rounds_requested,
-        "rounds_played": played,
-        "failed": sum(r["status"] != "ok" for r in records),
-        "accepted": sum(r["curation"]["accepted"] for r in records),
-        "reasons": dict(Counter(r["curation"]["reason"] for r in records)),
-        "parse_failures": parse_failures,
-        "parse_failure_rate": round(parse_failures / played, 4) if played else 0.0,
-    }
+    """The manifest's counts: those of `nanoflux stats` (computed in one place), plus the rounds asked for."""
+    return {"rounds_requested": rounds_requested, **record_counts(records)}
 
 
-def token_counts(records: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    totals: dict[str, Counter[str]] = {role: Counter() for role in ROLES}
-    for record in records:
-        for role, trace in (record.get("roles") or {}).items():
-            totals[role].update({"input_tokens": trace["input_tokens"], "output_tokens": trace["output_tokens"]})
-    return {role: dict(counts) for role, counts in totals.items()}
+def token_counts(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Calls, tokens and latency per role, as `nanoflux stats` reports them."""
+    return role_usage(records, ROLES)
 
 
 def library_versions() -> dict[str, str | None]:

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from nanoflux.curation.quality import Band
+from nanoflux.curation.quality import Band, Complexity, Span
 from nanoflux.errors import NanofluxError
 
 EMBEDDED_MODEL = "local/smollm2-135m"
@@ -50,19 +50,39 @@ class RoleSpec(_Strict):
     structured_output: bool | None = None
 
 
+class JudgeRoleSpec(RoleSpec):
+    """The judge's language model, and whether it calls the spec's tools itself.
+
+    The tools' deterministic checks run first either way and their verdict overrides the LM's.
+
+    Attributes:
+        (every RoleSpec field; temperature defaults to 0.0)
+        agentic (bool, default False): grade with a tool-calling agent (`dspy.ReAct` over the
+            judge signature, with the functions of the spec's `tools` as its tools), so the judge can
+            recompute steps, run code or convert units before it scores. Turn it on for capable
+            models that follow tool-calling formats; small models do better with one plain call.
+        max_iters (int, default 5): the most tool calls the agentic judge makes before it must score, 1-20.
+    """
+
+    temperature: float = Field(0.0, ge=0, le=2)
+    agentic: bool = False
+    max_iters: int = Field(5, ge=1, le=20)
+
+
 class RolesSpec(_Strict):
     """The three roles' models; `attacker` and `defender` swap models each round when `alternate` is on.
 
     Attributes:
         attacker (RoleSpec): writes hard multi-step questions with a reference answer (temperature 0.9 by default).
         defender (RoleSpec): answers them with its reasoning (temperature 0.3 by default).
-        judge (RoleSpec): scores the defender's reasoning on the rubric (temperature 0.0 by default).
+        judge (JudgeRoleSpec): scores the defender's reasoning on the rubric (temperature 0.0 by default;
+            `agentic: true` lets it call the tools itself).
         alternate (bool, default True): swap the attacker's and defender's models every other round.
     """
 
     attacker: RoleSpec = Field(default_factory=lambda: RoleSpec(temperature=0.9))
     defender: RoleSpec = Field(default_factory=lambda: RoleSpec(temperature=0.3))
-    judge: RoleSpec = Field(default_factory=lambda: RoleSpec(temperature=0.0))
+    judge: JudgeRoleSpec = Field(default_factory=JudgeRoleSpec)
     alternate: bool = True
 
 
@@ -146,18 +166,32 @@ class CurationSpec(_Strict):
     Attributes:
         size (int, default 200): target number of examples; the run stops early once it is reached.
         band (str, default "L3-L5"): quality band: a level (L4), a level range (L3-L5) or a score range (3.5-4.49).
-        novelty (float, default 0.85): a question whose cosine similarity to an accepted one reaches
-            this is a duplicate (0-1; lower is stricter).
+        novelty (float, default 0.8): a question whose cosine similarity to an accepted one reaches
+            this is a duplicate (0-1; lower is stricter). With all-MiniLM-L6-v2, paraphrases measured
+            0.70-0.95 and distinct questions on one topic 0.20-0.79.
         embedding_model (str, default "all-MiniLM-L6-v2"): sentence-transformers model for novelty.
         require_verified_reference (bool, default True): keep only questions whose reference answer
             the tools could not refute (set False for text answers no tool can check).
+        hops (str | None, default None): complexity band on the hops a round asked for: "2-4", "3"
+            or "3+"; None keeps any. The best complexity differs by domain; `nanoflux curate --hops`
+            overrides it.
+        steps (str | None, default None): complexity band on the number of solution steps the
+            attacker wrote, same forms as `hops`.
+        length (str | None, default None): complexity band on the length in words of the question
+            plus its solution steps, e.g. "40-200" or "60+".
+        against (list[str], default []): other run directories whose accepted questions also count
+            as seen, so this run avoids what earlier runs made (read, never written).
     """
 
     size: int = Field(200, ge=1)
     band: str = "L3-L5"
-    novelty: float = Field(0.85, gt=0, le=1)
+    novelty: float = Field(0.8, gt=0, le=1)
     embedding_model: str = "all-MiniLM-L6-v2"
     require_verified_reference: bool = True
+    hops: str | None = None
+    steps: str | None = None
+    length: str | None = None
+    against: list[str] = Field(default_factory=list)
 
     @field_validator("band")
     @classmethod
@@ -168,9 +202,23 @@ class CurationSpec(_Strict):
             raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("hops", "steps", "length", mode="before")
+    @classmethod
+    def _span_parses(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            return None
+        try:
+            return str(Span.parse(value, what=info.field_name or "range"))
+        except NanofluxError as exc:
+            raise ValueError(str(exc)) from None
+
     @property
     def quality_band(self) -> Band:
         return Band.parse(self.band)
+
+    @property
+    def complexity(self) -> Complexity:
+        return Complexity.parse(hops=self.hops, steps=self.steps, length=self.length)
 
 
 class OutputSpec(_Strict):
@@ -181,6 +229,47 @@ class OutputSpec(_Strict):
     """
 
     formats: list[OutputFormat] = Field(default_factory=lambda: ["sft", "dpo"], min_length=1)
+
+
+class ExecutionSpec(_Strict):
+    """Where rounds run: threads in this process, or Ray actors on a cluster (the `ray` extra).
+
+    Attributes:
+        executor (str, default "threads"): `threads` or `ray`.
+        address (str | None, default None): the Ray cluster: None starts a local Ray instance,
+            `auto` joins the one `ray start --head` runs on this machine, `ray://HOST:10001` a remote one.
+        workers (int, default 2): Ray actors; each builds the program and its role LMs once.
+        max_concurrent_calls (int | None, default None): the most calls to one API model in flight
+            across all Ray workers, to stay under its rate limit; None: no limit (`local/` models,
+            which run inside each worker, are never limited).
+    """
+
+    executor: Literal["threads", "ray"] = "threads"
+    address: str | None = None
+    workers: int = Field(2, ge=1, le=4096)
+    max_concurrent_calls: int | None = Field(None, ge=1)
+
+
+class SeedExample(_Strict):
+    """A hand-written round for `nanoflux optimize`, used when no earlier run's journal is given.
+
+    Attributes:
+        question (str): a question in the spec's domain, self-contained.
+        reference_answer (str): its final answer only, e.g. 42.
+        solution_steps (list[str], default []): the steps from the givens to the answer, one
+            calculation each (the judge's tools recompute them).
+        topic (str | None, default None): its focus area (default: the spec's topics in turn, or its name).
+        hops (int | None, default None): its dependent reasoning steps (default: the number of solution
+            steps, or the spec's least hops).
+        annotation (str, default ""): the skill it targets and the trap it sets.
+    """
+
+    question: str = Field(min_length=1)
+    reference_answer: str = Field(min_length=1)
+    solution_steps: list[str] = Field(default_factory=list)
+    topic: str | None = None
+    hops: int | None = Field(None, ge=1, le=20)
+    annotation: str = ""
 
 
 class Spec(_Strict):
@@ -194,11 +283,14 @@ class Spec(_Strict):
         questions (QuestionSpec): hops range and answer type.
         tools (list[str], default [sympy]): tools the judge may use (see `nanoflux tools`).
         rubric (RubricSpec): the judge's rubric.
-        curation (CurationSpec): target size, quality band, novelty threshold.
+        curation (CurationSpec): target size, quality and complexity bands, novelty threshold.
         output (OutputSpec): dataset formats.
         rounds (int, default 20): rounds to play.
         seed (int, default 0): seed for topic order and sampling.
-        threads (int, default 1): rounds played at once (raise it for API models).
+        threads (int, default 1): rounds played at once (raise it for API models); on Ray, per worker.
+        execution (ExecutionSpec): threads here or Ray actors on a cluster.
+        examples (list[SeedExample], default []): seed rounds `nanoflux optimize` tunes the prompts on
+            when no earlier run is given with --trainset.
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -213,6 +305,8 @@ class Spec(_Strict):
     rounds: int = Field(20, ge=1)
     seed: int = 0
     threads: int = Field(1, ge=1, le=256)
+    execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
+    examples: list[SeedExample] = Field(default_factory=list)
 
     @field_validator("tools")
     @classmethod
@@ -226,12 +320,20 @@ class Spec(_Strict):
                 raise ValueError(str(exc)) from None
         return value
 
+    @model_validator(mode="after")
+    def _agentic_judge_has_tools(self) -> Spec:
+        if self.roles.judge.agentic and not self.tools:
+            raise ValueError("roles.judge.agentic needs at least one tool in `tools`, e.g. tools: [sympy, python]")
+        return self
+
     def digest(self) -> str:
         """A stable hash of what decides a round's content, recorded in manifests to trace examples.
 
-        `rounds` and `threads` are left out: a run resumed with more rounds or threads is the same run.
+        `rounds`, `threads` and `execution` are left out: a run resumed with more rounds, threads or
+        another executor is the same run; so are the seed `examples`, which only `nanoflux optimize` reads.
         """
-        canonical = json.dumps(self.model_dump(mode="json", exclude={"rounds", "threads"}), sort_keys=True)
+        unrelated = {"rounds", "threads", "execution", "examples"}
+        canonical = json.dumps(self.model_dump(mode="json", exclude=unrelated), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

@@ -63,3 +63,18 @@ def test_compile_with_an_unknown_model_exits_2(tmp_path: Path) -> None:
     result = invoke("compile", str(ROOT / "specs" / "math.yaml"), "--model", "judge=gpt-4o-mni",
                     "--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"))
     assert result.exit_code == 2 and "gpt-4o-mni" in result.output and "Traceback" not in result.output
+
+
+def test_compile_against_an_unreachable_server_exits_2_before_playing(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: a\ndescription: d\nroles:\n  judge: {model: openai/x, api_base: 'http://127.0.0.1:9/v1'}\n")
+    result = invoke("compile", str(spec), "--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"))
+    assert result.exit_code == 2 and "127.0.0.1:9" in result.output
+    assert not (tmp_path / "r" / "rounds.jsonl").exists()
+
+
+def test_compile_with_a_missing_provider_key_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    result = invoke("compile", str(ROOT / "specs" / "math.yaml"), "--model", "judge=openai/gpt-4o-mini",
+                    "--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"))
+    assert result.exit_code == 2 and "OPENAI_API_KEY" in result.output

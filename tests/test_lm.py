@@ -14,6 +14,8 @@ from nanoflux.errors import NanofluxError
 from nanoflux.lm import (
     EMBEDDED_MODEL,
     LlamaCppEngine,
+    CHARS_PER_TOKEN,
+    MAX_STRING_CHARS,
     bound_schema,
     check_reachable,
     configure_cache,
@@ -115,8 +117,14 @@ def test_bound_schema_bounds_every_free_string_and_list_within_the_token_budget(
     bounded = bound_schema(schema, max_tokens=200, max_items=4)
     props = bounded["properties"]
     assert props["tags"]["maxItems"] == 4 and "maxLength" not in props["level"]
-    assert props["q"]["maxLength"] + 4 * props["tags"]["items"]["maxLength"] <= 200
+    characters = props["q"]["maxLength"] + 4 * props["tags"]["items"]["maxLength"]
+    assert characters <= CHARS_PER_TOKEN * 200  # filled to the brim, the strings still fit the token budget
     assert "maxLength" not in schema["properties"]["q"]  # the caller's schema is left alone
+
+
+def test_bound_schema_caps_a_lone_string_below_what_crashes_llama_cpp():
+    bounded = bound_schema({"type": "object", "properties": {"critique": {"type": "string"}}}, max_tokens=4096)
+    assert bounded["properties"]["critique"]["maxLength"] == MAX_STRING_CHARS <= 1000
 
 
 def test_check_reachable_names_an_unreachable_address():

@@ -27,7 +27,7 @@ def test_a_two_line_spec_is_valid_with_documented_defaults() -> None:
     assert spec.roles.alternate is True
     assert spec.questions.hops == (2, 4)
     assert spec.questions.answer_type == "numeric"
-    assert spec.curation.band == "L3-L5" and spec.curation.novelty == 0.85
+    assert spec.curation.band == "L3-L5" and spec.curation.novelty == 0.8
     assert spec.output.formats == ["sft", "dpo"]
     assert abs(sum(spec.rubric.weights().values()) - 1) < 1e-9
 
@@ -125,3 +125,16 @@ def test_bands_select_exactly_what_they_say(text: str, inside: list[float], outs
     band = Band.parse(text)
     assert all(band.contains(s) for s in inside)
     assert not any(band.contains(s) for s in outside)
+
+
+def test_curation_names_complexity_defaults_and_runs_to_avoid() -> None:
+    spec = parse_spec("name: a\ndescription: d\ncuration: {hops: 2-4, steps: 3, length: 40+, against: [runs/old]}\n")
+    assert spec.curation.complexity.to_dict() == {"hops": "2-4", "steps": "3", "length": "40+"}
+    assert spec.curation.against == ["runs/old"]
+    assert parse_spec("name: a\ndescription: d\n").curation.complexity.to_dict() == dict.fromkeys(
+        ("hops", "steps", "length"))
+
+
+def test_a_malformed_complexity_band_names_the_field_and_line() -> None:
+    with pytest.raises(NanofluxError, match=r"curation.hops \(line 4\): hops range '4-2'"):
+        parse_spec("name: a\ndescription: d\ncuration:\n  hops: 4-2\n")

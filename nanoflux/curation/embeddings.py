@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,7 +48,9 @@ def load_embedder(model: str = DEFAULT_MODEL) -> SentenceTransformer:
     with _models_lock:
         if model not in _models:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
 
+            hf_logging.disable_progress_bar()  # its weight-loading bar would break into the run's progress bar
             try:
                 _models[model] = SentenceTransformer(_resolve(model), device="cpu")
             except Exception as exc:  # sentence-transformers raises OSError, ValueError, HTTP errors...
@@ -58,6 +60,13 @@ def load_embedder(model: str = DEFAULT_MODEL) -> SentenceTransformer:
                     "network access (unset HF_HUB_OFFLINE)."
                 ) from exc
         return _models[model]
+
+
+def encode(model: str, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    """Unit-length float32 embeddings of ``texts`` by ``model``, loaded once per process."""
+    vectors = load_embedder(model).encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                                          convert_to_numpy=True)
+    return vectors.astype(np.float32)
 
 
 class Embedder:
@@ -70,11 +79,15 @@ class Embedder:
         model: passed to :func:`load_embedder`; loaded on the first cache miss.
         cache: the sqlite file (created with its directory); ``None`` keeps nothing.
         batch_size: texts per forward pass.
+        encoder: computes the cache misses elsewhere, e.g. on a Ray cluster
+            (:class:`nanoflux.executors.ray.RayEncoder`); ``None`` runs :func:`encode` here.
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, cache: Path | None = None, batch_size: int = 64):
+    def __init__(self, model: str = DEFAULT_MODEL, cache: Path | None = None, batch_size: int = 64,
+                 encoder: Callable[[Sequence[str]], np.ndarray] | None = None):
         self.model = model
         self.batch_size = batch_size
+        self.encoder = encoder
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         if cache is not None:
@@ -95,16 +108,9 @@ class Embedder:
             found = self._lookup(set(keys))
             missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in found}
             if missing:
-                vectors = (
-                    load_embedder(self.model)
-                    .encode(
-                        list(missing.values()),
-                        batch_size=self.batch_size,
-                        normalize_embeddings=True,
-                        convert_to_numpy=True,
-                    )
-                    .astype(np.float32)
-                )
+                texts_missing = list(missing.values())
+                vectors = (self.encoder(texts_missing) if self.encoder
+                           else encode(self.model, texts_missing, batch_size=self.batch_size))
                 computed = dict(zip(missing, vectors, strict=True))
                 self._store(computed)
                 found |= computed
@@ -133,8 +139,3 @@ class Embedder:
                 "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
                 [(self.model, key, vector.tobytes()) for key, vector in vectors.items()],
             )
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None

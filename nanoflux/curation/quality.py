@@ -3,12 +3,15 @@
 A weighted rubric score on the 1-5 scale maps to five levels:
 L1 < 1.5, L2 1.5-2.49, L3 2.5-3.49, L4 3.5-4.49, L5 >= 4.5.
 A band selects scores by level ("L4", "L3-L5") or by a score range ("3.5-4.49").
+A complexity band selects rounds by hops, solution steps and length ("2-4", "3", "3+" each):
+the best complexity differs by domain, so it is chosen alongside the quality band.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from nanoflux.errors import NanofluxError
 
@@ -68,3 +71,66 @@ class Band:
 
     def __str__(self) -> str:
         return self.text
+
+
+_SPAN = re.compile(r"^(\d+)\s*(?:(-)\s*(\d+)|(\+))?$")
+
+
+@dataclass(frozen=True)
+class Span:
+    """An inclusive range of counts, written "2-4", "3" or "3+" (3 or more); ``high`` None = no upper bound."""
+
+    low: int
+    high: int | None
+    text: str
+
+    @classmethod
+    def parse(cls, text: str | int, *, what: str = "hops") -> Span:
+        """Parse a range; ``what`` names the option in the error, which lists the accepted forms."""
+        cleaned = str(text).strip()
+        match = _SPAN.match(cleaned)
+        if not match or (match.group(2) and int(match.group(3)) < int(match.group(1))):
+            raise NanofluxError(f"{what} range {text!r} is not a range; write N-M with N <= M (2-4), N (3) or N+ (3+)")
+        low = int(match.group(1))
+        high = None if match.group(4) else int(match.group(3) or low)
+        return cls(low, high, cleaned.replace(" ", ""))
+
+    def contains(self, value: int) -> bool:
+        return self.low <= value and (self.high is None or value <= self.high)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def complexity_of(record: dict[str, Any]) -> dict[str, int]:
+    """A round's complexity measures: hops asked for, solution steps written, and length in words
+    (question plus solution steps: what a trained model reads and writes)."""
+    steps = record.get("solution_steps") or []
+    return {"hops": int(record["hops"]), "steps": len(steps),
+            "length": len(record.get("question", "").split()) + sum(len(step.split()) for step in steps)}
+
+
+@dataclass(frozen=True)
+class Complexity:
+    """A complexity band: the ranges a round's hops, solution steps and length must fall in (None = any)."""
+
+    hops: Span | None = None
+    steps: Span | None = None
+    length: Span | None = None
+
+    @classmethod
+    def parse(cls, *, hops: str | int | None = None, steps: str | int | None = None,
+              length: str | int | None = None) -> Complexity:
+        return cls(*(None if text is None else Span.parse(text, what=name)
+                     for name, text in (("hops", hops), ("steps", steps), ("length", length))))
+
+    def contains(self, record: dict[str, Any]) -> bool:
+        measures = complexity_of(record)
+        return all(span is None or span.contains(measures[name]) for name, span in self.spans().items())
+
+    def spans(self) -> dict[str, Span | None]:
+        return {"hops": self.hops, "steps": self.steps, "length": self.length}
+
+    def to_dict(self) -> dict[str, str | None]:
+        """The ranges as the user wrote them, for manifests."""
+        return {name: None if span is None else str(span) for name, span in self.spans().items()}

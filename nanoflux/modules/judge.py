@@ -1,6 +1,6 @@
-"""Judge: deterministic tool evidence first, then the LM scores the rubric seeing that evidence."""
+"""Judge: deterministic tool evidence first, then the LM (or a tool-calling agent) scores the rubric."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import dspy
@@ -19,12 +19,17 @@ class Judge(dspy.Module):
 
     The tools' verdict overrides the LM's when the tools can decide; the LM's verdict stands only
     when they cannot (a text answer, say). The overall score is the weighted mean of the dimension
-    scores, and its level (L1..L5) comes from `nanoflux.curation.quality`.
+    scores, and its level (L1..L5) comes from `nanoflux.curation.quality`. Given `agent_tools`, the
+    grader is a `dspy.ReAct` agent that may call them before it scores (its calls are returned as
+    `tool_calls`); the deterministic evidence still comes first and still overrides.
 
     Args:
         signature: the judge signature, specialised by the compiler with the rubric and domain.
         weights: rubric dimension -> weight (normalised to sum 1).
         answer_type: how answers are compared (numeric, expression, choice, text or auto).
+        agent_tools: functions the grader may call itself (e.g. a registry Tool's `functions`);
+            empty: one plain LM call.
+        max_iters: the most tool calls the agent makes before it must score.
 
     Example:
         >>> judge = Judge(weights={"correctness": 0.5, "clarity": 0.5}, answer_type="numeric")
@@ -33,17 +38,20 @@ class Judge(dspy.Module):
     """
 
     def __init__(self, signature: type[dspy.Signature] = JudgeSignature, *, weights: Mapping[str, float],
-                 answer_type: str = "auto"):
+                 answer_type: str = "auto", agent_tools: Sequence[Callable] = (), max_iters: int = 5):
         super().__init__()
-        self.grade = dspy.Predict(signature)
+        self.grade = dspy.ReAct(signature, tools=list(agent_tools), max_iters=max_iters) if agent_tools \
+            else dspy.Predict(signature)
         total = sum(weights.values())
         self.weights = {name: weight / total for name, weight in weights.items()}
         self.answer_type = answer_type
 
     def forward(self, question: str, reference_answer: str, solution_steps: Sequence[str], reasoning: str,
-                answer: str) -> dspy.Prediction:
-        reference = check_reference(reference_answer, list(solution_steps), answer_type=self.answer_type)
-        match = check_answer(answer, reference_answer, answer_type=self.answer_type)
+                answer: str, answer_type: str | None = None) -> dspy.Prediction:
+        """Judge one answer; `answer_type` overrides the judge's own for this item (calibration sets mix types)."""
+        answer_type = answer_type or self.answer_type
+        reference = check_reference(reference_answer, list(solution_steps), answer_type=answer_type)
+        match = check_answer(answer, reference_answer, answer_type=answer_type)
         graded = self.grade(question=question, reference_answer=reference_answer, reasoning=reasoning, answer=answer,
                             evidence=describe_evidence(reference, match))
         scores = self._scores(graded.scores)
@@ -54,6 +62,7 @@ class Judge(dspy.Module):
         return dspy.Prediction(
             scores=scores, overall=overall, level=level_name(overall), verdict=verdict, verdict_source=source,
             critique=str(graded.critique or "").strip(), reference_check=reference.to_dict(), answer_check=match.to_dict(),
+            tool_calls=tool_calls(getattr(graded, "trajectory", None) or {}),
         )
 
     def _scores(self, raw: Any) -> dict[str, int]:
@@ -69,6 +78,19 @@ def describe_evidence(reference: AnswerCheck, match: AnswerCheck) -> str:
     """The tools' findings in the words the judge's LM reads."""
     return (f"Reference answer against its own solution steps: {reference.verdict} ({reference.reason}).\n"
             f"Answer against the reference: {match.verdict} ({match.reason}).")
+
+
+def tool_calls(trajectory: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A ReAct trajectory as the journal records it: one {tool, args, observation} per call, `finish` left out."""
+    calls = []
+    for step in range(len(trajectory)):
+        name = trajectory.get(f"tool_name_{step}")
+        if name is None:
+            break
+        if name != "finish":
+            calls.append({"tool": name, "args": trajectory.get(f"tool_args_{step}") or {},
+                          "observation": trajectory.get(f"observation_{step}")})
+    return calls
 
 
 def _verdict(match: AnswerCheck, lm_verdict: Any) -> tuple[str, str]:

@@ -1,10 +1,13 @@
 """Is a predicted answer equivalent to the reference? The judge's first, tool-verified check.
 
 `check_answer` says "match" only when equivalence is shown (equal numbers, an algebraic proof or
-agreement at random points, same option letter, same normalised text, equal quantities), "mismatch"
-when a difference is shown, and "undecidable" (with the reason) when it cannot tell: empty or
-oversized answers, unparseable math, sympy running past the time limit. Plain numbers are decided
-in-process; anything symbolic runs in the killable sympy worker (`worker.py`).
+agreement at random points, same option letter, same text up to normalisation and plurals, equal
+quantities), "mismatch" only when a difference is proven (different numbers, quantities, expressions
+or option letters), and "undecidable" (with the reason) when it cannot tell: empty or oversized
+answers, unparseable math, sympy running past the time limit, texts worded differently, words that
+sympy would misread as variables. The judge lets a "mismatch" overrule its LM, so a doubt is never one.
+Number words ("twenty-four") are read as numbers and a count noun after a number ("17 jars") is
+ignored. Plain numbers are decided in-process; anything symbolic runs in the killable sympy worker.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from nanoflux.errors import NanofluxError
 
 from . import extract
 from .numeric import compare_numbers, numbers_agree, parse_number
-from .units import parse_quantity, to_unit
+from .units import parse_quantity, parse_unit, plain_unit_text, to_unit
+from .words import english_words, is_count_noun, parse_number_words, same_words
 from .worker import WorkerDied, WorkerTimeout, call_sympy
 
 ANSWER_TYPES = ("auto", "numeric", "expression", "choice", "text", "set", "units")
@@ -31,6 +35,13 @@ _MATH_WORDS = {"sqrt", "pi", "inf", "infinity", "infty", "log", "ln", "exp", "si
                "floor", "ceil", "frac", "choose", "mod", "gcd", "lcm", "max", "min", "abs"}
 _WORD = re.compile(r"[A-Za-z]{3,}")
 _PROSE = re.compile(r"^[^\\{}^=]*[A-Za-z]{2,}\s+[A-Za-z]{2,}[^\\{}^=]*$")
+# A predicted sentence that holds the reference phrase: how long it may be, and the words that make
+# holding it no proof of agreement ("not Paris", "Paris or Lyon", "Lyon, then Paris").
+MAX_SENTENCE_WORDS = 12
+_NEGATIONS = {"not", "no", "never", "neither", "nor", "none", "nothing", "cannot", "without", "except", "instead",
+              "rather", "unlike", "t", "false", "incorrect", "wrong"}
+_HEDGES = {"or", "either", "and", "but", "maybe", "perhaps", "possibly", "probably", "might", "may", "unclear",
+           "unsure", "vs", "versus", "than", "if", "whether", "unless"}
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,9 @@ def check_answer(predicted: str, reference: str, *, answer_type: str = "auto", r
     for side, text in (("predicted", pred), ("reference", ref)):
         if not text:
             return AnswerCheck("undecidable", f"{side} answer is empty")
+    as_numbers: dict = {}
+    if answer_type != "choice" and not extract.is_choice(ref):
+        pred, ref, as_numbers = read_numbers(pred, ref)
     kind = answer_type if answer_type != "auto" else _infer_type(pred, ref)
     checker = _Checker(rel_tol, abs_tol, time.monotonic() + timeout_s)
     try:
@@ -88,8 +102,60 @@ def check_answer(predicted: str, reference: str, *, answer_type: str = "auto", r
     except Exception as exc:  # LM output is odd in endless ways; the judge gets a verdict, never a crash
         result = AnswerCheck("error", f"the {kind} check failed: {type(exc).__name__}: {exc}")
     evidence = {"answer_type": kind, "predicted": _clip(pred), "reference": _clip(ref), "extraction": extraction,
-                **result.evidence}
-    return AnswerCheck(result.verdict, result.reason, evidence)
+                **({"read_as_numbers": as_numbers} if as_numbers else {}), **result.evidence}
+    return AnswerCheck(result.verdict, result.reason + _noun_note(as_numbers), evidence)
+
+
+def read_numbers(pred: str, ref: str) -> tuple[str, str, dict]:
+    """Both answers with number words as digits and count nouns dropped, where that makes them comparable.
+
+    A side is rewritten ("twenty-four" -> "24", "17 jars" -> "17") when the other side is math or
+    rewritable too, so a text answer ("Seven Samurai") keeps its words. Returns the texts and a note
+    per rewritten side: {"predicted": {"text": "17 jars", "as": "17", "ignored_noun": "jars"}}.
+    """
+    forms = {"predicted": numeric_form(pred), "reference": numeric_form(ref)}
+    texts = {"predicted": pred, "reference": ref}
+    notes = {}
+    for side, other in (("predicted", "reference"), ("reference", "predicted")):
+        if forms[side] is not None and (forms[other] is not None or not _looks_like_text(texts[other])):
+            notes[side] = {"text": _clip(texts[side]), "as": forms[side][0], **forms[side][1]}
+    return (notes["predicted"]["as"] if "predicted" in notes else pred,
+            notes["reference"]["as"] if "reference" in notes else ref, notes)
+
+
+def numeric_form(text: str) -> tuple[str, dict] | None:
+    """`text` as digits when it is number words or a number with a count noun, with how it was read.
+
+        >>> numeric_form("one hundred and five"), numeric_form("17 jars")[0], numeric_form("17 kg")
+        (('105', {'read': 'number words'}), '17', None)
+    """
+    s = plain_unit_text(text)
+    if (value := parse_number_words(s)) is not None:
+        return _digits(value), {"read": "number words"}
+    tokens = s.split()
+    for cut in range(len(tokens) - 1, 0, -1):  # the longest number first: "1 000 jars", "twenty four jars"
+        head, tail = " ".join(tokens[:cut]), " ".join(tokens[cut:])
+        number = parse_number(head)
+        value = number.value if number else parse_number_words(head)
+        if value is None:
+            continue
+        digits = head if number else _digits(value)
+        if is_count_noun(tail, lambda word: parse_unit(word) is not None):
+            return digits, {"read": "number with a count noun" if number else "number words with a count noun",
+                            "ignored_noun": tail}
+        if not number and parse_unit(tail) is not None:  # "five milligrams" -> "5 milligrams", for pint
+            return f"{digits} {tail}", {"read": "number words with a unit"}
+        return None
+    return None
+
+
+def _digits(value) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+def _noun_note(notes: dict) -> str:
+    nouns = [f"{n['ignored_noun']!r}" for n in notes.values() if "ignored_noun" in n]
+    return f" (count noun {' and '.join(nouns)} ignored)" if nouns else ""
 
 
 def _infer_type(pred: str, ref: str) -> str:
@@ -102,6 +168,14 @@ def _infer_type(pred: str, ref: str) -> str:
     if parse_quantity(ref) or parse_quantity(pred):
         return "units"
     return "numeric" if parse_number(ref) else "expression"
+
+
+def _find_phrase(words: list[str], phrase: list[str]) -> int | None:
+    """Where `phrase` occurs in `words` as whole words (plurals allowed), or None."""
+    for start in range(len(words) - len(phrase) + 1):
+        if same_words(words[start:start + len(phrase)], phrase):
+            return start
+    return None
 
 
 def _is_list(pred: str, ref: str) -> bool:
@@ -147,13 +221,29 @@ class _Checker:
         return AnswerCheck("mismatch", f"option {pred_letter} is not {ref_letter}", evidence)
 
     def text(self, pred: str, ref: str) -> AnswerCheck:
+        """Texts match when equal up to normalisation and plurals, or when a short predicted sentence
+        states the reference phrase without negating or hedging it; otherwise undecidable, never a
+        mismatch: different words may mean the same thing, and only the LM can tell."""
         a, b = extract.normalize_text(pred), extract.normalize_text(ref)
         evidence = {"method": "normalised text", "predicted_normalised": _clip(a), "reference_normalised": _clip(b)}
         if not a:
             return AnswerCheck("undecidable", "predicted answer has no words", evidence)
         if a == b:
             return AnswerCheck("match", "same text after normalisation", evidence)
-        return AnswerCheck("mismatch", "different text after normalisation", evidence)
+        words, ref_words = a.split(), b.split()
+        if same_words(words, ref_words):
+            return AnswerCheck("match", "same words up to singular/plural forms", {**evidence, "method": "word forms"})
+        at = _find_phrase(words, ref_words) if ref_words and len(words) <= MAX_SENTENCE_WORDS else None
+        if at is None:
+            return AnswerCheck("undecidable", "different wording; whether the texts mean the same needs a reader",
+                               evidence)
+        evidence["method"] = "reference phrase in the predicted sentence"
+        rest = set(words[:at] + words[at + len(ref_words):])
+        if doubts := sorted(rest & (_NEGATIONS | _HEDGES)):
+            return AnswerCheck("undecidable", f"the predicted sentence holds the reference but also {doubts}", evidence)
+        if re.search(r"[,;/]", pred) and not re.search(r"[,;/]", ref):
+            return AnswerCheck("undecidable", "the predicted sentence holds the reference in a list", evidence)
+        return AnswerCheck("match", "the predicted sentence states the reference phrase", evidence)
 
     def items(self, pred: str, ref: str) -> AnswerCheck:
         (pred_items, pred_kind), (ref_items, ref_kind) = (extract.split_items(s) or ([s], "list") for s in (pred, ref))
@@ -166,10 +256,11 @@ class _Checker:
             return AnswerCheck("mismatch", f"{len(pred_items)} items, expected {len(ref_items)}", evidence)
         unmatched = list(pred_items)
         undecided = []
-        for i, r in enumerate(ref_items):
+        for r_item in ref_items:
             candidates = [unmatched[0]] if ordered else list(unmatched)
             for p in candidates:
-                result = self.check(_infer_type(p, r), p, r)
+                p_item, r, _ = read_numbers(p, r_item)
+                result = self.check(_infer_type(p_item, r), p_item, r)
                 if result.verdict == "match":
                     unmatched.remove(p)
                     break
@@ -178,8 +269,8 @@ class _Checker:
             else:
                 evidence["undecided"] = undecided
                 if undecided:
-                    return AnswerCheck("undecidable", f"could not decide item {r!r}: {undecided[0]}", evidence)
-                return AnswerCheck("mismatch", f"no predicted item equals {r!r}", evidence)
+                    return AnswerCheck("undecidable", f"could not decide item {r_item!r}: {undecided[0]}", evidence)
+                return AnswerCheck("mismatch", f"no predicted item equals {r_item!r}", evidence)
         return AnswerCheck("match", "every item matches", evidence)
 
     def units(self, pred: str, ref: str) -> AnswerCheck:
@@ -230,6 +321,9 @@ class _Checker:
             return AnswerCheck("error", f"sympy worker crashed: {exc}", {"method": "sympy"})
         if reply["ok"]:
             result = reply["result"]
+            if result["verdict"] == "mismatch" and (words := english_words(pred) + english_words(ref)):
+                return AnswerCheck("undecidable", f"the answers hold words ({', '.join(words[:3])}) that sympy reads "
+                                   "as products of variables, so its difference proves nothing", result["evidence"])
             return AnswerCheck(result["verdict"], result["reason"], result["evidence"])
         if reply.get("timeout"):
             return AnswerCheck("undecidable", f"sympy did not finish within {budget:.1f} s", {"method": "sympy"})

@@ -44,16 +44,23 @@ def parse_unit(text: str) -> pint.Unit | None:
         return None
 
 
+def plain_unit_text(text: str) -> str:
+    """`text` with LaTeX unit wrappers and spacing commands removed: "5\\,\\text{jars}" -> "5 jars"."""
+    return " ".join(_LATEX_UNIT.sub(lambda m: f" {m.group(1)} " if m.group(1) else " ", text).split()).rstrip(".")
+
+
 def parse_quantity(text: str) -> tuple[str, pint.Unit] | None:
     """Split an answer like "5 mg/kg" or "2.5\\,\\text{mL}" into (number text, unit); None if no unit."""
-    s = _LATEX_UNIT.sub(lambda m: f" {m.group(1)} " if m.group(1) else " ", text).strip().rstrip(".")
+    s = plain_unit_text(text)
     m = _QUANTITY.match(s)
     if not m or parse_number(m.group(1)) is None:
         return None
     unit_text = m.group(2).strip()
-    if unit_text in _VARIABLE_LETTERS or unit_text in ("%", "percent"):  # percentages are plain numbers
+    if unit_text in _VARIABLE_LETTERS or unit_text in ("%", "percent", "pi"):  # plain numbers, and 2 pi is 2π
         return None
     unit = parse_unit(unit_text)
+    if unit is not None and re.fullmatch(r"a[a-z]{1,2}", unit_text) and str(unit).startswith("atto"):
+        return None  # "2ab" and "2ac" are products of variables, not 2 attobarn or 2 atto-speed-of-light
     return (m.group(1).strip(), unit) if unit is not None else None
 
 

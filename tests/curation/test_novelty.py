@@ -142,6 +142,17 @@ def test_questions_accepted_by_another_run_count_against_this_one(tmp_path: Path
     assert len(novelty) == 0, "the other run is read, never written"
 
 
+def test_listing_this_run_in_against_does_not_count_its_questions_twice(novelty: NoveltyFilter):
+    same_run = NoveltyFilter(novelty.path, against=[novelty.path.parent])
+
+    assert same_run.nearest(ACCEPTED, k=5) == [ACCEPTED]
+
+
+def test_a_threshold_outside_zero_to_one_is_refused(tmp_path: Path):
+    with pytest.raises(NanofluxError, match="threshold must be in"):
+        NoveltyFilter(tmp_path / "novelty", threshold=85)
+
+
 def test_a_run_without_a_novelty_collection_cannot_be_checked_against(tmp_path: Path):
     with pytest.raises(NanofluxError, match="no novelty collection"):
         NoveltyFilter(tmp_path / "novelty", against=[tmp_path / "never-curated"])

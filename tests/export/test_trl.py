@@ -90,3 +90,7 @@ def test_one_real_trl_dpo_step_on_the_exported_file(tmp_path: Path, tiny_model_d
     trainer = DPOTrainer(model=str(tiny_model_dir), args=args, train_dataset=data)
     trainer.train()
     assert trainer.state.global_step == 1
+
+
+def test_exported_files_are_readable_by_others(tmp_path: Path) -> None:
+    assert (exported(tmp_path) / "sft.jsonl").stat().st_mode & 0o777 == 0o644

@@ -32,7 +32,17 @@ EQUIVALENT = {
     "choices": [("(B)", "B"), ("B) 42", "B"), ("Answer: b", "B"), ("The answer is (C).", "C"), ("\\boxed{D}", "D")],
     "units": [("5 mg/kg", "0.005 g/kg"), ("2.5 \\text{ mL}", "2500 uL"), ("1 h", "60 min"), ("350", "350 mg")],
     "text": [("The Mitochondria.", "mitochondria"), ("autosomal  recessive", "Autosomal recessive"),
-             ("Paris", "paris")],
+             ("Paris", "paris"), ("The Seven Samurai", "Seven Samurai")],
+    "number words": [("six", "6"), ("6", "six"), ("twenty-four", "24"), ("one hundred and five", "105"),
+                     ("a hundred", "100"), ("Two thousand and twenty-four", "2024"), ("2 million", "2,000,000"),
+                     ("minus three", "-3"), ("twenty-first", "21"), ("Six", "six"), ("two and five", "{2, 5}")],
+    "count nouns": [("17 jars", "17"), ("17", "17 jars"), ("252 ways", "252"), ("12 people", "12"),
+                    ("17\\text{ jars}", "17"), ("seventeen glass jars", "17"), ("17 jars", "17 boxes")],
+    "units after number words": [("five milligrams", "0.005 g"), ("3 feet", "36 inches"), ("2 pi", "6.283")],
+    "text in other words": [("The capital is Paris.", "Paris"), ("mitochondria", "the mitochondrion"),
+                            ("nuclei", "nucleus"), ("Bacteria", "bacterium"), ("It is inherited as autosomal "
+                                                                              "recessive.", "autosomal recessive")],
+    "symbols, not words": [("a*b", "ab"), ("2ab", "2*a*b"), ("3ac", "3*a*c"), ("abc", "a*b*c")],
 }
 DIFFERENT = {
     "integers": [("253", "252"), ("1,234,568", "1234567"), ("10^100 + 1", "10^100"), ("2^{20000}", "2^{20000} - 1")],
@@ -49,7 +59,20 @@ DIFFERENT = {
     "intervals": [("(2, \\infty)", "x \\ge 2")],
     "choices": [("(C)", "B"), ("Answer: a", "B")],
     "units": [("5 mg/kg", "0.05 g/kg"), ("5 kg", "5 m")],
-    "text": [("nucleus", "mitochondria"), ("autosomal dominant", "autosomal recessive")],
+    "number words": [("five", "6"), ("twenty-three", "24"), ("one hundred and four", "105"), ("seven", "six"),
+                     ("two", "\\sqrt{2}")],
+    "count nouns": [("12 jars", "17"), ("17", "16 apples"), ("sixteen apples", "17")],
+    "symbols, not words": [("a*b", "a*c"), ("2ab", "3ab")],
+}
+# Not comparable with confidence: the tools leave these to the LM judge instead of overruling it.
+UNDECIDABLE = {
+    "text": [("nucleus", "mitochondria"), ("autosomal dominant", "autosomal recessive"), ("Lyon", "Paris"),
+             ("The capital is not Paris.", "Paris"), ("The capital isn't Paris", "Paris"),
+             ("It is either Paris or Lyon", "Paris"), ("Lyon, Paris", "Paris"),
+             ("Paris", "The capital is Paris"), ("The capital of France, a country in western Europe with many "
+                                                 "old cities, is Paris", "Paris")],
+    "words read as variables": [("two thirds", "2/3"), ("lots of ways", "252"), ("six", "x^2 + twelve"),
+                                ("no", "No."), ("3 squared", "9")],
 }
 
 
@@ -69,6 +92,33 @@ def test_different_answers_do_not_match(predicted, reference):
     check = check_answer(predicted, reference)
     assert check.verdict == "mismatch", check
     assert not answers_match(predicted, reference)
+
+
+@pytest.mark.parametrize("predicted, reference", _cases(UNDECIDABLE))
+def test_answers_the_tools_cannot_compare_are_undecidable_never_a_mismatch(predicted, reference):
+    check = check_answer(predicted, reference)
+    assert check.verdict == "undecidable" and check.reason, check
+    assert not answers_match(predicted, reference)
+
+
+def test_option_letters_stay_decisive():
+    assert check_answer("C", "B").verdict == "mismatch"
+    assert check_answer("The answer is (C).", "C", answer_type="choice").verdict == "match"
+
+
+def test_a_dropped_count_noun_is_named_in_the_reason_and_evidence():
+    check = check_answer("17 jars", "17")
+    assert check.verdict == "match" and "'jars' ignored" in check.reason
+    assert check.evidence["read_as_numbers"]["predicted"] == {"text": "17 jars", "as": "17",
+                                                              "read": "number with a count noun",
+                                                              "ignored_noun": "jars"}
+    assert check_answer("12 jars", "17").verdict == "mismatch"
+
+
+def test_number_words_are_read_as_numbers_not_as_products_of_letters():
+    check = check_answer("twenty-four", "25")
+    assert check.verdict == "mismatch" and check.evidence["method"] == "exact numbers"
+    assert check.evidence["read_as_numbers"]["predicted"]["as"] == "24"
 
 
 def test_the_answer_type_is_inferred_from_the_reference():
@@ -157,7 +207,8 @@ def test_a_pathological_power_tower_stops_at_the_time_limit():
 
 
 def test_concurrent_checks_from_threads_get_their_own_answers():
-    pairs = [(f"{i}/2", f"\\frac{{{i}}}{{2}}", True) for i in range(8)] + [(f"x+{i}", f"x+{i + 1}", False) for i in range(8)]
+    pairs = [(f"{i}/2", f"\\frac{{{i}}}{{2}}", True) for i in range(8)]
+    pairs += [(f"x+{i}", f"x+{i + 1}", False) for i in range(8)]
     results = {}
 
     def work(i, p, r):

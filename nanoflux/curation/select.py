@@ -1,0 +1,197 @@
+"""Re-curation: choose a new dataset from a run's journal without calling any LM.
+
+A small dataset in the right band beats a large one, and the right band differs by domain, so
+trying bands must be cheap: every round's question, scores and verdicts are already journaled, and
+their embeddings cached, so a new band, complexity, size, novelty threshold or seed is a re-selection.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from nanoflux.curation.decide import Curator
+from nanoflux.curation.embeddings import Embedder
+from nanoflux.curation.novelty import EMBEDDING_CACHE, NOVELTY_DIR, NoveltyFilter
+from nanoflux.curation.quality import Band, Complexity, level_for
+from nanoflux.errors import NanofluxError
+from nanoflux.export.writers import export_dataset, write_json
+from nanoflux.journal import JOURNAL_NAME
+from nanoflux.report import build_report
+from nanoflux.spec import Spec
+from nanoflux.stats import breakdown, by_level, journal_records, level_order
+
+CURATED_DIR = "curated"
+
+
+@dataclass
+class CurateResult:
+    """What `curate` made: the new dataset's directory and its manifest (the selection and its counts)."""
+
+    out_dir: Path
+    manifest: dict[str, Any]
+
+
+def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = None, size: int | None = None,
+           novelty: float | None = None, seed: int | None = None, out: str | Path | None = None,
+           steps: str | None = None, length: str | None = None, executor: Literal["threads", "ray"] = "threads",
+           address: str | None = None) -> CurateResult:
+    """Select a new dataset from the rounds a run journaled; the run's own dataset is left as it is.
+
+    Args:
+        run_dir: a directory made by `nanoflux compile` (it holds rounds.jsonl and spec.json).
+        band: quality band, "L4", "L3-L5" or "3.5-4.49" (default: the spec's `curation.band`).
+        hops, steps, length: complexity bands, "2-4", "3" or "3+" (default: the spec's).
+        size: the most examples to keep (default: the spec's `curation.size`).
+        novelty: similarity at which a question repeats an earlier pick (default: the spec's).
+        seed: seed of the coverage order (default: the spec's `seed`).
+        out: where the dataset goes (default: RUN_DIR/curated/<band>_hops-<hops>_size-<n>_novelty-<x>_seed-<s>).
+        executor: where embeddings missing from the run's cache are computed: here, or `ray` (Ray Data on
+            the cluster at ``address``, the model loaded once per worker); selection runs here either way.
+
+    When more rounds qualify than ``size``, picks go round-robin over the topics and, inside each
+    topic, over the levels in the band, in an order drawn from ``seed``; novelty is decided in that
+    order, against the earlier picks and the spec's `curation.against` runs.
+
+    Example::
+
+        result = curate("runs/math-demo", band="L4", hops="3-4", size=100)
+        print(result.out_dir, result.manifest["counts"])
+    """
+    run_dir = Path(run_dir)
+    records = journal_records(run_dir)
+    spec = run_spec(run_dir)
+    chosen_band = Band.parse(band or spec.curation.band)
+    complexity = Complexity.parse(hops=hops or spec.curation.hops, steps=steps or spec.curation.steps,
+                                  length=length or spec.curation.length)
+    size = spec.curation.size if size is None else size
+    if size < 1:
+        raise NanofluxError(f"size must be at least 1, got {size}")
+    threshold = spec.curation.novelty if novelty is None else novelty
+    seed = spec.seed if seed is None else seed
+    out_dir = Path(out) if out else run_dir / CURATED_DIR / _default_name(chosen_band, complexity, size, threshold, seed)
+    _check_out_dir(out_dir, run_dir)
+
+    seen = NoveltyFilter(out_dir / NOVELTY_DIR, threshold=threshold, model=spec.curation.embedding_model,
+                         against=[Path(other) for other in spec.curation.against])
+    seen.clear()
+    # The run embedded every played question into its own cache: reuse it rather than fill one per selection.
+    model = spec.curation.embedding_model
+    seen.embedder = Embedder(model, cache=run_dir / NOVELTY_DIR / EMBEDDING_CACHE,
+                             encoder=_ray_encoder(model, address) if executor == "ray" else None)
+    curator = Curator(chosen_band, seen, complexity=complexity,
+                      require_verified_reference=spec.curation.require_verified_reference)
+
+    reasons: Counter[str] = Counter()
+    eligible = []
+    for record in records:
+        reason = curator.screen(record)
+        if reason:
+            reasons[reason] += 1
+        else:
+            eligible.append(record)
+    # One batch over every played question, so any later selection finds them all cached.
+    seen.embed_many([record["question"] for record in records if record["status"] == "ok"])
+    selected: list[dict[str, Any]] = []
+    for record in coverage_order(eligible, spec.topics, seed):
+        if len(selected) == size:
+            reasons["over_size"] += 1
+        elif (entry := curator.decide(record))["accepted"]:
+            selected.append({**record, "curation": entry})
+        else:
+            reasons[entry["reason"]] += 1
+    selected.sort(key=lambda record: record["round_id"])
+
+    files = export_dataset(out_dir, selected, spec.output.formats)
+    manifest = {
+        "created_at": datetime.now(timezone.utc).isoformat(),
+        "source": {"run_dir": str(run_dir.resolve()), "journal": JOURNAL_NAME, "spec_digest": spec.digest()},
+        "selection": {"band": str(chosen_band), **complexity.to_dict(), "size": size, "novelty": threshold,
+                      "seed": seed, "embedding_model": spec.curation.embedding_model,
+                      "require_verified_reference": spec.curation.require_verified_reference,
+                      "against": spec.curation.against},
+        "counts": {"rounds": len(records), "eligible": len(eligible), "selected": len(selected),
+                   "reasons": dict(sorted(reasons.items())),
+                   "by_topic": {topic: row["accepted"] for topic, row in
+                                breakdown(selected, lambda r: r["topic"]).items()},
+                   "by_level": {level: row["accepted"] for level, row in
+                                breakdown(selected, by_level, level_order).items()}},
+        "dataset": files,
+        "versions": _versions(),
+    }
+    write_json(out_dir / "manifest.json", manifest)
+    build_report(out_dir)
+    return CurateResult(out_dir, manifest)
+
+
+def coverage_order(records: list[dict[str, Any]], topics: Iterable[str], seed: int) -> list[dict[str, Any]]:
+    """The order picks are made in: round-robin over topics, and inside each over levels, shuffled by ``seed``.
+
+    Taking the first ``size`` of this order covers every topic, and every level of each topic,
+    before any gets a second example; the spec's topics come first, then any others the journal has.
+    """
+    rng = random.Random(seed)
+    cells: dict[str, dict[int, list[dict[str, Any]]]] = {}
+    for record in records:
+        cells.setdefault(record["topic"], {}).setdefault(level_for(record["judge"]["overall"]), []).append(record)
+    known = list(topics)
+    topic_order = sorted(cells, key=lambda topic: (known.index(topic) if topic in known else len(known), topic))
+    rng.shuffle(topic_order)
+    per_topic = []
+    for topic in topic_order:
+        levels = sorted(cells[topic])
+        rng.shuffle(levels)
+        for level in levels:
+            rng.shuffle(cells[topic][level])
+        per_topic.append(list(_round_robin([cells[topic][level] for level in levels])))
+    return list(_round_robin(per_topic))
+
+
+def run_spec(run_dir: Path) -> Spec:
+    """The effective spec a run was made with (its spec.json)."""
+    path = run_dir / "spec.json"
+    if not path.is_file():
+        raise NanofluxError(f"{run_dir} has no spec.json; pass a directory made by `nanoflux compile`")
+    try:
+        return Spec.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except ValueError as exc:
+        raise NanofluxError(f"{path} is not a valid spec ({exc}); was the run made by another NanoFlux version?") from None
+
+
+def _ray_encoder(model: str, address: str | None) -> Callable[[Sequence[str]], np.ndarray]:
+    from nanoflux.executors.ray import RayEncoder  # Ray is an optional extra
+
+    return RayEncoder(model, address=address)
+
+
+def _round_robin(groups: list[list[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+    for index in range(max(map(len, groups), default=0)):
+        yield from (group[index] for group in groups if index < len(group))
+
+
+def _default_name(band: Band, complexity: Complexity, size: int, novelty: float, seed: int) -> str:
+    spans = "_".join(f"{name}-{span}" for name, span in complexity.to_dict().items() if span is not None)
+    return "_".join((str(band), spans or "hops-any", f"size-{size}", f"novelty-{novelty:g}", f"seed-{seed}"))
+
+
+def _check_out_dir(out_dir: Path, run_dir: Path) -> None:
+    """Re-curation writes a dataset of its own: never over the run's, never into another run."""
+    if out_dir.resolve() == run_dir.resolve() or (out_dir / JOURNAL_NAME).exists():
+        raise NanofluxError(f"--out {out_dir} holds a run; re-curation never overwrites a run's dataset. "
+                            f"Pass another --out, or leave it out for {run_dir / CURATED_DIR}/<selection>")
+
+
+def _versions() -> dict[str, str]:
+    """Versions of what decides a selection; not the pipeline's list, whose import pulls in DSPy and litellm."""
+    return {"python": platform.python_version(),
+            **{name: metadata.version(name) for name in ("nanoflux", "chromadb", "sentence-transformers")}}

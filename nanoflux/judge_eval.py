@@ -1,0 +1,211 @@
+"""Calibration: how often a judge agrees with labelled answers, so a user knows how far to trust it.
+
+A labelled file holds one JSON object a line: `question`, `reference`, `answer` (the candidate's
+final answer), `label` (`correct` or `incorrect`), and optionally `reasoning` and `answer_type`.
+The judge runs on each item exactly as in a round (tools first, then its LM), and its verdicts are
+compared with the labels: accuracy, precision, recall and F1 of "correct", and a confusion table.
+An item the judge fails on (unparseable LM output, an LM error) counts as an "error" verdict: it
+lowers accuracy and, for an item labelled correct, recall.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dspy
+
+from nanoflux.errors import NanofluxError
+from nanoflux.modules import Judge
+from nanoflux.spec import Spec, load_spec
+from nanoflux.tools import ANSWER_TYPES
+
+LABELS = ("correct", "incorrect")
+VERDICTS = (*LABELS, "error")
+REQUIRED_KEYS = ("question", "reference", "answer", "label")
+
+
+@dataclass(frozen=True)
+class LabelledItem:
+    """One labelled answer; `line` is its line in the file, so results point back to it."""
+
+    question: str
+    reference: str
+    answer: str
+    label: str
+    reasoning: str = ""
+    answer_type: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class JudgeEvalReport:
+    """The judge's agreement with the labels.
+
+    `confusion[label][verdict]` counts items by label (correct, incorrect) and the judge's verdict
+    (correct, incorrect, error); `sources` counts who decided each verdict (tools, judge, error) and
+    how many of those agree with the label; `results` holds one row per item.
+    """
+
+    model: str
+    tools: list[str]
+    confusion: dict[str, dict[str, int]]
+    sources: dict[str, dict[str, int]]
+    results: list[dict[str, Any]] = field(repr=False)
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(sum(row.values()) for row in self.confusion.values())
+
+    @property
+    def accuracy(self) -> float:
+        return _ratio(self.confusion["correct"]["correct"] + self.confusion["incorrect"]["incorrect"], self.total)
+
+    @property
+    def precision(self) -> float:
+        return _ratio(self.confusion["correct"]["correct"],
+                      self.confusion["correct"]["correct"] + self.confusion["incorrect"]["correct"])
+
+    @property
+    def recall(self) -> float:
+        return _ratio(self.confusion["correct"]["correct"], sum(self.confusion["correct"].values()))
+
+    @property
+    def f1(self) -> float:
+        return _ratio(2 * self.precision * self.recall, self.precision + self.recall)
+
+    def to_dict(self) -> dict[str, Any]:
+        figures = {name: round(getattr(self, name), 4) for name in ("accuracy", "precision", "recall", "f1")}
+        return {"model": self.model, "tools": self.tools, "items": self.total, **figures,
+                **{k: v for k, v in asdict(self).items() if k not in {"model", "tools"}}}
+
+    def render(self) -> str:
+        """The report as a user reads it in a terminal."""
+        c = self.confusion
+        rows = [f"judge-eval: {self.total} items, judge {self.model}, tools {', '.join(self.tools) or 'none'}",
+                f"{'':20}{'judged correct':>16}{'judged incorrect':>18}{'error':>7}"]
+        rows += [f"{'labelled ' + label:20}{c[label]['correct']:>16}{c[label]['incorrect']:>18}{c[label]['error']:>7}"
+                 for label in LABELS]
+        rows.append(f"accuracy {self.accuracy:.3f}  precision {self.precision:.3f}  recall {self.recall:.3f}  "
+                    f"F1 {self.f1:.3f}  ({self.seconds:.1f} s)")
+        decided = "; ".join(f"{who} decided {s['items']} ({s['agreed']} agree with the label)"
+                            for who, s in self.sources.items() if who != "error")
+        errors = self.sources.get("error", {}).get("items", 0)
+        rows.append(f"verdicts: {decided}" + (f"; {errors} failed" if errors else ""))
+        return "\n".join(rows)
+
+
+def load_labelled(path: str | Path) -> list[LabelledItem]:
+    """Read a labelled JSONL file; a NanofluxError names the line and the fix for any bad one."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise NanofluxError(f"labelled file {path} does not exist; pass a JSONL file such as "
+                            "tests/data/judge_labelled.jsonl") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise NanofluxError(f"cannot read labelled file {path}: {exc}") from None
+    items = [_item(text, path, number) for number, text in enumerate(lines, 1) if text.strip()]
+    if not items:
+        raise NanofluxError(f"{path} holds no items; write one JSON object a line with keys {', '.join(REQUIRED_KEYS)}")
+    return items
+
+
+def _item(text: str, path: Path, number: int) -> LabelledItem:
+    where = f"{path}, line {number}"
+    try:
+        row = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NanofluxError(f"{where}: not valid JSON ({exc.msg}); write one JSON object a line") from None
+    if not isinstance(row, dict):
+        raise NanofluxError(f"{where}: expected a JSON object with keys {', '.join(REQUIRED_KEYS)}")
+    missing = [key for key in REQUIRED_KEYS if key not in row]
+    if missing:
+        raise NanofluxError(f"{where}: missing key(s) {', '.join(missing)}; every line needs {', '.join(REQUIRED_KEYS)}")
+    label = str(row["label"]).strip().lower()
+    if label not in LABELS:
+        raise NanofluxError(f"{where}: label {row['label']!r} must be `correct` or `incorrect`")
+    answer_type = row.get("answer_type")
+    if answer_type is not None and answer_type not in ANSWER_TYPES:
+        raise NanofluxError(f"{where}: answer_type {answer_type!r} must be one of {', '.join(ANSWER_TYPES)}")
+    return LabelledItem(question=str(row["question"]), reference=str(row["reference"]), answer=str(row["answer"]),
+                        label=label, reasoning=str(row.get("reasoning") or ""), answer_type=answer_type, line=number)
+
+
+def evaluate_judge(items: Iterable[LabelledItem], judge: Judge, *, lm: dspy.BaseLM, answer_type: str | None = None,
+                   tools: list[str] | None = None) -> JudgeEvalReport:
+    """Run `judge` (its LM `lm`) over labelled items and compare its verdicts with the labels.
+
+    `answer_type` applies to items without their own (None: the judge's). A failure on one item
+    is recorded as an "error" verdict and the evaluation goes on.
+    """
+    started = time.perf_counter()
+    confusion = {label: dict.fromkeys(VERDICTS, 0) for label in LABELS}
+    sources: dict[str, Counter[str]] = {}
+    results = []
+    for item in items:
+        row = _judge_one(item, judge, lm, item.answer_type or answer_type)
+        confusion[item.label][row["verdict"]] += 1
+        sources.setdefault(row["source"], Counter()).update(items=1, agreed=int(row["verdict"] == item.label))
+        results.append(row)
+    return JudgeEvalReport(model=lm.model, tools=list(tools or []), confusion=confusion,
+                           sources={who: {"items": c["items"], "agreed": c["agreed"]} for who, c in sources.items()},
+                           results=results, seconds=round(time.perf_counter() - started, 2))
+
+
+def _judge_one(item: LabelledItem, judge: Judge, lm: dspy.BaseLM, answer_type: str | None) -> dict[str, Any]:
+    row: dict[str, Any] = {"line": item.line, "label": item.label, "answer": item.answer, "reference": item.reference}
+    try:
+        with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
+            result = judge(question=item.question, reference_answer=item.reference, solution_steps=[],
+                           reasoning=item.reasoning, answer=item.answer, answer_type=answer_type)
+    except Exception as exc:  # noqa: BLE001 - LM output is untrusted: a failed item is a verdict, not a crash
+        return {**row, "verdict": "error", "source": "error", "error": f"{type(exc).__name__}: {exc}"[:500]}
+    return {**row, "verdict": result.verdict, "source": result.verdict_source,
+            "tool_reason": result.answer_check["reason"], "overall": result.overall, "level": result.level}
+
+
+def judge_eval(path: str | Path, *, spec: Spec | str | Path | None = None, model: str | None = None,
+               out: str | Path | None = None, lm: dspy.BaseLM | None = None) -> JudgeEvalReport:
+    """Calibrate the judge a spec declares (or a general one) on a labelled file; what `nanoflux judge-eval` runs.
+
+    Args:
+        path: the labelled JSONL file.
+        spec: a Spec or spec file whose judge (rubric, tools, model, agentic setting) is evaluated;
+            None: a general judge with the default rubric and the sympy tool, comparing answers by
+            their own form ("auto").
+        model: replaces the judge's model, e.g. "openai/gpt-4o-mini".
+        out: where to write the report as JSON (atomically).
+        lm: the judge's LM, instead of one built from the spec (tests, custom backends).
+    """
+    from nanoflux.compiler import build_judge, role_lm
+    from nanoflux.export.writers import write_json
+    from nanoflux.lm import check_reachable
+
+    items = load_labelled(path)
+    answer_type = None if spec is not None else "auto"
+    if spec is None:
+        spec = Spec(name="judge-eval", description="Questions from any domain, each with a reference answer.")
+    elif not isinstance(spec, Spec):
+        spec = load_spec(spec)
+    settings = spec.roles.judge.model_copy(update={"model": model}) if model else spec.roles.judge
+    if lm is None:
+        lm = role_lm(settings, cache=False)
+        check_reachable(lm)
+    report = evaluate_judge(items, build_judge(spec), lm=lm, answer_type=answer_type, tools=spec.tools)
+    if out is not None:
+        try:
+            write_json(Path(out), report.to_dict())
+        except OSError as exc:
+            raise NanofluxError(f"cannot write the report to {out} ({exc.strerror}); pass --out with a writable path") from None
+    return report
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else 0.0

@@ -1,0 +1,214 @@
+"""LoRA fine-tuning on an exported dataset with TRL (SFT or DPO): adapter, loss log, plot, manifest.
+
+    >>> from nanoflux.train import finetune
+    >>> result = finetune("runs/math-demo", method="sft", max_steps=20, out="runs/math-demo-sft")
+    >>> result.adapter, result.final_loss
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from nanoflux.errors import NanofluxError
+from nanoflux.export.writers import write_json
+from nanoflux.hfmodels import ADAPTER_DIR, device, dtype, resolve_base
+from nanoflux.plots import plot_losses
+
+METHODS = ("sft", "dpo")
+COLUMNS = {"sft": {"messages"}, "dpo": {"prompt", "chosen", "rejected"}}
+LIBRARIES = ("torch", "transformers", "trl", "peft", "datasets", "accelerate")
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    """LoRA settings parsed from `r=16,alpha=32[,dropout=0.05][,targets=q_proj+v_proj]`.
+
+    `targets` defaults to every linear layer (QLoRA's choice: small models learn more that way).
+    """
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    targets: str = "all-linear"
+
+    @classmethod
+    def parse(cls, text: str) -> LoraSpec:
+        fields: dict[str, Any] = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            key, sep, value = part.partition("=")
+            key = key.strip()
+            try:
+                if not sep or key not in {"r", "alpha", "dropout", "targets"}:
+                    raise ValueError(part)
+                fields[key] = value.strip() if key == "targets" else (float if key == "dropout" else int)(value)
+            except ValueError:
+                raise NanofluxError(f"malformed LoRA spec {text!r} at {part!r}: write e.g. r=16,alpha=32 "
+                                    f"(keys: r, alpha, dropout, targets)") from None
+        spec = cls(**fields)
+        if spec.r < 1 or spec.alpha < 1 or not 0 <= spec.dropout < 1:
+            raise NanofluxError(f"LoRA spec {text!r} out of range: r and alpha >= 1, 0 <= dropout < 1")
+        return spec
+
+    def config(self) -> Any:
+        from peft import LoraConfig
+
+        targets = self.targets if self.targets == "all-linear" else self.targets.split("+")
+        return LoraConfig(r=self.r, lora_alpha=self.alpha, lora_dropout=self.dropout, target_modules=targets,
+                          task_type="CAUSAL_LM")
+
+
+@dataclass
+class FinetuneResult:
+    """Where a fine-tune wrote its outputs, and what it measured."""
+
+    out: Path
+    adapter: Path
+    steps: int
+    losses: list[float]
+    train_tokens: int
+    wall_s: float
+    manifest: dict[str, Any] = field(repr=False)
+
+    @property
+    def final_loss(self) -> float:
+        return self.losses[-1]
+
+
+def dataset_file(data: str | Path, method: str) -> Path:
+    """The `method`'s file in a run or curated directory, or `data` itself when it is a file."""
+    if method not in METHODS:
+        raise NanofluxError(f"unknown method {method!r}; use one of: {', '.join(METHODS)}")
+    path = Path(data).expanduser()
+    candidates = [path] if path.is_file() else [path / "dataset" / f"{method}.jsonl", path / f"{method}.jsonl"]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        raise NanofluxError(f"no {method} dataset at {path}: give a run directory, a curated directory or a "
+                            f"{method}.jsonl file (nanoflux compile writes RUN_DIR/dataset/{method}.jsonl)")
+    return found
+
+
+def read_rows(path: Path, method: str) -> list[dict[str, Any]]:
+    """The dataset's rows, checked to be in the exporter's format for `method`."""
+    try:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise NanofluxError(f"{path} is not JSON lines: {exc}") from exc
+    if not rows:
+        raise NanofluxError(f"{path} is empty: no examples to train on (did the run accept any rounds?)")
+    missing = COLUMNS[method] - set(rows[0])
+    if missing:
+        raise NanofluxError(f"{path} is not a {method} dataset: rows lack {sorted(missing)} "
+                            f"(SFT rows hold messages; DPO rows hold prompt, chosen, rejected)")
+    return rows
+
+
+def finetune(data: str | Path, *, base: str = "local/smollm2-135m", method: str = "sft",
+             lora: str | LoraSpec = "r=16,alpha=32", epochs: float = 1, max_steps: int | None = None,
+             out: str | Path = "runs/finetune", seed: int = 0, learning_rate: float = 2e-4, batch_size: int = 4,
+             max_length: int = 512, beta: float = 0.1, cache_dir: Path | None = None) -> FinetuneResult:
+    """Train a LoRA adapter on DATA with TRL and write it, its loss log and plot and a manifest to OUT.
+
+    `max_steps` overrides `epochs`. DPO trains against the base model itself (the adapter switched
+    off), so it needs no second copy. Same data, base, settings and seed give the same adapter.
+    """
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+
+    spec = lora if isinstance(lora, LoraSpec) else LoraSpec.parse(lora)
+    path = dataset_file(data, method)
+    rows = read_rows(path, method)
+    model_path = resolve_base(base, cache_dir)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    set_seed(seed)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype())
+    except OSError as exc:
+        raise NanofluxError(f"cannot load base model {base!r}: {str(exc).splitlines()[0]}") from exc
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    settings = {"method": method, "lora": asdict(spec), "epochs": epochs, "max_steps": max_steps,
+                "learning_rate": learning_rate, "batch_size": batch_size, "max_length": max_length,
+                **({"beta": beta} if method == "dpo" else {})}
+    log = LossLog(out / "train_log.jsonl")
+    trainer = _trainer(method, model, tokenizer, Dataset.from_list(rows), spec, settings, out, seed, log)
+    started = time.perf_counter()
+    trainer.train()
+    wall_s = time.perf_counter() - started
+    adapter = out / ADAPTER_DIR
+    trainer.save_model(str(adapter))
+    tokenizer.save_pretrained(str(adapter))
+    plot_losses({method: log.losses}, out / "loss.png")
+    train_tokens = int(log.tokens)
+    manifest = {
+        "data": {"path": str(path.resolve()), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                 "rows": len(rows)},
+        "base": {"model": base, "path": model_path},
+        "hyperparameters": settings,
+        "seed": seed,
+        "device": device(),
+        "result": {"steps": trainer.state.global_step, "final_loss": log.losses[-1] if log.losses else None,
+                   "train_tokens": train_tokens, "wall_s": round(wall_s, 2)},
+        "files": {"adapter": ADAPTER_DIR, "log": "train_log.jsonl", "plot": "loss.png"},
+        "versions": {"python": platform.python_version(), **library_versions()},
+    }
+    write_json(out / "manifest.json", manifest)
+    return FinetuneResult(out, adapter, trainer.state.global_step, log.losses, train_tokens, wall_s, manifest)
+
+
+def _trainer(method: str, model: Any, tokenizer: Any, dataset: Any, spec: LoraSpec, settings: dict[str, Any],
+             out: Path, seed: int, log: LossLog) -> Any:
+    import torch
+    from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
+
+    common = dict(output_dir=str(out), num_train_epochs=settings["epochs"],
+                  max_steps=settings["max_steps"] or -1, per_device_train_batch_size=settings["batch_size"],
+                  learning_rate=settings["learning_rate"], max_length=settings["max_length"], seed=seed,
+                  data_seed=seed, logging_steps=1, save_strategy="no", report_to=[], use_cpu=device() == "cpu",
+                  bf16=dtype() == torch.bfloat16, disable_tqdm=True)
+    if method == "sft":
+        return SFTTrainer(model=model, args=SFTConfig(**common), train_dataset=dataset, processing_class=tokenizer,
+                          peft_config=spec.config(), callbacks=[log])
+    return DPOTrainer(model=model, args=DPOConfig(beta=settings["beta"], **common), train_dataset=dataset,
+                      processing_class=tokenizer, peft_config=spec.config(), callbacks=[log])
+
+
+def library_versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+class LossLog(TrainerCallback):
+    """Appends each logged step (loss, tokens so far) to a JSONL file while training runs."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.losses: list[float] = []
+        self.tokens = 0
+        path.write_text("")
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **_: Any) -> None:
+        if not logs or "loss" not in logs:
+            return
+        self.losses.append(float(logs["loss"]))
+        self.tokens = int(logs.get("num_tokens", self.tokens))
+        row = {"step": state.global_step, "loss": float(logs["loss"]), "tokens": self.tokens,
+               "learning_rate": logs.get("learning_rate"), "epoch": logs.get("epoch")}
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")

@@ -1,0 +1,231 @@
+"""Re-curation picks a new dataset from a journal: bands select what they say, picks cover topics
+and levels, duplicates are dropped, and no LM is ever called."""
+
+import json
+from pathlib import Path
+
+import dspy
+import litellm
+import pytest
+from click.testing import CliRunner
+
+from nanoflux.cli import main
+from nanoflux.curation.embeddings import load_embedder
+from nanoflux.curation.novelty import NoveltyFilter
+from nanoflux.curation.quality import level_for
+from nanoflux.curation.select import coverage_order, curate
+from nanoflux.errors import NanofluxError
+from nanoflux.journal import JOURNAL_NAME, Journal
+from nanoflux.spec import parse_spec
+from tests.records import make_record
+
+TOPICS = ["rates", "geometry", "probability"]
+DISTINCT = [
+    "A pump fills a 600 litre tank in 5 hours and a drain empties it in 12 hours. With both open, how long does filling take?",
+    "Two cyclists start 90 km apart and ride towards each other at 12 km/h and 18 km/h. After how many hours do they meet?",
+    "A printer makes 40 pages a minute for 7 minutes, then jams for 3 minutes. How many pages after 15 minutes?",
+    "A rectangle has perimeter 46 cm and one side 9 cm longer than the other. What is its area?",
+    "A circle is inscribed in a square of side 10. What is the area between the circle and the square, to two decimals?",
+    "The legs of a right triangle are 20 and 21. What is the radius of its inscribed circle?",
+    "Two fair dice are rolled. What is the probability that their product is even?",
+    "An urn holds 4 red and 6 blue balls; three are drawn without replacement. What is the chance all are blue?",
+    "A coin is flipped 8 times. In how many sequences do exactly 3 heads appear?",
+    "How many positive divisors does 7200 have?",
+    "What is the remainder when 3 to the power 100 is divided by 7?",
+    "A shop discounts a jacket by 20% and then adds 15% tax. What percent of the original price is paid?",
+]
+ACCEPTED = "What is the role of DNA polymerase during DNA replication?"
+REWORDING = "During DNA replication, what does DNA polymerase do?"
+SAME_TOPIC = [
+    "Which enzyme unwinds the double helix at the replication fork?",
+    "Why is the lagging strand synthesized as Okazaki fragments?",
+    "How does the proofreading activity of DNA polymerase lower the mutation rate?",
+]
+
+
+def make_run(path: Path, records: list[dict], curation: str = "{}") -> Path:
+    spec = parse_spec(f"name: t\ndescription: d\ntopics: {TOPICS}\ncuration: {curation}\n")
+    path.mkdir(parents=True)
+    (path / "spec.json").write_text(spec.model_dump_json())
+    journal = Journal(path / JOURNAL_NAME)
+    for record in records:
+        journal.append(record)
+    return path
+
+
+def picked(result) -> list[str]:
+    rows = (result.out_dir / "dataset" / "examples.jsonl").read_text().splitlines()
+    return [json.loads(row)["question"] for row in rows]
+
+
+def picked_ids(result) -> list[int]:
+    rows = (result.out_dir / "dataset" / "examples.jsonl").read_text().splitlines()
+    return [json.loads(row)["round_id"] for row in rows]
+
+
+@pytest.fixture
+def no_lm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any LM call, through DSPy or litellm, fails the test."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("re-curation called an LM")
+
+    monkeypatch.setattr(dspy.BaseLM, "__call__", forbidden)
+    monkeypatch.setattr(dspy.BaseLM, "forward", forbidden)
+    monkeypatch.setattr(litellm, "completion", forbidden)
+
+
+# Levels L2..L5 by topic: rates 4.0 4.6 2.0 | geometry 3.6 3.0 4.9 | probability 4.2 3.5 2.7 | ...
+SCORES = [4.0, 4.6, 2.0, 3.6, 3.0, 4.9, 4.2, 3.5, 2.7, 4.49, 1.6, 3.49]
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Path:
+    records = [make_record(i, question=q, topic=TOPICS[i // 3] if i < 9 else "numbers", overall=SCORES[i],
+                           hops=2 + i % 3, steps=["step"] * (1 + i % 4))
+               for i, q in enumerate(DISTINCT)]
+    records += [make_record(12, status="failed"),
+                make_record(13, question="What is 2 + 2?", reference_check="mismatch", accepted=False,
+                            reason="incorrect_reference")]
+    return make_run(tmp_path / "run", records)
+
+
+@pytest.mark.slow
+def test_paraphrases_and_duplicates_are_dropped_while_distinct_questions_on_one_topic_are_kept(
+        tmp_path: Path) -> None:
+    questions = [ACCEPTED, REWORDING, ACCEPTED, *SAME_TOPIC]
+    run = make_run(tmp_path / "run", [make_record(i, question=q, topic="rates") for i, q in enumerate(questions)])
+    result = curate(run)
+    kept = picked(result)
+    assert sum(q in (ACCEPTED, REWORDING) for q in kept) == 1
+    assert set(SAME_TOPIC) <= set(kept) and len(kept) == 4
+    assert result.manifest["counts"]["reasons"] == {"duplicate": 2}
+
+
+@pytest.mark.slow
+def test_questions_another_run_accepted_count_as_seen_when_the_spec_names_it(tmp_path: Path) -> None:
+    NoveltyFilter(tmp_path / "old" / "novelty").add("old-1", ACCEPTED)
+    records = [make_record(i, question=q) for i, q in enumerate([REWORDING, *SAME_TOPIC])]
+    run = make_run(tmp_path / "run", records, curation=f"{{against: ['{tmp_path / 'old'}']}}")
+    result = curate(run)
+    assert picked(result) == SAME_TOPIC
+    assert result.manifest["selection"]["against"] == [str(tmp_path / "old")]
+
+
+@pytest.mark.slow
+def test_a_level_band_keeps_exactly_the_rounds_scored_inside_it(run: Path) -> None:
+    result = curate(run, band="L4")
+    assert picked_ids(result) == [i for i, score in enumerate(SCORES) if 3.5 <= score < 4.5]
+    assert result.manifest["counts"]["reasons"]["out_of_band"] == sum(not 3.5 <= s < 4.5 for s in SCORES)
+
+
+@pytest.mark.slow
+def test_score_and_level_range_bands_keep_exactly_their_scores(run: Path) -> None:
+    assert picked_ids(curate(run, band="3.5-4.2")) == [i for i, s in enumerate(SCORES) if 3.5 <= s <= 4.2]
+    assert picked_ids(curate(run, band="L2-L3")) == [i for i, s in enumerate(SCORES) if 1.5 <= s < 3.5]
+
+
+@pytest.mark.slow
+def test_complexity_bands_keep_exactly_the_hops_and_steps_they_name(run: Path) -> None:
+    result = curate(run, band="L1-L5", hops="3-4", steps="2+")
+    assert picked_ids(result) == [i for i in range(12) if 2 + i % 3 >= 3 and 1 + i % 4 >= 2]
+    assert (result.manifest["selection"]["hops"], result.manifest["selection"]["steps"]) == ("3-4", "2+")
+
+
+@pytest.mark.slow
+def test_the_specs_complexity_defaults_apply_and_the_arguments_override_them(tmp_path: Path) -> None:
+    records = [make_record(i, question=q, hops=2 + i % 3) for i, q in enumerate(DISTINCT[:6])]
+    run = make_run(tmp_path / "run", records, curation="{hops: '4'}")
+    assert picked_ids(curate(run)) == [2, 5]
+    assert picked_ids(curate(run, hops="2")) == [0, 3]
+
+
+@pytest.mark.slow
+def test_when_more_qualify_than_the_size_every_topic_and_level_is_covered_first(run: Path) -> None:
+    result = curate(run, band="L3-L5", size=4)
+    counts = result.manifest["counts"]
+    assert counts["selected"] == 4 and counts["reasons"]["over_size"] == counts["eligible"] - 4
+    assert set(counts["by_topic"]) == {*TOPICS, "numbers"}
+
+
+@pytest.mark.slow
+def test_curation_is_deterministic_for_a_seed_and_never_calls_an_lm(run: Path, tmp_path: Path, no_lm: None) -> None:
+    first = curate(run, band="L2-L5", size=5, seed=7, out=tmp_path / "a")
+    again = curate(run, band="L2-L5", size=5, seed=7, out=tmp_path / "b")
+    assert (first.out_dir / "dataset" / "sft.jsonl").read_text() == (again.out_dir / "dataset" / "sft.jsonl").read_text()
+    assert first.manifest["counts"] == again.manifest["counts"]
+    others = {tuple(picked_ids(curate(run, band="L2-L5", size=5, seed=seed))) for seed in range(6)}
+    assert len(others) > 1, "another seed draws another covering sample"
+
+
+@pytest.mark.slow
+def test_a_second_curation_embeds_nothing_again(run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    curate(run, band="L4")
+    calls: list[list[str]] = []
+    model = load_embedder()
+    encode = model.encode
+    monkeypatch.setattr(model, "encode", lambda texts, **kw: calls.append(list(texts)) or encode(texts, **kw))
+    curate(run, band="L3-L5", hops="2-3", novelty=0.9)
+    assert calls == []
+
+
+@pytest.mark.slow
+def test_the_new_dataset_has_its_own_manifest_and_leaves_the_runs_dataset_alone(run: Path) -> None:
+    (run / "dataset").mkdir()
+    (run / "dataset" / "sft.jsonl").write_text("original\n")
+    result = curate(run, band="L4", size=3, novelty=0.9, seed=2)
+    assert result.out_dir == run / "curated" / "L4_hops-any_size-3_novelty-0.9_seed-2"
+    assert (run / "dataset" / "sft.jsonl").read_text() == "original\n"
+    manifest = json.loads((result.out_dir / "manifest.json").read_text())
+    assert manifest["selection"] == {"band": "L4", "hops": None, "steps": None, "length": None, "size": 3,
+                                     "novelty": 0.9, "seed": 2, "embedding_model": "all-MiniLM-L6-v2",
+                                     "require_verified_reference": True, "against": []}
+    assert manifest["source"]["run_dir"] == str(run.resolve())
+    counts = manifest["counts"]
+    assert counts["rounds"] == counts["selected"] + sum(counts["reasons"].values()) == 14
+    assert counts["reasons"]["failed"] == 1 and counts["reasons"]["incorrect_reference"] == 1
+    assert manifest["dataset"]["sft"]["rows"] == counts["selected"] == 3
+
+
+def test_the_pick_order_visits_every_topic_then_every_level_before_repeating() -> None:
+    records = [make_record(i, topic=topic, overall=score)
+               for i, (topic, score) in enumerate([("a", 4.0)] * 4 + [("a", 3.0), ("b", 4.0), ("c", 4.8), ("c", 4.0)])]
+    order = coverage_order(records, ["a", "b", "c"], seed=0)
+    assert {r["topic"] for r in order[:3]} == {"a", "b", "c"}
+    assert {(r["topic"], level_for(r["judge"]["overall"])) for r in order[:5]} == {
+        ("a", 4), ("a", 3), ("b", 4), ("c", 5), ("c", 4)}
+    assert sorted(r["round_id"] for r in order) == list(range(8))
+    assert order == coverage_order(records, ["a", "b", "c"], seed=0)
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), [
+    ({"band": "best"}, "not a band"), ({"hops": "4-2"}, "hops range"), ({"size": 0}, "at least 1"),
+])
+def test_a_malformed_selection_is_refused(run: Path, kwargs: dict, expected: str) -> None:
+    with pytest.raises(NanofluxError, match=expected):
+        curate(run, **kwargs)
+
+
+def test_curating_into_the_run_itself_is_refused(run: Path) -> None:
+    with pytest.raises(NanofluxError, match="never overwrites a run's dataset"):
+        curate(run, out=run)
+
+
+@pytest.mark.parametrize(("setup", "args", "expected"), [
+    ("missing", [], "does not exist"),
+    ("empty", [], "no journal"),
+    ("run", ["--band", "L6"], "not a band"),
+    ("run", ["--hops", "two"], "hops range"),
+])
+def test_the_curate_command_exits_2_with_a_message(run: Path, tmp_path: Path, setup: str, args: list[str],
+                                                   expected: str) -> None:
+    target = {"missing": tmp_path / "nowhere", "empty": tmp_path, "run": run}[setup]
+    result = CliRunner().invoke(main, ["curate", str(target), *args])
+    assert result.exit_code == 2 and expected in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_the_curate_command_reports_where_the_dataset_went(run: Path) -> None:
+    result = CliRunner().invoke(main, ["curate", str(run), "--band", "L4", "--size", "2"])
+    assert result.exit_code == 0, result.output
+    assert "Curated 2 of 14 rounds" in result.output and "L4_hops-any_size-2" in result.output
