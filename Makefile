@@ -31,11 +31,12 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: install
-	$(BIN)/python benchmarks/compile.py
-	$(BIN)/python benchmarks/embedded_lm.py
+	$(BIN)/python benchmarks/compile.py  # includes benchmarks/embedded_lm.py's wrapper overhead
 	$(BIN)/python benchmarks/judge_tools.py
 	$(BIN)/python benchmarks/novelty.py
 	$(BIN)/python benchmarks/report.py
+	$(BIN)/python benchmarks/train.py
+	$(BIN)/python benchmarks/scale.py  # Ray actors against threads; the driver's cost per round
 
 clean:
 	rm -rf $(VENV) runs

@@ -26,6 +26,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from nanoflux import load_spec  # noqa: E402
 from nanoflux.pipeline import compile_spec  # noqa: E402
+from benchmarks.embedded_lm import compare as compare_embedded_lm  # noqa: E402
 from tests.fakes import ScriptedEngine, scripted_roles  # noqa: E402
 
 CALLS_PER_ROUND = 3
@@ -66,9 +67,8 @@ def main() -> None:
         work = Path(tmp)
         stand_in_throughput(work)
         embedded_rounds_per_minute(args.rounds, work)
-    from benchmarks.embedded_lm import main as embedded_lm_overhead
-
-    embedded_lm_overhead()
+    print("embedded LM through NanoFlux against bare llama-cpp-python, same prompts:")
+    compare_embedded_lm()
 
 
 if __name__ == "__main__":

@@ -31,8 +31,12 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=128)
     args = parser.parse_args()
+    compare(calls=args.calls, max_tokens=args.max_tokens)
 
-    lm = make_lm(EMBEDDED_MODEL, temperature=0.7, max_tokens=args.max_tokens, cache=False)
+
+def compare(*, calls: int = 8, max_tokens: int = 128) -> None:
+    """Print both sides' tokens/s and NanoFlux's overhead over `calls` alternating calls."""
+    lm = make_lm(EMBEDDED_MODEL, temperature=0.7, max_tokens=max_tokens, cache=False)
     predict = dspy.Predict(QuestionAnswer)
     llama, _ = load_llama(lm.engine.path)
 
@@ -46,19 +50,19 @@ def main() -> None:
 
     nanoflux_call("warm-up", 0)
     sent = lm.history[-1]
-    schema = bound_schema(sent["kwargs"]["response_format"].model_json_schema(), args.max_tokens)
+    schema = bound_schema(sent["kwargs"]["response_format"].model_json_schema(), max_tokens)
     assert sent["messages"] == adapter.format(QuestionAnswer, demos=[], inputs={"topic": "warm-up"})
 
     def bare_call(topic: str, seed: int) -> tuple[float, int]:
         messages = adapter.format(QuestionAnswer, demos=[], inputs={"topic": topic})  # what DSPy sends
         start = time.perf_counter()
-        out = llama.create_chat_completion(messages=messages, max_tokens=args.max_tokens, temperature=0.7, seed=seed,
+        out = llama.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.7, seed=seed,
                                            response_format={"type": "json_object", "schema": schema})
         return time.perf_counter() - start, out["usage"]["completion_tokens"]
 
     bare_call("warm-up", 0)
     totals = {"nanoflux": [0.0, 0], "bare": [0.0, 0]}
-    for i in range(args.calls):
+    for i in range(calls):
         topic, seed = TOPICS[i % len(TOPICS)], 1000 + i
         sides = [("nanoflux", nanoflux_call), ("bare", bare_call)]
         for name, call in sides if i % 2 == 0 else sides[::-1]:

@@ -47,6 +47,8 @@ MAX_ITEMS = 6  # default bound for lists in a schema (solution steps: hops rarel
 CHARS_PER_TOKEN = 3  # English averages about 4; the margin keeps JSON whole when a field is digit-heavy
 # llama.cpp expands maxLength into a grammar rule per character and crashes (SIGSEGV) past ~1,100.
 MAX_STRING_CHARS = 600
+REPEAT_PENALTY = 1.1  # llama.cpp's classic default; 1.0 (no penalty) lets a 135M model loop
+CUT_JSON_RETRIES = 2  # fresh samples for a schema-constrained answer that max_tokens cut
 NO_KEY = "nanoflux-no-key"  # sent to an api_base server when no key is named, never the user's provider key
 PROVIDERS_URL = "https://docs.litellm.ai/docs/providers"
 
@@ -183,22 +185,31 @@ class LlamaCppEngine:
         seed = config.seed if config.seed is not None else secrets.randbits(31)
         options = {"temperature": config.temperature, "top_p": config.top_p, "top_k": config.top_k}
         options = {k: v for k, v in options.items() if v is not None}
+        response_format = _llama_format(config.response_format, max_tokens)
         llama, lock = load_llama(self.path)
-        with lock:
-            try:
-                out = llama.create_chat_completion(
-                    messages=_chat_messages(request), max_tokens=max_tokens, seed=seed, stop=list(config.stop),
-                    response_format=_llama_format(config.response_format, max_tokens), **options)
-            except ValueError as exc:
-                if "context window" in str(exc):
-                    raise ContextLengthError(str(exc)) from exc
-                raise
-        choice, usage = out["choices"][0], out["usage"]
+        usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        # A small model can fall into a loop of one-character tokens ("1.1.1.1...") until max_tokens cuts
+        # its JSON: a repeat penalty makes that rare, and a cut JSON answer is sampled again with a new seed.
+        for attempt in range(1 + (CUT_JSON_RETRIES if response_format else 0)):
+            with lock:
+                try:
+                    out = llama.create_chat_completion(
+                        messages=_chat_messages(request), max_tokens=max_tokens, seed=seed + attempt,
+                        stop=list(config.stop), response_format=response_format, repeat_penalty=REPEAT_PENALTY,
+                        **options)
+                except ValueError as exc:
+                    if "context window" in str(exc):
+                        raise ContextLengthError(str(exc)) from exc
+                    raise
+            choice = out["choices"][0]
+            usage = {key: usage[key] + out["usage"][key] for key in usage}
+            if choice.get("finish_reason") != "length":
+                break
         return Response(
             id=out.get("id"), model=request.model, message=Message.assistant(choice["message"]["content"] or ""),
             finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
             usage=Usage(input_tokens=usage["prompt_tokens"], output_tokens=usage["completion_tokens"]),
-            provider_data={"seed": seed})
+            provider_data={"seed": seed + attempt})
 
     def stream(self, request: Request) -> Iterator[Any]:
         return response_to_events(self.complete(request))

@@ -1,8 +1,11 @@
-"""Hand-made journal records, shaped exactly like the runner's."""
+"""Hand-made journal records, shaped exactly like the runner's, and run directories holding them."""
 
+from pathlib import Path
 from typing import Any
 
 from nanoflux.curation.quality import level_name
+from nanoflux.journal import JOURNAL_NAME, Journal
+from nanoflux.spec import parse_spec
 
 
 def make_record(round_id: int, *, question: str | None = None, reference: str = "17", verdict: str = "incorrect",
@@ -30,3 +33,30 @@ def make_record(round_id: int, *, question: str | None = None, reference: str = 
                   for role in ("attacker", "defender", "judge")},
         "curation": {"accepted": accepted, "reason": reason, "similarity": similarity, "nearest_id": None},
     }
+
+
+TOPICS = ["rates", "geometry", "probability"]
+DISTINCT = [
+    "A pump fills a 600 litre tank in 5 hours and a drain empties it in 12 hours. With both open, how long does filling take?",
+    "Two cyclists start 90 km apart and ride towards each other at 12 km/h and 18 km/h. After how many hours do they meet?",
+    "A printer makes 40 pages a minute for 7 minutes, then jams for 3 minutes. How many pages after 15 minutes?",
+    "A rectangle has perimeter 46 cm and one side 9 cm longer than the other. What is its area?",
+    "A circle is inscribed in a square of side 10. What is the area between the circle and the square, to two decimals?",
+    "The legs of a right triangle are 20 and 21. What is the radius of its inscribed circle?",
+    "Two fair dice are rolled. What is the probability that their product is even?",
+    "An urn holds 4 red and 6 blue balls; three are drawn without replacement. What is the chance all are blue?",
+    "A coin is flipped 8 times. In how many sequences do exactly 3 heads appear?",
+    "How many positive divisors does 7200 have?",
+    "What is the remainder when 3 to the power 100 is divided by 7?",
+    "A shop discounts a jacket by 20% and then adds 15% tax. What percent of the original price is paid?",
+]
+
+
+def make_run(path: Path, records: list[dict], curation: str = "{}") -> Path:
+    spec = parse_spec(f"name: t\ndescription: d\ntopics: {TOPICS}\ncuration: {curation}\n")
+    path.mkdir(parents=True)
+    (path / "spec.json").write_text(spec.model_dump_json())
+    journal = Journal(path / JOURNAL_NAME)
+    for record in records:
+        journal.append(record)
+    return path

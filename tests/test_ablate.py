@@ -9,8 +9,7 @@ from click.testing import CliRunner
 
 from nanoflux.ablate import COLUMNS, ablate, grid
 from nanoflux.cli import main
-from tests.curation.test_select import DISTINCT, TOPICS, make_run
-from tests.records import make_record
+from tests.records import DISTINCT, TOPICS, make_record, make_run
 from tests.trainkit import emitted_run, tiny_model, write_heldout
 
 # Four rounds at L3 (3.0), four at L4 (4.0), none at L5: the L5 cell selects nothing.

@@ -8,6 +8,7 @@ import time
 import urllib.request
 
 import dspy
+from dspy.utils.exceptions import AdapterParseError
 import pytest
 
 from nanoflux.errors import NanofluxError
@@ -15,6 +16,7 @@ from nanoflux.lm import (
     EMBEDDED_MODEL,
     LlamaCppEngine,
     CHARS_PER_TOKEN,
+    CUT_JSON_RETRIES,
     MAX_STRING_CHARS,
     bound_schema,
     check_reachable,
@@ -237,3 +239,13 @@ def test_openai_compatible_server_gets_the_json_schema_when_declared(llama_serve
     assert prediction.question.strip() and prediction.answer.strip()
     sent = lm.history[-1]["kwargs"]["response_format"]  # llama-cpp-python's server takes the json_object shape
     assert sent["type"] == "json_object" and set(sent["schema"]["properties"]) == {"question", "answer"}
+
+
+@pytest.mark.slow
+def test_a_json_answer_cut_by_max_tokens_is_sampled_again(fresh_cache):
+    tight = make_lm(EMBEDDED_MODEL, temperature=0.9, max_tokens=8, cache=False)
+    try:
+        ask(tight, "rivers")  # 8 tokens never hold two JSON fields: every sample is cut
+    except AdapterParseError:
+        pass  # what is left of a cut JSON may or may not be repaired; the resampling is what counts
+    assert tight.history[-1]["usage"]["completion_tokens"] == 8 * (1 + CUT_JSON_RETRIES)

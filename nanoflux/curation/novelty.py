@@ -98,6 +98,8 @@ class NoveltyFilter:
             and costs an occasional extra round; 0.85 let half the rewordings through.
         model: the sentence-transformers model (see :func:`~nanoflux.curation.embeddings.load_embedder`).
         against: other run directories whose accepted questions also count, read-only.
+        embedder: the embedder to use (e.g. one sharing another run's cache); by default one of
+            `model` caching in `path`.
 
     Example::
 
@@ -113,13 +115,14 @@ class NoveltyFilter:
         threshold: float = DEFAULT_THRESHOLD,
         model: str = DEFAULT_MODEL,
         against: Sequence[Path] = (),
+        embedder: Embedder | None = None,
     ):
         if not 0.0 < threshold <= 1.0:
             raise NanofluxError(f"novelty threshold must be in (0, 1], got {threshold}")
         self.path = Path(path)
         self.threshold = threshold
         self.path.mkdir(parents=True, exist_ok=True)
-        self.embedder = Embedder(model, cache=self.path / EMBEDDING_CACHE)
+        self.embedder = embedder or Embedder(model, cache=self.path / EMBEDDING_CACHE)
         self._collection = open_collection(self.path, model)
         other_dirs = {_novelty_dir(Path(run)).resolve() for run in against} - {self.path.resolve()}
         others = (open_collection(path, model, create=False) for path in sorted(other_dirs))

@@ -82,13 +82,13 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
     out_dir = Path(out) if out else run_dir / CURATED_DIR / _default_name(chosen_band, complexity, size, threshold, seed)
     _check_out_dir(out_dir, run_dir)
 
-    seen = NoveltyFilter(out_dir / NOVELTY_DIR, threshold=threshold, model=spec.curation.embedding_model,
-                         against=[Path(other) for other in spec.curation.against])
-    seen.clear()
     # The run embedded every played question into its own cache: reuse it rather than fill one per selection.
     model = spec.curation.embedding_model
-    seen.embedder = Embedder(model, cache=run_dir / NOVELTY_DIR / EMBEDDING_CACHE,
-                             encoder=_ray_encoder(model, address) if executor == "ray" else None)
+    embedder = Embedder(model, cache=run_dir / NOVELTY_DIR / EMBEDDING_CACHE,
+                        encoder=_ray_encoder(model, address) if executor == "ray" else None)
+    seen = NoveltyFilter(out_dir / NOVELTY_DIR, threshold=threshold, model=model,
+                         against=[Path(other) for other in spec.curation.against], embedder=embedder)
+    seen.clear()
     curator = Curator(chosen_band, seen, complexity=complexity,
                       require_verified_reference=spec.curation.require_verified_reference)
 

@@ -7,6 +7,7 @@ import pytest
 
 from nanoflux.export import dpo_example, export_dataset, sft_example, verified_solution
 from tests.records import make_record
+from tests.trainkit import tiny_model
 
 
 def exported(tmp_path: Path) -> Path:
@@ -52,20 +53,7 @@ def test_files_load_with_datasets(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random Llama with SmolLM2's real tokenizer and chat template (read from the shipped GGUF)."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from nanoflux.lm import EMBEDDED_MODEL, resolve_gguf
-
-    gguf = resolve_gguf(EMBEDDED_MODEL)
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
-    out = tmp_path_factory.mktemp("tiny-llama")
-    LlamaForCausalLM(config).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
+    return tiny_model(tmp_path_factory.mktemp("tiny-llama"))
 
 
 def test_one_real_trl_sft_step_on_the_exported_file(tmp_path: Path, tiny_model_dir: Path) -> None:

@@ -1,0 +1,231 @@
+"""How far rounds scale on Ray actors, and what limits one driver (issue 9).
+
+Prints:
+  1. with a stand-in LM of fixed latency (200 ms a call, 3 calls a round), rounds/s with 1, 2, 4
+     and 8 Ray actors (one round at a time each) on a local Ray instance, next to the thread
+     executor with the same concurrency, and each one's efficiency against the ideal bound
+     concurrency / (calls per round x latency). Rates run from the first round handed out to the
+     last one journaled, so actor start-up (shown apart) is left out;
+  2. the driver's own cost per journaled round, timed directly: `NoveltyFilter.nearest` (the
+     attacker's "avoid" list as a round is handed out), `Curator.decide` (embedding, novelty
+     query, adding an accepted question) and `Journal.append` (write + fsync), replayed over
+     records of part 1 in a fresh run directory, each question made new so it is embedded again,
+     once with torch on one thread and once with torch's default (one thread per core);
+  3. the rate at which that cost saturates one driver: 1 / (driver cost per round).
+
+The driver embeds one question at a time. On a machine where other work holds the cores, torch's
+default intra-op threads spin against it and one embedding took 745 ms (median) against 36 ms on
+one thread (2 shared cores), so part 1 runs the driver with torch on `--torch-threads` (default 1).
+
+Run: .venv/bin/python benchmarks/scale.py   (about 2-3 minutes on 2 cores)
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Ray workers import tests.fakes (the stand-in LM) when they unpickle the LM factory.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+
+import litellm  # noqa: E402
+import ray  # noqa: E402
+import torch  # noqa: E402
+
+from nanoflux import load_spec  # noqa: E402
+from nanoflux.curation.decide import Curator  # noqa: E402
+from nanoflux.curation.novelty import NoveltyFilter  # noqa: E402
+from nanoflux.executors import ThreadExecutor  # noqa: E402
+from nanoflux.executors.ray import RayExecutor  # noqa: E402
+from nanoflux.journal import JOURNAL_NAME, Journal, read_journal  # noqa: E402
+from nanoflux.pipeline import compile_spec  # noqa: E402
+from nanoflux.spec import Spec  # noqa: E402
+from tests.fakes import ScriptedEngine, default_answers, scripted_roles  # noqa: E402
+
+CALLS_PER_ROUND = 3
+LATENCY_S = 0.2
+ROUNDS_PER_SLOT = 4  # rounds per unit of concurrency: 4 waves of rounds in each run
+REPLAYED = 40  # records replayed per torch setting in part 2
+litellm.suppress_debug_info = True  # the report's cost look-up does not know the stand-in's model names
+
+
+class StandIn:
+    """A picklable `spec -> RoleLMs`: each process (every Ray actor) builds its own fixed-latency stand-in."""
+
+    def __init__(self, latency: float):
+        self.latency = latency
+
+    def __call__(self, spec: Spec) -> Any:
+        # Questions numbered from a per-process offset: no two actors ask the same text, so the driver
+        # embeds every question, as in a real run, instead of finding most in its cache.
+        first = 10_000 * os.getpid()
+        return scripted_roles(ScriptedEngine(default_answers(itertools.count(first)), latency=self.latency))
+
+
+class DriverProbe:
+    """Times the driver's per-round work inside a run by wrapping the three methods it calls.
+
+    Also notes when the first round is handed out (the first `nearest`) and when each round is
+    journaled, with the driver process's CPU time at both ends.
+    """
+
+    METHODS = ((NoveltyFilter, "nearest"), (Curator, "decide"), (Journal, "append"))
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = defaultdict(float)
+        self.first_handout: tuple[float, float] | None = None
+        self.last_append: tuple[float, float] | None = None
+
+    @contextmanager
+    def installed(self) -> Iterator[DriverProbe]:
+        originals = [(owner, name, getattr(owner, name)) for owner, name in self.METHODS]
+        for owner, name, method in originals:
+            setattr(owner, name, self._timed(name, method))
+        try:
+            yield self
+        finally:
+            for owner, name, method in originals:
+                setattr(owner, name, method)
+
+    def _timed(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if name == "nearest" and self.first_handout is None:
+                self.first_handout = (time.perf_counter(), time.process_time())
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.spent[name] += time.perf_counter() - start
+                if name == "append":
+                    self.last_append = (time.perf_counter(), time.process_time())
+
+        return timed
+
+
+def timed_run(spec: Spec, executor: Any, concurrency: int, work: Path, label: str) -> dict[str, float]:
+    rounds = ROUNDS_PER_SLOT * concurrency
+    probe = DriverProbe()
+    start = time.perf_counter()
+    with probe.installed():
+        result = compile_spec(spec, rounds=rounds, out=work / label, cache_dir=work / "cache",
+                              lms=StandIn(LATENCY_S), executor=executor, progress=False)
+    assert result.progress.played == rounds, (label, result.progress)
+    assert probe.first_handout and probe.last_append
+    (wall0, cpu0), (wall1, cpu1) = probe.first_handout, probe.last_append
+    rate = rounds / (wall1 - wall0)
+    ideal = concurrency / (CALLS_PER_ROUND * LATENCY_S)
+    return {"rounds": rounds, "rate": rate, "ideal": ideal, "efficiency": rate / ideal, "start": wall0 - start,
+            "driver_ms": 1000 * sum(probe.spent.values()) / rounds, "cpu_ms": 1000 * (cpu1 - cpu0) / rounds,
+            "accepted": result.progress.accepted}
+
+
+def throughput(spec: Spec, work: Path, concurrencies: list[int]) -> None:
+    print(f"stand-in LM, {LATENCY_S * 1000:.0f} ms a call, {CALLS_PER_ROUND} calls a round, "
+          f"{ROUNDS_PER_SLOT} rounds per unit of concurrency:")
+    print(f"  {'executor':<22}{'rounds':>7}{'rounds/s':>10}{'ideal':>8}{'effic.':>8}{'start s':>9}"
+          f"{'driver ms/round':>17}{'driver CPU ms/round':>21}")
+
+    def show(label: str, row: dict[str, float]) -> None:
+        print(f"  {label:<22}{row['rounds']:>7}{row['rate']:>10.2f}{row['ideal']:>8.2f}{row['efficiency']:>8.2f}"
+              f"{row['start']:>9.1f}{row['driver_ms']:>17.1f}{row['cpu_ms']:>21.1f}", flush=True)
+
+    for n in concurrencies:
+        show(f"threads={n}", timed_run(spec, ThreadExecutor(n), n, work, f"threads-{n}"))
+    ray.init(num_cpus=max(concurrencies), include_dashboard=False, object_store_memory=80 * 1024**2,
+             log_to_driver=False)
+    try:
+        for n in concurrencies:
+            show(f"ray {n} actor(s) x 1", timed_run(spec, RayExecutor(workers=n, threads=1), n, work, f"ray-{n}"))
+    finally:
+        ray.shutdown()
+    print("  driver ms/round: time inside nearest + decide + append per round, in the run (contended);\n"
+          "  driver CPU ms/round: the driver process's CPU time per round (threads: includes playing the rounds).")
+
+
+def replay_driver_cost(spec: Spec, work: Path, threads: int) -> float:
+    """Per-round driver cost, torch on `threads`: records of the runs above replayed into a fresh run directory."""
+    runs = [run for run in sorted(work.iterdir())
+            if (run / JOURNAL_NAME).exists() and not run.name.startswith("replay")]
+    records = [record for run in runs for record in read_journal(run / JOURNAL_NAME)][-REPLAYED:]
+    torch.set_num_threads(threads)
+    replay = work / f"replay-{threads}"
+    novelty = NoveltyFilter(replay / "novelty", threshold=spec.curation.novelty, model=spec.curation.embedding_model)
+    curator = Curator(spec.curation.quality_band, novelty, complexity=spec.curation.complexity,
+                      require_verified_reference=spec.curation.require_verified_reference)
+    journal = Journal(replay / JOURNAL_NAME)
+    times: dict[str, list[float]] = defaultdict(list)
+    decide_by_outcome: dict[bool, list[float]] = defaultdict(list)
+    for round_id, record in enumerate(records):
+        record = {**record, "round_id": round_id, "question": f"{record['question']} (Round {round_id}, {threads}.)"}
+        record.pop("curation", None)  # each question is new text: embedded again, as in a real run
+        t0 = time.perf_counter()
+        novelty.nearest(record["topic"], k=3)
+        t1 = time.perf_counter()
+        record["curation"] = curator.decide(record)
+        t2 = time.perf_counter()
+        journal.append(record)
+        t3 = time.perf_counter()
+        times["nearest"].append(t1 - t0)
+        times["decide"].append(t2 - t1)
+        times["append"].append(t3 - t2)
+        times["total"].append(t3 - t0)
+        decide_by_outcome[record["curation"]["accepted"]].append(t2 - t1)
+
+    def ms(values: list[float]) -> str:
+        if not values:
+            return "n/a"
+        return f"mean {1000 * statistics.fmean(values):.1f} ms, median {1000 * statistics.median(values):.1f} ms"
+
+    accepted = len(decide_by_outcome[True])
+    print(f"driver cost per journaled round, torch on {threads} thread(s), replayed over {len(records)} records "
+          f"({accepted} accepted, collection growing to {len(novelty)} questions):")
+    print(f"  novelty.nearest (hand-out)   {ms(times['nearest'])}")
+    print(f"  Curator.decide               {ms(times['decide'])}  "
+          f"(accepted: {ms(decide_by_outcome[True])}; rejected: {ms(decide_by_outcome[False])})")
+    print(f"  Journal.append (fsync)       {ms(times['append'])}")
+    cost = statistics.fmean(times["total"])
+    worst = (statistics.fmean(times["nearest"]) + statistics.fmean(times["append"])
+             + statistics.fmean(decide_by_outcome[True] or times["decide"]))
+    print(f"  total                        {ms(times['total'])}; every round accepted: {1000 * worst:.1f} ms")
+    print(f"one driver saturates at 1 / {1000 * cost:.1f} ms = {1 / cost:.0f} rounds/s "
+          f"({3600 / cost:,.0f} rounds/h); every round accepted: {1 / worst:.0f} rounds/s")
+    return cost
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4, 8],
+                        help="actors (each one round at a time) and, alike, threads")
+    parser.add_argument("--torch-threads", type=int, default=1, help="torch threads of the driver in part 1")
+    args = parser.parse_args()
+    spec = load_spec(ROOT / "specs" / "math.yaml")
+    default_threads = torch.get_num_threads()
+    torch.set_num_threads(args.torch_threads)
+    print(f"machine: {os.cpu_count()} CPU cores, Ray {ray.__version__}; driver's torch threads in part 1: "
+          f"{args.torch_threads} (default {default_threads})")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        # Warm-up: the driver's embedding model loads once per process; every figure below is after it.
+        compile_spec(spec, rounds=1, out=work / "warm-up", cache_dir=work / "cache", lms=StandIn(0.0), progress=False)
+        throughput(spec, work, args.concurrency)
+        for threads in sorted({1, default_threads}):
+            replay_driver_cost(spec, work, threads)
+
+
+if __name__ == "__main__":
+    main()
