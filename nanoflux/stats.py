@@ -194,6 +194,7 @@ def _token_price(model: str) -> tuple[float, float] | None:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
+    litellm.suppress_debug_info = True  # else it prints a "Provider List" banner for every model it cannot price
     try:
         return litellm.cost_per_token(model=model, prompt_tokens=1, completion_tokens=0)[0], \
             litellm.cost_per_token(model=model, prompt_tokens=0, completion_tokens=1)[1]
