@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import platform
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any, Protocol
 from nanoflux.errors import NanofluxError
 from nanoflux.export.writers import write_json, write_jsonl
 from nanoflux.tools import answers_match
-from nanoflux.train import library_versions
+from nanoflux.versions import TRAINING, library_versions
 
 # Asked of every model alike, so an untuned base model also states an answer the check can find.
 ANSWER_PROMPT = "\n\nEnd with the final answer on its own line as: Answer: <answer>"
@@ -109,7 +108,7 @@ def evaluate(models: list[str | Candidate] | str | Candidate, data: str | Path, 
                      "sha256": hashlib.sha256(Path(data).read_bytes()).hexdigest()},
             "settings": {"answer_type": answer_type, "max_new_tokens": max_new_tokens, "decoding": "greedy"},
             "models": [score.to_dict() for score in scores],
-            "versions": {"python": platform.python_version(), **library_versions()},
+            "versions": library_versions(TRAINING),
         })
     return result
 

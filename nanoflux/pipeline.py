@@ -7,11 +7,9 @@ novelty collection, the dataset and the manifest all live in it.
 from __future__ import annotations
 
 import json
-import platform
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +26,7 @@ from nanoflux.report import build_report
 from nanoflux.runner import RoundPlayer, RunProgress, run_rounds
 from nanoflux.spec import Spec, load_spec
 from nanoflux.stats import record_counts, role_usage
-
-LIBRARIES = ("nanoflux", "dspy", "litellm", "chromadb", "sentence-transformers", "sympy", "trl", "peft",
-             "transformers", "torch", "llama_cpp_python")
-
+from nanoflux.versions import library_versions
 
 @dataclass
 class RunResult:
@@ -147,7 +142,7 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
         "tokens": token_counts(records),
         "dataset": files,
         "interrupted": interrupted,
-        "versions": {"python": platform.python_version(), **library_versions()},
+        "versions": library_versions(),
     }
     write_json(run_dir / "manifest.json", manifest)
     build_report(run_dir)
@@ -162,13 +157,3 @@ def run_counts(records: list[dict[str, Any]], rounds_requested: int) -> dict[str
 def token_counts(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Calls, tokens and latency per role, as `nanoflux stats` reports them."""
     return role_usage(records, ROLES)
-
-
-def library_versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,10 +20,10 @@ from nanoflux.errors import NanofluxError
 from nanoflux.export.writers import write_json
 from nanoflux.hfmodels import ADAPTER_DIR, device, dtype, resolve_base
 from nanoflux.plots import plot_losses
+from nanoflux.versions import TRAINING, library_versions
 
 METHODS = ("sft", "dpo")
 COLUMNS = {"sft": {"messages"}, "dpo": {"prompt", "chosen", "rejected"}}
-LIBRARIES = ("torch", "transformers", "trl", "peft", "datasets", "accelerate")
 
 
 @dataclass(frozen=True)
@@ -159,7 +158,7 @@ def finetune(data: str | Path, *, base: str = "local/smollm2-135m", method: str 
         "result": {"steps": trainer.state.global_step, "final_loss": log.losses[-1] if log.losses else None,
                    "train_tokens": train_tokens, "wall_s": round(wall_s, 2)},
         "files": {"adapter": ADAPTER_DIR, "log": "train_log.jsonl", "plot": "loss.png"},
-        "versions": {"python": platform.python_version(), **library_versions()},
+        "versions": library_versions(TRAINING),
     }
     write_json(out / "manifest.json", manifest)
     return FinetuneResult(out, adapter, trainer.state.global_step, log.losses, train_tokens, wall_s, manifest)
@@ -180,18 +179,6 @@ def _trainer(method: str, model: Any, tokenizer: Any, dataset: Any, spec: LoraSp
                           peft_config=spec.config(), callbacks=[log])
     return DPOTrainer(model=model, args=DPOConfig(beta=settings["beta"], **common), train_dataset=dataset,
                       processing_class=tokenizer, peft_config=spec.config(), callbacks=[log])
-
-
-def library_versions() -> dict[str, str | None]:
-    from importlib import metadata
-
-    versions: dict[str, str | None] = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 class LossLog(TrainerCallback):

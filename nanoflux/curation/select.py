@@ -8,13 +8,11 @@ their embeddings cached, so a new band, complexity, size, novelty threshold or s
 from __future__ import annotations
 
 import json
-import platform
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +28,7 @@ from nanoflux.journal import JOURNAL_NAME
 from nanoflux.report import build_report
 from nanoflux.spec import Spec
 from nanoflux.stats import breakdown, by_level, journal_records, level_order
+from nanoflux.versions import CURATION, library_versions
 
 CURATED_DIR = "curated"
 
@@ -127,7 +126,7 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
                    "by_level": {level: row["accepted"] for level, row in
                                 breakdown(selected, by_level, level_order).items()}},
         "dataset": files,
-        "versions": _versions(),
+        "versions": library_versions(CURATION),
     }
     write_json(out_dir / "manifest.json", manifest)
     build_report(out_dir)
@@ -189,9 +188,3 @@ def _check_out_dir(out_dir: Path, run_dir: Path) -> None:
     if out_dir.resolve() == run_dir.resolve() or (out_dir / JOURNAL_NAME).exists():
         raise NanofluxError(f"--out {out_dir} holds a run; re-curation never overwrites a run's dataset. "
                             f"Pass another --out, or leave it out for {run_dir / CURATED_DIR}/<selection>")
-
-
-def _versions() -> dict[str, str]:
-    """Versions of what decides a selection; not the pipeline's list, whose import pulls in DSPy and litellm."""
-    return {"python": platform.python_version(),
-            **{name: metadata.version(name) for name in ("nanoflux", "chromadb", "sentence-transformers")}}

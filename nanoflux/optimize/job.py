@@ -26,7 +26,8 @@ from nanoflux.modules import RoleLMs, Round
 from nanoflux.optimize.data import Case, attacker_example, defender_example, load_cases, split_cases
 from nanoflux.optimize.metrics import AttackerMetric, DefenderMetric
 from nanoflux.optimize.recipes import Recipe, load_recipe
-from nanoflux.pipeline import apply_overrides, library_versions
+from nanoflux.pipeline import apply_overrides
+from nanoflux.versions import library_versions
 from nanoflux.runner import AVOID_SHOWN
 from nanoflux.spec import Spec, load_spec
 
