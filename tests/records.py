@@ -35,6 +35,15 @@ def make_record(round_id: int, *, question: str | None = None, reference: str = 
     }
 
 
+# A question, a rewording of it (a duplicate at the default threshold) and distinct questions on its topic.
+ACCEPTED = "What is the role of DNA polymerase during DNA replication?"
+REWORDING = "During DNA replication, what does DNA polymerase do?"
+SAME_TOPIC = [
+    "Which enzyme unwinds the double helix at the replication fork?",
+    "Why is the lagging strand synthesized as Okazaki fragments?",
+    "How does the proofreading activity of DNA polymerase lower the mutation rate?",
+]
+
 TOPICS = ["rates", "geometry", "probability"]
 DISTINCT = [
     "A pump fills a 600 litre tank in 5 hours and a drain empties it in 12 hours. With both open, how long does filling take?",

@@ -179,9 +179,9 @@ def test_embedded_lm_reports_token_usage(embedded):
 
 @pytest.mark.slow
 def test_rollout_ids_sample_different_outputs_even_with_the_cache_on(embedded):
-    outputs = [ask(embedded, "the moon", rollout_id=i).question for i in range(3)]
+    outputs = [tuple(ask(embedded, "the moon", rollout_id=i).values()) for i in range(4)]
     assert len(set(outputs)) > 1
-    assert ask(embedded, "the moon", rollout_id=0).question == outputs[0]  # a rollout is cached
+    assert tuple(ask(embedded, "the moon", rollout_id=0).values()) == outputs[0]  # a rollout is cached
 
 
 @pytest.mark.slow

@@ -7,16 +7,9 @@ import pytest
 from nanoflux.curation.embeddings import Embedder, load_embedder
 from nanoflux.curation.novelty import NoveltyFilter, NoveltyResult
 from nanoflux.errors import NanofluxError
+from tests.records import ACCEPTED, REWORDING, SAME_TOPIC
 
 pytestmark = pytest.mark.slow
-
-ACCEPTED = "What is the role of DNA polymerase during DNA replication?"
-REWORDING = "During DNA replication, what does DNA polymerase do?"
-SAME_TOPIC = [
-    "Which enzyme unwinds the double helix at the replication fork?",
-    "Why is the lagging strand synthesized as Okazaki fragments?",
-    "How does the proofreading activity of DNA polymerase lower the mutation rate?",
-]
 
 # (accepted, candidate, cosine similarity measured with all-MiniLM-L6-v2 on CPU)
 REWORDINGS = [

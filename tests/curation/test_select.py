@@ -15,15 +15,7 @@ from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.curation.quality import level_for
 from nanoflux.curation.select import coverage_order, curate
 from nanoflux.errors import NanofluxError
-from tests.records import DISTINCT, TOPICS, make_record, make_run
-
-ACCEPTED = "What is the role of DNA polymerase during DNA replication?"
-REWORDING = "During DNA replication, what does DNA polymerase do?"
-SAME_TOPIC = [
-    "Which enzyme unwinds the double helix at the replication fork?",
-    "Why is the lagging strand synthesized as Okazaki fragments?",
-    "How does the proofreading activity of DNA polymerase lower the mutation rate?",
-]
+from tests.records import ACCEPTED, DISTINCT, REWORDING, SAME_TOPIC, TOPICS, make_record, make_run
 
 
 def picked(result) -> list[str]:
