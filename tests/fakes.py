@@ -20,6 +20,20 @@ from nanoflux.modules import RoleLMs
 
 Answer = Callable[[str, str], dict[str, Any]]
 
+# A spec whose rubric is the one the scripted judge scores.
+SCRIPTED_SPEC = """
+name: jars
+description: Counting jars on shelves.
+topics: [shelves, crates]
+rubric:
+  dimensions:
+    - {name: correctness, description: right}
+    - {name: rigor, description: valid}
+    - {name: completeness, description: all steps}
+    - {name: clarity, description: clear}
+rounds: 6
+"""
+
 
 def role_of(schema: dict[str, Any]) -> str:
     fields = set(schema.get("properties", {}))

@@ -19,24 +19,14 @@ from nanoflux.curation.quality import Band
 from nanoflux.modules import RoleLMs
 from nanoflux.optimize import AttackerMetric, DefenderMetric, load_recipe, optimize_spec, parse_recipe
 from nanoflux.pipeline import compile_spec
-from tests.fakes import ScriptedEngine, scripted_roles
+from tests.fakes import SCRIPTED_SPEC, ScriptedEngine, scripted_roles
 from tests.records import make_record
 
 ROOT = Path(__file__).parent.parent
 RECIPES = sorted((ROOT / "optimizers").glob("*.yaml"))
 PROPOSAL = "Chain every step on the result of the one before and hide one trap."
 
-SPEC = """
-name: jars
-description: Counting jars on shelves.
-topics: [shelves, crates]
-rubric:
-  dimensions:
-    - {name: correctness, description: right}
-    - {name: rigor, description: valid}
-    - {name: completeness, description: all steps}
-    - {name: clarity, description: clear}
-rounds: 6
+SPEC = SCRIPTED_SPEC + """
 examples:
   - {question: "A shelf holds 4 boxes of 3 jars and 5 loose jars. How many jars?", reference_answer: "17", solution_steps: ["4 * 3 = 12", "12 + 5 = 17"]}
   - {question: "A crate holds 6 rows of 2 jars and 1 jar on top. How many jars?", reference_answer: "13", solution_steps: ["6 * 2 = 12", "12 + 1 = 13"]}

@@ -14,21 +14,9 @@ import pytest
 from nanoflux import NanofluxError, parse_spec
 from nanoflux.journal import read_journal
 from nanoflux.pipeline import compile_spec
-from tests.fakes import ScriptedEngine, scripted_roles
+from tests.fakes import SCRIPTED_SPEC, ScriptedEngine, scripted_roles
 
-SPEC = """
-name: jars
-description: Counting jars on shelves.
-topics: [shelves, crates]
-rubric:
-  dimensions:
-    - {name: correctness, description: right}
-    - {name: rigor, description: valid}
-    - {name: completeness, description: all steps}
-    - {name: clarity, description: clear}
-curation: {band: L3-L5, require_verified_reference: true}
-rounds: 6
-"""
+SPEC = SCRIPTED_SPEC + "curation: {band: L3-L5, require_verified_reference: true}\n"
 
 
 def run(tmp_path: Path, **kwargs):
