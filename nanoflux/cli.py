@@ -57,16 +57,23 @@ def main() -> None:
 def validate(spec: Path) -> None:
     """Check a spec file and print what it declares.
 
+    Warns (on stderr) when the judge could not run model-written code here because the sandbox
+    (bubblewrap) cannot start, and the spec does not say `sandbox: unsafe-local`.
+
     \b
     Example:
       nanoflux validate specs/genomics.yaml
     """
     from nanoflux.spec import load_spec
+    from nanoflux.tools.sandbox import Sandbox
 
     loaded = load_spec(spec)
     roles = ", ".join(f"{role}={getattr(loaded.roles, role).model}" for role in ("attacker", "defender", "judge"))
     click.echo(f"{spec}: valid spec {loaded.name!r}: {loaded.rounds} rounds, {len(loaded.topics)} topics, "
-               f"tools {loaded.tools}, band {loaded.curation.band}, roles {roles}")
+               f"tools {loaded.tools}, band {loaded.curation.band}, roles {roles}, sandbox {loaded.sandbox}")
+    if refused := Sandbox(mode=loaded.sandbox).refusal():
+        runs = "python blocks in solution steps" + (" and the `python` tool" if "python" in loaded.tools else "")
+        click.secho(f"warning: the judge runs model-written code ({runs}), but {refused}", fg="yellow", err=True)
 
 
 @main.command(name="compile")

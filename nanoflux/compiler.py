@@ -16,6 +16,7 @@ from nanoflux.modules import Attacker, Defender, Judge, RoleLMs, Round
 from nanoflux.signatures import AttackerSignature, DefenderSignature, JudgeSignature
 from nanoflux.spec import RoleSpec, Spec
 from nanoflux.tools.registry import get_tool
+from nanoflux.tools.sandbox import Sandbox
 
 ROLES = ("attacker", "defender", "judge")
 
@@ -46,11 +47,14 @@ def domain_instructions(spec: Spec) -> str:
 
 
 def build_judge(spec: Spec) -> Judge:
-    """The spec's judge; with `roles.judge.agentic` its grader may call the spec's tools itself."""
-    settings = spec.roles.judge
-    agent_tools = [fn for name in spec.tools for fn in get_tool(name).functions] if settings.agentic else []
+    """The spec's judge; with `roles.judge.agentic` its grader may call the spec's tools itself.
+
+    Code (the solution steps' python blocks, the `python` tool) runs in the spec's `sandbox` mode.
+    """
+    settings, sandbox = spec.roles.judge, Sandbox(mode=spec.sandbox)
+    agent_tools = [fn for name in spec.tools for fn in get_tool(name).functions_for(sandbox)] if settings.agentic else []
     return Judge(judge_signature(spec), weights=spec.rubric.weights(), answer_type=spec.questions.answer_type,
-                 agent_tools=agent_tools, max_iters=settings.max_iters)
+                 agent_tools=agent_tools, max_iters=settings.max_iters, sandbox=sandbox)
 
 
 def judge_signature(spec: Spec) -> type[dspy.Signature]:

@@ -26,6 +26,7 @@ from nanoflux.report import build_report
 from nanoflux.runner import RoundPlayer, RunProgress, run_rounds
 from nanoflux.spec import Spec, load_spec
 from nanoflux.stats import record_counts, role_usage
+from nanoflux.tools.sandbox import Sandbox
 from nanoflux.versions import library_versions
 
 @dataclass
@@ -142,6 +143,7 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
         "tokens": token_counts(records),
         "dataset": files,
         "interrupted": interrupted,
+        "sandbox": Sandbox(mode=spec.sandbox).record(),
         "versions": library_versions(),
     }
     write_json(run_dir / "manifest.json", manifest)

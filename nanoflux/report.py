@@ -98,7 +98,7 @@ def render(view: RunView, stats: dict[str, Any]) -> str:
     return env.get_template("report.html.j2").render(
         title=f"NanoFlux report: {view.spec.get('name') or view.run_dir.name}",
         run_dir=str(view.run_dir), generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        notice=notice(view, played), stats=stats, summary=summary(view, stats),
+        notice=notice(view, played), sandbox_warning=sandbox_warning(view), stats=stats, summary=summary(view, stats),
         roles=role_rows(stats), plots=plots(view, stats) if played else [],
         reasons=[{"reason": reason, "count": n, "share": n / played}
                  for reason, n in sorted(stats["reasons"].items(), key=lambda item: -item[1])],
@@ -126,6 +126,18 @@ def notice(view: RunView, played: int) -> str | None:
                 "the run is still going (or was resumed and stopped). The figures cover the journal.")
     if view.manifest.get("interrupted"):
         return "The run was interrupted (Ctrl-C) before it played all its rounds; `nanoflux compile --resume` goes on."
+    return None
+
+
+def sandbox_warning(view: RunView) -> str | None:
+    """Said at the top when model-written code ran without isolation, or could not run at all."""
+    record = (view.manifest or {}).get("sandbox") or {}
+    if (view.spec.get("sandbox") or record.get("mode")) == "unsafe-local":
+        return ("Model-written code ran WITHOUT isolation (`sandbox: unsafe-local` in the spec): as the user who "
+                "ran nanoflux, with that user's files, environment and network.")
+    if record and not record.get("isolation_available", True):
+        return (f"Model-written code was not run: the sandbox could not start ({record.get('isolation')}), so the "
+                "python in solution steps was judged undecidable. See the README's Safety section.")
     return None
 
 

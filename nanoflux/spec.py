@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from nanoflux.curation.quality import Band, Complexity, Span
 from nanoflux.errors import NanofluxError
+from nanoflux.tools.sandbox import SandboxMode
 
 EMBEDDED_MODEL = "local/smollm2-135m"
 AnswerType = Literal["numeric", "expression", "choice", "text"]
@@ -291,6 +292,10 @@ class Spec(_Strict):
         execution (ExecutionSpec): threads here or Ray actors on a cluster.
         examples (list[SeedExample], default []): seed rounds `nanoflux optimize` tunes the prompts on
             when no earlier run is given with --trainset.
+        sandbox (str, default "isolated"): how the judge runs model-written code (the solution steps'
+            python blocks, the `python` tool): `isolated` runs it under bubblewrap and treats it as
+            undecidable where bubblewrap cannot start; `unsafe-local` runs it as a plain child process
+            with your files and network, recorded in the manifest and shown in the report.
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -307,6 +312,7 @@ class Spec(_Strict):
     threads: int = Field(1, ge=1, le=256)
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     examples: list[SeedExample] = Field(default_factory=list)
+    sandbox: SandboxMode = "isolated"
 
     @field_validator("tools")
     @classmethod

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from nanoflux.curation.quality import level_name
 from nanoflux.signatures import JudgeSignature
 from nanoflux.tools import AnswerCheck, check_answer, check_reference
+from nanoflux.tools.sandbox import Sandbox
 
 # A tool verdict that proves the answer wrong caps the rubric's correctness dimension at this score.
 WRONG_ANSWER_CORRECTNESS_CAP = 2
@@ -30,6 +31,8 @@ class Judge(dspy.Module):
         agent_tools: functions the grader may call itself (e.g. a registry Tool's `functions`);
             empty: one plain LM call.
         max_iters: the most tool calls the agent makes before it must score.
+        sandbox: where the solution steps' python blocks run (the spec's `sandbox` mode); give
+            `agent_tools` that run code the same sandbox (`registry.Tool.functions_for`).
 
     Example:
         >>> judge = Judge(weights={"correctness": 0.5, "clarity": 0.5}, answer_type="numeric")
@@ -38,19 +41,22 @@ class Judge(dspy.Module):
     """
 
     def __init__(self, signature: type[dspy.Signature] = JudgeSignature, *, weights: Mapping[str, float],
-                 answer_type: str = "auto", agent_tools: Sequence[Callable] = (), max_iters: int = 5):
+                 answer_type: str = "auto", agent_tools: Sequence[Callable] = (), max_iters: int = 5,
+                 sandbox: Sandbox = Sandbox()):
         super().__init__()
         self.grade = dspy.ReAct(signature, tools=list(agent_tools), max_iters=max_iters) if agent_tools \
             else dspy.Predict(signature)
         total = sum(weights.values())
         self.weights = {name: weight / total for name, weight in weights.items()}
         self.answer_type = answer_type
+        self.sandbox = sandbox
 
     def forward(self, question: str, reference_answer: str, solution_steps: Sequence[str], reasoning: str,
                 answer: str, answer_type: str | None = None) -> dspy.Prediction:
         """Judge one answer; `answer_type` overrides the judge's own for this item (calibration sets mix types)."""
         answer_type = answer_type or self.answer_type
-        reference = check_reference(reference_answer, list(solution_steps), answer_type=answer_type)
+        reference = check_reference(reference_answer, list(solution_steps), answer_type=answer_type,
+                                    sandbox=self.sandbox)
         match = check_answer(answer, reference_answer, answer_type=answer_type)
         graded = self.grade(question=question, reference_answer=reference_answer, reasoning=reasoning, answer=answer,
                             evidence=describe_evidence(reference, match))

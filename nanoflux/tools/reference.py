@@ -18,7 +18,7 @@ from fractions import Fraction
 from . import extract
 from .answers import DEFAULT_TIMEOUT_S, AnswerCheck, check_answer
 from .numeric import numbers_agree, parse_number
-from .sandbox import run_python
+from .sandbox import Sandbox, run_python
 from .worker import WorkerDied, WorkerTimeout, call_sympy
 
 _CODE_BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.S | re.I)
@@ -42,17 +42,18 @@ class _Claim:
 
 
 def check_reference(reference: str, solution_steps: list[str] | str, *, answer_type: str = "auto",
-                    timeout_s: float = DEFAULT_TIMEOUT_S) -> AnswerCheck:
+                    timeout_s: float = DEFAULT_TIMEOUT_S, sandbox: Sandbox = Sandbox()) -> AnswerCheck:
     """Check that `reference` is what `solution_steps` compute.
 
-    A fenced python block in the steps is run in the sandbox and its last printed line compared with
-    the reference; otherwise every readable equality is recomputed (a false one is a "mismatch" naming
-    its step) and the steps' final result is compared. "undecidable" when nothing is checkable.
+    A fenced python block in the steps is run in `sandbox` and its last printed line compared with
+    the reference ("undecidable", with the reason, where the sandbox refuses to run code); otherwise
+    every readable equality is recomputed (a false one is a "mismatch" naming its step) and the
+    steps' final result is compared. "undecidable" when nothing is checkable.
     """
     deadline = time.monotonic() + timeout_s
     steps = [solution_steps] if isinstance(solution_steps, str) else [s for s in solution_steps if isinstance(s, str)]
     if code := "\n".join(block for step in steps for block in _CODE_BLOCK.findall(step)):
-        return _check_code(code, reference, answer_type, timeout_s)
+        return _check_code(code, reference, answer_type, timeout_s, sandbox)
     claims, final = _read_steps([_CODE_BLOCK.sub("", s) for s in steps])
     values = _evaluate([part for claim in claims for part in claim.parts], deadline)
     if isinstance(values, AnswerCheck):
@@ -79,9 +80,11 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, answer_t
     return AnswerCheck(outcome.verdict, f"{recomputed}; final result undecided: {outcome.reason}", evidence)
 
 
-def _check_code(code: str, reference: str, answer_type: str, timeout_s: float) -> AnswerCheck:
-    run = run_python(code, timeout_s=timeout_s)
-    evidence = {"method": "ran the solution's python in the sandbox", "execution": run.to_dict()}
+def _check_code(code: str, reference: str, answer_type: str, timeout_s: float, sandbox: Sandbox) -> AnswerCheck:
+    if refused := sandbox.refusal():
+        return AnswerCheck("undecidable", refused, {"method": "not run: no sandbox", "sandbox": sandbox.record()})
+    run = run_python(code, timeout_s=timeout_s, sandbox=sandbox)
+    evidence = {"method": f"ran the solution's python in the sandbox ({sandbox.mode})", "execution": run.to_dict()}
     if not run.ok:
         return AnswerCheck("undecidable", f"the solution's code failed: {run.error}", evidence)
     lines = [line for line in run.stdout.splitlines() if line.strip()]

@@ -1,7 +1,8 @@
 """The one tool registry: specs name tools from here, and agents receive their functions.
 
 A `Tool` bundles plain typed functions with docstrings, so its `functions` can be handed straight
-to `dspy.ReAct(signature, tools=tool.functions)`.
+to `dspy.ReAct(signature, tools=tool.functions)`; `functions_for(sandbox)` gives those of a tool that
+runs code bound to the spec's sandbox.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ class Tool:
     name: str
     description: str
     functions: list[Callable] = field(default_factory=list)
+    bind: Callable[[sandbox.Sandbox], list[Callable]] | None = None  # for tools that run code
+
+    def functions_for(self, box: sandbox.Sandbox) -> list[Callable]:
+        """The functions, those that run code running it in `box`."""
+        return self.bind(box) if self.bind else self.functions
 
 
 TOOLS: dict[str, Tool] = {
@@ -30,7 +36,7 @@ TOOLS: dict[str, Tool] = {
         Tool("sympy", "Exact algebra: solve equations, simplify expressions, check two expressions are equal.",
              [algebra.solve_equation, algebra.simplify_expression, algebra.expressions_equal]),
         Tool("python", "Run Python in a sandbox (no network, no files, 5 s) with sympy, math, statistics and Bio.",
-             [sandbox.execute_python]),
+             [sandbox.execute_python], bind=lambda box: [sandbox.python_tool(box)]),
         Tool("genomics", "DNA/protein and Mendelian genetics: reverse complement, translation, GC content, ORFs, "
                          "Hardy-Weinberg and Punnett-square ratios.",
              [genomics.reverse_complement, genomics.translate, genomics.gc_content, genomics.find_orfs,

@@ -1,36 +1,46 @@
-"""Run untrusted Python (attacker solutions, judge checks) in a separate, limited process.
+"""Run untrusted Python (attacker solutions, judge checks) behind an operating-system boundary.
 
-Each run gets a fresh `python -I` process in its own session, an empty temporary working directory
-(removed afterwards), an environment with nothing of the caller's in it, CPU/memory/file-size/
-process/descriptor limits, a wall-clock timeout that kills the whole process group, capped output,
-and an audit hook against processes, sockets and file access outside the working directory (see
-`_sandbox_child.py`). Where `unshare` works (root, or user namespaces) the run also gets its own
-network namespace (no interfaces) and PID namespace (every descendant dies with it).
+By default (`Sandbox(mode="isolated")`) every run is a fresh `python -I` under bubblewrap (see
+`isolation.py`): its own namespaces, uid 65534, a read-only view of only the Python installation,
+a size-capped tmpfs as the only writable place, no network, no view of the caller's processes or
+environment, and a seccomp filter against new processes. Nothing survives between runs, so one
+hostile snippet cannot falsify a later check. Where bubblewrap cannot start, code is refused
+(`ExecutionResult.error` says why and how to fix it) unless the spec opts into `unsafe-local`: a
+plain child process with the same limits and no boundary.
 
-Limits are applied by the child itself before it reads the code rather than in a `preexec_fn`,
-which is unsafe in a threaded caller (the runner is one) and would forbid the fast vfork path.
+Inside either, the child applies CPU/memory/file-size/process/descriptor limits to itself before
+it reads the code (a `preexec_fn` is unsafe in the threaded runner), and a Python audit hook
+refuses processes, sockets and outside files with readable messages: an extra layer that catches
+honest mistakes, not the boundary (PEP 578: audit hooks are not a sandbox). A wall-clock timeout
+kills the whole run and output is capped.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
-import shutil
+import select
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
+
+from . import isolation
+from .isolation import DEFAULT_DISK_MB, Isolation
 
 MAX_OUTPUT_BYTES = 1 << 20
 MAX_CODE_BYTES = 1 << 20
+SandboxMode = Literal["isolated", "unsafe-local"]
 _BOOTSTRAP = (Path(__file__).with_name("_sandbox_child.py")).read_text()
 _SIGNALS = {signal.SIGXCPU: "CPU time limit exceeded", signal.SIGKILL: "killed",
             signal.SIGSEGV: "crashed (segmentation fault)"}
+_INFO_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -38,8 +48,8 @@ class ExecutionResult:
     """What a sandboxed run produced.
 
     `return_value` is the repr of the code's final expression (as in a REPL), or None; `error` says
-    why the run failed (exception, limit, timeout) and is None on success; `exit_code` is the
-    process status (negative: killed by that signal).
+    why the run failed (exception, limit, timeout, refusal) and is None on success; `exit_code` is
+    the process status (negative: killed by that signal; None: never started).
     """
 
     stdout: str
@@ -58,12 +68,47 @@ class ExecutionResult:
         return asdict(self)
 
 
-def run_python(code: str, *, timeout_s: float = 5, memory_mb: int = 512,
-               max_output_bytes: int = MAX_OUTPUT_BYTES) -> ExecutionResult:
-    """Run `code` in the sandbox and report its output, final value and any failure.
+@dataclass(frozen=True)
+class Sandbox:
+    """How model-written code runs; the spec's `sandbox` field picks the mode.
+
+    Attributes:
+        mode (str, default "isolated"): `isolated` runs each piece of code under bubblewrap and
+            refuses to run it where bubblewrap cannot start; `unsafe-local` runs it as a limited
+            child process of this user, with no boundary (an explicit opt-in).
+        bwrap (str, default "bwrap"): the bubblewrap executable, a name on PATH or a path.
+        disk_mb (int, default 64): size of the tmpfs that is the code's working directory and its
+            only writable place.
+    """
+
+    mode: SandboxMode = "isolated"
+    bwrap: str = "bwrap"
+    disk_mb: int = DEFAULT_DISK_MB
+
+    def isolation(self) -> Isolation:
+        """Whether bubblewrap starts here (probed once per executable, then cached)."""
+        return isolation.probe(self.bwrap)
+
+    def refusal(self) -> str | None:
+        """Why code will not run in this sandbox (isolated mode without isolation), or None."""
+        if self.mode != "isolated":
+            return None
+        found = self.isolation()
+        return None if found.available else isolation.refusal(found.detail)
+
+    def record(self) -> dict:
+        """What a run's manifest says about the sandbox it used."""
+        found = self.isolation()
+        return {"mode": self.mode, "isolation_available": found.available, "isolation": found.detail}
+
+
+def run_python(code: str, *, timeout_s: float = 5, memory_mb: int = 512, max_output_bytes: int = MAX_OUTPUT_BYTES,
+               sandbox: Sandbox = Sandbox()) -> ExecutionResult:
+    """Run `code` in `sandbox` and report its output, final value and any failure.
 
     Never raises for anything the code does; sympy, math, fractions, statistics, itertools and
-    Bio are importable inside.
+    Bio are importable inside. Where the sandbox refuses (see `Sandbox.refusal`), the result's
+    error says why and nothing runs.
 
         >>> run_python("import math\\nmath.comb(10, 5)").return_value
         '252'
@@ -72,53 +117,105 @@ def run_python(code: str, *, timeout_s: float = 5, memory_mb: int = 512,
     data = code.encode("utf-8", "replace")
     if len(data) > MAX_CODE_BYTES:
         return ExecutionResult("", "", None, f"code too long ({len(data)} bytes > {MAX_CODE_BYTES})", False, None, 0.0)
+    if refused := sandbox.refusal():
+        return ExecutionResult("", "", None, refused, False, None, 0.0)
     with tempfile.TemporaryDirectory(prefix="nanoflux-sandbox-", ignore_cleanup_errors=True) as root:
-        workdir = os.path.join(root, "work")
-        os.mkdir(workdir, 0o700)
         paths = {name: os.path.join(root, name) for name in ("stdout", "stderr", "result")}
         with open(paths["stdout"], "wb") as out, open(paths["stderr"], "wb") as err, open(paths["result"], "wb") as res:
             config = {"memory_mb": memory_mb, "cpu_s": math.ceil(timeout_s) + 1,
                       "max_output_bytes": max_output_bytes, "result_fd": res.fileno()}
-            proc = subprocess.Popen(
-                [*_isolation_prefix(), sys.executable, "-I", "-c", _BOOTSTRAP, json.dumps(config)],
-                stdin=subprocess.PIPE, stdout=out, stderr=err, pass_fds=(res.fileno(),), cwd=workdir,
-                env=_environment(workdir), start_new_session=True,
-            )
-            timed_out = False
-            try:
-                proc.communicate(data, timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            finally:
-                _kill_group(proc.pid)
-                proc.wait()
+            command = [sys.executable, "-I", "-c", _BOOTSTRAP, json.dumps(config)]
+            launch = _launch_isolated if sandbox.mode == "isolated" else _launch_local
+            returncode, timed_out = launch(command, data, out, err, res.fileno(), timeout_s, sandbox, root)
         stdout, stdout_full = _read_capped(paths["stdout"], max_output_bytes)
         stderr, _ = _read_capped(paths["stderr"], max_output_bytes)
         result = _read_result(paths["result"])
-    error = _error(proc.returncode, result, timed_out, timeout_s, stdout_full, max_output_bytes)
-    exit_code = result.get("exit_code", proc.returncode) if proc.returncode == 0 or result else proc.returncode
+    error = _error(returncode, result, timed_out, timeout_s, stdout_full, max_output_bytes)
+    exit_code = result.get("exit_code", returncode) if returncode == 0 or result else returncode
     return ExecutionResult(stdout, stderr, result.get("return_value"), error, timed_out, exit_code,
                            round(time.monotonic() - started, 4))
 
 
-def _environment(workdir: str) -> dict[str, str]:
-    """Nothing from the caller's environment (keys, tokens) reaches the code."""
-    return {"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8",
-            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLCONFIGDIR": workdir}
+def _launch_isolated(command: list[str], data: bytes, out, err, result_fd: int, timeout_s: float,
+                     sandbox: Sandbox, root: str) -> tuple[int, bool]:
+    """Run `command` under bwrap; on timeout kill its PID 1, which takes the whole namespace down."""
+    seccomp = isolation.seccomp_pipe()
+    info_read, info_write = os.pipe()
+    passed = (result_fd, info_write) + (() if seccomp is None else (seccomp,))
+    argv = isolation.bwrap_argv(sandbox.isolation().path, command, disk_mb=sandbox.disk_mb,
+                                seccomp_fd=seccomp, info_fd=info_write)
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=err, pass_fds=passed,
+                                env=isolation.environment(root), cwd=root, start_new_session=True)
+    finally:
+        os.close(info_write)
+        if seccomp is not None:
+            os.close(seccomp)
+    deadline = time.monotonic() + timeout_s
+    with os.fdopen(info_read, "rb") as info:
+        pidfd = _open_pid(_child_pid(info, min(timeout_s, _INFO_TIMEOUT_S)))
+    timed_out = False
+    try:
+        proc.communicate(data, timeout=max(deadline - time.monotonic(), 0.01))
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        if pidfd is not None:
+            _kill_and_wait(pidfd)
+        _kill_group(proc.pid)
+        proc.wait()
+    return proc.returncode, timed_out
 
 
-@functools.cache
-def _isolation_prefix() -> tuple[str, ...]:
-    """`unshare` for private network and PID namespaces when this machine allows it, else nothing."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return ()
-    for flags in (("--net", "--pid", "--fork", "--kill-child"),
-                  ("--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child")):
-        probe = subprocess.run([unshare, *flags, "true"], capture_output=True, timeout=10)
-        if probe.returncode == 0:
-            return (unshare, *flags, "--")
-    return ()
+def _launch_local(command: list[str], data: bytes, out, err, result_fd: int, timeout_s: float,
+                  sandbox: Sandbox, root: str) -> tuple[int, bool]:
+    """Run `command` as a plain child in its own session and an empty working directory (unsafe-local)."""
+    workdir = os.path.join(root, "work")
+    os.mkdir(workdir, 0o700)
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=out, stderr=err, pass_fds=(result_fd,),
+                            cwd=workdir, env=isolation.environment(workdir), start_new_session=True)
+    timed_out = False
+    try:
+        proc.communicate(data, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        _kill_group(proc.pid)
+        proc.wait()
+    return proc.returncode, timed_out
+
+
+def _child_pid(info, timeout_s: float) -> int | None:
+    """The host PID of the sandbox's PID 1, from `bwrap --info-fd` (None if bwrap failed first)."""
+    data, deadline = b"", time.monotonic() + timeout_s
+    while (remaining := deadline - time.monotonic()) > 0 and select.select([info], [], [], remaining)[0]:
+        chunk = os.read(info.fileno(), 4096)
+        if not chunk:
+            break
+        data += chunk
+    try:
+        return int(json.loads(data)["child-pid"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _open_pid(pid: int | None) -> int | None:
+    try:
+        return None if pid is None else os.pidfd_open(pid)
+    except ProcessLookupError:  # already gone
+        return None
+
+
+def _kill_and_wait(pidfd: int) -> None:
+    """SIGKILL through a pidfd (never a recycled PID), then wait until it is gone; PID 1's exit
+    makes the kernel kill everything else in its namespace first."""
+    try:
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        select.select([pidfd], [], [], 5.0)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(pidfd)
 
 
 def _kill_group(pid: int) -> None:
@@ -147,7 +244,7 @@ def _read_result(path: str) -> dict:
 def _error(returncode: int, result: dict, timed_out: bool, timeout_s: float, output_full: bool,
            max_output_bytes: int) -> str | None:
     if timed_out:
-        return f"timed out after {timeout_s:g} s; the process group was killed"
+        return f"timed out after {timeout_s:g} s; the sandbox was killed"
     if output_full:
         return f"output limit exceeded ({max_output_bytes} bytes); output truncated"
     if result.get("error"):
@@ -159,11 +256,19 @@ def _error(returncode: int, result: dict, timed_out: bool, timeout_s: float, out
     return None
 
 
-def execute_python(code: str) -> dict:
-    """Run Python code in the sandbox (5 s, 512 MB, no network, no files outside a temporary folder).
+def python_tool(sandbox: Sandbox) -> Callable[[str], dict]:
+    """The agentic judge's `execute_python` tool, running code in `sandbox`."""
 
-    Returns stdout, stderr, the value of the final expression (as repr), and the error if it failed.
-    Print what you need to see; sympy, math, fractions, statistics, itertools and Bio are importable.
-    """
-    result = run_python(code)
-    return {key: result.to_dict()[key] for key in ("stdout", "stderr", "return_value", "error")}
+    def execute_python(code: str) -> dict:
+        """Run Python code in the sandbox (5 s, 512 MB, no network, no files outside a temporary folder).
+
+        Returns stdout, stderr, the value of the final expression (as repr), and the error if it failed.
+        Print what you need to see; sympy, math, fractions, statistics, itertools and Bio are importable.
+        """
+        result = run_python(code, sandbox=sandbox)
+        return {key: result.to_dict()[key] for key in ("stdout", "stderr", "return_value", "error")}
+
+    return execute_python
+
+
+execute_python = python_tool(Sandbox())
