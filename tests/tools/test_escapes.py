@@ -1,0 +1,195 @@
+"""Escape attempts against the sandbox, each judged by the world outside it, never by what it reports.
+
+Every attack starts with the audit-hook bypass (`attacks.HOOK_BYPASS`), so what holds is the
+operating-system boundary alone. Markers live in places the caller can see (its temp folder, its
+working directory, its home, site-packages); a leaked marker is removed again so a failure stays local.
+"""
+
+import json
+import os
+import shutil
+import signal
+import site
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from nanoflux.tools import run_python
+from nanoflux.tools.isolation import probe, python_roots
+from tests.tools.attacks import HOOK_BYPASS
+
+pytestmark = pytest.mark.skipif(not probe().available, reason=f"no isolation here: {probe().detail}")
+
+SECRET = "hunter2-" + uuid.uuid4().hex
+
+
+def attack(code: str, **limits) -> dict:
+    """Run hook bypass + `code`; everything the sandbox handed back, as one JSON text to search."""
+    return run_python(HOOK_BYPASS + code, **limits).to_dict()
+
+
+def gone(*paths: Path) -> bool:
+    """None of `paths` exists (any that does is removed, so one escape does not leak into other tests)."""
+    found = [p for p in paths if p.exists()]
+    for p in found:
+        p.unlink()
+    return not found
+
+
+def processes_named(name: str) -> list[int]:
+    """PIDs of every process on this machine whose name (comm) is `name`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == name:
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def rename_self(name: str) -> str:
+    """Code that names its process `name` (so the test can look for it from outside)."""
+    return f"import ctypes\nctypes.CDLL(None).prctl(15, ctypes.c_char_p({name.encode()!r}), 0, 0, 0)\n"
+
+
+def test_the_bypass_switches_the_audit_hook_off_and_only_python_is_visible_behind_it():
+    assert "listing '/' is not allowed" in run_python("import os\nos.listdir('/')").error
+    seen = attack(f"import os\n(sorted(os.listdir('/')), os.path.exists({os.getcwd()!r}))")
+    assert seen["error"] is None
+    top, callers_cwd_visible = eval(seen["return_value"])
+    python = {Path(root).parts[1] for root in python_roots()}
+    assert set(top) <= {"bin", "dev", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "tmp", "usr"} | python
+    assert not callers_cwd_visible or Path(os.getcwd()).is_relative_to(sys.prefix)
+
+
+@pytest.mark.parametrize("shell", ["import os\nos.system({command!r})",
+                                   "import ctypes\nctypes.CDLL(None).system({command!r}.encode())",
+                                   "import subprocess\nsubprocess.run({command!r}, shell=True)",
+                                   "import os\nos.execv('/bin/sh', ['sh', '-c', {command!r}])"])
+def test_a_shell_writes_nothing_outside(shell, tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "pwned"
+    attack(shell.format(command=f"mkdir -p {tmp_path}; touch {marker}; touch pwned-in-cwd"))
+    assert gone(marker, tmp_path / "pwned-in-cwd")
+
+
+# A caller with a secret in its real environment (what /proc/PID/environ shows), running one attack.
+CALLER = """
+import json, os, sys
+from nanoflux.tools.sandbox import Sandbox, run_python
+code = sys.stdin.read().replace("CALLER_PID", str(os.getpid()))
+print(json.dumps(run_python(code, sandbox=Sandbox(mode=sys.argv[1])).to_dict()))
+"""
+
+
+def run_as_caller_with_a_secret(code: str, mode: str = "isolated") -> str:
+    env = {**os.environ, "NANOFLUX_TEST_SECRET": SECRET, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run([sys.executable, "-c", CALLER, mode], input=HOOK_BYPASS + code, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout + done.stderr
+
+
+def test_the_callers_environment_reaches_no_output():
+    code = ("import os, glob\nprint(dict(os.environ))\n"
+            "for path in ['/proc/CALLER_PID/environ', *glob.glob('/proc/*/environ')]:\n"
+            "    try:\n        print(open(path, 'rb').read())\n    except OSError as exc:\n        print(exc)\n")
+    assert SECRET not in run_as_caller_with_a_secret(code)
+    assert SECRET in run_as_caller_with_a_secret(code, "unsafe-local")  # what the boundary prevents
+
+
+def test_files_of_the_caller_cannot_be_read(tmp_path: Path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text(SECRET)
+    code = f"print(open({str(secret)!r}).read())\n"
+    assert SECRET not in json.dumps(attack(code))
+    assert secret.read_text() == SECRET
+
+
+def test_nothing_is_written_into_site_packages_home_cwd_or_tmp(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    name = f"nanoflux-escape-{uuid.uuid4().hex}"
+    targets = [Path(p) / f"{name}.pth" for p in {*site.getsitepackages(), sys.prefix}]
+    targets += [Path.home() / name, tmp_path / name, Path("/tmp") / name, Path(os.getcwd()) / f"{name}.cwd"]
+    code = "import os\n" + "".join(
+        f"try:\n    os.makedirs({str(t.parent)!r}, exist_ok=True)\n    open({str(t)!r}, 'w').write('import os')\n"
+        "except OSError as exc:\n    print(exc)\n" for t in targets)
+    attack(code)
+    assert gone(*targets)
+
+
+def test_a_signal_to_the_caller_is_never_received():
+    received = []
+    previous = signal.signal(signal.SIGUSR1, lambda *_: received.append(True))
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    try:
+        code = (f"import os\nfor pid in ({os.getpid()},):\n"
+                "    try:\n        os.kill(pid, 10)\n    except OSError as exc:\n        print(exc)\n")
+        attack(code)
+        pending = signal.sigpending()
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
+        signal.signal(signal.SIGUSR1, previous)
+    assert signal.SIGUSR1 not in pending and not received
+
+
+def test_a_daemonised_child_does_not_outlive_the_call(tmp_path: Path):
+    name, marker = uuid.uuid4().hex[:15], tmp_path / "late"
+    code = rename_self(name) + (
+        "import os, time\n"
+        "def daemon():\n"
+        "    if os.fork():\n        os._exit(0)\n"
+        "    os.setsid()\n"
+        "    if os.fork():\n        os._exit(0)\n"
+        f"    time.sleep(0.5)\n    os.makedirs({str(tmp_path)!r}, exist_ok=True)\n    open({str(marker)!r}, 'w').write('x')\n"
+        "try:\n    daemon()\nexcept OSError as exc:\n    print(exc)\n"
+        "import threading\nthreading.Thread(target=time.sleep, args=(5,), daemon=False).start()\n")
+    attack(code, timeout_s=3)
+    assert processes_named(name) == []
+    deadline = time.monotonic() + 1.5  # give a survivor time to write; none may
+    while time.monotonic() < deadline and not marker.exists():
+        time.sleep(0.1)
+    assert gone(marker) and processes_named(name) == []
+
+
+def test_a_fork_bomb_ends_with_the_call_and_leaves_no_process(tmp_path: Path):
+    name = uuid.uuid4().hex[:15]
+    started = time.monotonic()
+    result = attack(rename_self(name) + "import os\nwhile True:\n    os.fork()\n", timeout_s=3)
+    assert result["error"] and time.monotonic() - started < 6
+    assert processes_named(name) == []
+
+
+def test_a_disk_fill_stops_at_the_cap_and_costs_the_host_no_disk(tmp_path: Path):
+    before = {path: shutil.disk_usage(path).free for path in ("/", "/tmp")}
+    code = ("import os\nwritten = 0\n"
+            "try:\n    for i in range(600):\n"
+            "        with open(f'fill{i}', 'wb') as f:\n            f.write(b'x' * (1 << 20))\n        written += 1\n"
+            "finally:\n    print(written)\n")
+    result = attack(code, timeout_s=20)
+    assert "No space left on device" in result["error"]
+    assert int(result["stdout"]) <= 64
+    for path, free in before.items():  # tmpfs: the writes never touched a disk (slack for other processes)
+        assert free - shutil.disk_usage(path).free < 64 << 20
+
+
+def test_the_network_cannot_reach_a_listener_on_the_loopback():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        code = ("import ctypes, struct\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                "fd = libc.socket(2, 1, 0)\n"
+                f"address = struct.pack('<H', 2) + struct.pack('>H', {port}) + bytes([127, 0, 0, 1]) + bytes(8)\n"
+                "print(fd, libc.connect(fd, address, 16), ctypes.get_errno())\n"
+                f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\n")
+        attack(code)
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):  # no connection is waiting to be accepted
+            listener.accept()
