@@ -13,13 +13,16 @@ Whether bwrap can start here is probed once per executable and cached (`probe`).
 from __future__ import annotations
 
 import functools
+import json
 import os
 import platform
+import select
 import shutil
 import site
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -27,6 +30,7 @@ DEFAULT_DISK_MB = 64
 SANDBOX_UID = 65534  # "nobody"
 WORKDIR = "/tmp"
 PROBE_TIMEOUT_S = 20.0
+INFO_TIMEOUT_S = 10.0  # how long bwrap may take to report its child's PID
 _SYSTEM_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
 
@@ -84,6 +88,44 @@ def bwrap_argv(bwrap: str, command: Sequence[str], *, disk_mb: int = DEFAULT_DIS
     if info_fd is not None:
         argv += ["--info-fd", str(info_fd)]
     return [*argv, "--", *command]
+
+
+def spawn(path: str, command: Sequence[str], *, disk_mb: int = DEFAULT_DISK_MB, ro_binds: Iterable[str] = (),
+          one_shot: bool = True, pass_fds: Sequence[int] = (), **popen) -> tuple[subprocess.Popen, int | None]:
+    """Start `command` under the bwrap at `path` in a new session of its own.
+
+    Returns bwrap's Popen and the host PID of the sandbox's first process (PID 1 inside; None if
+    bwrap failed before it started): killing that PID ends everything inside the sandbox.
+    """
+    seccomp = seccomp_pipe()
+    info_read, info_write = os.pipe()
+    ours = (info_write,) if seccomp is None else (info_write, seccomp)
+    try:
+        argv = bwrap_argv(path, command, disk_mb=disk_mb, ro_binds=ro_binds, seccomp_fd=seccomp, info_fd=info_write,
+                          one_shot=one_shot)
+        proc = subprocess.Popen(argv, pass_fds=(*pass_fds, *ours), start_new_session=True, **popen)
+    except BaseException:
+        os.close(info_read)
+        raise
+    finally:
+        for fd in ours:
+            os.close(fd)
+    with os.fdopen(info_read, "rb") as info:
+        return proc, _child_pid(info)
+
+
+def _child_pid(info) -> int | None:
+    """The `child-pid` of `bwrap --info-fd`'s JSON, read until bwrap closes the descriptor."""
+    data, deadline = b"", time.monotonic() + INFO_TIMEOUT_S
+    while (remaining := deadline - time.monotonic()) > 0 and select.select([info], [], [], remaining)[0]:
+        chunk = os.read(info.fileno(), 4096)
+        if not chunk:
+            break
+        data += chunk
+    try:
+        return int(json.loads(data)["child-pid"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def environment(home: str = WORKDIR) -> dict[str, str]:

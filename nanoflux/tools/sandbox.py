@@ -40,7 +40,6 @@ SandboxMode = Literal["isolated", "unsafe-local"]
 _BOOTSTRAP = (Path(__file__).with_name("_sandbox_child.py")).read_text()
 _SIGNALS = {signal.SIGXCPU: "CPU time limit exceeded", signal.SIGKILL: "killed",
             signal.SIGSEGV: "crashed (segmentation fault)"}
-_INFO_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -139,21 +138,11 @@ def run_python(code: str, *, timeout_s: float = 5, memory_mb: int = 512, max_out
 def _launch_isolated(command: list[str], data: bytes, out, err, result_fd: int, timeout_s: float,
                      sandbox: Sandbox, root: str) -> tuple[int, bool]:
     """Run `command` under bwrap; on timeout kill its PID 1, which takes the whole namespace down."""
-    seccomp = isolation.seccomp_pipe()
-    info_read, info_write = os.pipe()
-    passed = (result_fd, info_write) + (() if seccomp is None else (seccomp,))
-    argv = isolation.bwrap_argv(sandbox.isolation().path, command, disk_mb=sandbox.disk_mb,
-                                seccomp_fd=seccomp, info_fd=info_write)
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=err, pass_fds=passed,
-                                env=isolation.environment(root), cwd=root, start_new_session=True)
-    finally:
-        os.close(info_write)
-        if seccomp is not None:
-            os.close(seccomp)
+    proc, pid = isolation.spawn(sandbox.isolation().path, command, disk_mb=sandbox.disk_mb, pass_fds=(result_fd,),
+                                stdin=subprocess.PIPE, stdout=out, stderr=err, env=isolation.environment(root),
+                                cwd=root)
     deadline = time.monotonic() + timeout_s
-    with os.fdopen(info_read, "rb") as info:
-        pidfd = _open_pid(_child_pid(info, min(timeout_s, _INFO_TIMEOUT_S)))
+    pidfd = _open_pid(pid)
     timed_out = False
     try:
         proc.communicate(data, timeout=max(deadline - time.monotonic(), 0.01))
@@ -183,20 +172,6 @@ def _launch_local(command: list[str], data: bytes, out, err, result_fd: int, tim
         _kill_group(proc.pid)
         proc.wait()
     return proc.returncode, timed_out
-
-
-def _child_pid(info, timeout_s: float) -> int | None:
-    """The host PID of the sandbox's PID 1, from `bwrap --info-fd` (None if bwrap failed first)."""
-    data, deadline = b"", time.monotonic() + timeout_s
-    while (remaining := deadline - time.monotonic()) > 0 and select.select([info], [], [], remaining)[0]:
-        chunk = os.read(info.fileno(), 4096)
-        if not chunk:
-            break
-        data += chunk
-    try:
-        return int(json.loads(data)["child-pid"])
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 def _open_pid(pid: int | None) -> int | None:

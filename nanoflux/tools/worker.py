@@ -4,6 +4,10 @@ sympy cannot be interrupted from another thread and a big-integer power ignores 
 only hard time limit is a process boundary. Workers stay alive between requests (starting one costs
 about a second of imports); a worker that overruns is killed and a fresh one starts at once in the
 background. Thread-safe: the runner's threads share the pool.
+
+sympy's parser ends in `eval` (of whitelisted tokens, see `symbolic.py`), so where bubblewrap
+works each worker runs isolated like the sandbox's runs (`isolation.py`), seeing only Python and the
+package's own source; elsewhere it runs as a plain child process.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from . import isolation
 
 STARTUP_TIMEOUT_S = 60.0
 KILL_GRACE_S = 1.0  # how long past its soft limit a worker may take to report before it is killed
@@ -46,10 +52,15 @@ class WorkerDied(Exception):
 
 class _Worker:
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _BOOT, _PACKAGE_ROOT],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
+        command = [sys.executable, "-I", "-c", _BOOT, _PACKAGE_ROOT]
+        pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL}
+        found = isolation.probe()
+        if found.available:
+            self.proc, pid = isolation.spawn(found.path, command, disk_mb=8, one_shot=False,
+                                             ro_binds=[os.path.join(_PACKAGE_ROOT, "nanoflux")], **pipes)
+        else:
+            self.proc, pid = subprocess.Popen(command, start_new_session=True, **pipes), None
+        self.pid = pid or self.proc.pid  # the Python process itself (inside bwrap: its PID 1)
         self.ready = False
 
     def request(self, payload: dict, timeout_s: float) -> dict:

@@ -10,7 +10,7 @@ from nanoflux.tools.worker import POOL
 
 def _next_worker_pid() -> int:
     assert check_answer("x + 1", "1 + x").verdict == "match"  # leaves a started worker idle
-    return POOL._idle[-1].proc.pid  # the one the next request takes
+    return POOL._idle[-1].pid  # the one the next request takes
 
 
 def test_a_worker_that_stops_answering_is_killed_at_the_hard_limit():
