@@ -78,3 +78,23 @@ def test_compile_with_a_missing_provider_key_exits_2(tmp_path: Path, monkeypatch
     result = invoke("compile", str(ROOT / "specs" / "math.yaml"), "--model", "judge=openai/gpt-4o-mini",
                     "--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"))
     assert result.exit_code == 2 and "OPENAI_API_KEY" in result.output
+
+
+def test_validate_warns_when_code_cannot_be_isolated_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: a\ndescription: d\ntools: [sympy, python]\n")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap to be found
+    result = invoke("validate", str(spec))
+    assert result.exit_code == 0 and "valid spec 'a'" in result.stdout
+    assert "warning: the judge runs model-written code" in result.stderr and "`python` tool" in result.stderr
+    assert "apt-get install bubblewrap" in result.stderr
+    spec.write_text("name: a\ndescription: d\nsandbox: unsafe-local\n")
+    result = invoke("validate", str(spec))
+    assert result.exit_code == 0 and "sandbox unsafe-local" in result.stdout and result.stderr == ""
+
+
+def test_a_spec_names_a_known_sandbox_mode(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: a\ndescription: d\nsandbox: docker\n")
+    result = invoke("validate", str(spec))
+    assert result.exit_code == 2 and "sandbox (line 3)" in result.output and "unsafe-local" in result.output
