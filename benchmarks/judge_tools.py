@@ -3,8 +3,9 @@
     python benchmarks/judge_tools.py                # figures
     python benchmarks/judge_tools.py --write-pairs  # regenerate tests/data/answer_pairs.jsonl
 
-Prints the median time of `answers_match` over the answer pairs, the median time of one sandbox
-run next to a bare `python -c pass`, and how many equivalent rewrites / wrong pairs NanoFlux and
+Prints the median time of `answers_match` over the answer pairs, the median time of one isolated
+sandbox run (bubblewrap) and one unsafe-local run next to a bare `python -c pass`, with their ratio
+(target: isolated under 2x bare), and how many equivalent rewrites / wrong pairs NanoFlux and
 math-verify (the Hugging Face grader) accept.
 """
 
@@ -21,6 +22,7 @@ from math import comb
 from pathlib import Path
 
 from nanoflux.tools import answers_match, run_python
+from nanoflux.tools.sandbox import Sandbox
 
 PAIRS_PATH = Path(__file__).resolve().parents[1] / "tests" / "data" / "answer_pairs.jsonl"
 
@@ -124,14 +126,23 @@ def bench_answers(pairs: list[dict]) -> list[bool]:
     return verdicts
 
 
-def bench_sandbox(runs: int = 10) -> None:
-    sandbox = sorted(timed(run_python, "print(1)") for _ in range(runs))
-    bare = sorted(timed(subprocess.run, [sys.executable, "-c", "pass"], check=True) for _ in range(runs))
-    isolated = sorted(timed(subprocess.run, [sys.executable, "-I", "-c", "pass"], check=True) for _ in range(runs))
-    sandbox_ms, bare_ms = statistics.median(sandbox) * 1e3, statistics.median(bare) * 1e3
-    print(f"sandbox run (print(1)): median {sandbox_ms:.1f} ms over {runs} runs")
-    print(f"bare `python -c pass`: median {bare_ms:.1f} ms (`python -I -c pass`: {statistics.median(isolated) * 1e3:.1f} ms)")
-    print(f"sandbox start overhead: {sandbox_ms - bare_ms:.1f} ms")
+def bench_sandbox(runs: int = 20) -> None:
+    """Start cost of a sandbox run against a bare interpreter, interleaved so that load hits all alike."""
+    isolated = Sandbox()
+    if refused := isolated.refusal():
+        print(f"isolated sandbox unavailable here: {refused}")
+    kinds = {"bare `python -c pass`": lambda: subprocess.run([sys.executable, "-c", "pass"], check=True),
+             "unsafe-local run (print(1))": lambda: run_python("print(1)", sandbox=Sandbox(mode="unsafe-local"))}
+    if not refused:
+        kinds["isolated run (print(1))"] = lambda: run_python("print(1)", sandbox=isolated)
+    times: dict[str, list[float]] = {name: [] for name in kinds}
+    for _ in range(runs):
+        for name, run in kinds.items():
+            times[name].append(timed(run))
+    bare = statistics.median(times["bare `python -c pass`"])
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"{name}: median {median * 1e3:.1f} ms over {runs} runs ({median / bare:.2f}x bare)")
 
 
 def math_verify_verdicts(pairs: list[dict], *, wrap: bool) -> list[bool] | None:
