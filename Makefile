@@ -15,7 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+## bubblewrap is the sandbox for model-written code (see the README's Safety section).
 install: $(STAMP)
+	@command -v bwrap >/dev/null || (echo "installing bubblewrap, the sandbox for model-written code"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null)
 
 ## make run: compile specs/math.yaml on the embedded model into runs/math-demo and show the dataset.
 run: install
