@@ -3,8 +3,9 @@
 In the child, before any untrusted code runs: apply resource limits, read the code from stdin,
 then install an audit hook that refuses processes, signals to others, sockets, native calls,
 reads outside the Python installation and the working directory, and writes outside the working
-directory. The audit hook is a tripwire, not the boundary (PEP 578 says as much): the process,
-its limits, its empty environment and (where available) its own network and PID namespaces are.
+directory. The hook only turns honest mistakes into readable errors; code can switch it off
+(PEP 578: audit hooks are not a sandbox). The boundary is bubblewrap around this process
+(`isolation.py`), or nothing under `sandbox: unsafe-local`.
 """
 
 import ast
