@@ -59,3 +59,12 @@ def test_a_default_spec_keeps_the_one_call_judge() -> None:
 def test_an_agentic_judge_without_tools_fails_validation() -> None:
     with pytest.raises(NanofluxError, match="needs at least one tool"):
         parse_spec("name: a\ndescription: d\ntools: []\nroles:\n  judge: {agentic: true}\n")
+
+
+@pytest.mark.parametrize(("mode", "stdout"), [("isolated", ""), ("unsafe-local", "42\n")])
+def test_the_python_tool_runs_in_the_specs_sandbox(mode: str, stdout: str, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap: isolated code is refused, unsafe-local runs it
+    spec = parse_spec(f"name: a\ndescription: d\ntools: [python]\nsandbox: {mode}\nroles:\n  judge: {{agentic: true}}\n")
+    observation = build_judge(spec).grade.tools["execute_python"](code="print(6 * 7)")
+    assert observation["stdout"] == stdout
+    assert ("apt-get install bubblewrap" in (observation["error"] or "")) == (mode == "isolated")
