@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import select
 import subprocess
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from . import isolation
 
+logger = logging.getLogger(__name__)
 STARTUP_TIMEOUT_S = 60.0
 KILL_GRACE_S = 1.0  # how long past its soft limit a worker may take to report before it is killed
 
@@ -59,6 +61,7 @@ class _Worker:
             self.proc, pid = isolation.spawn(found.path, command, disk_mb=8, one_shot=False,
                                              ro_binds=[os.path.join(_PACKAGE_ROOT, "nanoflux")], **pipes)
         else:
+            logger.info("sympy worker runs without isolation: %s", found.detail)
             self.proc, pid = subprocess.Popen(command, start_new_session=True, **pipes), None
         self.pid = pid or self.proc.pid  # the Python process itself (inside bwrap: its PID 1)
         self.ready = False
