@@ -76,7 +76,8 @@ def bwrap_argv(bwrap: str, command: Sequence[str], *, disk_mb: int = DEFAULT_DIS
     # After the tmpfs: a Python installation under /tmp must not be hidden by it.
     for path in _outermost([*python_roots(), *ro_binds]):
         argv += ["--ro-bind", path, path]
-    argv += ["--chdir", WORKDIR, "--clearenv"]
+    # bwrap's own root and /dev are tmpfs without a size: read-only, so /tmp stays the one capped writable place.
+    argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORKDIR, "--clearenv"]
     for key, value in environment().items():
         argv += ["--setenv", key, value]
     if one_shot:
