@@ -72,12 +72,17 @@ def bwrap_argv(bwrap: str, command: Sequence[str], *, disk_mb: int = DEFAULT_DIS
             argv += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             argv += ["--ro-bind", path, path]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(disk_mb << 20), "--tmpfs", WORKDIR]
+    # Run by root, bwrap maps uid 65534 inside to root outside, and the kernel lets that write global
+    # settings under /proc/sys (core_pattern: a host command) and /proc/sysrq-trigger: hide both.
+    argv += ["--proc", "/proc", "--tmpfs", "/proc/sys"]
+    if os.path.exists("/proc/sysrq-trigger"):
+        argv += ["--ro-bind", "/dev/null", "/proc/sysrq-trigger"]
+    argv += ["--dev", "/dev", "--size", str(disk_mb << 20), "--tmpfs", WORKDIR]
     # After the tmpfs: a Python installation under /tmp must not be hidden by it.
     for path in _outermost([*python_roots(), *ro_binds]):
         argv += ["--ro-bind", path, path]
     # bwrap's own root and /dev are tmpfs without a size: read-only, so /tmp stays the one capped writable place.
-    argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORKDIR, "--clearenv"]
+    argv += ["--remount-ro", "/proc/sys", "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORKDIR, "--clearenv"]
     for key, value in environment().items():
         argv += ["--setenv", key, value]
     if one_shot:
@@ -153,11 +158,12 @@ def _outermost(paths: Iterable[str]) -> list[str]:
     return [p for p in unique if not any(q != p and _under(p, q) for q in unique)]
 
 
-# seccomp: refuse fork/vfork/clone (except threads) and new namespaces; clone3 answers ENOSYS so that
-# glibc falls back to clone for threads. Another architecture's syscalls (i386 on x86-64) kill the process.
-_ARCHES = {  # machine: (AUDIT_ARCH, clone, fork, vfork, clone3, unshare, setns)
-    "x86_64": (0xC000003E, 56, 57, 58, 435, 272, 308),
-    "aarch64": (0xC00000B7, 220, None, None, 435, 97, 268),
+# seccomp: refuse fork/vfork/clone (except threads), new namespaces and the kernel keyrings (mapped to
+# root outside, the sandbox would reach root's); clone3 answers ENOSYS so that glibc falls back to clone
+# for threads. Another architecture's syscalls (i386 on x86-64) kill the process.
+_ARCHES = {  # machine: (AUDIT_ARCH, clone, clone3, refused: fork, vfork, unshare, setns, add_key, request_key, keyctl)
+    "x86_64": (0xC000003E, 56, 435, (57, 58, 272, 308, 248, 249, 250)),
+    "aarch64": (0xC00000B7, 220, 435, (97, 268, 217, 218, 219)),
 }
 _LD_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
 _ALLOW, _KILL, _ERRNO = 0x7FFF0000, 0x80000000, 0x00050000
@@ -169,14 +175,14 @@ def seccomp_filter(machine: str | None = None) -> bytes | None:
     table = _ARCHES.get(machine or platform.machine())
     if table is None:
         return None
-    arch, clone, fork, vfork, clone3, unshare, setns = table
+    arch, clone, clone3, refused = table
     # (code, k, jump-if-true label, jump-if-false label); labels resolve to relative offsets below.
     program: list[tuple[int, int, str | None, str | None]] = [
         (_LD_ABS, 4, None, None), (_JEQ, arch, None, "kill"), (_LD_ABS, 0, None, None)]
     if arch == 0xC000003E:
         program.append((_JGE, _X32_BIT, "kill", None))
     program.append((_JEQ, clone, "clone", None))
-    program += [(_JEQ, nr, "eperm", None) for nr in (fork, vfork, unshare, setns) if nr is not None]
+    program += [(_JEQ, nr, "eperm", None) for nr in refused]
     program += [(_JEQ, clone3, "enosys", None), (_RET, _ALLOW, None, None)]
     labels = {"clone": len(program)}
     program += [(_LD_ABS, 16, None, None), (_JSET, _CLONE_THREAD, "allow", "eperm")]

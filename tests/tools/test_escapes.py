@@ -195,3 +195,17 @@ def test_the_network_cannot_reach_a_listener_on_the_loopback():
         listener.setblocking(False)
         with pytest.raises(BlockingIOError):  # no connection is waiting to be accepted
             listener.accept()
+
+
+def test_kernel_settings_of_the_host_stay_as_they_were():
+    setting = Path("/proc/sys/kernel/printk_ratelimit")  # global and harmless; restored if an attack got through
+    before = setting.read_text()
+    code = ("import glob\nfor path in ['/proc/sys/kernel/printk_ratelimit', '/proc/sysrq-trigger']:\n"
+            f"    try:\n        open(path, 'w').write({str(int(before) + 1)!r} if 'printk' in path else '')\n"
+            "    except OSError as exc:\n        print(exc)\n")
+    try:
+        attack(code)
+        assert setting.read_text() == before
+    finally:
+        if setting.read_text() != before:
+            setting.write_text(before)
