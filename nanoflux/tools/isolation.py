@@ -158,12 +158,14 @@ def _outermost(paths: Iterable[str]) -> list[str]:
     return [p for p in unique if not any(q != p and _under(p, q) for q in unique)]
 
 
-# seccomp: refuse fork/vfork/clone (except threads), new namespaces and the kernel keyrings (mapped to
-# root outside, the sandbox would reach root's); clone3 answers ENOSYS so that glibc falls back to clone
-# for threads. Another architecture's syscalls (i386 on x86-64) kill the process.
-_ARCHES = {  # machine: (AUDIT_ARCH, clone, clone3, refused: fork, vfork, unshare, setns, add_key, request_key, keyctl)
-    "x86_64": (0xC000003E, 56, 435, (57, 58, 272, 308, 248, 249, 250)),
-    "aarch64": (0xC00000B7, 220, 435, (97, 268, 217, 218, 219)),
+# seccomp: refuse fork/vfork/clone (except threads), new namespaces, the kernel keyrings (mapped to root
+# outside, the sandbox would reach root's) and ptrace / process_vm_writev (into its unfiltered PID 1);
+# clone3 answers ENOSYS so that glibc falls back to clone for threads. Another architecture's syscalls
+# (i386 on x86-64) kill the process.
+_ARCHES = {  # machine: (AUDIT_ARCH, clone, clone3, refused: [fork, vfork,] unshare, setns, add_key,
+    #                                                  request_key, keyctl, ptrace, process_vm_writev)
+    "x86_64": (0xC000003E, 56, 435, (57, 58, 272, 308, 248, 249, 250, 101, 311)),
+    "aarch64": (0xC00000B7, 220, 435, (97, 268, 217, 218, 219, 117, 271)),
 }
 _LD_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
 _ALLOW, _KILL, _ERRNO = 0x7FFF0000, 0x80000000, 0x00050000
