@@ -5,15 +5,12 @@ import os
 import uuid
 from pathlib import Path
 
-import pytest
-
 from nanoflux import parse_spec
 from nanoflux.journal import read_journal
 from nanoflux.pipeline import compile_spec
 from nanoflux.report import build_report
-from nanoflux.tools.isolation import probe
 from tests.fakes import SCRIPTED_SPEC, ScriptedEngine, scripted_roles
-from tests.tools.attacks import HOOK_BYPASS
+from tests.tools.attacks import HOOK_BYPASS, requires_isolation
 
 SPEC = SCRIPTED_SPEC.replace("rounds: 6", "rounds: 2") + "curation: {band: L1-L5, require_verified_reference: true}\n"
 
@@ -42,7 +39,7 @@ def reference_checks(run_dir: Path) -> list[dict]:
     return [record["judge"]["reference_check"] for record in read_journal(run_dir / "rounds.jsonl")]
 
 
-@pytest.mark.skipif(not probe().available, reason=f"no isolation here: {probe().detail}")
+@requires_isolation
 def test_a_hostile_attacker_runs_no_shell_reads_no_secret_and_is_not_verified(tmp_path: Path, monkeypatch):
     secret, marker = "hunter2-" + uuid.uuid4().hex, tmp_path / "pwned"
     monkeypatch.setenv("NANOFLUX_TEST_SECRET", secret)

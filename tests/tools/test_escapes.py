@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from nanoflux.tools import run_python
-from nanoflux.tools.isolation import probe, python_roots
-from tests.tools.attacks import HOOK_BYPASS
+from nanoflux.tools.isolation import python_roots
+from tests.tools.attacks import HOOK_BYPASS, requires_isolation
 
-pytestmark = pytest.mark.skipif(not probe().available, reason=f"no isolation here: {probe().detail}")
+pytestmark = requires_isolation
 
 SECRET = "hunter2-" + uuid.uuid4().hex
 

@@ -3,6 +3,8 @@
 import pytest
 
 from nanoflux.tools import check_reference
+from nanoflux.tools.sandbox import Sandbox
+from tests.tools.attacks import requires_isolation
 
 STEPS = ["x = 3*4 = 12", "Total: 12 + 5 = 17", "Answer: 17"]
 
@@ -59,6 +61,7 @@ def test_the_final_answer_may_be_symbolic():
     assert check_reference("\\frac{n(n+1)}{2}", ["Pair the terms.", "The answer is n(n+1)/2."]).verdict == "match"
 
 
+@requires_isolation
 def test_a_python_block_in_the_steps_is_run_in_the_sandbox_and_its_last_line_compared():
     steps = ["Count with code:", "```python\nimport math\nprint('ways:')\nprint(math.comb(10, 5))\n```"]
     assert check_reference("252", steps).verdict == "match"
@@ -66,6 +69,14 @@ def test_a_python_block_in_the_steps_is_run_in_the_sandbox_and_its_last_line_com
     assert check.verdict == "mismatch" and check.evidence["printed"] == "252"
 
 
+@requires_isolation
 def test_python_that_fails_makes_the_reference_undecidable():
-    check = check_reference("1", ["```python\nimport os\nos.system('echo hi')\n```"])
-    assert check.verdict == "undecidable" and "os.system" in check.reason
+    check = check_reference("1", ["```python\nraise ValueError('no answer')\n```"])
+    assert check.verdict == "undecidable" and "ValueError: no answer" in check.reason
+
+
+def test_python_is_undecidable_where_the_sandbox_cannot_start(tmp_path):
+    steps = ["```python\nprint(252)\n```"]
+    check = check_reference("252", steps, sandbox=Sandbox(bwrap=str(tmp_path / "no-bwrap")))
+    assert check.verdict == "undecidable" and "apt-get install bubblewrap" in check.reason
+    assert check_reference("252", steps, sandbox=Sandbox(mode="unsafe-local")).verdict == "match"

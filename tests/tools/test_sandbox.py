@@ -13,21 +13,24 @@ import pytest
 from nanoflux.tools import ExecutionResult, run_python
 from nanoflux.tools.isolation import probe
 from nanoflux.tools.sandbox import Sandbox, python_tool
-from tests.tools.attacks import HOOK_BYPASS
+from tests.tools.attacks import HOOK_BYPASS, requires_isolation
 
 UNSAFE = Sandbox(mode="unsafe-local")
 
 
+@requires_isolation
 def test_printed_output_and_the_final_expression_come_back():
     result = run_python("import math\nprint('choosing')\nmath.comb(10, 5)")
     assert result.ok and result.stdout == "choosing\n" and result.return_value == "252"
     assert result.exit_code == 0 and not result.timed_out
 
 
+@requires_isolation
 def test_a_final_statement_has_no_return_value():
     assert run_python("x = 1").return_value is None
 
 
+@requires_isolation
 def test_the_scientific_libraries_are_importable():
     code = ("import sympy, math, fractions, statistics, itertools\nfrom Bio.Seq import Seq\n"
             "x = sympy.symbols('x')\n(sorted(sympy.solve(x**2 - 4, x)), str(Seq('ATGGCC').translate()),"
@@ -37,6 +40,7 @@ def test_the_scientific_libraries_are_importable():
     assert result.return_value == "([-2, 2], 'MA', 2)"
 
 
+@requires_isolation
 def test_an_exception_is_reported_with_the_code_traceback():
     result = run_python("def f():\n    return 1 / 0\nf()")
     assert result.error == "ZeroDivisionError: division by zero"
@@ -44,15 +48,18 @@ def test_an_exception_is_reported_with_the_code_traceback():
     assert result.exit_code == 1
 
 
+@requires_isolation
 def test_a_syntax_error_is_reported():
     assert run_python("def (").error.startswith("SyntaxError")
 
 
+@requires_isolation
 def test_sys_exit_sets_the_exit_code():
     result = run_python("import sys\nsys.exit(3)")
     assert result.exit_code == 3 and result.error == "SystemExit: 3"
 
 
+@requires_isolation
 @pytest.mark.parametrize("code", ["while True:\n    pass", "import time\ntime.sleep(60)"])
 def test_code_that_never_ends_is_killed_at_the_wall_clock_limit(code):
     started = time.monotonic()
@@ -61,12 +68,14 @@ def test_code_that_never_ends_is_killed_at_the_wall_clock_limit(code):
     assert time.monotonic() - started < 3
 
 
+@requires_isolation
 @pytest.mark.parametrize("code", ["x = bytearray(2 * 1024**3)", "x = []\nwhile True:\n    x.append(' ' * 10**6)"])
 def test_a_memory_bomb_hits_the_memory_limit(code):
     result = run_python(code, memory_mb=256, timeout_s=10)
     assert result.error == "MemoryError: the memory limit was exceeded"
 
 
+@requires_isolation
 def test_endless_output_is_capped():
     result = run_python("while True:\n    print('x' * 1000)", max_output_bytes=10_000)
     assert "output limit exceeded" in result.error
@@ -78,12 +87,14 @@ def test_too_much_code_is_refused_before_anything_starts():
     assert "code too long" in result.error and result.exit_code is None
 
 
+@requires_isolation
 def test_the_working_directory_is_writable_and_nothing_survives_into_the_next_run():
     first = run_python("import os\nopen('notes.txt', 'w').write('kept?')\nos.listdir('.')")
     assert first.ok and first.return_value == "['notes.txt']"
     assert run_python("import os\nos.listdir('.')").return_value == "[]"
 
 
+@requires_isolation
 def test_the_result_serialises_and_the_caller_survives_many_hostile_runs():
     before = os.getpid()
     for code in ("import os\nos._exit(9)", "raise SystemExit('bye')", "import sys\nsys.stdout.close()"):
@@ -131,6 +142,7 @@ def test_the_unsafe_local_runner_still_has_its_limits():
     assert result.error == "MemoryError: the memory limit was exceeded"
 
 
+@requires_isolation
 def test_the_agent_tool_runs_in_the_sandbox_it_was_given(tmp_path: Path):
     refused = python_tool(Sandbox(bwrap=str(tmp_path / "missing")))("print(6 * 7)")
     assert refused["stdout"] == "" and "apt-get install bubblewrap" in refused["error"]
