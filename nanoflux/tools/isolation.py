@@ -2,10 +2,11 @@
 
 Each sandboxed process gets new user, PID, network, IPC, UTS and cgroup namespaces; uid/gid 65534
 inside with no capabilities; a read-only view of only /usr (with the /bin, /lib... links) and the
-Python installation (prefix, base prefix, the venv's site-packages); its own /proc and a minimal
-/dev; a size-capped tmpfs on /tmp as its working directory and only writable place; an empty
-environment; and a seccomp filter that refuses new processes (threads stay allowed) and new
-namespaces. The model of this is anthropics/sandbox-runtime's Linux runner.
+Python installation (prefix, base prefix, the venv's site-packages); its own /proc without
+/proc/sys, and a minimal /dev; a size-capped tmpfs on /tmp as its working directory and only
+writable place; an empty environment; and a seccomp filter that refuses new processes (threads
+stay allowed), new namespaces, keyrings and ptrace. The model of this is
+anthropics/sandbox-runtime's Linux runner.
 
 Whether bwrap can start here is probed once per executable and cached (`probe`).
 """
