@@ -141,6 +141,19 @@ def sandbox_warning(view: RunView) -> str | None:
     return None
 
 
+def sandbox_summary(view: RunView) -> str:
+    """How the judge ran model-written code in this run, as the manifest recorded it."""
+    record = (view.manifest or {}).get("sandbox") or {}
+    mode = view.spec.get("sandbox") or record.get("mode") or "isolated"
+    if mode == "unsafe-local":
+        return "sandbox: unsafe-local (no isolation)"
+    if not record:
+        return f"sandbox: {mode}"
+    if not record.get("isolation_available"):
+        return f"sandbox: {mode}, unavailable, so code was not run ({record.get('isolation')})"
+    return f"sandbox: {mode} ({record.get('isolation')})"
+
+
 def summary(view: RunView, stats: dict[str, Any]) -> list[tuple[str, str]]:
     """The summary table's rows: what ran, how much of it was kept, how long it took and what it cost."""
     roles = view.spec.get("roles", {})
@@ -152,6 +165,7 @@ def summary(view: RunView, stats: dict[str, Any]) -> list[tuple[str, str]]:
              + ("; attacker and defender swap every other round" if roles.get("alternate") else "")),
             ("quality band", view.band + (f", novelty threshold {view.novelty}" if view.novelty is not None else "")),
             ("failed rounds", f"{stats['failed']}, of which {stats['parse_failures']} unparseable LM output"),
+            ("model-written code", sandbox_summary(view)),
             ("wall time", duration(stats["wall_seconds"])),
             ("cost", f"${cost['total']:.4f} at litellm's prices, embedded models free"
              + (f"; no price known for {', '.join(cost['unpriced'])}" if cost["unpriced"] else ""))]

@@ -74,3 +74,4 @@ def test_unsafe_local_runs_the_code_and_is_recorded_and_shown(tmp_path: Path):
     assert manifest["sandbox"]["mode"] == "unsafe-local"
     report = build_report(result.run_dir).read_text()
     assert 'id="sandbox-warning"' in report and "WITHOUT isolation" in report
+    assert "sandbox: unsafe-local (no isolation)" in report  # the summary table's row
