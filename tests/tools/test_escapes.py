@@ -177,8 +177,8 @@ def test_a_disk_fill_stops_at_the_cap_wherever_it_writes_and_costs_the_host_no_d
     result = attack(code, timeout_s=20)
     assert "No space left on device" in result["stdout"]
     assert int(result["stdout"].split()[-1]) <= 64  # MiB, of the 3,600 it tried
-    for path, free in before.items():  # tmpfs: the writes never touched a disk (slack for other processes)
-        assert free - shutil.disk_usage(path).free < 64 << 20
+    for path, free in before.items():  # tmpfs: none of the 3.5 GiB tried reached a disk (slack: other processes)
+        assert free - shutil.disk_usage(path).free < 512 << 20
 
 
 def test_the_network_cannot_reach_a_listener_on_the_loopback():
