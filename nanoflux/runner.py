@@ -71,7 +71,8 @@ class RunProgress:
 
 @dataclass
 class CircuitBreaker:
-    """Trips after `limit` rounds in a row (in round order) failed because an LM call failed.
+    """Trips after `limit` rounds in a row failed because an LM call failed, in the order rounds finish
+    (a round waiting for an earlier one to be journaled has still told us the server is down).
 
     A round that reached the server and got any answer, even one that did not parse, resets the
     count: the breaker is for a server that is down, not for a model that writes badly.
@@ -236,7 +237,6 @@ def run_rounds(spec: Spec, player: Callable[[Task], Record], journal: Journal, c
         journal.append(record)
         done.add(record["round_id"])
         state.count(record)
-        breaker.see(record)
         bar.update(1)
         bar.set_postfix(accepted=state.accepted, failed=state.failed)
 
@@ -244,8 +244,9 @@ def run_rounds(spec: Spec, player: Callable[[Task], Record], journal: Journal, c
     bar.set_postfix(accepted=state.accepted, failed=state.failed)
     try:
         for record in executor.run(player, tasks()):
-            if record["round_id"] not in done:
+            if record["round_id"] not in done and record["round_id"] not in finished:
                 finished[record["round_id"]] = record
+                breaker.see(record)
             while issued and issued[0] in finished:
                 write(finished.pop(issued.popleft()))
     except KeyboardInterrupt:

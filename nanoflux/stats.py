@@ -232,8 +232,9 @@ def run_stats(run_dir: str | Path, records: list[dict[str, Any]] | None = None) 
 
 def format_stats(stats: dict[str, Any]) -> str:
     """The statistics as a plain-text report for the terminal."""
+    failures = ", ".join(f"{kind} {n}" for kind, n in sorted(stats["failures"].items()))
     lines = [f"{stats['run_dir']}: {stats['rounds_played']} rounds, {stats['accepted']} accepted "
-             f"({stats['acceptance_rate']:.1%}), {stats['failed']} failed",
+             f"({stats['acceptance_rate']:.1%}), {stats['failed']} failed" + (f" ({failures})" if failures else ""),
              "kept or not: " + ", ".join(f"{reason} {n}" for reason, n in sorted(stats["reasons"].items()))]
     for title, table in (("verdict", "by_verdict"), ("level", "by_level"), ("topic", "by_topic"), ("hops", "by_hops")):
         width = max([len(title), *map(len, stats[table])])

@@ -56,6 +56,7 @@ def test_a_server_answering_only_500_trips_the_breaker_and_resume_replays_exactl
         assert server.count() == 3 + 3 and server.count("500") == 3, "3 failed rounds, one refused request each"
         assert "the attacker's model openai/fault at " + server.api_base in broken.output
         assert "injected failure" in broken.output and "Traceback" not in broken.output
+        assert "failed rounds: 3 LM call failed" in broken.output
         manifest = json.loads((run_dir / "manifest.json").read_text())
         assert manifest["circuit_breaker"]["role"] == "attacker" and manifest["circuit_breaker"]["after"] == 3
         assert manifest["counts"]["rounds_played"] == 4 and manifest["counts"]["failures"] == {"lm": 3}
@@ -99,7 +100,7 @@ def test_a_429_is_retried_after_the_wait_its_retry_after_asks(tmp_path: Path) ->
     [record] = read_journal(result.run_dir / "rounds.jsonl")
     assert record["status"] == "ok"
     assert server.count("429") == 1 and server.count() == 1 + CALLS_PER_ROUND
-    assert 1.9 <= retried - refused < 5, "Retry-After: 2 honoured (DSPy's own first backoff is 1 s)"
+    assert retried - refused >= 1.9, "Retry-After: 2 honoured (DSPy's own first backoff is 1 s)"
 
 
 @pytest.mark.parametrize("behaviour", ["500", "429", "drop"])
@@ -112,6 +113,24 @@ def test_every_kind_of_server_failure_is_an_lm_failure_of_the_role_that_called(t
     assert (record["failed_role"], record["failed_model"], record["failed_api_base"]) == (
         "defender", "openai/fault", server.api_base)
     assert result.progress.failures == {"lm": 1} and result.progress.breaker is None
+
+
+def test_an_answer_that_does_not_parse_resets_the_breaker_count(tmp_path: Path) -> None:
+    with FaultServer() as server:
+        server.plan("500", "garbage", "500", "ok", "ok", "ok")  # rounds 0 and 2 lm, round 1 parse, round 3 ok
+        result = compile_against(server, tmp_path, spec=spec_text(server, breaker=2), rounds=4)
+    assert result.progress.breaker is None and result.progress.failures == {"lm": 2, "parse": 1}
+    assert [status for _, _, status in attempts(result.run_dir)] == ["failed", "failed", "failed", "ok"]
+
+
+def test_with_threads_the_breaker_stops_taking_rounds_and_journals_those_in_flight(tmp_path: Path) -> None:
+    threads, limit = 3, 3
+    with FaultServer(default="500") as server:
+        result = compile_against(server, tmp_path, spec=spec_text(server, breaker=limit), rounds=12, threads=threads)
+    played = attempts(result.run_dir)
+    assert result.progress.breaker["after"] == limit
+    assert limit <= len(played) <= limit + threads - 1 and server.count() == len(played)
+    assert result.manifest["counts"]["rounds_played"] == len(played)
 
 
 def test_a_server_that_dies_mid_run_fails_the_rounds_after_it_and_resume_plays_them_on_another(tmp_path: Path) -> None:

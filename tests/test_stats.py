@@ -87,7 +87,7 @@ def test_statistics_are_saved_beside_the_journal_unless_told_otherwise(run_dir: 
 
 def test_the_table_shows_every_breakdown(run_dir: Path) -> None:
     text = format_stats(run_stats(run_dir))
-    assert "6 rounds, 2 accepted (33.3%), 1 failed" in text
+    assert "6 rounds, 2 accepted (33.3%), 1 failed (parse 1)" in text
     for heading in ("verdict", "level", "topic", "hops", "similarity", "role"):
         assert heading in text
 
