@@ -13,9 +13,8 @@ the server fails and counts what the client sent:
     die      as drop, and the server stops: every later connection is refused
 
     with FaultServer(default="500") as server:
-        spec = f"... roles: {{judge: {{model: openai/x, api_base: {server.api_base}}}}}"
-        ...
-        assert server.count("500") == 5
+        compile_spec(parse_spec(fault_spec(server)), ...)
+        assert server.count("500") == 3
 """
 
 from __future__ import annotations
@@ -29,9 +28,17 @@ from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.fakes import Answer, default_answers, role_of
+from tests.fakes import SCRIPTED_SPEC, Answer, default_answers, role_of
 
 BEHAVIOURS = ("ok", "500", "429", "hang", "garbage", "drop", "die")
+
+
+def fault_spec(server: FaultServer, *, timeout: float = 5, num_retries: int = 0, breaker: int = 3) -> str:
+    """The scripted spec (tests/fakes.py) with every role on `server`, and the given failure settings."""
+    role = (f"{{model: openai/fault, api_base: '{server.api_base}', structured_output: true, "
+            f"timeout: {timeout}, num_retries: {num_retries}}}")
+    return (SCRIPTED_SPEC + f"roles: {{alternate: false, attacker: {role}, defender: {role}, judge: {role}}}\n"
+            f"curation: {{band: L3-L5}}\nexecution: {{max_consecutive_failures: {breaker}}}\n")
 
 
 class FaultServer:

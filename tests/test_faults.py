@@ -17,22 +17,14 @@ from nanoflux.cli import main
 from nanoflux.journal import read_journal
 from nanoflux.pipeline import compile_spec
 from nanoflux.stats import run_stats
-from tests.faultserver import FaultServer
-from tests.fakes import SCRIPTED_SPEC
+from tests.faultserver import FaultServer, fault_spec
 
 CALLS_PER_ROUND = 3  # attacker, defender, judge: one request each when nothing fails
 
 
-def spec_text(server: FaultServer, *, timeout: float = 5, num_retries: int = 0, breaker: int = 3) -> str:
-    role = (f"{{model: openai/fault, api_base: '{server.api_base}', structured_output: true, "
-            f"timeout: {timeout}, num_retries: {num_retries}}}")
-    return (SCRIPTED_SPEC + f"roles: {{alternate: false, attacker: {role}, defender: {role}, judge: {role}}}\n"
-            f"curation: {{band: L3-L5}}\nexecution: {{max_consecutive_failures: {breaker}}}\n")
-
-
 def compile_against(server: FaultServer, tmp_path: Path, *, spec: str | None = None, **kwargs):
     options = {"out": tmp_path / "run", "cache_dir": tmp_path / "cache", "progress": False}
-    return compile_spec(parse_spec(spec or spec_text(server)), **{**options, **kwargs})
+    return compile_spec(parse_spec(spec or fault_spec(server)), **{**options, **kwargs})
 
 
 def invoke(*args: str):
@@ -48,7 +40,7 @@ def test_a_server_answering_only_500_trips_the_breaker_and_resume_replays_exactl
     with FaultServer(default="500") as server:
         server.plan("ok", "ok", "ok")  # round 0 is played whole; then the server breaks
         spec_path = tmp_path / "spec.yaml"
-        spec_path.write_text(spec_text(server))
+        spec_path.write_text(fault_spec(server))
         run_dir, cache = tmp_path / "run", tmp_path / "cache"
 
         broken = invoke("compile", str(spec_path), "--out", str(run_dir), "--cache-dir", str(cache))
@@ -61,6 +53,7 @@ def test_a_server_answering_only_500_trips_the_breaker_and_resume_replays_exactl
         assert manifest["circuit_breaker"]["role"] == "attacker" and manifest["circuit_breaker"]["after"] == 3
         assert manifest["counts"]["rounds_played"] == 4 and manifest["counts"]["failures"] == {"lm": 3}
         assert manifest["dataset"]["sft"]["rows"] == 1 == len((run_dir / "dataset" / "sft.jsonl").read_text().splitlines())
+        assert "The run stopped early: 3 rounds in a row failed" in (run_dir / "report.html").read_text()
         command = next(line for line in broken.output.splitlines() if "continue with: " in line).split("continue with: ")[1]
         assert shlex.split(command) == ["nanoflux", "compile", str(spec_path), "--out", str(run_dir), "--resume",
                                         "--cache-dir", str(cache)]
@@ -84,7 +77,7 @@ def test_a_server_answering_only_500_trips_the_breaker_and_resume_replays_exactl
 def test_a_hanging_server_fails_the_call_after_the_role_timeout(tmp_path: Path) -> None:
     with FaultServer(default="hang", hang_limit=30) as server:
         started = time.monotonic()
-        result = compile_against(server, tmp_path, spec=spec_text(server, timeout=1), rounds=1)
+        result = compile_against(server, tmp_path, spec=fault_spec(server, timeout=1), rounds=1)
         elapsed = time.monotonic() - started
     [record] = read_journal(result.run_dir / "rounds.jsonl")
     assert record["error_kind"] == "lm" and record["failed_role"] == "attacker" and "timed out" in record["error"]
@@ -95,7 +88,7 @@ def test_a_hanging_server_fails_the_call_after_the_role_timeout(tmp_path: Path) 
 def test_a_429_is_retried_after_the_wait_its_retry_after_asks(tmp_path: Path) -> None:
     with FaultServer(retry_after=2) as server:
         server.plan("429")
-        result = compile_against(server, tmp_path, spec=spec_text(server, num_retries=1), rounds=1)
+        result = compile_against(server, tmp_path, spec=fault_spec(server, num_retries=1), rounds=1)
         (_, _, refused), (_, _, retried) = server.requests[:2]
     [record] = read_journal(result.run_dir / "rounds.jsonl")
     assert record["status"] == "ok"
@@ -118,7 +111,7 @@ def test_every_kind_of_server_failure_is_an_lm_failure_of_the_role_that_called(t
 def test_an_answer_that_does_not_parse_resets_the_breaker_count(tmp_path: Path) -> None:
     with FaultServer() as server:
         server.plan("500", "garbage", "500", "ok", "ok", "ok")  # rounds 0 and 2 lm, round 1 parse, round 3 ok
-        result = compile_against(server, tmp_path, spec=spec_text(server, breaker=2), rounds=4)
+        result = compile_against(server, tmp_path, spec=fault_spec(server, breaker=2), rounds=4)
     assert result.progress.breaker is None and result.progress.failures == {"lm": 2, "parse": 1}
     assert [status for _, _, status in attempts(result.run_dir)] == ["failed", "failed", "failed", "ok"]
 
@@ -126,7 +119,7 @@ def test_an_answer_that_does_not_parse_resets_the_breaker_count(tmp_path: Path) 
 def test_with_threads_the_breaker_stops_taking_rounds_and_journals_those_in_flight(tmp_path: Path) -> None:
     threads, limit = 3, 3
     with FaultServer(default="500") as server:
-        result = compile_against(server, tmp_path, spec=spec_text(server, breaker=limit), rounds=12, threads=threads)
+        result = compile_against(server, tmp_path, spec=fault_spec(server, breaker=limit), rounds=12, threads=threads)
     played = attempts(result.run_dir)
     assert result.progress.breaker["after"] == limit
     assert limit <= len(played) <= limit + threads - 1 and server.count() == len(played)
@@ -136,7 +129,7 @@ def test_with_threads_the_breaker_stops_taking_rounds_and_journals_those_in_flig
 def test_a_server_that_dies_mid_run_fails_the_rounds_after_it_and_resume_plays_them_on_another(tmp_path: Path) -> None:
     with FaultServer() as dying:
         dying.plan("ok", "ok", "ok", "die")
-        result = compile_against(dying, tmp_path, spec=spec_text(dying, breaker=10), rounds=3)
+        result = compile_against(dying, tmp_path, spec=fault_spec(dying, breaker=10), rounds=3)
     assert dying.count() == 4, "nothing reached it after it died"
     assert [status for _, _, status in attempts(result.run_dir)] == ["ok", "failed", "failed"]
     assert result.progress.failures == {"lm": 2} and result.progress.breaker is None
