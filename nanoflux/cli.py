@@ -125,7 +125,7 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
     click.echo(f"  rounds: {counts['rounds_played']} played, {counts['failed']} failed, {counts['accepted']} accepted"
                f"  (reasons: {counts['reasons']})")
     if counts["failed"]:
-        kinds = ", ".join(f"{n} {FAILURE_KINDS.get(kind, kind)}" for kind, n in sorted(counts["failures"].items()))
+        kinds = ", ".join(f"{FAILURE_KINDS.get(kind, kind)} {n}" for kind, n in sorted(counts["failures"].items()))
         click.echo(f"  failed rounds: {kinds}. --resume plays LM failures again; --resume --retry-failed all of them")
     for name, entry in dataset.items():
         click.echo(f"  {name}: {result.run_dir / entry['path']} ({entry['rows']} rows)")

@@ -48,7 +48,7 @@ def test_a_server_answering_only_500_trips_the_breaker_and_resume_replays_exactl
         assert server.count() == 3 + 3 and server.count("500") == 3, "3 failed rounds, one refused request each"
         assert "the attacker's model openai/fault at " + server.api_base in broken.output
         assert "injected failure" in broken.output and "Traceback" not in broken.output
-        assert "failed rounds: 3 LM call failed" in broken.output
+        assert "failed rounds: LM call failed 3." in broken.output
         manifest = json.loads((run_dir / "manifest.json").read_text())
         assert manifest["circuit_breaker"]["role"] == "attacker" and manifest["circuit_breaker"]["after"] == 3
         assert manifest["counts"]["rounds_played"] == 4 and manifest["counts"]["failures"] == {"lm": 3}
@@ -81,8 +81,7 @@ def test_a_hanging_server_fails_the_call_after_the_role_timeout(tmp_path: Path) 
         elapsed = time.monotonic() - started
     [record] = read_journal(result.run_dir / "rounds.jsonl")
     assert record["error_kind"] == "lm" and record["failed_role"] == "attacker" and "timed out" in record["error"]
-    assert record["seconds"] < 3, "one call of 1 s, not litellm's 600 s"
-    assert elapsed < 30
+    assert record["seconds"] < 10 and elapsed < 30, "one call of 1 s, not litellm's 600 s (the server holds 30 s)"
 
 
 def test_a_429_is_retried_after_the_wait_its_retry_after_asks(tmp_path: Path) -> None:
@@ -126,7 +125,7 @@ def test_with_threads_the_breaker_stops_taking_rounds_and_journals_those_in_flig
     assert result.manifest["counts"]["rounds_played"] == len(played)
 
 
-def test_a_server_that_dies_mid_run_fails_the_rounds_after_it_and_resume_plays_them_on_another(tmp_path: Path) -> None:
+def test_a_server_that_dies_mid_run_fails_the_rounds_after_it_as_lm_failures(tmp_path: Path) -> None:
     with FaultServer() as dying:
         dying.plan("ok", "ok", "ok", "die")
         result = compile_against(dying, tmp_path, spec=fault_spec(dying, breaker=10), rounds=3)
