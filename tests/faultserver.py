@@ -33,9 +33,15 @@ from tests.fakes import SCRIPTED_SPEC, Answer, default_answers, role_of
 BEHAVIOURS = ("ok", "500", "429", "hang", "garbage", "drop", "die")
 
 
-def fault_spec(server: FaultServer, *, timeout: float = 5, num_retries: int = 0, breaker: int = 3) -> str:
+# DSPy sends `openai/` models to an api_base through its own HTTP client, and providers it has no
+# client for (`lm_studio/`) through litellm: both must honour the roles' timeout and retries.
+CLIENTS = {"dspy": "openai/fault", "litellm": "lm_studio/fault"}
+
+
+def fault_spec(server: FaultServer, *, timeout: float = 5, num_retries: int = 0, breaker: int = 3,
+               model: str = CLIENTS["dspy"]) -> str:
     """The scripted spec (tests/fakes.py) with every role on `server`, and the given failure settings."""
-    role = (f"{{model: openai/fault, api_base: '{server.api_base}', structured_output: true, "
+    role = (f"{{model: {model}, api_base: '{server.api_base}', structured_output: true, "
             f"timeout: {timeout}, num_retries: {num_retries}}}")
     return (SCRIPTED_SPEC + f"roles: {{alternate: false, attacker: {role}, defender: {role}, judge: {role}}}\n"
             f"curation: {{band: L3-L5}}\nexecution: {{max_consecutive_failures: {breaker}}}\n")
