@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -83,7 +84,10 @@ def validate(spec: Path) -> None:
 @click.option("--model", "models", multiple=True, metavar="ROLE=MODEL",
               help="Override a role's model, e.g. --model judge=openai/gpt-4o-mini (repeatable).")
 @click.option("--threads", type=click.IntRange(min=1), help="Rounds played at once (default: the spec's `threads`).")
-@click.option("--resume", is_flag=True, help="Continue the run in --out: finished rounds are kept, the rest played.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out: finished rounds are kept, the rest played, "
+                                             "and rounds whose LM call failed are played again.")
+@click.option("--retry-failed", is_flag=True,
+              help="With --resume, also play again rounds whose output did not parse (kept as they are otherwise).")
 @click.option("--program", "program_path", type=click.Path(path_type=Path),
               help="A tuned program.json (from `nanoflux optimize`) whose prompts replace the defaults.")
 @click.option("--cache-dir", type=click.Path(path_type=Path),
@@ -95,18 +99,21 @@ def validate(spec: Path) -> None:
 @click.option("--workers", type=click.IntRange(min=1), help="Ray actors playing rounds, --threads rounds each.")
 @user_errors
 def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str, ...], threads: int | None,
-             resume: bool, program_path: Path | None, cache_dir: Path | None, executor: str | None,
-             address: str | None, workers: int | None) -> None:
+             resume: bool, retry_failed: bool, program_path: Path | None, cache_dir: Path | None,
+             executor: str | None, address: str | None, workers: int | None) -> None:
     """Compile SPEC into its adversarial program and run it into a dataset.
 
     Every finished round is appended to RUN_DIR/rounds.jsonl at once; accepted rounds become
     RUN_DIR/dataset/sft.jsonl (TRL SFT messages) and dpo.jsonl (preference pairs), described
-    by RUN_DIR/manifest.json. Ctrl-C stops cleanly; --resume continues.
+    by RUN_DIR/manifest.json. Ctrl-C stops cleanly; --resume continues. When a role's server
+    fails `execution.max_consecutive_failures` rounds in a row, the run stops, names the server,
+    and exits 1; --resume plays the failed rounds again once it is back.
 
     \b
     Examples:
       nanoflux compile specs/math.yaml --rounds 6 --out runs/demo
       nanoflux compile specs/math.yaml --rounds 20 --out runs/demo --resume
+      nanoflux compile specs/math.yaml --out runs/demo --resume --retry-failed
       nanoflux compile specs/medical.yaml --model attacker=openai/gpt-4o --model defender=openai/gpt-4o-mini
       nanoflux compile specs/math.yaml --executor ray --address auto --workers 8 --threads 4
     """
@@ -115,17 +122,44 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
     execution = {key: value for key, value in
                  {"executor": executor, "address": address, "workers": workers}.items() if value is not None}
     result = compile_spec(spec, out=out, rounds=rounds, models=parse_models(models), threads=threads,
-                          resume=resume, program_path=program_path, cache_dir=cache_dir, execution=execution)
+                          resume=resume, retry_failed=retry_failed, program_path=program_path, cache_dir=cache_dir,
+                          execution=execution)
     counts, dataset = result.manifest["counts"], result.manifest["dataset"]
+    again = resume_command(click.get_current_context(), result.run_dir)
     if result.progress.interrupted:
-        click.echo(f"Interrupted. Finished rounds are kept; continue with: nanoflux compile {spec} "
-                   f"--out {result.run_dir} --resume")
+        click.echo(f"Interrupted. Finished rounds are kept; continue with: {again}")
     click.echo(f"Run directory: {result.run_dir}")
     click.echo(f"  rounds: {counts['rounds_played']} played, {counts['failed']} failed, {counts['accepted']} accepted"
                f"  (reasons: {counts['reasons']})")
+    if counts["failed"]:
+        kinds = ", ".join(f"{FAILURE_KINDS.get(kind, kind)} {n}" for kind, n in sorted(counts["failures"].items()))
+        click.echo(f"  failed rounds: {kinds}. --resume plays LM failures again; --resume --retry-failed all of them")
     for name, entry in dataset.items():
         click.echo(f"  {name}: {result.run_dir / entry['path']} ({entry['rows']} rows)")
     click.echo(f"  manifest: {result.run_dir / 'manifest.json'}")
+    if trip := result.progress.breaker:
+        server = f"{trip['model']} at {trip['api_base']}" if trip["api_base"] else trip["model"]
+        click.secho(f"error: stopped after {trip['after']} rounds in a row failed calling the {trip['role']}'s model "
+                    f"{server}. Last error (round {trip['round_id']}): {trip['error']}\n"
+                    f"Fix the server or roles.<role> in the spec (timeout, num_retries), then continue with: {again}",
+                    fg="red", err=True)
+        sys.exit(1)
+
+
+FAILURE_KINDS = {"lm": "LM call failed", "parse": "output did not parse", "error": "other error"}
+
+
+def resume_command(ctx: click.Context, run_dir: Path) -> str:
+    """The command line that continues this run: the same spec and options, with --out and --resume."""
+    words = ["nanoflux", "compile", str(ctx.params["spec"]), "--out", str(run_dir), "--resume"]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if param.name in {"spec", "out", "resume"} or value in (None, False, ()):
+            continue
+        flag = max(param.opts, key=len)
+        values = value if isinstance(value, tuple) else (value,)
+        words += [flag] if value is True else [word for item in values for word in (flag, str(item))]
+    return shlex.join(words)
 
 
 @main.command(name="judge-eval")

@@ -83,7 +83,8 @@ def role_lm(settings: RoleSpec, *, cache: bool = True) -> dspy.LM:
     """The dspy.LM one role's settings describe."""
     return make_lm(settings.model, temperature=settings.temperature, max_tokens=settings.max_tokens,
                    api_base=settings.api_base, api_key_env=settings.api_key_env,
-                   structured_output=settings.structured_output, cache=cache)
+                   structured_output=settings.structured_output, timeout=settings.timeout,
+                   num_retries=settings.num_retries, cache=cache)
 
 
 def program_digest(program: dspy.Module) -> str:

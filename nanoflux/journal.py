@@ -1,14 +1,18 @@
-"""The run journal, rounds.jsonl: one JSON object per finished round, append-only.
+"""The run journal, rounds.jsonl: one JSON object per finished attempt at a round, append-only.
 
 Each record is written and fsynced as soon as its round finishes, so a killed run loses at most
-the rounds still in flight. A line torn by a crash is dropped on the next open.
+the rounds still in flight. A line torn by a crash is dropped on the next open. A round played
+again (its LM call failed, or `--retry-failed`) gets a new line with the next `attempt` number;
+earlier attempts stay as the audit trail, and every reader counts a round by its last attempt
+(`last_attempts`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +20,30 @@ JOURNAL_NAME = "rounds.jsonl"
 
 
 class Journal:
-    """Append-only JSONL journal with torn-tail repair."""
+    """Append-only JSONL journal with torn-tail repair; numbers each round's attempts from 1."""
 
     def __init__(self, path: Path):
         self.path = path
         self._repair_tail()
+        self._attempts = Counter(record["round_id"] for record in read_journal(path))
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        """Every attempt, in the order written."""
         return iter(read_journal(self.path))
 
+    def rounds(self) -> list[dict[str, Any]]:
+        """Each round once, by its last attempt, in round order."""
+        return last_attempts(self)
+
     def append(self, record: dict[str, Any]) -> None:
+        """Write one attempt at a round; sets its `attempt` (1 for a round's first line, then 2, ...)."""
+        record["attempt"] = self._attempts[record["round_id"]] + 1
         line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
+        self._attempts[record["round_id"]] += 1
 
     def _repair_tail(self) -> None:
         """Cut a last line without its newline (a write interrupted by a kill)."""
@@ -55,3 +68,20 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
             if line.strip():
                 records.append(json.loads(line))
     return records
+
+
+def last_attempts(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each round once, by its last attempt (the last line written for it), in round order.
+
+    The one rule every reader of a journal follows: counts, datasets, stats, the report, novelty
+    replay and training sets describe a round by what its last attempt made.
+    """
+    last: dict[int, dict[str, Any]] = {}
+    for record in records:
+        last[record["round_id"]] = record
+    return [last[round_id] for round_id in sorted(last)]
+
+
+def read_rounds(path: Path) -> list[dict[str, Any]]:
+    """A journal's rounds, each once by its last attempt, in round order (see `last_attempts`)."""
+    return last_attempts(read_journal(path))

@@ -61,6 +61,8 @@ def make_lm(
     api_base: str | None = None,
     api_key_env: str | None = None,
     structured_output: bool | None = None,
+    timeout: float | None = None,
+    num_retries: int | None = None,
     cache: bool = True,
 ) -> dspy.LM:
     """Build the `dspy.LM` for one role from a spec's model string.
@@ -74,7 +76,15 @@ def make_lm(
         api_key_env: name of the environment variable holding the key.
         structured_output: True/False states whether the server honours JSON schemas when litellm
             does not know the model; None asks DSPy's catalog.
+        timeout: seconds a call waits on the server (to connect aside: for the request to be
+            taken and for each next piece of the answer) before it fails; None: DSPy's default.
+        num_retries: retries of a call that failed transiently (connection error, timeout, 5xx,
+            429): DSPy's own loop, which waits as long as a Retry-After header asks and
+            otherwise 1, 2, 4... seconds; None: DSPy's default (3).
         cache: use DSPy's response cache (see `configure_cache`).
+
+    The embedded model runs in-process: no server to time out, nothing transient to retry, so
+    it ignores `timeout` and never retries.
 
     Raises:
         NanofluxError: unknown model, missing GGUF file, or unset `api_key_env`.
@@ -87,6 +97,10 @@ def make_lm(
                        max_tokens=max_tokens, cache=cache, num_retries=0)
     _check_routable(model)
     kwargs: dict[str, Any] = dict(temperature=temperature, max_tokens=max_tokens, cache=cache)
+    if timeout is not None:
+        kwargs["timeout"] = timeout
+    if num_retries is not None:
+        kwargs["num_retries"] = num_retries
     if api_key_env:
         key = os.environ.get(api_key_env)
         if not key:

@@ -19,7 +19,7 @@ from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.errors import NanofluxError
 from nanoflux.executors import Executor
 from nanoflux.export.writers import export_dataset, write_json
-from nanoflux.journal import JOURNAL_NAME, Journal, read_journal
+from nanoflux.journal import JOURNAL_NAME, Journal, last_attempts, read_journal
 from nanoflux.lm import check_reachable, configure_cache
 from nanoflux.modules import RoleLMs
 from nanoflux.report import build_report
@@ -42,7 +42,8 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
                  models: Mapping[str, str] | None = None, threads: int | None = None, resume: bool = False,
                  program_path: str | Path | None = None, cache_dir: str | Path | None = None,
                  lms: RoleLMs | Callable[[Spec], RoleLMs] | None = None, executor: Executor | None = None,
-                 execution: Mapping[str, Any] | None = None, progress: bool = True) -> RunResult:
+                 execution: Mapping[str, Any] | None = None, retry_failed: bool = False,
+                 progress: bool = True) -> RunResult:
     """Compile a spec into its adversarial program and run it into a dataset.
 
     Args:
@@ -50,14 +51,26 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
         out: the run directory (default `runs/<spec name>`).
         rounds, threads: override the spec's values.
         models: role -> model string overrides, e.g. {"judge": "openai/gpt-4o-mini"}.
-        resume: continue the run in `out`; finished rounds are neither repeated nor lost.
+        resume: continue the run in `out`; finished rounds are neither repeated nor lost, and rounds
+            whose LM call failed are played again.
         program_path: a tuned `program.json` whose prompts replace the compiled defaults.
         cache_dir: DSPy's LM cache directory (None: `~/.cache/nanoflux/dspy`).
         lms: role LMs to use instead of building them from the spec (tests, custom backends), or a
             picklable factory `spec -> RoleLMs`, which executors in other processes (Ray) call once each.
         executor: where rounds run (default: the spec's `execution`, after `execution` overrides).
         execution: overrides of the spec's `execution` section, e.g. {"executor": "ray", "address": "auto"}.
+        retry_failed: with `resume`, also play again the rounds that failed for other reasons (output
+            that did not parse), which are otherwise kept as they are.
+
+    When `execution.max_consecutive_failures` rounds in a row fail because an LM call failed, the
+    run stops early (the circuit breaker): the dataset and manifest are written from the rounds
+    played, and `result.progress.breaker` (also the manifest's `circuit_breaker`) names the role,
+    model, server and last error. Every attempt at a round stays in the journal; everything counts
+    a round once, by its last attempt.
     """
+    if retry_failed and not resume:
+        raise NanofluxError("--retry-failed plays the failed rounds of an existing run again; add --resume "
+                            "(and --out RUN_DIR)")
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
     spec = apply_overrides(spec, rounds=rounds, threads=threads, models=models, execution=execution)
     run_dir = prepare_run_dir(Path(out) if out else Path("runs") / spec.name, spec, resume=resume)
@@ -75,9 +88,10 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
     curator = Curator(spec.curation.quality_band, novelty, complexity=spec.curation.complexity,
                       require_verified_reference=spec.curation.require_verified_reference)
     player = RoundPlayer(spec, program, program_hash, make_lms)
-    state = run_rounds(spec, player, Journal(run_dir / JOURNAL_NAME), curator, executor=executor, progress=progress)
+    state = run_rounds(spec, player, Journal(run_dir / JOURNAL_NAME), curator, executor=executor, progress=progress,
+                       retry_failed=retry_failed)
     manifest = finish_run(run_dir, spec, program_hash=program_hash, program_path=program_path,
-                          interrupted=state.interrupted)
+                          interrupted=state.interrupted, breaker=state.breaker)
     return RunResult(run_dir, manifest, state)
 
 
@@ -124,9 +138,14 @@ def prepare_run_dir(run_dir: Path, spec: Spec, *, resume: bool) -> Path:
 
 
 def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: str | Path | None,
-               interrupted: bool) -> dict[str, Any]:
-    """Export the journal's accepted rounds and write the manifest; safe to call on a partial run."""
-    records = sorted(read_journal(run_dir / JOURNAL_NAME), key=lambda r: r["round_id"])
+               interrupted: bool, breaker: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Export the journal's accepted rounds and write the manifest; safe to call on a partial run.
+
+    `breaker`: why the circuit breaker stopped the run (`RunProgress.breaker`), recorded as the
+    manifest's `circuit_breaker`; None when it did not trip.
+    """
+    attempts = read_journal(run_dir / JOURNAL_NAME)
+    records = last_attempts(attempts)
     accepted = [r for r in records if r["curation"]["accepted"]]
     files = export_dataset(run_dir, accepted, spec.output.formats)
     manifest = {
@@ -139,11 +158,12 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
         "seed": spec.seed,
         "curation": {"band": spec.curation.band, **spec.curation.complexity.to_dict(),
                      "novelty": spec.curation.novelty, "size": spec.curation.size, "against": spec.curation.against},
-        "counts": run_counts(records, spec.rounds),
+        "counts": run_counts(attempts, spec.rounds),
         "tokens": token_counts(records),
         "dataset": files,
         "interrupted": interrupted,
         "sandbox": Sandbox(mode=spec.sandbox).record(),
+        "circuit_breaker": breaker,
         "versions": library_versions(),
     }
     write_json(run_dir / "manifest.json", manifest)
@@ -151,9 +171,10 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
     return manifest
 
 
-def run_counts(records: list[dict[str, Any]], rounds_requested: int) -> dict[str, Any]:
-    """The manifest's counts: those of `nanoflux stats` (computed in one place), plus the rounds asked for."""
-    return {"rounds_requested": rounds_requested, **record_counts(records)}
+def run_counts(attempts: list[dict[str, Any]], rounds_requested: int) -> dict[str, Any]:
+    """The manifest's counts from every journaled attempt: those of `nanoflux stats` (computed in one place,
+    each round by its last attempt), plus the rounds asked for and the attempts (a replayed round has several)."""
+    return {"rounds_requested": rounds_requested, "attempts": len(attempts), **record_counts(last_attempts(attempts))}
 
 
 def token_counts(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -126,6 +126,9 @@ def notice(view: RunView, played: int) -> str | None:
                 "the run is still going (or was resumed and stopped). The figures cover the journal.")
     if view.manifest.get("interrupted"):
         return "The run was interrupted (Ctrl-C) before it played all its rounds; `nanoflux compile --resume` goes on."
+    if trip := view.manifest.get("circuit_breaker"):
+        return (f"The run stopped early: {trip['after']} rounds in a row failed calling the {trip['role']}'s model "
+                f"{trip['model']} (last error: {trip['error']}). `nanoflux compile --resume` plays them again.")
     return None
 
 

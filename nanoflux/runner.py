@@ -6,6 +6,7 @@ receives finished records from the executor, decides curation in round-id order,
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections import Counter, deque
@@ -25,26 +26,89 @@ from nanoflux.executors import Executor, executor_for
 from nanoflux.executors.base import Record, Task
 from nanoflux.journal import Journal
 from nanoflux.modules import RoleLMs
+from nanoflux.modules.round import failed_call
 from nanoflux.spec import Spec
+
+logger = logging.getLogger(__name__)
 
 AVOID_SHOWN = 3  # accepted questions nearest the topic shown to the attacker to steer it away
 
 
 @dataclass
 class RunProgress:
-    """Counts over the whole journal (resumed rounds included)."""
+    """Counts over the whole journal (resumed rounds included), each round once by its last attempt.
+
+    `failures` counts failed rounds by `error_kind`; `breaker` says why the circuit breaker stopped
+    the run (see `CircuitBreaker.trip`), None when it did not.
+    """
 
     played: int = 0
     accepted: int = 0
     failed: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
     interrupted: bool = False
+    breaker: dict[str, Any] | None = None
+    _counted: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def count(self, record: dict[str, Any]) -> None:
-        self.played += 1
-        self.failed += record["status"] != "ok"
-        self.accepted += record["curation"]["accepted"]
-        self.reasons[record["curation"]["reason"]] += 1
+        """Count a round's latest attempt, replacing what an earlier attempt at it counted."""
+        earlier = self._counted.get(record["round_id"])
+        if earlier is not None:
+            self._tally(earlier, -1)
+        self._counted[record["round_id"]] = record
+        self._tally(record, 1)
+
+    def _tally(self, record: dict[str, Any], sign: int) -> None:
+        self.played += sign
+        self.failed += sign * (record["status"] != "ok")
+        self.accepted += sign * record["curation"]["accepted"]
+        self.reasons[record["curation"]["reason"]] += sign
+        if record["status"] != "ok":
+            self.failures[record.get("error_kind", "error")] += sign
+        self.reasons, self.failures = +self.reasons, +self.failures  # drop kinds no round has any more
+
+
+@dataclass
+class CircuitBreaker:
+    """Trips after `limit` rounds in a row failed because an LM call failed, in the order rounds finish
+    (a round waiting for an earlier one to be journaled has still told us the server is down).
+
+    A round that reached the server and got any answer, even one that did not parse, resets the
+    count: the breaker is for a server that is down, not for a model that writes badly.
+    """
+
+    limit: int
+    streak: int = 0
+    last: dict[str, Any] | None = None  # the latest round an LM call failed in
+
+    @property
+    def tripped(self) -> bool:
+        return self.streak >= self.limit
+
+    def see(self, record: dict[str, Any]) -> None:
+        if lm_failed(record):
+            self.streak += 1
+            self.last = record
+        else:
+            self.streak = 0
+
+    def trip(self) -> dict[str, Any]:
+        """What the manifest and the CLI say about the trip: the failing role's server and its last error."""
+        last = self.last or {}
+        return {"after": self.limit, "round_id": last.get("round_id"), "role": last.get("failed_role"),
+                "model": last.get("failed_model"), "api_base": last.get("failed_api_base"), "error": last.get("error")}
+
+
+def lm_failed(record: dict[str, Any]) -> bool:
+    """The round failed because an LM call failed (server down, 5xx, timeout, rate limit after retries)."""
+    return record["status"] != "ok" and record.get("error_kind") == "lm"
+
+
+def replayable(record: dict[str, Any], *, retry_failed: bool = False) -> bool:
+    """Whether `--resume` plays this round (its last attempt) again: LM failures always; with
+    `retry_failed`, every failed round (output that did not parse is otherwise data about the model)."""
+    return lm_failed(record) or (retry_failed and record["status"] != "ok")
 
 
 def round_tasks(spec: Spec, round_ids: list[int]) -> Iterator[dict[str, Any]]:
@@ -71,8 +135,10 @@ def play_round(program: dspy.Module, task: dict[str, Any], program_hash: str) ->
                          avoid=task.get("avoid", []), round_index=task["round_id"])
         record.update(status="ok", **{key: result[key] for key in result.keys()})
     except Exception as exc:  # noqa: BLE001 - LM output is untrusted: any failure is a failed round, not a crashed run
-        record.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:2000],
-                      error_kind=_error_kind(exc))
+        call = failed_call(exc)
+        record.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:2000], error_kind=_error_kind(exc),
+                      failed_role=call.get("role"), failed_model=call.get("model"),
+                      failed_api_base=call.get("api_base"))
     record["seconds"] = round(time.time() - started, 3)
     return record
 
@@ -120,36 +186,48 @@ def _rebuild_player(spec_data: dict[str, Any], state: dict[str, Any], program_ha
 
 
 def _error_kind(exc: Exception) -> str:
-    """parse: the LM's output did not fit the signature; lm: the LM call itself failed; error: anything else."""
+    """parse: the LM's output did not fit the signature; lm: the LM call itself failed (after its retries:
+    connection refused or dropped, timeout, 5xx, rate limit); error: anything else."""
     if isinstance(exc, AdapterParseError):
         return "parse"
     return "lm" if isinstance(exc, LMError) else "error"
 
 
 def run_rounds(spec: Spec, player: Callable[[Task], Record], journal: Journal, curator: Curator, *,
-               executor: Executor | None = None, progress: bool = True) -> RunProgress:
-    """Play the spec's rounds not yet in the journal, until `spec.rounds` are played or the dataset is full.
+               executor: Executor | None = None, progress: bool = True, retry_failed: bool = False) -> RunProgress:
+    """Play the spec's rounds not yet done, until `spec.rounds` are played or the dataset is full.
 
-    Rounds are curated and journaled in round-id order (one that finishes early waits for the
-    earlier ones still in flight), so which of two near-duplicates is kept never depends on which
-    worker was faster; a round delivered twice (an executor's retry) is written once. Ctrl-C stops
-    taking new rounds; every finished round is journaled, and `--resume` goes on.
+    A round is done when the journal holds it and its last attempt is not `replayable`: rounds
+    whose LM call failed are played again (with `retry_failed`, every failed round), as a new
+    attempt. Rounds are curated and journaled in round-id order (one that finishes early waits for
+    the earlier ones still in flight), so which of two near-duplicates is kept never depends on which
+    worker was faster; a round delivered twice (an executor's retry) is written once. After
+    `execution.max_consecutive_failures` rounds in a row failed for LM reasons, the circuit breaker
+    stops taking rounds (`RunProgress.breaker` says why). Ctrl-C stops taking new rounds; every
+    finished round is journaled, and `--resume` goes on.
     """
     state = RunProgress()
     done: set[int] = set()
-    for record in journal:
-        done.add(record["round_id"])
+    replays = 0
+    for record in journal.rounds():
         state.count(record)
+        if replayable(record, retry_failed=retry_failed):
+            replays += record["round_id"] < spec.rounds
+        else:
+            done.add(record["round_id"])
         if record["curation"]["accepted"]:
             curator.novelty.add(str(record["round_id"]), record["question"], {"topic": record["topic"]})
+    if replays:
+        logger.info("playing %d failed round(s) again", replays)
     todo = [round_id for round_id in range(spec.rounds) if round_id not in done]
     executor = executor or executor_for(spec)
+    breaker = CircuitBreaker(spec.execution.max_consecutive_failures)
     issued: deque[int] = deque()  # round ids handed out and not yet journaled, in order
     finished: dict[int, Record] = {}  # rounds that finished ahead of an earlier one
 
     def tasks() -> Iterator[dict[str, Any]]:
         for task in round_tasks(spec, todo):
-            if state.accepted >= spec.curation.size:
+            if state.accepted >= spec.curation.size or breaker.tripped:
                 return
             issued.append(task["round_id"])
             yield {**task, "avoid": curator.novelty.nearest(task["topic"], k=AVOID_SHOWN)}
@@ -162,12 +240,13 @@ def run_rounds(spec: Spec, player: Callable[[Task], Record], journal: Journal, c
         bar.update(1)
         bar.set_postfix(accepted=state.accepted, failed=state.failed)
 
-    bar = tqdm(total=spec.rounds, initial=state.played, unit="round", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=spec.rounds, initial=len(done), unit="round", disable=not progress, dynamic_ncols=True)
     bar.set_postfix(accepted=state.accepted, failed=state.failed)
     try:
         for record in executor.run(player, tasks()):
-            if record["round_id"] not in done:
+            if record["round_id"] not in done and record["round_id"] not in finished:
                 finished[record["round_id"]] = record
+                breaker.see(record)
             while issued and issued[0] in finished:
                 write(finished.pop(issued.popleft()))
     except KeyboardInterrupt:
@@ -176,4 +255,6 @@ def run_rounds(spec: Spec, player: Callable[[Task], Record], journal: Journal, c
         for round_id in sorted(finished):  # finished work is kept even when an earlier round never came back
             write(finished.pop(round_id))
         bar.close()
+    if breaker.tripped:
+        state.breaker = breaker.trip()
     return state

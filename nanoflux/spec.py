@@ -41,6 +41,12 @@ class RoleSpec(_Strict):
         api_key_env (str | None, default None): environment variable that holds the API key.
         structured_output (bool | None, default None): declare that the model accepts JSON schemas
             (response_format json_schema) when litellm does not know it; None = ask litellm.
+        timeout (float, default 120): seconds one LM call may take before it fails (a hanging
+            server then costs a round this long, not litellm's 600 s). API models only: the
+            embedded `local/` model runs in-process and is not interrupted.
+        num_retries (int, default 3): times litellm retries a failed call (connection error, 5xx,
+            429, timeout) with its exponential backoff, waiting as long as a 429's Retry-After
+            asks; 0-10. API models only (the embedded model never retries).
     """
 
     model: str = EMBEDDED_MODEL
@@ -49,6 +55,8 @@ class RoleSpec(_Strict):
     api_base: str | None = None
     api_key_env: str | None = None
     structured_output: bool | None = None
+    timeout: float = Field(120.0, gt=0)
+    num_retries: int = Field(3, ge=0, le=10)
 
 
 class JudgeRoleSpec(RoleSpec):
@@ -243,12 +251,17 @@ class ExecutionSpec(_Strict):
         max_concurrent_calls (int | None, default None): the most calls to one API model in flight
             across all Ray workers, to stay under its rate limit; None: no limit (`local/` models,
             which run inside each worker, are never limited).
+        max_consecutive_failures (int, default 5): the circuit breaker: after this many rounds in a
+            row failed because an LM call failed (after its retries), the run stops taking rounds,
+            writes its dataset and manifest, names the failing server, and `nanoflux compile` exits 1.
+            `--resume` plays those rounds again once the server is back.
     """
 
     executor: Literal["threads", "ray"] = "threads"
     address: str | None = None
     workers: int = Field(2, ge=1, le=4096)
     max_concurrent_calls: int | None = Field(None, ge=1)
+    max_consecutive_failures: int = Field(5, ge=1)
 
 
 class SeedExample(_Strict):
@@ -336,9 +349,14 @@ class Spec(_Strict):
         """A stable hash of what decides a round's content, recorded in manifests to trace examples.
 
         `rounds`, `threads` and `execution` are left out: a run resumed with more rounds, threads or
-        another executor is the same run; so are the seed `examples`, which only `nanoflux optimize` reads.
+        another executor is the same run; so are the seed `examples`, which only `nanoflux optimize`
+        reads, and each role's `timeout` and `num_retries`, so a run stopped by a slow server can be
+        resumed with more patience.
         """
-        unrelated = {"rounds", "threads", "execution", "examples"}
+        roles = {name: {"timeout", "num_retries"} for name, field in RolesSpec.model_fields.items()
+                 if field.annotation is not bool}
+        unrelated: dict[str, Any] = {"rounds": True, "threads": True, "execution": True, "examples": True,
+                                     "roles": roles}
         canonical = json.dumps(self.model_dump(mode="json", exclude=unrelated), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from nanoflux.curation.quality import complexity_of
 from nanoflux.errors import NanofluxError
-from nanoflux.journal import JOURNAL_NAME, read_journal
+from nanoflux.journal import JOURNAL_NAME, read_rounds
 
 STATS_NAME = "stats.json"
 SIMILARITY_BINS = 10  # equal-width bins over 0-1
@@ -27,23 +27,26 @@ _LEVEL_ORDER = ("L1", "L2", "L3", "L4", "L5", "failed")
 
 
 def journal_records(run_dir: str | Path) -> list[dict[str, Any]]:
-    """A run's journaled rounds in round order; a missing directory or journal is a NanofluxError."""
+    """A run's journaled rounds in round order, each by its last attempt; a missing directory or journal
+    is a NanofluxError."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise NanofluxError(f"run directory {run_dir} does not exist; pass a directory made by `nanoflux compile`")
     if not (run_dir / JOURNAL_NAME).is_file():
         raise NanofluxError(f"{run_dir} has no journal ({JOURNAL_NAME}); pass a directory made by `nanoflux compile`")
-    return sorted(read_journal(run_dir / JOURNAL_NAME), key=lambda record: record["round_id"])
+    return read_rounds(run_dir / JOURNAL_NAME)
 
 
 def record_counts(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Rounds played, failed and accepted, why the others were not kept, and the rates."""
+    """Rounds played, failed (and why: `failures` by error kind) and accepted, why the others were not
+    kept, and the rates."""
     played = len(records)
     accepted = sum(r["curation"]["accepted"] for r in records)
     parse_failures = sum(r.get("error_kind") == "parse" for r in records)
     return {
         "rounds_played": played,
         "failed": sum(r["status"] != "ok" for r in records),
+        "failures": dict(Counter(r.get("error_kind", "error") for r in records if r["status"] != "ok")),
         "accepted": accepted,
         "acceptance_rate": round(accepted / played, 4) if played else 0.0,
         "reasons": dict(Counter(r["curation"]["reason"] for r in records)),
@@ -229,8 +232,9 @@ def run_stats(run_dir: str | Path, records: list[dict[str, Any]] | None = None) 
 
 def format_stats(stats: dict[str, Any]) -> str:
     """The statistics as a plain-text report for the terminal."""
+    failures = ", ".join(f"{kind} {n}" for kind, n in sorted(stats["failures"].items()))
     lines = [f"{stats['run_dir']}: {stats['rounds_played']} rounds, {stats['accepted']} accepted "
-             f"({stats['acceptance_rate']:.1%}), {stats['failed']} failed",
+             f"({stats['acceptance_rate']:.1%}), {stats['failed']} failed" + (f" ({failures})" if failures else ""),
              "kept or not: " + ", ".join(f"{reason} {n}" for reason, n in sorted(stats["reasons"].items()))]
     for title, table in (("verdict", "by_verdict"), ("level", "by_level"), ("topic", "by_topic"), ("hops", "by_hops")):
         width = max([len(title), *map(len, stats[table])])

@@ -11,6 +11,8 @@ from nanoflux.modules.attacker import Attacker
 from nanoflux.modules.defender import Defender
 from nanoflux.modules.judge import Judge
 
+FAILED_CALL = "nanoflux_failed_call"  # the attribute a role's exception carries: which role's LM raised it
+
 
 @dataclass(frozen=True)
 class RoleLMs:
@@ -81,8 +83,15 @@ class Round(dspy.Module):
     def _play(self, role: str, lms: dict[str, dspy.BaseLM], trace: dict[str, dict[str, Any]],
               module: dspy.Module, **inputs: Any) -> dspy.Prediction:
         start = time.perf_counter()
-        with dspy.context(lm=lms[role], adapter=self.adapter), dspy.track_usage() as usage:
-            result = module(**inputs)
+        try:
+            with dspy.context(lm=lms[role], adapter=self.adapter), dspy.track_usage() as usage:
+                result = module(**inputs)
+        except Exception as exc:
+            # The exception keeps its type (callers and optimizers catch it as before); it only learns
+            # which role and server it came from, so a failed round can name them.
+            setattr(exc, FAILED_CALL, {"role": role, "model": lms[role].model,
+                                       "api_base": getattr(lms[role], "kwargs", {}).get("api_base")})
+            raise
         totals = usage.get_total_tokens()
         trace[role] = {
             "model": lms[role].model,
@@ -91,6 +100,11 @@ class Round(dspy.Module):
             "output_tokens": sum(int(u.get("completion_tokens") or u.get("output_tokens") or 0) for u in totals.values()),
         }
         return result
+
+
+def failed_call(exc: BaseException) -> dict[str, Any]:
+    """The role, model and api_base whose call raised `exc` inside a Round, or {} if no role's did."""
+    return getattr(exc, FAILED_CALL, None) or {}
 
 
 def _required_text(value: Any, field: str) -> str:

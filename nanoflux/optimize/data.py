@@ -17,7 +17,7 @@ import dspy
 from pydantic import ValidationError
 
 from nanoflux.errors import NanofluxError
-from nanoflux.journal import JOURNAL_NAME, read_journal
+from nanoflux.journal import JOURNAL_NAME, read_rounds
 from nanoflux.spec import SeedExample, Spec
 
 
@@ -65,7 +65,7 @@ def load_cases(spec: Spec, source: str | Path | None = None) -> list[Case]:
 
 def _read_jsonl(spec: Spec, path: Path) -> Iterable[Case | None]:
     if path.name == JOURNAL_NAME:
-        yield from (record_case(spec, record) for record in read_journal(path))
+        yield from (record_case(spec, record) for record in read_rounds(path))
         return
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():

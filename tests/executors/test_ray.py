@@ -28,6 +28,7 @@ from nanoflux.journal import read_journal
 from nanoflux.modules import RoleLMs
 from nanoflux.pipeline import compile_spec
 from tests.fakes import SCENES, ScriptedEngine, scripted_roles
+from tests.faultserver import FaultServer, fault_spec
 
 SPEC = """
 name: jars
@@ -136,6 +137,22 @@ def test_resume_goes_on_whichever_executor_ran_the_first_part(tmp_path: Path, lo
     result = play(tmp_path, ThreadExecutor(2), rounds=12, resume=True)
     assert journaled_ids(result.run_dir) == list(range(12))
     assert result.manifest["counts"]["rounds_played"] == 12
+
+
+@pytest.mark.slow
+def test_workers_name_the_failing_role_the_breaker_stops_them_and_resume_replays_on_ray(
+        tmp_path: Path, local_ray: None) -> None:
+    with FaultServer(default="500") as server:  # workers build their LMs from the spec and call it themselves
+        spec = parse_spec(fault_spec(server, breaker=2))
+        options = {"out": tmp_path / "run", "cache_dir": tmp_path / "cache", "progress": False}
+        broken = compile_spec(spec, executor=RayExecutor(workers=2), **options)
+        assert broken.progress.breaker["role"] == "attacker" and broken.progress.breaker["api_base"] == server.api_base
+        failed = journaled_ids(broken.run_dir)
+        assert 2 <= len(failed) <= 3 and server.count() == len(failed), "2 workers: at most one more in flight"
+        server.default = "ok"
+        resumed = compile_spec(spec, executor=RayExecutor(workers=2), resume=True, **options)
+    assert resumed.progress.breaker is None and resumed.manifest["counts"]["rounds_played"] == 6
+    assert resumed.manifest["counts"]["attempts"] == 6 + len(failed) and resumed.manifest["counts"]["failed"] == 0
 
 
 @pytest.mark.slow
