@@ -140,8 +140,7 @@ def run_rounds(spec: Spec, player: Callable[[Task], Record], journal: Journal, c
     for record in journal:
         done.add(record["round_id"])
         state.count(record)
-        if record["curation"]["accepted"]:
-            curator.novelty.add(str(record["round_id"]), record["question"], {"topic": record["topic"]})
+    curator.novelty.rebuild([record for record in journal if record["curation"]["accepted"]])
     todo = [round_id for round_id in range(spec.rounds) if round_id not in done]
     executor = executor or executor_for(spec)
     issued: deque[int] = deque()  # round ids handed out and not yet journaled, in order

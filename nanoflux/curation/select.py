@@ -81,9 +81,10 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
     out_dir = Path(out) if out else run_dir / CURATED_DIR / _default_name(chosen_band, complexity, size, threshold, seed)
     _check_out_dir(out_dir, run_dir)
 
-    # The run embedded every played question into its own cache: reuse it rather than fill one per selection.
+    # The run embedded every played question into its own cache: read it (never write: curate writes only
+    # under its --out, so it can run beside the run's writer) rather than fill one per selection.
     model = spec.curation.embedding_model
-    embedder = Embedder(model, cache=run_dir / NOVELTY_DIR / EMBEDDING_CACHE,
+    embedder = Embedder(model, cache=run_dir / NOVELTY_DIR / EMBEDDING_CACHE, read_only=True,
                         encoder=_ray_encoder(model, address) if executor == "ray" else None)
     seen = NoveltyFilter(out_dir / NOVELTY_DIR, threshold=threshold, model=model,
                          against=[Path(other) for other in spec.curation.against], embedder=embedder)
@@ -184,7 +185,8 @@ def _default_name(band: Band, complexity: Complexity, size: int, novelty: float,
 
 
 def _check_out_dir(out_dir: Path, run_dir: Path) -> None:
-    """Re-curation writes a dataset of its own: never over the run's, never into another run."""
-    if out_dir.resolve() == run_dir.resolve() or (out_dir / JOURNAL_NAME).exists():
-        raise NanofluxError(f"--out {out_dir} holds a run; re-curation never overwrites a run's dataset. "
+    """Re-curation writes a dataset of its own, under the run's curated/ or elsewhere: never into a run's files."""
+    target, run = out_dir.resolve(), run_dir.resolve()
+    if (target.is_relative_to(run) and not target.is_relative_to(run / CURATED_DIR)) or (out_dir / JOURNAL_NAME).exists():
+        raise NanofluxError(f"--out {out_dir} is a run's own directory; re-curation never writes over a run's files. "
                             f"Pass another --out, or leave it out for {run_dir / CURATED_DIR}/<selection>")
