@@ -18,9 +18,9 @@ from transformers import TrainerCallback
 
 from nanoflux.errors import NanofluxError
 from nanoflux.export.writers import write_json
-from nanoflux.rundir import verified
 from nanoflux.hfmodels import ADAPTER_DIR, device, dtype, resolve_base
 from nanoflux.plots import plot_losses
+from nanoflux.rundir import verified
 from nanoflux.versions import TRAINING, library_versions
 
 METHODS = ("sft", "dpo")

@@ -188,5 +188,5 @@ def _check_out_dir(out_dir: Path, run_dir: Path) -> None:
     """Re-curation writes a dataset of its own, under the run's curated/ or elsewhere: never into a run's files."""
     target, run = out_dir.resolve(), run_dir.resolve()
     if (target.is_relative_to(run) and not target.is_relative_to(run / CURATED_DIR)) or (out_dir / JOURNAL_NAME).exists():
-        raise NanofluxError(f"--out {out_dir} is a run's own directory; re-curation never writes over a run's files. "
+        raise NanofluxError(f"--out {out_dir} is a run's own directory; re-curation never overwrites a run's dataset or files. "
                             f"Pass another --out, or leave it out for {run_dir / CURATED_DIR}/<selection>")
