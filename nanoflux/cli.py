@@ -10,8 +10,7 @@ from typing import Any
 
 import click
 
-from nanoflux.errors import NanofluxError
-from nanoflux.rundir import disk_error
+from nanoflux.errors import NanofluxError, disk_error
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from nanoflux.errors import NanofluxError
-from nanoflux.rundir import disk_error
+from nanoflux.errors import NanofluxError, disk_error
 
 JOURNAL_NAME = "rounds.jsonl"
 

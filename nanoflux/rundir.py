@@ -23,7 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from nanoflux.errors import NanofluxError
+from nanoflux.errors import NanofluxError, disk_error
+from nanoflux.journal import JOURNAL_NAME
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def verified(path: Path) -> Path:
     out_dir = path.resolve().parent.parent
     manifest_path = out_dir / MANIFEST_NAME
     if not manifest_path.is_file():
-        if (out_dir / "rounds.jsonl").is_file():
+        if (out_dir / JOURNAL_NAME).is_file():
             raise NanofluxError(f"{path} has no manifest vouching for it: the run in {out_dir} did not finish writing "
                                 "its outputs; finish it with `nanoflux compile SPEC --out RUN_DIR --resume`")
         return path
@@ -117,13 +118,8 @@ def verified(path: Path) -> Path:
 
 def out_of_space(path: Path) -> bool:
     """Whether the filesystem holding `path` is (nearly) full: a failed write there was for want of space."""
-    stats = os.statvfs(path)
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return False
     return stats.f_bavail * stats.f_frsize < LOW_SPACE_BYTES
-
-
-def disk_error(path: Path, exc: OSError) -> NanofluxError | OSError:
-    """A full disk as one message (which file, what to do); any other OSError as it was."""
-    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
-        return exc
-    return NanofluxError(f"cannot write {path}: no space left on its device; free some space and run the command "
-                         "again (`nanoflux compile ... --resume` keeps every round already in the journal)")

@@ -93,6 +93,26 @@ def test_the_lock_goes_with_a_killed_holder(tmp_path: Path) -> None:
     assert (run_dir / LOCK_NAME).read_text().strip() == str(os.getpid())
 
 
+def test_optimize_never_writes_into_a_run_or_a_held_directory(tmp_path: Path) -> None:
+    from nanoflux.optimize import optimize_spec, parse_recipe
+
+    recipe, engine = parse_recipe({"optimizer": "BootstrapFewShot"}), ScriptedEngine()
+    run_dir = tmp_path / "run"
+    run(run_dir)
+    program = (run_dir / "program.json").read_bytes()
+    with pytest.raises(NanofluxError, match="holds a compile run"):
+        optimize_spec(parse_spec(SPEC), recipe, out=run_dir, lms=scripted_roles(engine), progress=False)
+    assert (run_dir / "program.json").read_bytes() == program
+    holder = hold(tmp_path / "opt")
+    try:
+        with pytest.raises(NanofluxError, match=f"PID {holder.pid}"):
+            optimize_spec(parse_spec(SPEC), recipe, out=tmp_path / "opt", lms=scripted_roles(engine), progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert engine.calls == [] and not (tmp_path / "opt" / "novelty").exists()
+
+
 def test_curate_and_report_read_a_locked_run_and_write_only_under_curated(tmp_path: Path) -> None:
     from nanoflux.curation.select import curate
     from nanoflux.report import build_report

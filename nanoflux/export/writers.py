@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from nanoflux.export.trl import dpo_example, sft_example
-from nanoflux.rundir import DATASET_DIR, disk_error, file_entry
+from nanoflux.errors import disk_error
+from nanoflux.rundir import DATASET_DIR, file_entry
 
 
 def write_atomic(path: Path, text: str) -> None:
