@@ -62,23 +62,27 @@ def hold(run_dir: Path) -> subprocess.Popen:
 def test_a_second_compile_exits_2_naming_the_holder_and_writes_nothing(tmp_path: Path) -> None:
     spec_file, out = tmp_path / "jars.yaml", tmp_path / "run"
     spec_file.write_text(SPEC)
-    first = scripted_cli("compile", str(spec_file), "--out", str(out), "--rounds", "8", "--cache-dir",
-                         str(tmp_path / "c"), latency=0.2, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(read_journal(out / "rounds.jsonl")) < 2:
-        time.sleep(0.05)
-    assert first.poll() is None, "the first run must still be going"
-    second = scripted_cli("compile", str(spec_file), "--out", str(out), "--resume", "--rounds", "8", "--cache-dir",
-                          str(tmp_path / "c2"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, err = second.communicate(timeout=120)
+    first = scripted_cli("compile", str(spec_file), "--out", str(out), "--rounds", "200", "--cache-dir",
+                         str(tmp_path / "c"), latency=0.2, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(read_journal(out / "rounds.jsonl")) < 2:
+            time.sleep(0.05)
+        second = scripted_cli("compile", str(spec_file), "--out", str(out), "--resume", "--rounds", "200",
+                              "--cache-dir", str(tmp_path / "c2"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _, err = second.communicate(timeout=120)
+        assert first.poll() is None, "the first run must outlast the second"
+    finally:
+        first.send_signal(signal.SIGINT)  # Ctrl-C: the first run journals what finished and writes its manifest
+        first.wait(timeout=120)
     assert second.returncode == 2
     assert f"PID {first.pid}" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "c2").exists(), "the second process configured its LM cache: it got past the lock"
-    assert first.wait(timeout=120) == 0
-    records = read_journal(out / "rounds.jsonl")
-    assert sorted(r["round_id"] for r in records) == list(range(8))  # each round once: only one writer appended
+    assert first.returncode == 0
+    ids = [r["round_id"] for r in read_journal(out / "rounds.jsonl")]
+    assert ids == list(range(len(ids))) and 2 <= len(ids) < 200  # each round once, in order: one writer appended
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["counts"]["rounds_played"] == 8 and manifest["dataset"]["sft"]["rows"] == 8
+    assert manifest["counts"]["rounds_played"] == len(ids) and manifest["interrupted"]
 
 
 def test_the_lock_goes_with_a_killed_holder(tmp_path: Path) -> None:
