@@ -73,8 +73,8 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
         program = compile_program(spec, lms=lms(spec) if callable(lms) else lms, program_path=program_path)
         program_hash = program_digest(program)
         program.save(str(run_dir / "program.json"))
-        novelty = NoveltyFilter(run_dir / "novelty", threshold=spec.curation.novelty,
-                                model=spec.curation.embedding_model, against=[Path(other) for other in spec.curation.against])
+        novelty = NoveltyFilter(run_dir / "novelty", threshold=spec.curation.novelty, model=spec.curation.embedding_model,
+                                against=[Path(other) for other in spec.curation.against])
         curator = Curator(spec.curation.quality_band, novelty, complexity=spec.curation.complexity,
                           require_verified_reference=spec.curation.require_verified_reference)
         player = RoundPlayer(spec, program, program_hash, make_lms)

@@ -111,8 +111,8 @@ def verified(path: Path) -> Path:
     entry = entries.get(path.resolve())
     data = path.read_bytes()
     if entry is None or len(data) != entry["bytes"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        raise NanofluxError(f"{path} is not the file {manifest_path} vouches for: a write of {out_dir} was interrupted; "
-                            "finish it with `nanoflux compile SPEC --out RUN_DIR --resume` (or curate again)")
+        raise NanofluxError(f"{path} is not the file {manifest_path} vouches for: a write of {out_dir} was "
+                            "interrupted; finish it with `nanoflux compile SPEC --out RUN_DIR --resume` (or curate again)")
     return path
 
 

@@ -187,6 +187,7 @@ def _default_name(band: Band, complexity: Complexity, size: int, novelty: float,
 def _check_out_dir(out_dir: Path, run_dir: Path) -> None:
     """Re-curation writes a dataset of its own, under the run's curated/ or elsewhere: never into a run's files."""
     target, run = out_dir.resolve(), run_dir.resolve()
-    if (target.is_relative_to(run) and not target.is_relative_to(run / CURATED_DIR)) or (out_dir / JOURNAL_NAME).exists():
-        raise NanofluxError(f"--out {out_dir} is a run's own directory; re-curation never overwrites a run's dataset or files. "
-                            f"Pass another --out, or leave it out for {run_dir / CURATED_DIR}/<selection>")
+    in_run = target.is_relative_to(run) and not target.is_relative_to(run / CURATED_DIR)
+    if in_run or (out_dir / JOURNAL_NAME).exists():
+        raise NanofluxError(f"--out {out_dir} is a run's own directory; re-curation never overwrites a run's dataset "
+                            f"or files. Pass another --out, or leave it out for {run_dir / CURATED_DIR}/<selection>")

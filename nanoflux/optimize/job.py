@@ -125,8 +125,8 @@ def optimize_spec(spec: Spec | str | Path, recipe: Recipe | str | Path, *, train
         optimizers = {}
         for role in recipe.roles:  # built before any LM call, so a bad recipe costs nothing
             with optimizer_context(role_lms[role]):
-                optimizers[role] = recipe.build(metrics[role] if recipe.metric == "feedback" else as_score(metrics[role]),
-                                                role_lms)
+                metric = metrics[role] if recipe.metric == "feedback" else as_score(metrics[role])
+                optimizers[role] = recipe.build(metric, role_lms)
         results: dict[str, Any] = {}
         with dspy.track_usage() as usage:
             for role in recipe.roles:
@@ -150,7 +150,8 @@ def optimize_spec(spec: Spec | str | Path, recipe: Recipe | str | Path, *, train
             "created_at": datetime.now(timezone.utc).isoformat(),
             "spec": {"name": spec.name, "digest": spec.digest()},
             "recipe": recipe.model_dump(mode="json"),
-            "trainset": {"source": str(trainset) if trainset else "spec examples", "train": len(train), "dev": len(dev)},
+            "trainset": {"source": str(trainset) if trainset else "spec examples", "train": len(train),
+                         "dev": len(dev)},
             "metric": results,
             "program": {"file": program_path.name, "hash": program_digest(program)},
             "cost": cost(usage),
