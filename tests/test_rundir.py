@@ -135,8 +135,9 @@ def test_curate_and_report_read_a_locked_run_and_write_only_under_curated(tmp_pa
     after = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
     changed = {path for path in after if before.get(path) != after[path]} - {run_dir / LOCK_NAME}
     assert changed and all(path.is_relative_to(run_dir / "curated") for path in changed)
-    with pytest.raises(NanofluxError, match="run's own directory"):
-        curate(run_dir, band="L4", out=run_dir / "dataset")
+    for own in (run_dir, run_dir / "dataset", run_dir / "novelty" / "x"):
+        with pytest.raises(NanofluxError, match="run's own directory"):
+            curate(run_dir, band="L4", out=own)
 
 
 def test_a_question_in_the_collection_without_its_journal_line_is_not_a_duplicate_of_its_replay(tmp_path: Path) -> None:

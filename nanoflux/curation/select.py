@@ -23,7 +23,7 @@ from nanoflux.curation.embeddings import Embedder
 from nanoflux.curation.novelty import EMBEDDING_CACHE, NOVELTY_DIR, NoveltyFilter
 from nanoflux.curation.quality import Band, Complexity, level_for
 from nanoflux.errors import NanofluxError
-from nanoflux.export.writers import export_dataset, write_json
+from nanoflux.export.writers import DATASET_DIR, export_dataset, write_json
 from nanoflux.journal import JOURNAL_NAME
 from nanoflux.report import build_report
 from nanoflux.spec import Spec
@@ -100,7 +100,7 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
             reasons[reason] += 1
         else:
             eligible.append(record)
-    # One batch over every played question, so any later selection finds them all cached.
+    # One batch over every played question (the run's cache holds them; any it lacks are computed once here).
     seen.embed_many([record["question"] for record in records if record["status"] == "ok"])
     selected: list[dict[str, Any]] = []
     for record in coverage_order(eligible, spec.topics, seed):
@@ -185,9 +185,9 @@ def _default_name(band: Band, complexity: Complexity, size: int, novelty: float,
 
 
 def _check_out_dir(out_dir: Path, run_dir: Path) -> None:
-    """Re-curation writes a dataset of its own, under the run's curated/ or elsewhere: never into a run's files."""
+    """Re-curation writes a dataset of its own (under the run's curated/ by default): never into a run's files."""
     target, run = out_dir.resolve(), run_dir.resolve()
-    in_run = target.is_relative_to(run) and not target.is_relative_to(run / CURATED_DIR)
-    if in_run or (out_dir / JOURNAL_NAME).exists():
+    run_files = target == run or any(target.is_relative_to(run / own) for own in (DATASET_DIR, NOVELTY_DIR))
+    if run_files or (out_dir / JOURNAL_NAME).exists():
         raise NanofluxError(f"--out {out_dir} is a run's own directory; re-curation never overwrites a run's dataset "
                             f"or files. Pass another --out, or leave it out for {run_dir / CURATED_DIR}/<selection>")
