@@ -11,18 +11,22 @@ from typing import Any
 
 import click
 
-from nanoflux.errors import NanofluxError
+from nanoflux.errors import NanofluxError, disk_error
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Print a NanofluxError as one clear message and exit 2."""
+    """Print a NanofluxError (or a full disk) as one clear message and exit 2."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except NanofluxError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
+        except (NanofluxError, OSError) as exc:
+            # An OSError here is a full disk under a library that writes on its own (DSPy's save), or a bug.
+            error = exc if isinstance(exc, NanofluxError) else disk_error(Path(exc.filename or "a file"), exc)
+            if not isinstance(error, NanofluxError):
+                raise
+            click.secho(f"error: {error}", fg="red", err=True)
             sys.exit(2)
 
     return wrapper

@@ -1,4 +1,7 @@
-"""The one error type a user can cause: the CLI prints it without a traceback and exits 2."""
+"""The one error type a user can cause, and a full disk said as one: the CLI prints it without a traceback, exits 2."""
+
+import errno
+from pathlib import Path
 
 
 class NanofluxError(Exception):
@@ -6,3 +9,11 @@ class NanofluxError(Exception):
 
     The message says what is wrong and how to fix it.
     """
+
+
+def disk_error(path: Path, exc: OSError) -> NanofluxError | OSError:
+    """A full disk as one message (which file, what to do); any other OSError as it was."""
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return exc
+    return NanofluxError(f"cannot write {path}: no space left on its device; free some space and run the command "
+                         "again (`nanoflux compile ... --resume` keeps every round already in the journal)")

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from nanoflux.errors import NanofluxError, disk_error
+
 JOURNAL_NAME = "rounds.jsonl"
 
 
@@ -36,13 +38,22 @@ class Journal:
         return last_attempts(self)
 
     def append(self, record: dict[str, Any]) -> None:
-        """Write one attempt at a round; sets its `attempt` (1 for a round's first line, then 2, ...)."""
+        """Write one attempt at a round and fsync it; sets its `attempt` (1 for a round's first line,
+        then 2, ...). A failed write (a full disk) is cut off, keeping every earlier line."""
         record["attempt"] = self._attempts[record["round_id"]] + 1
-        line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+        line = memoryview((json.dumps(record, ensure_ascii=False, default=str) + "\n").encode())
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                while line:
+                    line = line[os.write(fd, line):]
+                os.fsync(fd)
+            except OSError as exc:
+                os.ftruncate(fd, size)
+                raise disk_error(self.path, exc) from None
+        finally:
+            os.close(fd)
         self._attempts[record["round_id"]] += 1
 
     def _repair_tail(self) -> None:
@@ -57,16 +68,26 @@ class Journal:
 
 
 def read_journal(path: Path) -> list[dict[str, Any]]:
-    """All complete records of a journal (a torn last line is skipped)."""
+    """All complete records of a journal (a torn last line is skipped; a damaged one is a NanofluxError)."""
     if not path.exists():
         return []
     records = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if not line.endswith("\n"):
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.endswith(b"\n"):
                 break
-            if line.strip():
-                records.append(json.loads(line))
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                problem = None if isinstance(record, dict) else "a JSON value but not an object"
+            except ValueError as exc:  # not JSON, or not UTF-8
+                problem = f"not JSON: {exc}"
+            if problem:
+                raise NanofluxError(f"{path}:{number}: not a journal record ({problem}); the line was damaged outside "
+                                    "NanoFlux: restore it from a backup, or delete that line (its round is then played "
+                                    "again on --resume)")
+            records.append(record)
     return records
 
 

@@ -421,12 +421,15 @@ def _check_routable(model: str) -> None:
     """Refuse, offline, a model string no litellm provider claims."""
     import litellm
 
+    quiet, litellm.suppress_debug_info = litellm.suppress_debug_info, True  # else it prints a "Provider List" banner
     try:
         litellm.get_llm_provider(model)
     except Exception as exc:  # litellm raises its BadRequestError subclass here
         raise NanofluxError(f"unknown model {model!r}: no provider prefix litellm knows{_did_you_mean(model)}. Use "
                             f"provider/model, e.g. openai/gpt-4o-mini; see litellm's provider list: {PROVIDERS_URL}, "
                             f"or {EMBEDDED_MODEL} for the embedded model") from exc
+    finally:
+        litellm.suppress_debug_info = quiet
 
 
 def _did_you_mean(model: str) -> str:

@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from nanoflux.compiler import ROLES, build_role_lms, compile_program, program_digest
 from nanoflux.curation.decide import Curator
 from nanoflux.curation.novelty import NoveltyFilter
@@ -23,6 +25,7 @@ from nanoflux.journal import JOURNAL_NAME, Journal, last_attempts, read_journal
 from nanoflux.lm import check_reachable, configure_cache
 from nanoflux.modules import RoleLMs
 from nanoflux.report import build_report
+from nanoflux.rundir import exclusive
 from nanoflux.runner import RoundPlayer, RunProgress, run_rounds
 from nanoflux.spec import Spec, load_spec
 from nanoflux.stats import record_counts, role_usage
@@ -73,25 +76,26 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
                             "(and --out RUN_DIR)")
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
     spec = apply_overrides(spec, rounds=rounds, threads=threads, models=models, execution=execution)
-    run_dir = prepare_run_dir(Path(out) if out else Path("runs") / spec.name, spec, resume=resume)
-    configure_cache(Path(cache_dir) if cache_dir else Path.home() / ".cache" / "nanoflux" / "dspy")
-    make_lms = lms if callable(lms) else build_role_lms if lms is None else None
-    if lms is None:
-        lms = build_role_lms(spec)
-        for lm in {id(lm): lm for lm in lms.for_round(0).values()}.values():
-            check_reachable(lm)  # fail before the run, not in every round
-    program = compile_program(spec, lms=lms(spec) if callable(lms) else lms, program_path=program_path)
-    program_hash = program_digest(program)
-    program.save(str(run_dir / "program.json"))
-    novelty = NoveltyFilter(run_dir / "novelty", threshold=spec.curation.novelty, model=spec.curation.embedding_model,
-                            against=[Path(other) for other in spec.curation.against])
-    curator = Curator(spec.curation.quality_band, novelty, complexity=spec.curation.complexity,
-                      require_verified_reference=spec.curation.require_verified_reference)
-    player = RoundPlayer(spec, program, program_hash, make_lms)
-    state = run_rounds(spec, player, Journal(run_dir / JOURNAL_NAME), curator, executor=executor, progress=progress,
-                       retry_failed=retry_failed)
-    manifest = finish_run(run_dir, spec, program_hash=program_hash, program_path=program_path,
-                          interrupted=state.interrupted, breaker=state.breaker)
+    with exclusive(Path(out) if out else Path("runs") / spec.name) as run_dir:  # before any LM call or write
+        prepare_run_dir(run_dir, spec, resume=resume)
+        configure_cache(Path(cache_dir) if cache_dir else Path.home() / ".cache" / "nanoflux" / "dspy")
+        make_lms = lms if callable(lms) else build_role_lms if lms is None else None
+        if lms is None:
+            lms = build_role_lms(spec)
+            for lm in {id(lm): lm for lm in lms.for_round(0).values()}.values():
+                check_reachable(lm)  # fail before the run, not in every round
+        program = compile_program(spec, lms=lms(spec) if callable(lms) else lms, program_path=program_path)
+        program_hash = program_digest(program)
+        program.save(str(run_dir / "program.json"))
+        novelty = NoveltyFilter(run_dir / "novelty", threshold=spec.curation.novelty, model=spec.curation.embedding_model,
+                                against=[Path(other) for other in spec.curation.against])
+        curator = Curator(spec.curation.quality_band, novelty, complexity=spec.curation.complexity,
+                          require_verified_reference=spec.curation.require_verified_reference)
+        player = RoundPlayer(spec, program, program_hash, make_lms)
+        state = run_rounds(spec, player, Journal(run_dir / JOURNAL_NAME), curator, executor=executor,
+                           progress=progress, retry_failed=retry_failed)
+        manifest = finish_run(run_dir, spec, program_hash=program_hash, program_path=program_path,
+                              interrupted=state.interrupted, breaker=state.breaker)
     return RunResult(run_dir, manifest, state)
 
 
@@ -110,20 +114,22 @@ def apply_overrides(spec: Spec, *, rounds: int | None = None, threads: int | Non
         data["roles"][role]["model"] = model
     try:
         return Spec.model_validate(data)
-    except ValueError as exc:
-        raise NanofluxError(f"invalid override: {exc}") from None
+    except ValidationError as exc:
+        raise NanofluxError("; ".join(_describe_override(error) for error in exc.errors())) from None
+
+
+def _describe_override(error: Mapping[str, Any]) -> str:
+    """One line per invalid override, named as the user typed it: `--threads 1000: ...`."""
+    loc = tuple(str(part) for part in error["loc"])
+    option = {"rounds": "--rounds", "threads": "--threads", "roles": "--model", "address": "--address",
+              "workers": "--workers", "executor": "--executor"}.get(loc[-1] if loc[0] == "execution" else loc[0])
+    option = option or ".".join(loc)
+    message = error["msg"].removeprefix("Value error, ")
+    return f"invalid {option} {error.get('input')!r}: {message}"
 
 
 def prepare_run_dir(run_dir: Path, spec: Spec, *, resume: bool) -> Path:
-    """Create or reopen a run directory; refuses to mix two runs in one directory."""
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise NanofluxError(f"cannot write to output directory {run_dir} ({exc.strerror}); "
-                            "pass --out with a directory you can write to") from None
+    """Reopen a run directory (held with `exclusive`); refuses to mix two runs in one directory."""
     saved = run_dir / "spec.json"
     has_rounds = bool(read_journal(run_dir / JOURNAL_NAME))
     if has_rounds and not resume:
@@ -142,7 +148,9 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
     """Export the journal's accepted rounds and write the manifest; safe to call on a partial run.
 
     `breaker`: why the circuit breaker stopped the run (`RunProgress.breaker`), recorded as the
-    manifest's `circuit_breaker`; None when it did not trip.
+    manifest's `circuit_breaker`; None when it did not trip. The manifest is written last and names
+    each dataset file with its size and SHA-256 (see `nanoflux.rundir`): a kill before it leaves the
+    previous manifest, which the new files do not match.
     """
     attempts = read_journal(run_dir / JOURNAL_NAME)
     records = last_attempts(attempts)

@@ -22,6 +22,7 @@ from nanoflux.curation.quality import Band
 from nanoflux.errors import NanofluxError
 from nanoflux.export.writers import DATASET_DIR, write_atomic
 from nanoflux.journal import JOURNAL_NAME, read_journal
+from nanoflux.rundir import verified
 from nanoflux.stats import journal_records, run_stats
 
 REPORT_NAME = "report.html"
@@ -70,7 +71,7 @@ def load_view(run_dir: Path) -> RunView:
     manifest = _read_json(run_dir / "manifest.json")
     if manifest and "source" in manifest and not (run_dir / JOURNAL_NAME).exists():
         source = Path(manifest["source"]["run_dir"])
-        selected = {row["round_id"] for row in read_journal(run_dir / DATASET_DIR / "examples.jsonl")}
+        selected = {row["round_id"] for row in read_journal(verified(run_dir / DATASET_DIR / "examples.jsonl"))}
         records = [{**record, "curation": {**record["curation"], "accepted": record["round_id"] in selected,
                                            "reason": "accepted" if record["round_id"] in selected else "not_selected"}}
                    for record in journal_records(source)]

@@ -215,8 +215,7 @@ def run_rounds(spec: Spec, player: Callable[[Task], Record], journal: Journal, c
             replays += record["round_id"] < spec.rounds
         else:
             done.add(record["round_id"])
-        if record["curation"]["accepted"]:
-            curator.novelty.add(str(record["round_id"]), record["question"], {"topic": record["topic"]})
+    curator.novelty.rebuild([record for record in journal.rounds() if record["curation"]["accepted"]])
     if replays:
         logger.info("playing %d failed round(s) again", replays)
     todo = [round_id for round_id in range(spec.rounds) if round_id not in done]

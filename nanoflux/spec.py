@@ -370,6 +370,9 @@ def load_spec(path: str | Path) -> Spec:
         raise NanofluxError(f"spec file {path} does not exist; pass the path of a YAML spec such as specs/math.yaml") from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise NanofluxError(f"cannot read spec file {path}: {exc}") from None
+    except OSError as exc:  # a symlink loop, an unreadable device...
+        raise NanofluxError(f"cannot read spec file {path} ({exc.strerror or exc}); pass the path of a readable "
+                            "YAML file (`ls -l` shows where a symlink points)") from None
     return parse_spec(text, source=str(path))
 
 

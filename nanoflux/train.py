@@ -20,6 +20,7 @@ from nanoflux.errors import NanofluxError
 from nanoflux.export.writers import write_json
 from nanoflux.hfmodels import ADAPTER_DIR, device, dtype, resolve_base
 from nanoflux.plots import plot_losses
+from nanoflux.rundir import verified
 from nanoflux.versions import TRAINING, library_versions
 
 METHODS = ("sft", "dpo")
@@ -82,7 +83,7 @@ class FinetuneResult:
 
 
 def dataset_file(data: str | Path, method: str) -> Path:
-    """The `method`'s file in a run or curated directory, or `data` itself when it is a file."""
+    """The `method`'s file in a run or curated directory (as its manifest vouches for it), or `data` itself."""
     if method not in METHODS:
         raise NanofluxError(f"unknown method {method!r}; use one of: {', '.join(METHODS)}")
     path = Path(data).expanduser()
@@ -91,7 +92,7 @@ def dataset_file(data: str | Path, method: str) -> Path:
     if found is None:
         raise NanofluxError(f"no {method} dataset at {path}: give a run directory, a curated directory or a "
                             f"{method}.jsonl file (nanoflux compile writes RUN_DIR/dataset/{method}.jsonl)")
-    return found
+    return verified(found)
 
 
 def read_rows(path: Path, method: str) -> list[dict[str, Any]]:

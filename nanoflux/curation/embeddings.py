@@ -81,16 +81,22 @@ class Embedder:
         batch_size: texts per forward pass.
         encoder: computes the cache misses elsewhere, e.g. on a Ray cluster
             (:class:`nanoflux.executors.ray.RayEncoder`); ``None`` runs :func:`encode` here.
+        read_only: look vectors up in ``cache`` but never write it (another process's run directory:
+            `curate` reads the run's cache and keeps what it computes to itself).
     """
 
     def __init__(self, model: str = DEFAULT_MODEL, cache: Path | None = None, batch_size: int = 64,
-                 encoder: Callable[[Sequence[str]], np.ndarray] | None = None):
+                 encoder: Callable[[Sequence[str]], np.ndarray] | None = None, *, read_only: bool = False):
         self.model = model
         self.batch_size = batch_size
         self.encoder = encoder
+        self.read_only = read_only
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
-        if cache is not None:
+        if cache is not None and read_only:
+            if cache.is_file():
+                self._db = sqlite3.connect(f"{cache.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        elif cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(cache, check_same_thread=False)
             self._db.execute(
@@ -132,7 +138,7 @@ class Embedder:
         return found
 
     def _store(self, vectors: dict[str, np.ndarray]) -> None:
-        if self._db is None:
+        if self._db is None or self.read_only:
             return
         with self._db:  # one transaction: a crash leaves the cache as it was
             self._db.executemany(

@@ -149,6 +149,21 @@ class NoveltyFilter:
             metadatas=[metadata] if metadata else None,
         )
 
+    def rebuild(self, accepted: Sequence[dict[str, Any]]) -> None:
+        """Make this run's collection hold exactly the journal's accepted rounds (the journal is the truth).
+
+        A question added by a round that was killed before its journal line was written is dropped,
+        so the replayed round is not judged a duplicate of itself.
+        """
+        keep = {str(record["round_id"]): record for record in accepted}
+        stale = [item_id for item_id in self._collection.get(include=[])["ids"] if item_id not in keep]
+        for start in range(0, len(stale), 5000):
+            self._collection.delete(ids=stale[start : start + 5000])
+        if keep:
+            self.embed_many([record["question"] for record in keep.values()])  # one batch, mostly cache hits
+        for item_id, record in keep.items():
+            self.add(item_id, record["question"], {"topic": record["topic"]})
+
     def nearest(self, text: str, k: int = 3) -> list[str]:
         """The ``k`` accepted questions closest to ``text``: the attacker is shown them to steer away."""
         return [hit_text for _, _, hit_text in self._query(text, k)]

@@ -23,7 +23,7 @@ from nanoflux.curation.embeddings import Embedder
 from nanoflux.curation.novelty import EMBEDDING_CACHE, NOVELTY_DIR, NoveltyFilter
 from nanoflux.curation.quality import Band, Complexity, level_for
 from nanoflux.errors import NanofluxError
-from nanoflux.export.writers import export_dataset, write_json
+from nanoflux.export.writers import DATASET_DIR, export_dataset, write_json
 from nanoflux.journal import JOURNAL_NAME
 from nanoflux.report import build_report
 from nanoflux.spec import Spec
@@ -81,9 +81,10 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
     out_dir = Path(out) if out else run_dir / CURATED_DIR / _default_name(chosen_band, complexity, size, threshold, seed)
     _check_out_dir(out_dir, run_dir)
 
-    # The run embedded every played question into its own cache: reuse it rather than fill one per selection.
+    # The run embedded every played question into its own cache: read it (never write: curate writes only
+    # under its --out, so it can run beside the run's writer) rather than fill one per selection.
     model = spec.curation.embedding_model
-    embedder = Embedder(model, cache=run_dir / NOVELTY_DIR / EMBEDDING_CACHE,
+    embedder = Embedder(model, cache=run_dir / NOVELTY_DIR / EMBEDDING_CACHE, read_only=True,
                         encoder=_ray_encoder(model, address) if executor == "ray" else None)
     seen = NoveltyFilter(out_dir / NOVELTY_DIR, threshold=threshold, model=model,
                          against=[Path(other) for other in spec.curation.against], embedder=embedder)
@@ -99,7 +100,7 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
             reasons[reason] += 1
         else:
             eligible.append(record)
-    # One batch over every played question, so any later selection finds them all cached.
+    # One batch over every played question (the run's cache holds them; any it lacks are computed once here).
     seen.embed_many([record["question"] for record in records if record["status"] == "ok"])
     selected: list[dict[str, Any]] = []
     for record in coverage_order(eligible, spec.topics, seed):
@@ -184,7 +185,9 @@ def _default_name(band: Band, complexity: Complexity, size: int, novelty: float,
 
 
 def _check_out_dir(out_dir: Path, run_dir: Path) -> None:
-    """Re-curation writes a dataset of its own: never over the run's, never into another run."""
-    if out_dir.resolve() == run_dir.resolve() or (out_dir / JOURNAL_NAME).exists():
-        raise NanofluxError(f"--out {out_dir} holds a run; re-curation never overwrites a run's dataset. "
-                            f"Pass another --out, or leave it out for {run_dir / CURATED_DIR}/<selection>")
+    """Re-curation writes a dataset of its own (under the run's curated/ by default): never into a run's files."""
+    target, run = out_dir.resolve(), run_dir.resolve()
+    run_files = target == run or any(target.is_relative_to(run / own) for own in (DATASET_DIR, NOVELTY_DIR))
+    if run_files or (out_dir / JOURNAL_NAME).exists():
+        raise NanofluxError(f"--out {out_dir} is a run's own directory; re-curation never overwrites a run's dataset "
+                            f"or files. Pass another --out, or leave it out for {run_dir / CURATED_DIR}/<selection>")

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from nanoflux.export.trl import dpo_example, sft_example
-
-DATASET_DIR = "dataset"
+from nanoflux.errors import disk_error
+from nanoflux.rundir import DATASET_DIR, file_entry
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -25,6 +25,9 @@ def write_atomic(path: Path, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise disk_error(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -41,23 +44,22 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def export_dataset(out_dir: Path, accepted: list[dict[str, Any]], formats: Iterable[str]) -> dict[str, Any]:
-    """Write the accepted rounds as TRL datasets under `out_dir/dataset/`; returns file paths and counts.
+    """Write the accepted rounds as TRL datasets under `out_dir/dataset/`; returns the manifest's file entries.
 
-    `examples.jsonl` keeps each example's provenance (round id, topic, level, models) in the same
-    order as the training files, which stay free of extra columns so TRL takes them as they are.
+    Each entry names a file with its rows, size and SHA-256 (`nanoflux.rundir.file_entry`): the
+    manifest written after them vouches for exactly these bytes. `examples.jsonl` keeps each
+    example's provenance (round id, topic, level, models) in the same order as the training files,
+    which stay free of extra columns so TRL takes them as they are.
     """
     directory = out_dir / DATASET_DIR
-    files: dict[str, Any] = {}
+    rows: dict[str, int] = {}
     if "sft" in formats:
-        files["sft"] = {"path": f"{DATASET_DIR}/sft.jsonl",
-                        "rows": write_jsonl(directory / "sft.jsonl", map(sft_example, accepted))}
+        rows["sft"] = write_jsonl(directory / "sft.jsonl", map(sft_example, accepted))
     if "dpo" in formats:
-        pairs = [pair for pair in map(dpo_example, accepted) if pair is not None]
-        files["dpo"] = {"path": f"{DATASET_DIR}/dpo.jsonl", "rows": write_jsonl(directory / "dpo.jsonl", pairs)}
+        rows["dpo"] = write_jsonl(directory / "dpo.jsonl", [p for p in map(dpo_example, accepted) if p is not None])
     provenance = ({"round_id": r["round_id"], "topic": r["topic"], "hops": r["hops"], "level": r["judge"]["level"],
                    "overall": r["judge"]["overall"], "defender_verdict": r["judge"]["verdict"], "models": r["models"],
                    "program_hash": r["program_hash"], "question": r["question"], "reference_answer": r["reference_answer"]}
                   for r in accepted)
-    files["examples"] = {"path": f"{DATASET_DIR}/examples.jsonl",
-                         "rows": write_jsonl(directory / "examples.jsonl", provenance)}
-    return files
+    rows["examples"] = write_jsonl(directory / "examples.jsonl", provenance)
+    return {name: file_entry(out_dir, f"{DATASET_DIR}/{name}.jsonl", count) for name, count in rows.items()}

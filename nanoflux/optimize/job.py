@@ -21,12 +21,14 @@ from nanoflux.compiler import ROLES, build_role_lms, compile_program, program_di
 from nanoflux.curation.novelty import NOVELTY_DIR, NoveltyFilter
 from nanoflux.errors import NanofluxError
 from nanoflux.export.writers import write_json
+from nanoflux.journal import JOURNAL_NAME
 from nanoflux.lm import configure_cache
 from nanoflux.modules import RoleLMs, Round
 from nanoflux.optimize.data import Case, attacker_example, defender_example, load_cases, split_cases
 from nanoflux.optimize.metrics import AttackerMetric, DefenderMetric
 from nanoflux.optimize.recipes import Recipe, load_recipe
 from nanoflux.pipeline import apply_overrides
+from nanoflux.rundir import exclusive
 from nanoflux.versions import library_versions
 from nanoflux.runner import AVOID_SHOWN
 from nanoflux.spec import Spec, load_spec
@@ -103,61 +105,61 @@ def optimize_spec(spec: Spec | str | Path, recipe: Recipe | str | Path, *, train
     spec = apply_overrides(spec if isinstance(spec, Spec) else load_spec(spec), models=models)
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     out_dir = Path(out) if out else Path("runs") / f"{spec.name}-{recipe.name or recipe.optimizer.lower()}"
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise NanofluxError(f"cannot create output directory {out_dir} ({exc.strerror}); pass --out with a "
-                            "directory you can write to") from None
-    cases = load_cases(spec, trainset)
-    train, dev = split_cases(cases, dev=recipe.split.dev, seed=recipe.split.seed,
-                             max_examples=recipe.split.max_examples)
-    configure_cache(Path(cache_dir) if cache_dir else Path.home() / ".cache" / "nanoflux" / "dspy")
-    lms = lms or build_role_lms(spec)
-    program = compile_program(spec, lms=lms)
-    novelty = known_questions(spec, out_dir, cases, trainset)
-    role_lms = {role: getattr(lms, role) for role in ROLES}
-    metrics: dict[str, Metric] = {
-        "attacker": AttackerMetric(spec.curation.quality_band, novelty,
-                                   require_verified_reference=spec.curation.require_verified_reference),
-        "defender": DefenderMetric(spec.questions.answer_type),
-    }
-    optimizers = {}
-    for role in recipe.roles:  # built before any LM call, so a bad recipe costs nothing
-        with optimizer_context(role_lms[role]):
-            optimizers[role] = recipe.build(metrics[role] if recipe.metric == "feedback" else as_score(metrics[role]),
-                                            role_lms)
-    results: dict[str, Any] = {}
-    with dspy.track_usage() as usage:
-        for role in recipe.roles:
-            if role == "attacker":
-                student: dspy.Module = attack_student(program)
-                examples = [[attacker_example(c, novelty.nearest(c.topic, k=AVOID_SHOWN)) for c in part]
-                            for part in (train, dev)]
-            else:
-                student = Defense(program)
-                examples = [[defender_example(c) for c in part] for part in (train, dev)]
-            trainset_, devset = examples
+    if (out_dir / JOURNAL_NAME).exists():
+        raise NanofluxError(f"--out {out_dir} holds a compile run, whose program.json and novelty collection optimize "
+                            "would overwrite; pass another --out (default: runs/<spec>-<recipe>)")
+    with exclusive(out_dir):  # one writer: a second optimize into the same directory is refused
+        cases = load_cases(spec, trainset)
+        train, dev = split_cases(cases, dev=recipe.split.dev, seed=recipe.split.seed,
+                                 max_examples=recipe.split.max_examples)
+        configure_cache(Path(cache_dir) if cache_dir else Path.home() / ".cache" / "nanoflux" / "dspy")
+        lms = lms or build_role_lms(spec)
+        program = compile_program(spec, lms=lms)
+        novelty = known_questions(spec, out_dir, cases, trainset)
+        role_lms = {role: getattr(lms, role) for role in ROLES}
+        metrics: dict[str, Metric] = {
+            "attacker": AttackerMetric(spec.curation.quality_band, novelty,
+                                       require_verified_reference=spec.curation.require_verified_reference),
+            "defender": DefenderMetric(spec.questions.answer_type),
+        }
+        optimizers = {}
+        for role in recipe.roles:  # built before any LM call, so a bad recipe costs nothing
             with optimizer_context(role_lms[role]):
-                before = evaluate(student, devset, metrics[role], recipe.threads, progress)
-                tuned = compile_role(optimizers[role], student, trainset_, recipe.compile_kwargs(devset), recipe)
-                after = evaluate(tuned, devset, metrics[role], recipe.threads, progress)
-            getattr(program, role).load_state(getattr(tuned, role).dump_state())
-            results[role] = {"before": before, "after": after}
-    program_path = out_dir / "program.json"
-    program.save(str(program_path))
-    report = {
-        "created_at": datetime.now(timezone.utc).isoformat(),
-        "spec": {"name": spec.name, "digest": spec.digest()},
-        "recipe": recipe.model_dump(mode="json"),
-        "trainset": {"source": str(trainset) if trainset else "spec examples", "train": len(train), "dev": len(dev)},
-        "metric": results,
-        "program": {"file": program_path.name, "hash": program_digest(program)},
-        "cost": cost(usage),
-        "seconds": round(time.perf_counter() - started, 2),
-        "versions": library_versions(),
-    }
-    write_json(out_dir / "optimize.json", report)
-    return OptimizeResult(out_dir, program_path, report)
+                metric = metrics[role] if recipe.metric == "feedback" else as_score(metrics[role])
+                optimizers[role] = recipe.build(metric, role_lms)
+        results: dict[str, Any] = {}
+        with dspy.track_usage() as usage:
+            for role in recipe.roles:
+                if role == "attacker":
+                    student: dspy.Module = attack_student(program)
+                    examples = [[attacker_example(c, novelty.nearest(c.topic, k=AVOID_SHOWN)) for c in part]
+                                for part in (train, dev)]
+                else:
+                    student = Defense(program)
+                    examples = [[defender_example(c) for c in part] for part in (train, dev)]
+                trainset_, devset = examples
+                with optimizer_context(role_lms[role]):
+                    before = evaluate(student, devset, metrics[role], recipe.threads, progress)
+                    tuned = compile_role(optimizers[role], student, trainset_, recipe.compile_kwargs(devset), recipe)
+                    after = evaluate(tuned, devset, metrics[role], recipe.threads, progress)
+                getattr(program, role).load_state(getattr(tuned, role).dump_state())
+                results[role] = {"before": before, "after": after}
+        program_path = out_dir / "program.json"
+        program.save(str(program_path))
+        report = {
+            "created_at": datetime.now(timezone.utc).isoformat(),
+            "spec": {"name": spec.name, "digest": spec.digest()},
+            "recipe": recipe.model_dump(mode="json"),
+            "trainset": {"source": str(trainset) if trainset else "spec examples", "train": len(train),
+                         "dev": len(dev)},
+            "metric": results,
+            "program": {"file": program_path.name, "hash": program_digest(program)},
+            "cost": cost(usage),
+            "seconds": round(time.perf_counter() - started, 2),
+            "versions": library_versions(),
+        }
+        write_json(out_dir / "optimize.json", report)
+        return OptimizeResult(out_dir, program_path, report)
 
 
 def known_questions(spec: Spec, out_dir: Path, cases: list[Case], trainset: str | Path | None) -> NoveltyFilter:

@@ -73,9 +73,18 @@ class _Worker:
         try:
             self.proc.stdin.write(json.dumps(payload).encode() + b"\n")
             self.proc.stdin.flush()
-        except (BrokenPipeError, OSError) as exc:
-            raise WorkerDied(f"sympy worker is gone ({exc})") from None
+        except OSError:  # the pipe broke: the worker is dead, or dying (wait for it, as the reader does)
+            raise self._died() from None
         return json.loads(self._read_line(timeout_s))
+
+    def _died(self) -> WorkerDied:
+        """The one crash report, whichever side (write or read) noticed first."""
+        try:
+            status = self.proc.wait(KILL_GRACE_S)
+        except subprocess.TimeoutExpired:  # closed its pipes but lingers: it is no use any more
+            self.kill()
+            status = self.proc.returncode
+        return WorkerDied(f"sympy worker exited with status {status}")
 
     def _read_line(self, timeout_s: float) -> bytes:
         fd, buf = self.proc.stdout.fileno(), b""
@@ -86,7 +95,7 @@ class _Worker:
                 raise WorkerTimeout(f"no answer within {timeout_s:.1f} s")
             chunk = os.read(fd, 1 << 16)
             if not chunk:
-                raise WorkerDied(f"sympy worker exited with status {self.proc.wait()}")
+                raise self._died()
             buf += chunk
         return buf
 
@@ -97,7 +106,10 @@ class _Worker:
             pass
         self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout):
-            stream.close()
+            try:
+                stream.close()
+            except OSError:  # stdin still holds the request the dead worker never read: flushing it breaks the pipe
+                pass
 
 
 class WorkerPool:

@@ -2,7 +2,9 @@
 
 import os
 import signal
+import threading
 import time
+from pathlib import Path
 
 from nanoflux.tools import check_answer
 from nanoflux.tools.worker import POOL
@@ -27,4 +29,30 @@ def test_a_worker_that_crashes_is_an_error_and_is_replaced():
     os.kill(_next_worker_pid(), signal.SIGKILL)
     check = check_answer("x^2", "x*x")
     assert check.verdict == "error" and "crashed" in check.reason
+    assert check_answer("x^2", "x*x").verdict == "match"
+
+
+def _wait_until_dead(pid: int) -> None:
+    """Until the killed worker is a zombie: its pipes are closed, so the next write must break."""
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def test_a_worker_dead_before_the_request_is_written_is_the_same_crash():
+    pid = _next_worker_pid()
+    os.kill(pid, signal.SIGKILL)
+    _wait_until_dead(pid)
+    check = check_answer("x^2", "x*x")  # the write hits a broken pipe
+    assert check.verdict == "error" and check.reason == "sympy worker crashed: sympy worker exited with status -9"
+    assert check_answer("x^2", "x*x").verdict == "match"
+
+
+def test_a_worker_dying_after_the_request_is_written_is_the_same_crash():
+    pid = _next_worker_pid()
+    os.kill(pid, signal.SIGSTOP)  # alive, so the request goes into its pipe; then it dies before answering
+    threading.Timer(0.3, os.kill, (pid, signal.SIGKILL)).start()
+    check = check_answer("x^2", "x*x", timeout_s=5)
+    assert check.verdict == "error" and check.reason == "sympy worker crashed: sympy worker exited with status -9"
     assert check_answer("x^2", "x*x").verdict == "match"

@@ -1,0 +1,125 @@
+"""A run directory has one writer at a time, and its readers never see a mix of two generations.
+
+The writer (`compile`, or `optimize` writing into a directory) holds an exclusive advisory lock on
+`RUN_DIR/.lock` for its whole run; the OS releases it when the process ends, however it ends. The
+journal is appended and fsynced line by line; everything else is derived from it and rewritten at
+the end of a run as one generation: the dataset files first (each atomically), then `manifest.json`,
+which names every file of its generation with its size and SHA-256. The manifest is the commit
+point: a reader takes a dataset file only when it matches the manifest, so a run killed between
+the two writes is seen as unfinished, never as a mix. Readers (`curate`, `report`, `finetune`)
+take no lock.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from nanoflux.errors import NanofluxError, disk_error
+from nanoflux.journal import JOURNAL_NAME
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = ".lock"
+MANIFEST_NAME = "manifest.json"
+DATASET_DIR = "dataset"
+TEMP_SUFFIX = ".tmp"  # `write_atomic` names its temporaries `.<name>.<random>.tmp`
+LOW_SPACE_BYTES = 1 << 20  # free space below which a failed write is taken for a full disk
+
+
+@contextmanager
+def exclusive(run_dir: Path) -> Iterator[Path]:
+    """Hold `run_dir` as its only writer: create it, lock it (never waiting), and clean stale temporaries.
+
+    A second writer gets a NanofluxError naming the holder's PID at once, before it has called an
+    LM or touched the journal.
+    """
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise NanofluxError(f"cannot write to output directory {run_dir} ({exc.strerror}); "
+                            "pass --out with a directory you can write to") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise NanofluxError(
+                f"{run_dir} is in use by another nanoflux process (PID {holder}); one run directory has one writer. "
+                f"Wait for it to finish or stop it (kill {holder}), or pass --out with another directory; "
+                "`nanoflux curate`, `stats` and `report` can read it meanwhile") from None
+        pid = f"{os.getpid()}\n".encode()
+        os.pwrite(fd, pid, 0)
+        os.ftruncate(fd, len(pid))
+        remove_temporaries(run_dir)
+        try:
+            yield run_dir
+        except NanofluxError:
+            raise
+        except Exception as exc:  # chromadb, DSPy's cache and sqlite hide ENOSPC in errors of their own
+            if not out_of_space(run_dir):
+                raise
+            raise disk_error(run_dir, OSError(errno.ENOSPC, f"{type(exc).__name__}: {exc}")) from exc
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def remove_temporaries(run_dir: Path) -> list[Path]:
+    """Delete the temporaries an atomic write left when its process was killed; call it holding the lock."""
+    stale = [path for folder in (run_dir, *[p for p in run_dir.iterdir() if p.is_dir()])
+             for path in folder.glob(f".*{TEMP_SUFFIX}") if path.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+        log.info("removed %s, left by an interrupted write", path)
+    return stale
+
+
+def file_entry(out_dir: Path, relative: str, rows: int) -> dict[str, Any]:
+    """How a manifest vouches for one file of its generation: path, rows, size and SHA-256."""
+    data = (out_dir / relative).read_bytes()
+    return {"path": relative, "rows": rows, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def verified(path: Path) -> Path:
+    """`path` if the manifest of its run (or curated) directory vouches for it; raises if it does not.
+
+    Only files in a `dataset/` folder beside a manifest or journal are checked; any other file is
+    the user's own data, taken as it is.
+    """
+    if path.parent.name != DATASET_DIR:
+        return path
+    out_dir = path.resolve().parent.parent
+    manifest_path = out_dir / MANIFEST_NAME
+    if not manifest_path.is_file():
+        if (out_dir / JOURNAL_NAME).is_file():
+            raise NanofluxError(f"{path} has no manifest vouching for it: the run in {out_dir} did not finish writing "
+                                "its outputs; finish it with `nanoflux compile SPEC --out RUN_DIR --resume`")
+        return path
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    entries = {out_dir / entry["path"]: entry for entry in manifest.get("dataset", {}).values()}
+    if not entries or not all("sha256" in entry for entry in entries.values()):
+        return path  # a manifest from before hashes: nothing to check against
+    entry = entries.get(path.resolve())
+    data = path.read_bytes()
+    if entry is None or len(data) != entry["bytes"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise NanofluxError(f"{path} is not the file {manifest_path} vouches for: a write of {out_dir} was "
+                            "interrupted; finish it with `nanoflux compile SPEC --out RUN_DIR --resume` (or curate again)")
+    return path
+
+
+def out_of_space(path: Path) -> bool:
+    """Whether the filesystem holding `path` is (nearly) full: a failed write there was for want of space."""
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < LOW_SPACE_BYTES
