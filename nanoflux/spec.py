@@ -59,6 +59,18 @@ class RoleSpec(_Strict):
     num_retries: int = Field(3, ge=0, le=10)
 
 
+class AttackerRoleSpec(RoleSpec):
+    """The attacker's language model: every RoleSpec field; temperature defaults to 0.9 (it should write varied questions)."""
+
+    temperature: float = Field(0.9, ge=0, le=2)
+
+
+class DefenderRoleSpec(RoleSpec):
+    """The defender's language model: every RoleSpec field; temperature defaults to 0.3."""
+
+    temperature: float = Field(0.3, ge=0, le=2)
+
+
 class JudgeRoleSpec(RoleSpec):
     """The judge's language model, and whether it calls the spec's tools itself.
 
@@ -82,15 +94,16 @@ class RolesSpec(_Strict):
     """The three roles' models; `attacker` and `defender` swap models each round when `alternate` is on.
 
     Attributes:
-        attacker (RoleSpec): writes hard multi-step questions with a reference answer (temperature 0.9 by default).
-        defender (RoleSpec): answers them with its reasoning (temperature 0.3 by default).
+        attacker (AttackerRoleSpec): writes hard multi-step questions with a reference answer (temperature 0.9
+            by default, also when only some of its fields are given).
+        defender (DefenderRoleSpec): answers them with its reasoning (temperature 0.3 by default).
         judge (JudgeRoleSpec): scores the defender's reasoning on the rubric (temperature 0.0 by default;
             `agentic: true` lets it call the tools itself).
         alternate (bool, default True): swap the attacker's and defender's models every other round.
     """
 
-    attacker: RoleSpec = Field(default_factory=lambda: RoleSpec(temperature=0.9))
-    defender: RoleSpec = Field(default_factory=lambda: RoleSpec(temperature=0.3))
+    attacker: AttackerRoleSpec = Field(default_factory=AttackerRoleSpec)
+    defender: DefenderRoleSpec = Field(default_factory=DefenderRoleSpec)
     judge: JudgeRoleSpec = Field(default_factory=JudgeRoleSpec)
     alternate: bool = True
 

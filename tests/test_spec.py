@@ -157,3 +157,8 @@ def test_curation_names_complexity_defaults_and_runs_to_avoid() -> None:
 def test_a_malformed_complexity_band_names_the_field_and_line() -> None:
     with pytest.raises(NanofluxError, match=r"curation.hops \(line 4\): hops range '4-2'"):
         parse_spec("name: a\ndescription: d\ncuration:\n  hops: 4-2\n")
+
+
+def test_a_role_given_in_part_keeps_its_own_temperature_default() -> None:
+    spec = parse_spec("name: t\ndescription: d\nroles:\n  attacker: {timeout: 5}\n  defender: {max_tokens: 64}\n  judge: {timeout: 5}\n")
+    assert (spec.roles.attacker.temperature, spec.roles.defender.temperature, spec.roles.judge.temperature) == (0.9, 0.3, 0.0)

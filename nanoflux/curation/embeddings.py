@@ -81,28 +81,29 @@ class Embedder:
         batch_size: texts per forward pass.
         encoder: computes the cache misses elsewhere, e.g. on a Ray cluster
             (:class:`nanoflux.executors.ray.RayEncoder`); ``None`` runs :func:`encode` here.
-        read_only: look vectors up in ``cache`` but never write it (another process's run directory:
-            `curate` reads the run's cache and keeps what it computes to itself).
+        read_from: another cache file, looked in first and never written (a run's own cache, which
+            `curate` reads beside the run's writer while it keeps what it computes in ``cache``).
     """
 
     def __init__(self, model: str = DEFAULT_MODEL, cache: Path | None = None, batch_size: int = 64,
-                 encoder: Callable[[Sequence[str]], np.ndarray] | None = None, *, read_only: bool = False):
+                 encoder: Callable[[Sequence[str]], np.ndarray] | None = None, *, read_from: Path | None = None):
         self.model = model
         self.batch_size = batch_size
         self.encoder = encoder
-        self.read_only = read_only
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
-        if cache is not None and read_only:
-            if cache.is_file():
-                self._db = sqlite3.connect(f"{cache.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
-        elif cache is not None:
+        self._dbs: list[sqlite3.Connection] = []  # looked up in order; `_db` (if any) is the last
+        if read_from is not None and read_from.is_file():
+            self._dbs.append(sqlite3.connect(f"{read_from.resolve().as_uri()}?mode=ro", uri=True,
+                                             check_same_thread=False))
+        if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(cache, check_same_thread=False)
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS embeddings"
                 " (model TEXT, sha256 TEXT, vector BLOB, PRIMARY KEY (model, sha256))"
             )
+            self._dbs.append(self._db)
 
     def embed(self, text: str) -> np.ndarray:
         return self.embed_many([text])[0]
@@ -123,22 +124,21 @@ class Embedder:
         return np.stack([found[k] for k in keys]) if keys else np.empty((0, 0), np.float32)
 
     def _lookup(self, keys: set[str]) -> dict[str, np.ndarray]:
-        if self._db is None or not keys:
-            return {}
         found: dict[str, np.ndarray] = {}
-        ordered = sorted(keys)
-        for start in range(0, len(ordered), 500):  # stay under sqlite's bound-parameter limit
-            chunk = ordered[start : start + 500]
-            placeholders = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT sha256, vector FROM embeddings WHERE model = ? AND sha256 IN ({placeholders})",
-                [self.model, *chunk],
-            )
-            found.update((key, np.frombuffer(blob, dtype=np.float32)) for key, blob in rows)
+        for db in self._dbs:
+            ordered = sorted(keys - found.keys())
+            for start in range(0, len(ordered), 500):  # stay under sqlite's bound-parameter limit
+                chunk = ordered[start : start + 500]
+                placeholders = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT sha256, vector FROM embeddings WHERE model = ? AND sha256 IN ({placeholders})",
+                    [self.model, *chunk],
+                )
+                found.update((key, np.frombuffer(blob, dtype=np.float32)) for key, blob in rows)
         return found
 
     def _store(self, vectors: dict[str, np.ndarray]) -> None:
-        if self._db is None or self.read_only:
+        if self._db is None:
             return
         with self._db:  # one transaction: a crash leaves the cache as it was
             self._db.executemany(

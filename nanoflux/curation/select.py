@@ -81,10 +81,11 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
     out_dir = Path(out) if out else run_dir / CURATED_DIR / _default_name(chosen_band, complexity, size, threshold, seed)
     _check_out_dir(out_dir, run_dir)
 
-    # The run embedded every played question into its own cache: read it (never write: curate writes only
-    # under its --out, so it can run beside the run's writer) rather than fill one per selection.
+    # The run embedded its questions into its own cache: read it (never write it: curate writes only under
+    # curated/, so it can run beside the run's writer); what it lacks is computed once into curated/'s cache.
     model = spec.curation.embedding_model
-    embedder = Embedder(model, cache=run_dir / NOVELTY_DIR / EMBEDDING_CACHE, read_only=True,
+    embedder = Embedder(model, cache=run_dir / CURATED_DIR / EMBEDDING_CACHE,
+                        read_from=run_dir / NOVELTY_DIR / EMBEDDING_CACHE,
                         encoder=_ray_encoder(model, address) if executor == "ray" else None)
     seen = NoveltyFilter(out_dir / NOVELTY_DIR, threshold=threshold, model=model,
                          against=[Path(other) for other in spec.curation.against], embedder=embedder)
@@ -100,7 +101,7 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
             reasons[reason] += 1
         else:
             eligible.append(record)
-    # One batch over every played question (the run's cache holds them; any it lacks are computed once here).
+    # One batch over every played question, so any later selection finds them all cached.
     seen.embed_many([record["question"] for record in records if record["status"] == "ok"])
     selected: list[dict[str, Any]] = []
     for record in coverage_order(eligible, spec.topics, seed):
