@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -84,7 +85,7 @@ class _Worker:
         except subprocess.TimeoutExpired:  # closed its pipes but lingers: it is no use any more
             self.kill()
             status = self.proc.returncode
-        return WorkerDied(f"sympy worker exited with status {status}")
+        return WorkerDied(f"sympy worker {_exit_reason(status, isolated=self.pid != self.proc.pid)}")
 
     def _read_line(self, timeout_s: float) -> bytes:
         fd, buf = self.proc.stdout.fileno(), b""
@@ -110,6 +111,18 @@ class _Worker:
                 stream.close()
             except OSError:  # stdin still holds the request the dead worker never read: flushing it breaks the pipe
                 pass
+
+
+def _exit_reason(status: int, *, isolated: bool) -> str:
+    """The worker's end in the same words whether bwrap stood between (it exits 128 + N for signal N) or not."""
+    signal_number = -status if status < 0 else status - 128 if isolated and status > 128 else None
+    if signal_number is None:
+        return f"exited with status {status}"
+    try:
+        name = signal.Signals(signal_number).name
+    except ValueError:
+        name = "unknown signal"
+    return f"was killed by signal {signal_number} ({name})"
 
 
 class WorkerPool:
