@@ -9,10 +9,12 @@ export LITELLM_LOCAL_MODEL_COST_MAP ?= True
 
 .PHONY: install run test test-fast bench clean
 
+# llama.cpp builds portable (AVX2/FMA), not -march=native: on a CPU with AMX (Sapphire Rapids and later)
+# a native build crashed with SIGILL in ggml's AMX kernels in a virtual machine that does not enable them.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	CMAKE_ARGS="-DGGML_NATIVE=OFF $$CMAKE_ARGS" $(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
 ## bubblewrap is the sandbox for model-written code (see the README's Safety section).

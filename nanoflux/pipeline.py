@@ -78,7 +78,8 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
     spec = apply_overrides(spec, rounds=rounds, threads=threads, models=models, execution=execution)
     with exclusive(Path(out) if out else Path("runs") / spec.name) as run_dir:  # before any LM call or write
         prepare_run_dir(run_dir, spec, resume=resume)
-        configure_cache(Path(cache_dir) if cache_dir else Path.home() / ".cache" / "nanoflux" / "dspy")
+        cache = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "nanoflux" / "dspy"
+        configure_cache(cache)
         make_lms = lms if callable(lms) else build_role_lms if lms is None else None
         if lms is None:
             lms = build_role_lms(spec)
@@ -91,7 +92,7 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
                                 against=[Path(other) for other in spec.curation.against])
         curator = Curator(spec.curation.quality_band, novelty, complexity=spec.curation.complexity,
                           require_verified_reference=spec.curation.require_verified_reference)
-        player = RoundPlayer(spec, program, program_hash, make_lms)
+        player = RoundPlayer(spec, program, program_hash, make_lms, cache)
         state = run_rounds(spec, player, Journal(run_dir / JOURNAL_NAME), curator, executor=executor,
                            progress=progress, retry_failed=retry_failed)
         manifest = finish_run(run_dir, spec, program_hash=program_hash, program_path=program_path,

@@ -13,6 +13,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import dspy
@@ -25,6 +26,7 @@ from nanoflux.errors import NanofluxError
 from nanoflux.executors import Executor, executor_for
 from nanoflux.executors.base import Record, Task
 from nanoflux.journal import Journal
+from nanoflux.lm import configure_cache
 from nanoflux.modules import RoleLMs
 from nanoflux.modules.round import failed_call
 from nanoflux.spec import Spec
@@ -157,14 +159,18 @@ class RoundPlayer:
         program_hash: recorded with every round.
         make_lms: a picklable `spec -> RoleLMs` (default: the spec's models); None when the LMs
             were given as objects, which keeps rounds in this process.
+        cache_dir: the run's DSPy cache directory, which a process that rebuilds the player (a Ray
+            actor) uses too, so every executor reads and fills the run's one cache (None: that
+            process keeps DSPy's cache as it is).
     """
 
     def __init__(self, spec: Spec, program: dspy.Module, program_hash: str,
-                 make_lms: Callable[[Spec], RoleLMs] | None = None):
+                 make_lms: Callable[[Spec], RoleLMs] | None = None, cache_dir: Path | None = None):
         self.spec = spec
         self.program = program
         self.program_hash = program_hash
         self.make_lms = make_lms
+        self.cache_dir = cache_dir
 
     def __call__(self, task: Task) -> Record:
         return play_round(self.program, task, self.program_hash)
@@ -174,15 +180,17 @@ class RoundPlayer:
             raise NanofluxError("role LMs given as objects cannot be sent to other processes; pass lms= a "
                                 "picklable factory `spec -> RoleLMs` (a module-level function or class)")
         return (_rebuild_player, (self.spec.model_dump(mode="json"), self.program.dump_state(),
-                                  self.program_hash, self.make_lms))
+                                  self.program_hash, self.make_lms, self.cache_dir))
 
 
 def _rebuild_player(spec_data: dict[str, Any], state: dict[str, Any], program_hash: str,
-                    make_lms: Callable[[Spec], RoleLMs]) -> RoundPlayer:
+                    make_lms: Callable[[Spec], RoleLMs], cache_dir: Path | None) -> RoundPlayer:
+    if cache_dir is not None:
+        configure_cache(cache_dir)  # this process (an actor) plays the run's rounds: the run's cache
     spec = Spec.model_validate(spec_data)
     program = compile_program(spec, lms=make_lms(spec))
     program.load_state(state)
-    return RoundPlayer(spec, program, program_hash, make_lms)
+    return RoundPlayer(spec, program, program_hash, make_lms, cache_dir)
 
 
 def _error_kind(exc: Exception) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import ray
+from diskcache import FanoutCache
 from click.testing import CliRunner
 
 from nanoflux import parse_spec
@@ -153,6 +154,20 @@ def test_workers_name_the_failing_role_the_breaker_stops_them_and_resume_replays
         resumed = compile_spec(spec, executor=RayExecutor(workers=2), resume=True, **options)
     assert resumed.progress.breaker is None and resumed.manifest["counts"]["rounds_played"] == 6
     assert resumed.manifest["counts"]["attempts"] == 6 + len(failed) and resumed.manifest["counts"]["failed"] == 0
+
+
+@pytest.mark.slow
+def test_ray_workers_cache_in_the_runs_cache_dir_not_dspys_default(tmp_path: Path, local_ray: None) -> None:
+    requests = []
+    for name in ("first", "second"):  # the same spec and the same answers, each run with a cache of its own
+        with FaultServer() as server:
+            spec = parse_spec(fault_spec(server))
+            compile_spec(spec, executor=RayExecutor(workers=2), out=tmp_path / name, cache_dir=tmp_path / f"{name}-cache",
+                         progress=False)
+            requests.append(server.count())
+        with FanoutCache(directory=str(tmp_path / f"{name}-cache"), shards=16) as cache:
+            assert len(cache) > 0, "the workers' answers are in the run's cache"
+    assert requests[0] > 0 and requests[1] > 0, "no run was answered from another run's cache"
 
 
 @pytest.mark.slow
