@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from . import extract, units
+from . import extract, units, words
 from .answers import DEFAULT_TIMEOUT_S, AnswerCheck, check_answer
 from .claims import Claim, phrases, quantities, sequences
 from .numeric import numbers_agree, parse_number
@@ -35,10 +35,14 @@ _LATEX_OPS = [(re.compile(r"\\times|×|\\cdot|·"), "*"), (re.compile(r"\\div|÷
               (re.compile(r"\$|\\left|\\right|\\,|\\!"), ""), (re.compile(r"(?<=\d),(?=\d{3}(?!\d))"), "")]
 _LABEL = re.compile(r"^(?:|.*:|[A-Za-z_][A-Za-z_0-9]*|[A-Za-z][A-Za-z ]{0,30}[A-Za-z])$")
 _CONSTANTS = {"pi", "π", "e"}
+# Words that make the number after them part of a computation, so they cannot be a label before it.
+_OPERATOR_WORDS = [[w] for w in ("minus", "plus", "times", "of", "by", "over", "less", "more", "half", "twice",
+                                 "double", "percent", "squared", "root", "than", "and", "from")]
 # Numbers a computation may use without the question stating them: small counts, percent, time, angles.
 _CONSTANT_VALUES = {Fraction(n) for n in (*range(11), 12, 24, 60, 100, 180, 360, 365, 1000)}
 # Numbers that only count or label ("Step 2", "Case 1", "x_1"), not quantities a step states.
 _NOT_QUANTITY = re.compile(r"(?i)\b(?:step|case|part|stage|method|option|equation|line)\s+\d+|[A-Za-z_]\d+")
+_COMPUTES = re.compile(r"[-+−*/^!(]|sqrt|pi|π")
 _NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 # An equation: math characters, with letter runs of at most two (variables "x", "pq"), up to the end.
 _MATH_WORD = re.compile(r"^(?:[\d.+\-−*/^()=²³]|(?<![A-Za-z])[A-Za-z]{1,2}(?![A-Za-z]))+$")
@@ -79,7 +83,7 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
         return AnswerCheck("mismatch", f"step {wrong.step + 1} is wrong: {wrong.text!r} does not hold", evidence)
     for claim in reading.claims:
         if claim.holds is None:
-            reading.skipped.append({"step": claim.step + 1, "claim": claim.text, "why": "it could not be evaluated"})
+            reading.skipped.append({"step": claim.step + 1, "claim": claim.text, "why": claim.why})
     established = _established(reading.claims)
     given = {n.value for n in map(parse_number, _NUMBER.findall(question)) if n}
     for prose in reading.prose:
@@ -89,7 +93,8 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
             reading.skipped.append({"step": prose["step"], "claim": prose["text"], "why": why})
     if question:  # the numbers a computation starts from must come from the question (or an earlier result)
         for claim in reading.claims:
-            if unchecked := [n for n in _operands(claim) if not _among(n, established, given, _CONSTANT_VALUES)]:
+            others = _established([c for c in reading.claims if c is not claim])
+            if unchecked := [n for n in _operands(claim) if not _among(n, others, given, _CONSTANT_VALUES)]:
                 reading.skipped.append({"step": claim.step + 1, "claim": claim.text,
                                         "why": f"it uses {', '.join(unchecked)}, which neither the question gives "
                                                "nor a step recomputes"})
@@ -227,7 +232,7 @@ def _core(side: str, *, first: bool, last: bool) -> str | None:
         return None
     run = runs[-1] if first else runs[0]
     before, after = side[: run.start()].strip(), side[run.end():].strip()
-    if first and not _LABEL.match(before):
+    if first and (not _LABEL.match(before) or before.lower().split()[-1:] in _OPERATOR_WORDS):
         return None  # "20% of 50": words inside the arithmetic
     if first and before and re.match(r"[-+−*/^]", run.group().strip()):
         return None  # "x + 37": an expression with an unknown, not a label
@@ -276,6 +281,10 @@ def _recompute(claims: list[Claim], deadline: float) -> AnswerCheck | None:
             claim.values = [_value(values[p]) for p in claim.parts if values[p].get("ok")]
     for claim, result in zip(equations, checked):
         claim.holds = {"holds": True, "fails": False}.get(result["status"])
+        if result["status"] == "picks a solution":
+            claim.why = "it picks one of several solutions, and the steps do not say why"
+        elif result["status"] == "unreadable":
+            claim.why = f"sympy could not read it: {result['reason']}"
         if result["status"] == "premise":
             claim.holds, claim.kind = True, "equation (premise)"
         claim.values = [Fraction(v) for v in result.get("values", {}).values()]
@@ -304,16 +313,18 @@ def _claim_holds(claim: Claim, values: dict[str, dict]) -> bool | None:
         x_number, y_number = parse_number(left), parse_number(right)  # "10/3 = 3.33" is a rounding
         same, _ = numbers_agree(x, x_number.places if x_number else None, y, y_number.places if y_number else None,
                                 rel_tol=1e-12, abs_tol=0)
-        if claim.approximate and not same:
-            same = abs(x - y) <= Fraction(1, 100) * max(abs(x), abs(y))
+        if claim.approximate and not same:  # "≈ 3.3": the value rounded to the places written, no further
+            places = y_number.places if y_number and y_number.places is not None else 0
+            same = abs(x - y) <= Fraction(1, 2 * 10**places)
         if not same:
             return False
     return True
 
 
 def _established(claims: list[Claim]) -> set[Fraction | str]:
-    """The values recomputed claims establish (premise equations establish nothing by themselves)."""
-    return {v for c in claims if c.holds and c.kind != "equation (premise)" for v in c.values}
+    """The values recomputed claims establish: premise equations and restatements ("42 = 42") establish nothing."""
+    return {v for c in claims if c.holds and c.kind != "equation (premise)"
+            and (c.kind != "arithmetic" or any(_COMPUTES.search(p.lstrip("-−")) for p in c.parts)) for v in c.values}
 
 
 def _among(text: str, *pools: set) -> bool:
@@ -321,6 +332,9 @@ def _among(text: str, *pools: set) -> bool:
     number = parse_number(text.replace("−", "-"))
     if number is None and (quantity := units.parse_quantity(text)):
         number = parse_number(quantity[0])  # "350 mg": the unit was recomputed with the claim
+    if number is None and (m := re.fullmatch(r"(\S*\d)\s+([A-Za-z][A-Za-z ]*)", text.strip())):
+        if words.is_count_noun(m.group(2), lambda w: units.parse_unit(w) is not None):
+            number = parse_number(m.group(1))  # "17 jars"
     if number is None:
         return any(text.strip().upper() in pool for pool in pools)
     value = number.value / 100 if number.percent else number.value

@@ -328,8 +328,9 @@ def check_equations(equations: list[str]) -> list[dict]:
     """Each equation of a solution, in order: a "premise" (it sets up what the earlier ones leave open),
     or, where the earlier premises determine all its unknowns, whether it "holds" or "fails" there.
 
-    "2x + 3 = 11" is a premise; then "2x = 8" holds and "x = 5" fails (x is 4). `values` are the
-    unknowns' values where they are determined (one solution), so later steps may use them.
+    "2x + 3 = 11" is a premise; then "2x = 8" holds and "x = 5" fails (x is 4); "x = 3" after
+    "x^2 = 5x - 6" "picks a solution" (the question decides which). `values` are the unknowns'
+    values where the premises determine them (one solution), so later steps may use them.
     """
     system: list[sympy.Expr] = []
     out = []
@@ -345,9 +346,10 @@ def check_equations(equations: list[str]) -> list[dict]:
         difference = _rationalize(e.lhs - e.rhs)
         solutions = sympy.solve(system, dict=True) if system else []
         if solutions and all(difference.free_symbols <= set(s) for s in solutions):
-            holds = all(sympy.simplify(difference.subs(s)) == 0 for s in solutions)
+            held = [sympy.simplify(difference.subs(s)) == 0 for s in solutions]
             values = {str(k): str(v) for k, v in solutions[0].items() if v.is_Rational} if len(solutions) == 1 else {}
-            out.append({"status": "holds" if holds else "fails", "values": values})
+            status = "holds" if all(held) else "fails" if not any(held) else "picks a solution"
+            out.append({"status": status, "values": values})
         else:
             system.append(difference)
             out.append({"status": "premise"})

@@ -114,3 +114,17 @@ def test_unit_and_genomics_readers_leave_other_text_alone():
     assert quantities.read(0, "3 * 4 = 12") is None
     assert sequences.read(0, "3 * 4 = 12", Fraction(1, 2)) is None
     assert sequences.read(0, "2pq = 0.5", None) is None  # no allele frequency stated yet
+
+
+@pytest.mark.parametrize("reference, steps", [
+    ("42", ["The answer: 42 = 42"]),  # a restatement computes nothing
+    ("1060", ["1000 * 1.05 ≈ 1060"]),  # "≈" allows rounding to the places written, not 1% of drift
+    ("3", ["x^2 = 5x - 6", "x = 3"]),  # one root of two, with nothing saying why
+    ("9", ["twelve minus 3 = 9"]),  # a number word inside the arithmetic: unread, so unchecked
+])
+def test_ways_around_the_check_are_not_confirmed(reference, steps):
+    assert check_reference(reference, steps).verdict in ("mismatch", "undecidable")
+
+
+def test_a_final_answer_with_a_count_noun_is_the_recomputed_number():
+    assert check_reference("17", ["4 * 3 = 12", "12 + 5 = 17", "The answer is 17 jars."]).verdict == "match"

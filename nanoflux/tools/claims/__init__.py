@@ -27,3 +27,4 @@ class Claim:
     equation: str | None = None
     holds: bool | None = None
     values: list[Fraction | str] = field(default_factory=list)
+    why: str = "it could not be evaluated"  # when `holds` stays None
