@@ -85,7 +85,7 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
         if claim.holds is None:
             reading.skipped.append({"step": claim.step + 1, "claim": claim.text, "why": claim.why})
     established = _established(reading.claims)
-    given = {n.value for n in map(parse_number, _NUMBER.findall(question)) if n}
+    given = _given(question)
     for prose in reading.prose:
         if unchecked := [n for n in prose["numbers"] if not _among(n, established, given)]:
             why = f"it states {', '.join(unchecked)}, which no step recomputes" + ("" if question else
@@ -159,18 +159,25 @@ def _read_steps(steps: list[str]) -> _Reading:
     return reading
 
 
+def _given(question: str) -> set[Fraction | str]:
+    """What the question states: its numbers (in digits or words) and its DNA sequences."""
+    numbers = [n.value for n in map(parse_number, _NUMBER.findall(question)) if n]
+    numbers += [words.parse_number_words(w) for w in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)?", question)]
+    return {n for n in numbers if n is not None} | set(re.findall(r"\b[ACGTU]{4,}\b", question))
+
+
 def _operands(claim: Claim) -> list[str]:
     """The numbers a claim starts from: its first side, or all of a premise equation."""
     if claim.kind == "equation (premise)":
         return _NUMBER.findall(claim.equation or "")
-    return _NUMBER.findall(claim.parts[0]) if claim.kind == "arithmetic" and claim.parts else []
+    return _NUMBER.findall(claim.parts[0]) if claim.kind == "arithmetic" and claim.parts else claim.operands
 
 
 def _last_value(claim: Claim) -> str:
     """What a claim ends at: its last side, or the value an in-process reader read."""
     if claim.equation is not None:
         return claim.equation.split("=")[-1].strip()
-    return claim.parts[-1] if claim.parts else str(claim.values[-1])
+    return claim.parts[-1] if claim.parts else claim.result
 
 
 def _clauses(line: str) -> list[str]:
@@ -247,7 +254,7 @@ def _core(side: str, *, first: bool, last: bool) -> str | None:
 
 def _equations(clause: str) -> list[str]:
     """The equations in a clause ("Let x be ...: 5(20 - x) + 9x = 136", "so 2x = 8"), chains split pairwise."""
-    words = clause.rstrip(".").split(":")[-1].split()
+    words = re.sub(r"(?:\s+[A-Za-z]{3,})+$", "", clause.rstrip(".")).split(":")[-1].split()  # "x = 4 apples"
     math: list[str] = []
     for word in reversed(words):
         if not _MATH_WORD.match(word) or word.lower() in _PROSE_SHORT:
@@ -268,7 +275,8 @@ def _recompute(claims: list[Claim], deadline: float) -> AnswerCheck | None:
     equations = [c for c in claims if c.kind == "equation"]
     try:
         values = dict(zip(arithmetic, _call("evaluate", {"expressions": arithmetic}, deadline))) if arithmetic else {}
-        checked = _call("check_equations", {"equations": [c.equation for c in equations]}, deadline) if equations else []
+        texts = [c.equation for c in equations]
+        checked = _call("check_equations", {"equations": texts}, deadline) if equations else []
     except WorkerTimeout:
         return AnswerCheck("undecidable", "recomputing the steps ran out of time", {"method": "sympy (killed)"})
     except WorkerDied as exc:

@@ -128,3 +128,20 @@ def test_ways_around_the_check_are_not_confirmed(reference, steps):
 
 def test_a_final_answer_with_a_count_noun_is_the_recomputed_number():
     assert check_reference("17", ["4 * 3 = 12", "12 + 5 = 17", "The answer is 17 jars."]).verdict == "match"
+
+
+@pytest.mark.parametrize("question, right, wrong", [
+    ("What is the reverse complement of ATGG?", ["The reverse complement of ATGG is CCAT"],
+     ["The reverse complement of ATGC is GCAT"]),
+    ("A 70 kg patient is prescribed 5 mg/kg. What is the dose?", ["5 mg/kg × 70 kg = 350 mg"],
+     ["5 mg/kg × 75 kg = 375 mg"]),
+    ("A crate holds fifteen boxes of 4 pears. How many pears?", ["15 * 4 = 60"], ["16 * 4 = 64"]),
+])
+def test_what_a_domain_claim_starts_from_must_be_in_the_question(question, right, wrong):
+    assert check_reference(_last(right), right, question=question).verdict == "match"
+    check = check_reference(_last(wrong), wrong, question=question)
+    assert check.verdict == "undecidable" and "neither the question gives" in check.reason
+
+
+def test_a_solved_value_followed_by_a_count_noun_is_read():
+    assert check_reference("4", ["2x + 3 = 11", "so x = 4 apples"]).verdict == "match"

@@ -17,6 +17,7 @@ from . import Claim
 
 _PRODUCT = re.compile(r"^(.+?)\s*(?:×|\*|x|times|\\times|\\cdot)\s*(.+)$")
 _QUOTIENT = re.compile(r"^(.+?)\s*(?:/|÷|divided by|\\div)\s+(.+)$")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _LEAD = re.compile(r"^(?:[A-Za-z][A-Za-z ]{0,40}:\s*|[A-Za-z][A-Za-z ]{0,40}\s+(?=\d))")
 
 
@@ -42,8 +43,9 @@ def read(step: int, clause: str) -> Claim | None:
         else:
             return None
     except NanofluxError:  # the dimensions differ: "5 mg/kg × 70 kg = 350 mL" does not hold
-        return Claim(step, clause, "units", holds=False)
+        return Claim(step, clause, "units", holds=False, result=right)
     places = parse_number(stated[0]).places
     value = Fraction(repr(computed))
     holds, _ = numbers_agree(value, None, expected, places, rel_tol=1e-9, abs_tol=0)
-    return Claim(step, clause, "units", holds=holds, values=[expected])
+    return Claim(step, clause, "units", holds=holds, values=[expected], result=right,
+                 operands=_NUMBER.findall(left))
