@@ -75,7 +75,7 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
     if code := "\n".join(block for step in steps for block in _CODE_BLOCK.findall(step)):
         return _check_code(code, reference, answer_type, timeout_s, sandbox)
     reading = _read_steps([_CODE_BLOCK.sub("", s) for s in steps])
-    if (failed := _recompute(reading.claims, deadline)) is not None:
+    if (failed := _recompute(reading.claims, _question_equations(question), deadline)) is not None:
         return failed
     evidence: dict = {"method": "recomputed solution steps", "claims": [_record(c) for c in reading.claims],
                       "skipped": reading.skipped}
@@ -150,6 +150,8 @@ def _read_steps(steps: list[str]) -> _Reading:
             for pattern, replacement in _LATEX_OPS:
                 line = pattern.sub(replacement, line)
             line, _ = phrases.rewrite(line)
+            if line.count("=") > 1:  # "x + y = 30 and x - y = 6": two claims
+                line = re.sub(r"\s+and\s+(?=[^=]*=)", "; ", line)
             for clause in _clauses(line):
                 allele_p = sequences.allele_frequency(clause) or allele_p
                 _read_clause(index, clause, allele_p, reading)
@@ -269,14 +271,21 @@ def _equations(clause: str) -> list[str]:
     return [f"{a} = {b}" for a, b in zip(sides, sides[1:])]
 
 
-def _recompute(claims: list[Claim], deadline: float) -> AnswerCheck | None:
-    """Decide `holds` of every arithmetic and equation claim in the sympy worker; an AnswerCheck if it failed."""
+def _question_equations(question: str) -> list[str]:
+    """The equations a question states ("Solve for x: 3x - 7 = 14."): what the steps' equations follow from."""
+    return [e for clause in _clauses(phrases.rewrite(question)[0]) for e in _equations(clause)]
+
+
+def _recompute(claims: list[Claim], given: list[str], deadline: float) -> AnswerCheck | None:
+    """Decide `holds` of every arithmetic and equation claim in the sympy worker, the `given` equations
+    (the question's) set up first; an AnswerCheck if the worker failed."""
     arithmetic = sorted({p for c in claims if c.kind == "arithmetic" for p in c.parts})
     equations = [c for c in claims if c.kind == "equation"]
     try:
         values = dict(zip(arithmetic, _call("evaluate", {"expressions": arithmetic}, deadline))) if arithmetic else {}
-        texts = [c.equation for c in equations]
-        checked = _call("check_equations", {"equations": texts}, deadline) if equations else []
+        texts = [*given, *(c.equation for c in equations)]
+        checked = _call("check_equations", {"equations": texts, "premises": len(given)}, deadline)[len(given):] \
+            if equations else []
     except WorkerTimeout:
         return AnswerCheck("undecidable", "recomputing the steps ran out of time", {"method": "sympy (killed)"})
     except WorkerDied as exc:

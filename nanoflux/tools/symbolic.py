@@ -324,17 +324,18 @@ def solve(equation: str, variable: str) -> dict:
     return {"solutions": [_show(s) for s in sympy.solve(e, sympy.Symbol(variable))]}
 
 
-def check_equations(equations: list[str]) -> list[dict]:
+def check_equations(equations: list[str], premises: int = 0) -> list[dict]:
     """Each equation of a solution, in order: a "premise" (it sets up what the earlier ones leave open),
     or, where the earlier premises determine all its unknowns, whether it "holds" or "fails" there.
 
     "2x + 3 = 11" is a premise; then "2x = 8" holds and "x = 5" fails (x is 4); "x = 3" after
     "x^2 = 5x - 6" "picks a solution" (the question decides which). `values` are the unknowns'
-    values where the premises determine them (one solution), so later steps may use them.
+    values where the premises determine them (one solution), so later steps may use them. The
+    first `premises` equations (the question's own) are premises whatever they determine.
     """
     system: list[sympy.Expr] = []
     out = []
-    for text in equations:
+    for index, text in enumerate(equations):
         try:
             e = parse_math(text)
         except ParseError as exc:
@@ -345,7 +346,8 @@ def check_equations(equations: list[str]) -> list[dict]:
             continue
         difference = _rationalize(e.lhs - e.rhs)
         solutions = sympy.solve(system, dict=True) if system else []
-        if solutions and all(difference.free_symbols <= set(s) for s in solutions):
+        known = [{k for k, v in s.items() if not v.free_symbols} for s in solutions]  # x = y + 6 is not known
+        if index >= premises and solutions and all(difference.free_symbols <= k for k in known):
             held = [sympy.simplify(difference.subs(s)) == 0 for s in solutions]
             values = {str(k): str(v) for k, v in solutions[0].items() if v.is_Rational} if len(solutions) == 1 else {}
             status = "holds" if all(held) else "fails" if not any(held) else "picks a solution"

@@ -145,3 +145,37 @@ def test_what_a_domain_claim_starts_from_must_be_in_the_question(question, right
 
 def test_a_solved_value_followed_by_a_count_noun_is_read():
     assert check_reference("4", ["2x + 3 = 11", "so x = 4 apples"]).verdict == "match"
+
+
+AS_MODELS_WRITE = [  # (question, reference, steps): right solutions in the forms models use
+    ("Sara buys 3 notebooks at $4 each and a pen for $2. How much does she spend?", "14",
+     ["Cost of notebooks: 3 × $4 = $12", "Add the pen: $12 + $2 = $14", "The answer is $14."]),
+    ("A train travels 180 km in 2 hours. What is its average speed in km/h?", "90",
+     ["Speed = distance / time", "Speed = 180 / 2 = 90 km/h", "**Answer: 90**"]),
+    ("How many ways can a committee of 3 be chosen from 8 people?", "56",
+     ["We choose 3 of 8 without order: $\\binom{8}{3} = \\frac{8!}{3!\\,5!} = 56$", "Answer: 56"]),
+    ("Solve for x: 3x - 7 = 14.", "7", ["Add 7 to both sides: 3x = 21", "Divide by 3: x = 7", "The answer is 7."]),
+    ("A jacket costs $120 and is discounted by 15%. What is the sale price?", "102",
+     ["Discount: 15% of 120 = 18", "Sale price: 120 - 18 = 102", "Final answer: 102"]),
+    ("Find the mean of 12, 15, 18 and 23.", "17", ["Sum: 12 + 15 + 18 + 23 = 68", "Mean: 68 / 4 = 17", "Answer: 17"]),
+    ("The sum of two numbers is 30 and their difference is 6. Find the larger number.", "18",
+     ["Let the numbers be x and y with x > y.", "x + y = 30 and x - y = 6", "Adding: 2x = 36", "x = 18"]),
+    ("A rectangle is 7 cm by 5 cm. What is its area?", "35",
+     ["Area = length × width", "Area = 7 × 5 = 35 cm²", "The area is 35 square centimetres."]),
+]
+
+
+@pytest.mark.parametrize("question, reference, steps", AS_MODELS_WRITE, ids=[r[0][:30] for r in AS_MODELS_WRITE])
+def test_right_solutions_as_models_write_them_are_verified(question, reference, steps):
+    assert check_reference(reference, steps, question=question).verdict == "match"
+
+
+@pytest.mark.parametrize("question, reference, steps", [
+    ("Solve for x: 3x - 7 = 14.", "8", ["Add 7 to both sides: 3x = 21", "x = 8"]),
+    ("Solve for x: 3x - 7 = 14.", "22/3", ["Add 7 to both sides: 3x = 22", "x = 22/3"]),
+    ("The sum of two numbers is 30 and their difference is 6. Find the larger number.", "19",
+     ["x + y = 30 and x - y = 6", "Adding: 2x = 38", "x = 19"]),
+    ("Two numbers differ by 6. Find the larger.", "18", ["x - y = 6", "2x = 36", "x = 18"]),
+])
+def test_steps_that_do_not_follow_from_the_questions_equations_are_not_verified(question, reference, steps):
+    assert check_reference(reference, steps, question=question).verdict in ("mismatch", "undecidable")
