@@ -5,8 +5,10 @@
 
 Prints the median time of `answers_match` over the answer pairs, the median time of one isolated
 sandbox run (bubblewrap) and one unsafe-local run next to a bare `python -c pass`, with their ratio
-(target: isolated under 2x bare), and how many equivalent rewrites / wrong pairs NanoFlux and
-math-verify (the Hugging Face grader) accept.
+(target: isolated under 2x bare), how many equivalent rewrites / wrong pairs NanoFlux and
+math-verify (the Hugging Face grader) accept, and the reference check on the labelled whole
+solutions (tests/data/reference_solutions.jsonl): wrong references confirmed (goal 0), right ones
+confirmed (goal >= 90%), undecidable, and the time per solution.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from fractions import Fraction
 from math import comb
 from pathlib import Path
 
+from nanoflux.reference_eval import evaluate_references, load_solutions
 from nanoflux.tools import answers_match, run_python
 from nanoflux.tools.sandbox import Sandbox
 
 PAIRS_PATH = Path(__file__).resolve().parents[1] / "tests" / "data" / "answer_pairs.jsonl"
+SOLUTIONS_PATH = PAIRS_PATH.with_name("reference_solutions.jsonl")
 
 
 def make_pairs() -> list[dict]:
@@ -171,6 +175,18 @@ def report_accuracy(name: str, pairs: list[dict], verdicts: list[bool]) -> None:
           f"({100 * sum(equivalent) / len(equivalent):.1f}%) and {sum(wrong)}/{len(wrong)} wrong pairs")
 
 
+def bench_references() -> None:
+    """The reference check on labelled whole solutions, by kind where it is not perfect."""
+    rows = load_solutions(SOLUTIONS_PATH)
+    report = evaluate_references(rows)
+    print(report.render())
+    print(f"mean time per solution: {report.seconds / len(rows) * 1e3:.1f} ms")
+    for kind, counts in report.by_kind.items():
+        if counts.get("wrong match") or sum(v for k, v in counts.items() if k.startswith("right ")) != counts.get(
+                "right match", 0):
+            print(f"  {kind}: {counts}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write-pairs", action="store_true", help=f"regenerate {PAIRS_PATH.name} and exit")
@@ -182,6 +198,7 @@ def main() -> None:
     ours = bench_answers(pairs)
     bench_sandbox()
     report_accuracy("nanoflux", pairs, ours)
+    bench_references()
     for wrap, name in ((False, "math-verify"), (True, "math-verify ($-wrapped)")):
         if (theirs := math_verify_verdicts(pairs, wrap=wrap)) is not None:
             report_accuracy(name, pairs, theirs)
