@@ -36,7 +36,7 @@ _UNSIGNED = r"\$?(?:\d[\d,]*(?:\.\d+)?|\.\d+)"
 # only between unsigned numbers, low to high: "10-3" is a subtraction).
 _RANGE = re.compile(rf"^(?:between\s+(?P<lo1>{_NUMBER})\s+and\s+(?P<hi1>{_NUMBER})"
                     rf"|(?:from\s+)?(?P<lo2>{_NUMBER})\s*(?:to|–|—|\.\.)\s*(?P<hi2>{_NUMBER})"
-                    rf"|(?P<lo3>{_UNSIGNED})-(?P<hi3>{_UNSIGNED}))(?P<tail>(?:\s+[^\d\s].*)?)$", re.I | re.S)
+                    rf"|(?P<lo3>{_UNSIGNED})-(?P<hi3>{_UNSIGNED}))(?P<tail>(?:\s*%|\s+[^\d\s].*)?)$", re.I | re.S)
 _ANYWHERE = re.compile(rf"(?<![A-Za-z])(?:{'|'.join(_PREFIXES.values())})\s*{_NUMBER}"
                        rf"|{_NUMBER}\s+(?:{'|'.join(_SUFFIXES.values())})\b|\bbetween\s+{_NUMBER}\s+and\s+{_NUMBER}"
                        rf"|{_NUMBER}\s+to\s+{_NUMBER}"
