@@ -81,7 +81,7 @@ def test_each_claim_kind_is_recomputed(right, wrong):
 
 def _last(steps):
     """The value the last step states: what a reference copying the steps would say."""
-    return re.findall(r"[\d.]*\d|[ACGT]{3,}", steps[-1])[-1]
+    return re.findall(r"[\d.]*\d%?|[ACGT]{3,}", steps[-1])[-1]
 
 
 def test_the_evidence_records_each_claim_and_each_skipped_step():
