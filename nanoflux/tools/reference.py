@@ -252,8 +252,6 @@ def _core(side: str, *, first: bool, last: bool) -> str | None:
     return run.group().strip() or None
 
 
-
-
 def _equations(clause: str) -> list[str]:
     """The equations in a clause ("Let x be ...: 5(20 - x) + 9x = 136", "so 2x = 8"), chains split pairwise."""
     words = re.sub(r"(?:\s+[A-Za-z]{3,})+$", "", clause.rstrip(".")).split(":")[-1].split()  # "x = 4 apples"
