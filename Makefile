@@ -38,6 +38,7 @@ test-fast: install
 bench: install
 	$(BIN)/python benchmarks/compile.py  # includes benchmarks/embedded_lm.py's wrapper overhead
 	$(BIN)/python benchmarks/judge_tools.py
+	$(BIN)/python benchmarks/verified_share.py
 	$(BIN)/python benchmarks/novelty.py
 	$(BIN)/python benchmarks/report.py
 	$(BIN)/python benchmarks/train.py

@@ -5,8 +5,10 @@
 
 Prints the median time of `answers_match` over the answer pairs, the median time of one isolated
 sandbox run (bubblewrap) and one unsafe-local run next to a bare `python -c pass`, with their ratio
-(target: isolated under 2x bare), and how many equivalent rewrites / wrong pairs NanoFlux and
-math-verify (the Hugging Face grader) accept.
+(target: isolated under 2x bare), how many equivalent rewrites / wrong pairs NanoFlux and
+math-verify (the Hugging Face grader) accept, and the reference check on the labelled whole
+solutions (tests/data/reference_solutions.jsonl): wrong references confirmed (goal 0), right ones
+confirmed (goal >= 90%), undecidable, and the time per solution.
 """
 
 from __future__ import annotations
@@ -21,19 +23,23 @@ from fractions import Fraction
 from math import comb
 from pathlib import Path
 
+from nanoflux.reference_eval import evaluate_references, load_solutions
 from nanoflux.tools import answers_match, run_python
 from nanoflux.tools.sandbox import Sandbox
 
 PAIRS_PATH = Path(__file__).resolve().parents[1] / "tests" / "data" / "answer_pairs.jsonl"
+SOLUTIONS_PATH = PAIRS_PATH.with_name("reference_solutions.jsonl")
 
 
 def make_pairs() -> list[dict]:
-    """Equivalent rewrites of competition-style answers (as models write them) and near-miss wrong ones."""
+    """Equivalent rewrites of competition-style answers (as models write them), near-miss wrong ones, and
+    loose pairs (a percentage, bound, range or approximation against a value, some of several options)
+    whose verdict is pinned: never a match, and `undecidable` where the answer might still be right."""
     rows: list[dict] = []
 
-    def add(form: str, reference: str, equivalent: bool, *predictions: str) -> None:
-        rows.extend({"predicted": p, "reference": reference, "equivalent": equivalent, "form": form}
-                    for p in predictions)
+    def add(form: str, reference: str, equivalent: bool, *predictions: str, verdict: str | None = None) -> None:
+        rows.extend({"predicted": p, "reference": reference, "equivalent": equivalent, "form": form,
+                     **({"verdict": verdict} if verdict else {})} for p in predictions)
 
     for n in [7, 42, 252, 1024, 2024, 12345, 1000000, -17, 360, 99999]:
         s = str(n)
@@ -83,7 +89,7 @@ def make_pairs() -> list[dict]:
         ("rational expression", "\\frac{n(n+1)}{2}", ["n(n+1)/2", "\\frac{n^2+n}{2}", "(n^2 + n)/2", "\\binom{n+1}{2}"],
          ["n(n-1)/2", "\\frac{n^2}{2}"]),
         ("interval", "[2, \\infty)", ["x \\ge 2", "x \\geq 2", "[2,\\infty)", "2 \\le x"], ["(2, \\infty)", "x > 2", "x \\le 2"]),
-        ("percent", "25\\%", ["0.25", "25", "\\frac{1}{4}", "25%"], ["0.025", "2.5", "250"]),
+        ("percent", "25\\%", ["25%", "25 percent"], ["0.025", "2.5", "250"]),
         ("scientific", "1.5 \\times 10^{3}", ["1500", "1.5e3", "1,500", "1500.0"], ["150", "1.5e4", "15000"]),
         ("power", "2^{10}", ["1024", "2**10", "4^5"], ["1000", "2^{9}", "20"]),
         ("trig", "\\frac{\\sqrt{3}}{2}", ["\\sin(\\pi/3)", "sqrt(3)/2", "\\cos\\frac{\\pi}{6}", "\\frac{1}{2}\\sqrt{3}"],
@@ -100,6 +106,32 @@ def make_pairs() -> list[dict]:
     ]:
         add(form, reference, True, *equivalent)
         add(form, reference, False, *wrong)
+    for form, reference, equivalent, undecidable, wrong in [
+        ("percent vs plain number", "25\\%", [], ["0.25", "25", "\\frac{1}{4}", "2^{-2}"], []),
+        ("percent vs plain number", "0.5", ["0.50"], ["0.5%", "50%", "50\\%"], ["5%"]),
+        ("percent vs plain number", "50%", ["50\\%", "50 percent", "\\boxed{50\\%}"], ["0.5", "1/2", "50"],
+         ["5%"]),
+        ("bound", "17", [], ["at least 17", "at most 17", ">= 17", "≥ 17", "\\geq 17", "17 or more", "more than 16",
+                             "fewer than 18", "There are at least 17 ways."],
+         ["at least 18", "more than 17", "fewer than 17"]),
+        ("bound", "at least 17", ["at least 17", "\\ge 17", "17 or more", "no fewer than 17"],
+         ["17", "20", "more than 16", "at most 17"], ["16", "at least 18"]),
+        ("bound", "at most 5", ["up to 5", "no more than 5", "<= 5"], ["5", "3", "less than 6"], ["6", "at most 4"]),
+        ("approximation", "17", [], ["about 17", "approximately 17", "~17", "≈ 17", "roughly 17", "around 17",
+                                     "I count about 17 ways"], []),
+        ("approximation", "about 17", ["approximately 17", "~17", "about seventeen"], ["17", "about 20"], []),
+        ("range", "4", [], ["3-5", "3 to 5", "between 3 and 5", "3–5", "from 3 to 5", "3-5 apples"],
+         ["5-7", "6 to 9"]),
+        ("range", "3-5", ["between 3 and 5", "3 to 5", "3–5", "from 3 to 5"], ["4", "3", "at most 5"], ["7", "3-6"]),
+        ("several options", "(B) and (C)", ["B and C", "(C) and (B)", "B, C", "both B and C"],
+         ["B", "(C)", "The answer is (B).", "B or C"], ["D", "B and D"]),
+        ("several options", "(A) or (C)", ["A or C", "either A or C", "(C) or (A)"], ["A", "C", "A and C"], ["B"]),
+        ("several options", "A, B", ["A and B", "B, A"], ["A", "(B)"], ["C", "A, C"]),
+        ("several options", "B", [], ["(B) and (C)", "B or C", "A, B"], ["(A) and (C)", "C or D"]),
+    ]:
+        add(form, reference, True, *equivalent)
+        add(form, reference, False, *undecidable, verdict="undecidable")
+        add(form, reference, False, *wrong, verdict="mismatch")
     return rows
 
 
@@ -171,6 +203,18 @@ def report_accuracy(name: str, pairs: list[dict], verdicts: list[bool]) -> None:
           f"({100 * sum(equivalent) / len(equivalent):.1f}%) and {sum(wrong)}/{len(wrong)} wrong pairs")
 
 
+def bench_references() -> None:
+    """The reference check on labelled whole solutions, by kind where it is not perfect."""
+    rows = load_solutions(SOLUTIONS_PATH)
+    report = evaluate_references(rows)
+    print(report.render())
+    print(f"mean time per solution: {report.seconds / len(rows) * 1e3:.1f} ms")
+    for kind, counts in report.by_kind.items():
+        if counts.get("wrong match") or sum(v for k, v in counts.items() if k.startswith("right ")) != counts.get(
+                "right match", 0):
+            print(f"  {kind}: {counts}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write-pairs", action="store_true", help=f"regenerate {PAIRS_PATH.name} and exit")
@@ -182,6 +226,7 @@ def main() -> None:
     ours = bench_answers(pairs)
     bench_sandbox()
     report_accuracy("nanoflux", pairs, ours)
+    bench_references()
     for wrap, name in ((False, "math-verify"), (True, "math-verify ($-wrapped)")):
         if (theirs := math_verify_verdicts(pairs, wrap=wrap)) is not None:
             report_accuracy(name, pairs, theirs)

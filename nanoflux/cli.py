@@ -178,12 +178,15 @@ def judge_eval(file: Path, spec: Path | None, model: str | None, out: Path | Non
 
     FILE is JSONL, one item a line: question, reference, answer, label (correct or incorrect),
     optionally reasoning and answer_type. Prints accuracy, precision, recall and F1 of "correct"
-    and a confusion table, so you can see how far to trust a judge model.
+    and a confusion table, so you can see how far to trust a judge model. A FILE of whole
+    solutions (question, solution_steps, reference, label right or wrong) measures the reference
+    check instead: how many wrong references it confirms, how many right ones (no LM).
 
     \b
     Examples:
       nanoflux judge-eval tests/data/judge_labelled.jsonl
       nanoflux judge-eval labelled.jsonl --spec specs/math.yaml --model openai/gpt-4o-mini --out report.json
+      nanoflux judge-eval tests/data/reference_solutions.jsonl
     """
     from nanoflux.judge_eval import judge_eval as evaluate
 

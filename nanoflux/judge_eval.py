@@ -22,6 +22,7 @@ import dspy
 
 from nanoflux.errors import NanofluxError
 from nanoflux.modules import Judge
+from nanoflux.reference_eval import ReferenceEvalReport, evaluate_references, is_solutions_file, load_solutions
 from nanoflux.spec import Spec, load_spec
 from nanoflux.tools import ANSWER_TYPES
 
@@ -103,6 +104,12 @@ class JudgeEvalReport:
 
 def load_labelled(path: str | Path) -> list[LabelledItem]:
     """Read a labelled JSONL file; a NanofluxError names the line and the fix for any bad one."""
+    return [_item(row, where, number) for number, row, where in read_rows(path, REQUIRED_KEYS)]
+
+
+def read_rows(path: str | Path, required: tuple[str, ...]) -> list[tuple[int, dict, str]]:
+    """The JSON objects of a JSONL file with their line numbers and "file, line N"; a NanofluxError
+    names the line and the fix for a bad one (not JSON, not an object, a key of `required` missing)."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -111,23 +118,26 @@ def load_labelled(path: str | Path) -> list[LabelledItem]:
                             "tests/data/judge_labelled.jsonl") from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise NanofluxError(f"cannot read labelled file {path}: {exc}") from None
-    items = [_item(text, path, number) for number, text in enumerate(lines, 1) if text.strip()]
-    if not items:
-        raise NanofluxError(f"{path} holds no items; write one JSON object a line with keys {', '.join(REQUIRED_KEYS)}")
-    return items
+    rows = []
+    for number, text in enumerate(lines, 1):
+        if not text.strip():
+            continue
+        where = f"{path}, line {number}"
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise NanofluxError(f"{where}: not valid JSON ({exc.msg}); write one JSON object a line") from None
+        if not isinstance(row, dict):
+            raise NanofluxError(f"{where}: expected a JSON object with keys {', '.join(required)}")
+        if missing := [key for key in required if key not in row]:
+            raise NanofluxError(f"{where}: missing key(s) {', '.join(missing)}; every line needs {', '.join(required)}")
+        rows.append((number, row, where))
+    if not rows:
+        raise NanofluxError(f"{path} holds no items; write one JSON object a line with keys {', '.join(required)}")
+    return rows
 
 
-def _item(text: str, path: Path, number: int) -> LabelledItem:
-    where = f"{path}, line {number}"
-    try:
-        row = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise NanofluxError(f"{where}: not valid JSON ({exc.msg}); write one JSON object a line") from None
-    if not isinstance(row, dict):
-        raise NanofluxError(f"{where}: expected a JSON object with keys {', '.join(REQUIRED_KEYS)}")
-    missing = [key for key in REQUIRED_KEYS if key not in row]
-    if missing:
-        raise NanofluxError(f"{where}: missing key(s) {', '.join(missing)}; every line needs {', '.join(REQUIRED_KEYS)}")
+def _item(row: dict, where: str, number: int) -> LabelledItem:
     label = str(row["label"]).strip().lower()
     if label not in LABELS:
         raise NanofluxError(f"{where}: label {row['label']!r} must be `correct` or `incorrect`")
@@ -172,8 +182,11 @@ def _judge_one(item: LabelledItem, judge: Judge, lm: dspy.BaseLM, answer_type: s
 
 
 def judge_eval(path: str | Path, *, spec: Spec | str | Path | None = None, model: str | None = None,
-               out: str | Path | None = None, lm: dspy.BaseLM | None = None) -> JudgeEvalReport:
+               out: str | Path | None = None, lm: dspy.BaseLM | None = None) -> JudgeEvalReport | ReferenceEvalReport:
     """Calibrate the judge a spec declares (or a general one) on a labelled file; what `nanoflux judge-eval` runs.
+
+    A file of whole solutions (lines with `solution_steps`, see `reference_eval`) measures the
+    reference check instead: how many wrong references it confirms, how many right ones.
 
     Args:
         path: the labelled JSONL file.
@@ -185,9 +198,10 @@ def judge_eval(path: str | Path, *, spec: Spec | str | Path | None = None, model
         lm: the judge's LM, instead of one built from the spec (tests, custom backends).
     """
     from nanoflux.compiler import build_judge, role_lm
-    from nanoflux.export.writers import write_json
     from nanoflux.lm import check_reachable
 
+    if is_solutions_file(path):  # whole solutions: the reference check alone, no LM
+        return _write(evaluate_references(load_solutions(path)), out)
     items = load_labelled(path)
     answer_type = None if spec is not None else "auto"
     if spec is None:
@@ -198,7 +212,12 @@ def judge_eval(path: str | Path, *, spec: Spec | str | Path | None = None, model
     if lm is None:
         lm = role_lm(settings, cache=False)
         check_reachable(lm)
-    report = evaluate_judge(items, build_judge(spec), lm=lm, answer_type=answer_type, tools=spec.tools)
+    return _write(evaluate_judge(items, build_judge(spec), lm=lm, answer_type=answer_type, tools=spec.tools), out)
+
+
+def _write(report: JudgeEvalReport | ReferenceEvalReport, out: str | Path | None) -> Any:
+    from nanoflux.export.writers import write_json
+
     if out is not None:
         try:
             write_json(Path(out), report.to_dict())

@@ -55,7 +55,7 @@ class Judge(dspy.Module):
                 answer: str, answer_type: str | None = None) -> dspy.Prediction:
         """Judge one answer; `answer_type` overrides the judge's own for this item (calibration sets mix types)."""
         answer_type = answer_type or self.answer_type
-        reference = check_reference(reference_answer, list(solution_steps), answer_type=answer_type,
+        reference = check_reference(reference_answer, list(solution_steps), question=question, answer_type=answer_type,
                                     sandbox=self.sandbox)
         match = check_answer(answer, reference_answer, answer_type=answer_type)
         graded = self.grade(question=question, reference_answer=reference_answer, reasoning=reasoning, answer=answer,

@@ -1,11 +1,14 @@
 """Is a predicted answer equivalent to the reference? The judge's first, tool-verified check.
 
 `check_answer` says "match" only when equivalence is shown (equal numbers, an algebraic proof or
-agreement at random points, same option letter, same text up to normalisation and plurals, equal
+agreement at random points, same option letters, same text up to normalisation and plurals, equal
 quantities), "mismatch" only when a difference is proven (different numbers, quantities, expressions
 or option letters), and "undecidable" (with the reason) when it cannot tell: empty or oversized
 answers, unparseable math, sympy running past the time limit, texts worded differently, words that
-sympy would misread as variables. The judge lets a "mismatch" overrule its LM, so a doubt is never one.
+sympy would misread as variables, a percentage against a plain number that agrees under one reading
+of the percent sign, a bound, range or approximation against one value (`qualifiers.py`), a
+reference naming several options against an answer naming some of them. The judge lets a "mismatch"
+overrule its LM, so a doubt is never one.
 Number words ("twenty-four") are read as numbers and a count noun after a number ("17 jars") is
 ignored. Plain numbers are decided in-process; anything symbolic runs in the killable sympy worker.
 """
@@ -15,12 +18,14 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from typing import Literal
 
 from nanoflux.errors import NanofluxError
 
 from . import extract
-from .numeric import compare_numbers, numbers_agree, parse_number
+from .numeric import compare_numbers, is_percentage, numbers_agree, parse_number, strip_percent
+from .qualifiers import find_qualified, outside, read_qualified
 from .units import parse_quantity, parse_unit, plain_unit_text, to_unit
 from .words import english_words, is_count_noun, parse_number_words, same_words
 from .worker import WorkerDied, WorkerTimeout, call_sympy
@@ -93,12 +98,13 @@ def check_answer(predicted: str, reference: str, *, answer_type: str = "auto", r
         if not text:
             return AnswerCheck("undecidable", f"{side} answer is empty")
     as_numbers: dict = {}
-    if answer_type != "choice" and not extract.is_choice(ref):
-        pred, ref, as_numbers = read_numbers(pred, ref)
+    qualified = answer_type != "choice" and bool(read_qualified(pred) or read_qualified(ref))
+    if not qualified and answer_type != "choice" and not extract.is_choice(ref):
+        pred, ref, as_numbers = read_numbers(pred, ref)  # after the bound is read: "17 or more" is no count noun
     kind = answer_type if answer_type != "auto" else _infer_type(pred, ref)
     checker = _Checker(rel_tol, abs_tol, time.monotonic() + timeout_s)
     try:
-        result = checker.check(kind, pred, ref)
+        result = checker.qualified(pred, ref) if qualified else checker.check(kind, pred, ref)
     except Exception as exc:  # LM output is odd in endless ways; the judge gets a verdict, never a crash
         result = AnswerCheck("error", f"the {kind} check failed: {type(exc).__name__}: {exc}")
     evidence = {"answer_type": kind, "predicted": _clip(pred), "reference": _clip(ref), "extraction": extraction,
@@ -159,7 +165,7 @@ def _noun_note(notes: dict) -> str:
 
 
 def _infer_type(pred: str, ref: str) -> str:
-    if extract.is_choice(ref):
+    if extract.is_choice(ref) or extract.option_letters(ref):
         return "choice"
     if _looks_like_text(ref):
         return "text"
@@ -191,6 +197,17 @@ def _is_interval_or_relation(s: str) -> bool:
     return bool(re.search(r"[<>≤≥]|\\[lg]e|\\infty|\boo\b|\\in\b", s))
 
 
+def _letters(letters: list[str], joined: str) -> str:
+    return letters[0] if len(letters) == 1 else f" {joined} ".join(letters)
+
+
+def _plain_value(text: str) -> Fraction | None:
+    """The value of a plain number ("17", "17 jars", "seventeen"), not a percentage; else None."""
+    form = numeric_form(text)
+    number = parse_number(form[0] if form else text)
+    return number.value if number and not number.percent else None
+
+
 def _clip(s: str, limit: int = 300) -> str:
     return s if len(s) <= limit else s[:limit] + "..."
 
@@ -208,10 +225,18 @@ class _Checker:
                 "numeric": self.numeric, "expression": self.expression}[kind](pred, ref)
 
     def choice(self, pred: str, ref: str) -> AnswerCheck:
+        if several := extract.option_letters(ref):
+            return self.options(pred, *several)
         ref_letter, pred_letter = extract.choice_letter(ref), extract.choice_letter(pred)
         evidence = {"method": "option letter", "predicted_letter": pred_letter, "reference_letter": ref_letter}
         if ref_letter is None:
             return AnswerCheck("undecidable", "reference names no option letter", evidence)
+        if named := extract.option_letters(pred):  # before the letter: "(B) and (C)" reads as a "(B)" answer
+            evidence["predicted_letters"] = named[0]
+            if ref_letter in named[0]:
+                return AnswerCheck("undecidable", f"the predicted answer names several options ({_letters(*named)}), "
+                                   f"the reference only {ref_letter}", evidence)
+            return AnswerCheck("mismatch", f"options {_letters(*named)} do not include {ref_letter}", evidence)
         if pred_letter is None:
             if option_text := extract.choice_text(ref):  # "B) 42" against "42"
                 return self.check(_infer_type(pred, option_text), pred, option_text)
@@ -219,6 +244,51 @@ class _Checker:
         if pred_letter == ref_letter:
             return AnswerCheck("match", f"same option {ref_letter}", evidence)
         return AnswerCheck("mismatch", f"option {pred_letter} is not {ref_letter}", evidence)
+
+    def options(self, pred: str, letters: list[str], joined: str) -> AnswerCheck:
+        """A reference naming several options matches only the same options joined the same way; a
+        predicted option it does not name is a mismatch; anything else (some of them) is undecidable."""
+        named = extract.option_letters(pred) or ((letter := extract.choice_letter(pred)) and ([letter], "one"))
+        evidence = {"method": "option letters", "reference_letters": letters, "reference_joined": joined,
+                    "predicted_letters": named[0] if named else None}
+        if not named:
+            return AnswerCheck("undecidable", "predicted answer names no option letter", evidence)
+        if extra := sorted(set(named[0]) - set(letters)):
+            return AnswerCheck("mismatch", f"option {', '.join(extra)} is not among {_letters(letters, joined)}",
+                               evidence)
+        if set(named[0]) == set(letters) and named[1] == joined != "and/or":
+            return AnswerCheck("match", f"the same options: {_letters(letters, joined)}", evidence)
+        return AnswerCheck("undecidable", f"the reference names several options ({_letters(letters, joined)}), the "
+                           f"answer {_letters(*named)}; whether that answers the question needs a reader", evidence)
+
+    def qualified(self, pred: str, ref: str) -> AnswerCheck:
+        """A bound, range or approximation matches only the same one (a bound or range with other limits is a
+        mismatch). Against one value it is another answer: a mismatch when the value lies outside it,
+        otherwise undecidable (the LM judge decides)."""
+        p, r = read_qualified(pred), read_qualified(ref)
+        evidence = {"method": "bounds, ranges and approximations", "predicted_qualifier": p.kind if p else None,
+                    "reference_qualifier": r.kind if r else None}
+        if p and r:
+            what = r.describe()
+            if p.kind != r.kind:
+                return AnswerCheck("undecidable", f"{p.text!r} and {r.text!r} are different kinds of answer "
+                                   f"({p.kind}, {r.kind})", evidence)
+            verdicts = [self._same_value(a, b).verdict for a, b in zip(p.values, r.values)]
+            if all(v == "match" for v in verdicts):
+                return AnswerCheck("match", f"the same {what[what.index(' ') + 1:]}: {r.text!r}", evidence)
+            if "mismatch" in verdicts and r.kind != "about":
+                return AnswerCheck("mismatch", f"{p.text!r} is not {r.text!r}", evidence)
+            return AnswerCheck("undecidable", f"could not tell whether {p.text!r} is the same as {r.text!r}", evidence)
+        q, plain, side = (p, ref, "predicted") if p else (r, pred, "reference")
+        limits, value = [_plain_value(v) for v in q.values], _plain_value(plain)
+        if q.kind != "about" and value is not None and None not in limits and outside(q.kind, tuple(limits), value):
+            return AnswerCheck("mismatch", f"{plain!r} is outside {q.text!r}", evidence)
+        return AnswerCheck("undecidable", f"the {side} answer {q.text!r} is {q.describe()}, not one value like "
+                           f"{plain!r}; only the question can say whether it answers it", evidence)
+
+    def _same_value(self, a: str, b: str) -> AnswerCheck:
+        a, b, _ = read_numbers(a, b)
+        return self.check(_infer_type(a, b), a, b)
 
     def text(self, pred: str, ref: str) -> AnswerCheck:
         """Texts match when equal up to normalisation and plurals, or when a short predicted sentence
@@ -296,16 +366,22 @@ class _Checker:
             return self.units(pred, ref)
         p, r = parse_number(pred), parse_number(ref)
         if r is not None and p is None and _PROSE.search(pred) and (number := extract.last_number(pred)):
+            if hedge := find_qualified(pred):  # "There are at least 17 ways" is the answer "at least 17"
+                return self.qualified(hedge, ref)
             p, pred = parse_number(number), number  # "I count 252 ways" -> 252
         if p is not None and r is not None:
             same, how = compare_numbers(p, r, rel_tol=self.rel_tol, abs_tol=self.abs_tol)
             evidence = {"method": "exact numbers", "predicted_value": str(p.value), "reference_value": str(r.value)}
-            return AnswerCheck("match" if same else "mismatch", how, evidence)
+            return AnswerCheck({True: "match", False: "mismatch", None: "undecidable"}[same], how, evidence)
         return self.expression(pred, ref)
 
     def expression(self, pred: str, ref: str) -> AnswerCheck:
         if " ".join(pred.split()) == " ".join(ref.split()):
             return AnswerCheck("match", "identical text", {"method": "identical text"})
+        if is_percentage(pred) != is_percentage(ref):
+            return AnswerCheck("undecidable", "a percentage against an answer without a percent sign: whether the "
+                               "sign scales by 100 is the question's to settle", {"method": "percent sign"})
+        pred, ref = strip_percent(pred), strip_percent(ref)  # both percentages: compare what is before the sign
         p, r = parse_number(pred), parse_number(ref)  # plain numbers go to sympy as exact values
         budget = self.deadline - time.monotonic()
         if budget <= 0.05:

@@ -24,6 +24,9 @@ _CHOICE_WHOLE = re.compile(r"^\(?([A-J])\)?[.:]?$|^\(([a-j])\)$")
 _CHOICE_ANY_CASE = re.compile(r"^\(?([A-Ja-j])\)?[.:]?$")
 _CHOICE_LEAD = re.compile(r"^\(?([A-Ja-j])[).:]\s")
 _CHOICE_PROSE = re.compile(r"(?i)\b(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-J])\)?(?![A-Za-z0-9])")
+_OPTION_ITEM = re.compile(r"^\(?([A-J])\)?$|^\(([a-j])\)$")
+_OPTION_JOINS = re.compile(r"\s*(?:[,;&/]\s*(?:(?:and|or)\b)?|\band\b|\bor\b)\s*")
+_OPTION_LEAD = re.compile(r"(?i)^(?:both|either|options?|choices?)\s+")
 _LIST_WORDS = re.compile(r"\s*(?:(?<!\\),|;|\\text\{\s*(?:and|or)\s*\}|\band\b|\bor\b|&)\s*")
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _NUMBER_IN_TEXT = re.compile(r"[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*%)?")
@@ -85,6 +88,27 @@ def choice_letter(s: str) -> str | None:
 def is_choice(s: str) -> bool:
     """Whether a reference answer is an option letter (uppercase "B", "(B)"; lowercase only as "(b)")."""
     return bool(_CHOICE_WHOLE.match(clean(s)) or _CHOICE_LEAD.match(clean(s)))
+
+
+def option_letters(s: str) -> tuple[list[str], str] | None:
+    """The letters of an answer naming several options and how it joins them ("and", "or", or "and/or"
+    when it uses both), or None: "(B) and (C)" -> (["B", "C"], "and"); "either A or C" -> "or".
+
+        >>> option_letters("both A and C"), option_letters("(B)")
+        ((['A', 'C'], 'and'), None)
+    """
+    s = clean(s)
+    lead = _OPTION_LEAD.match(s)
+    s = s[lead.end():] if lead else s
+    items = _OPTION_JOINS.split(s)
+    letters = [m.group(1) or m.group(2).upper() for m in (_OPTION_ITEM.match(item) for item in items) if m]
+    if len(items) < 2 or len(letters) != len(items):
+        return None
+    either = " or" if lead and lead.group().lower().startswith("either") else ""
+    joins = " ".join(_OPTION_JOINS.findall(s)).lower() + either
+    ors, ands = bool(re.search(r"\bor\b|/", joins)), bool(re.search(r"\band\b|&", joins))
+    joined = "and/or" if ors and ands else "or" if ors else "and"
+    return letters, joined
 
 
 def choice_text(s: str) -> str | None:

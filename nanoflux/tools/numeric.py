@@ -96,15 +96,32 @@ def numbers_agree(a: Fraction, a_places: int | None, b: Fraction, b_places: int 
     return False, "different values"
 
 
-def compare_numbers(pred: Number, ref: Number, *, rel_tol: float, abs_tol: float) -> tuple[bool, str]:
-    """Compare parsed numbers, reading a lone percent sign as either `p` or `p/100` (45% = 0.45 = 45)."""
-    pairs = [((pred.value, pred.places), (ref.value, ref.places))]
-    if pred.percent != ref.percent:
-        pct, other = (pred, ref) if pred.percent else (ref, pred)
-        scaled = (pct.value / 100, None if pct.places is None else pct.places + 2)
-        pairs.append((scaled, (other.value, other.places)))
-    for (a, a_places), (b, b_places) in pairs:
-        ok, how = numbers_agree(a, a_places, b, b_places, rel_tol=rel_tol, abs_tol=abs_tol)
-        if ok:
-            return True, how
-    return False, "different values"
+def compare_numbers(pred: Number, ref: Number, *, rel_tol: float, abs_tol: float) -> tuple[bool | None, str]:
+    """Compare parsed numbers: (True, how) when equal, (False, how) when different, (None, why) when undecidable.
+
+    A percentage equals only a percentage. Against a plain number it is undecidable when one reading
+    of the percent sign agrees (45% vs 45 or vs 0.45: the factor of 100 is the question's to settle)
+    and different when neither does (45% vs 4.5).
+    """
+    if pred.percent == ref.percent:
+        return numbers_agree(pred.value, pred.places, ref.value, ref.places, rel_tol=rel_tol, abs_tol=abs_tol)
+    pct, other = (pred, ref) if pred.percent else (ref, pred)
+    scaled_places = None if pct.places is None else pct.places + 2
+    for value, places in ((pct.value, pct.places), (pct.value / 100, scaled_places)):
+        if numbers_agree(value, places, other.value, other.places, rel_tol=rel_tol, abs_tol=abs_tol)[0]:
+            reading = "p" if value == pct.value else "p/100"
+            return None, (f"a percentage against a plain number: they agree only if the percent sign is read as "
+                          f"{reading}, which only the question settles")
+    return False, "different values, whether or not the percent sign scales by 100"
+
+
+def is_percentage(text: str) -> bool:
+    """Whether an answer ends in a percent sign or the word "percent" ("45%", "45\\%", "\\frac{\\pi}{4}\\%")."""
+    return bool(_PERCENT_RE.match(text.strip().rstrip(".").strip()))
+
+
+def strip_percent(text: str) -> str:
+    """`text` without its trailing percent sign or word."""
+    m = _PERCENT_RE.match(text.strip().rstrip(".").strip())
+    return m.group(1).strip() if m else text
+

@@ -1,78 +1,118 @@
 """Does the attacker's reference answer follow from its own solution steps?
 
 An attacker can write a plausible question with a wrong reference; the judge catches that by
-recomputing what the steps compute. Every checkable equality ("x = 3*4 = 12", "Total: 12 + 5 = 17")
-is re-evaluated by sympy, the steps' final result is compared with the reference, and python code in
-the steps (a fenced block) is run in the sandbox and its last printed line compared with the reference.
-Claims that cannot be read unambiguously ("20% of 50 = 10") are skipped, never guessed at: a wrong
-"mismatch" would throw away a good question.
+recomputing what the steps compute. "Verified" means recomputed: every claim in the steps is read
+by one of the claim readers (arithmetic chains, `claims.phrases` for mod, remainders, combinatorics,
+percentages and words; equations solved by sympy; `claims.quantities` for units and doses;
+`claims.sequences` for genomics) and recomputed, and the final result must be one of the recomputed
+values. A claim no reader can read is never guessed at and never waved through: the reference is
+then "undecidable", naming the step. Python code in the steps (a fenced block) is run in the
+sandbox instead, and its last printed line compared with the reference.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
-from . import extract
+from . import extract, units, words
 from .answers import DEFAULT_TIMEOUT_S, AnswerCheck, check_answer
+from .claims import Claim, phrases, quantities, sequences
 from .numeric import numbers_agree, parse_number
 from .sandbox import Sandbox, run_python
 from .worker import WorkerDied, WorkerTimeout, call_sympy
 
 _CODE_BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.S | re.I)
 _LIST_MARKER = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")
-_CLAUSE_SPLIT = re.compile(r";|,\s|(?<!\d)\.\s|\.$")
 _EQUALS = re.compile(r"(?<![<>!=])(?:=|≈|\\approx)(?!=)")
-_ARITH_TOKEN = r"(?:[\d.+\-−*/^()%!\s,]|(?<![A-Za-z])(?:sqrt|cbrt|C|binom|comb|factorial|floor|ceil|abs|log|ln|exp)\()"
+_ARITH_TOKEN = (r"(?:[\d.+\-−*/^()%!\s,]|(?<![A-Za-z])(?:sqrt|cbrt|C|binom|comb|factorial|floor|ceil|abs|log|ln|exp|"
+                r"Mod|perm)\()")
 _ARITH_RUN = re.compile(rf"{_ARITH_TOKEN}*\d{_ARITH_TOKEN}*")
 _LATEX_OPS = [(re.compile(r"\\times|×|\\cdot|·"), "*"), (re.compile(r"\\div|÷"), "/"),
               (re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}"), r"((\1)/(\2))"),
               (re.compile(r"\$|\\left|\\right|\\,|\\!"), ""), (re.compile(r"(?<=\d),(?=\d{3}(?!\d))"), "")]
 _LABEL = re.compile(r"^(?:|.*:|[A-Za-z_][A-Za-z_0-9]*|[A-Za-z][A-Za-z ]{0,30}[A-Za-z])$")
+_CONSTANTS = {"pi", "π", "e"}
+# Words that make the number after them part of a computation, so they cannot be a label before it.
+_OPERATOR_WORDS = [[w] for w in ("minus", "plus", "times", "of", "by", "over", "less", "more", "half", "twice",
+                                 "double", "percent", "squared", "root", "than", "and", "from")]
+# Numbers a computation may use without the question stating them: small counts, percent, time, angles.
+_CONSTANT_VALUES = {Fraction(n) for n in (*range(11), 12, 24, 60, 100, 180, 360, 365, 1000)}
+# Numbers that only count or label ("Step 2", "Case 1", "x_1"), not quantities a step states.
+_NOT_QUANTITY = re.compile(r"(?i)\b(?:step|case|part|stage|method|option|equation|line)\s+\d+|[A-Za-z_]\d+")
+_COMPUTES = re.compile(r"[-+−*/^!(]|sqrt|pi|π")
+_NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+# An equation: math characters, with letter runs of at most two (variables "x", "pq"), up to the end.
+_MATH_WORD = re.compile(r"^(?:[\d.+\-−*/^()=²³]|(?<![A-Za-z])[A-Za-z]{1,2}(?![A-Za-z]))+$")
+_PROSE_SHORT = {"so", "is", "be", "of", "to", "we", "as", "if", "by", "or", "an", "at", "it", "in", "on", "he",
+                "me", "my", "us", "do", "up", "no"}
 
 
 @dataclass
-class _Claim:
-    step: int
-    text: str
-    parts: list[str]  # arithmetic on each side of the equals signs, in order
-    approximate: bool
+class _Reading:
+    claims: list[Claim] = field(default_factory=list)
+    prose: list[dict] = field(default_factory=list)  # steps that state numbers without a claim
+    skipped: list[dict] = field(default_factory=list)  # claims no reader could read
+    final: str | None = None
 
 
-def check_reference(reference: str, solution_steps: list[str] | str, *, answer_type: str = "auto",
-                    timeout_s: float = DEFAULT_TIMEOUT_S, sandbox: Sandbox = Sandbox()) -> AnswerCheck:
-    """Check that `reference` is what `solution_steps` compute.
+def check_reference(reference: str, solution_steps: list[str] | str, *, question: str = "",
+                    answer_type: str = "auto", timeout_s: float = DEFAULT_TIMEOUT_S,
+                    sandbox: Sandbox = Sandbox()) -> AnswerCheck:
+    """Check that `reference` is what `solution_steps` compute: "match" only for what was recomputed.
 
-    A fenced python block in the steps is run in `sandbox` and its last printed line compared with
-    the reference ("undecidable", with the reason, where the sandbox refuses to run code); otherwise
-    every readable equality is recomputed (a false one is a "mismatch" naming its step) and the
-    steps' final result is compared. "undecidable" when nothing is checkable.
+    A fenced python block is run in `sandbox` and its last printed line compared with the reference.
+    Otherwise "match" needs every claim recomputed and holding, every number stated in prose given
+    by `question` or recomputed by a step, and a final result that is a recomputed value equal to
+    the reference. A false claim is a "mismatch" naming its step; a claim no reader could read, or
+    nothing checkable, is "undecidable" naming the step and why. `evidence["claims"]` records each
+    claim (kind, holds) and `evidence["skipped"]` each unchecked step.
     """
     deadline = time.monotonic() + timeout_s
     steps = [solution_steps] if isinstance(solution_steps, str) else [s for s in solution_steps if isinstance(s, str)]
     if code := "\n".join(block for step in steps for block in _CODE_BLOCK.findall(step)):
         return _check_code(code, reference, answer_type, timeout_s, sandbox)
-    claims, final = _read_steps([_CODE_BLOCK.sub("", s) for s in steps])
-    values = _evaluate([part for claim in claims for part in claim.parts], deadline)
-    if isinstance(values, AnswerCheck):
-        return values
-    checked, evidence = [], {"method": "recomputed solution steps"}
-    for claim in claims:
-        holds = _claim_holds(claim, values)
-        if holds is not None:
-            checked.append({"step": claim.step + 1, "claim": claim.text, "holds": holds})
-        if holds is False:
-            evidence["claims"] = checked
-            return AnswerCheck("mismatch", f"step {claim.step + 1} is wrong: {claim.text!r} does not hold", evidence)
-    evidence["claims"] = checked
-    if final is None:
+    reading = _read_steps([_CODE_BLOCK.sub("", s) for s in steps])
+    if (failed := _recompute(reading.claims, _question_equations(question), deadline)) is not None:
+        return failed
+    evidence: dict = {"method": "recomputed solution steps", "claims": [_record(c) for c in reading.claims],
+                      "skipped": reading.skipped}
+    if wrong := next((c for c in reading.claims if c.holds is False), None):
+        return AnswerCheck("mismatch", f"step {wrong.step + 1} is wrong: {wrong.text!r} does not hold", evidence)
+    for claim in reading.claims:
+        if claim.holds is None:
+            reading.skipped.append({"step": claim.step + 1, "claim": claim.text, "why": claim.why})
+    established = _established(reading.claims)
+    given = _given(question)
+    for prose in reading.prose:
+        if unchecked := [n for n in prose["numbers"] if not _among(n, established, given)]:
+            why = f"it states {', '.join(unchecked)}, which no step recomputes" + ("" if question else
+                                                                                  " and no question gives")
+            reading.skipped.append({"step": prose["step"], "claim": prose["text"], "why": why})
+    if question:  # the numbers a computation starts from must come from the question (or an earlier result)
+        for claim in reading.claims:
+            others = _established([c for c in reading.claims if c is not claim])
+            if unchecked := [n for n in _operands(claim) if not _among(n, others, given, _CONSTANT_VALUES)]:
+                reading.skipped.append({"step": claim.step + 1, "claim": claim.text,
+                                        "why": f"it uses {', '.join(unchecked)}, which neither the question gives "
+                                               "nor a step recomputes"})
+    if reading.skipped:
+        first = min(reading.skipped, key=lambda s: s["step"])
+        return AnswerCheck("undecidable", f"step {first['step']} is unchecked ({first['claim']!r}): {first['why']}",
+                           evidence)
+    if not reading.claims:
         return AnswerCheck("undecidable", "the steps contain nothing checkable", evidence)
-    remaining = max(deadline - time.monotonic(), 0.5)
-    outcome = check_answer(final, reference, answer_type=answer_type, timeout_s=remaining)
+    final = reading.final or _last_value(reading.claims[-1])
+    if not _among(final, established):
+        return AnswerCheck("undecidable", f"the final result {final!r} is not a value any recomputed step computes",
+                           evidence)
+    outcome = check_answer(final, reference, answer_type=answer_type, timeout_s=max(deadline - time.monotonic(), 0.5))
     evidence.update(final_result=final, final_check=outcome.to_dict())
-    recomputed = f"{len(checked)} recomputed claim(s) hold" if checked else "no arithmetic could be recomputed"
+    premises = sum(c.kind == "equation (premise)" for c in reading.claims)
+    recomputed = f"all {len(reading.claims) - premises} claim(s) recomputed and hold" + (
+        f" (from {premises} equation(s) set up from the question)" if premises else "")
     if outcome.verdict == "match":
         return AnswerCheck("match", f"{recomputed} and the final result {final!r} matches the reference", evidence)
     if outcome.verdict == "mismatch":
@@ -99,10 +139,9 @@ def _check_code(code: str, reference: str, answer_type: str, timeout_s: float, s
     return AnswerCheck(outcome.verdict, f"the code prints {printed!r}: {outcome.reason}", evidence)
 
 
-def _read_steps(steps: list[str]) -> tuple[list[_Claim], str | None]:
-    """The checkable equalities in the steps, and the steps' final result (explicit answer or last value)."""
-    claims: list[_Claim] = []
-    last_value, stated = None, None
+def _read_steps(steps: list[str]) -> _Reading:
+    """Every claim in the steps, the prose numbers, the unreadable claims, and the final result."""
+    reading, stated, allele_p = _Reading(), None, None
     for index, step in enumerate(steps):
         if (answer := extract.final_answer(step))[1] in ("boxed", "after 'answer'"):
             stated = answer[0]
@@ -110,26 +149,88 @@ def _read_steps(steps: list[str]) -> tuple[list[_Claim], str | None]:
             line = _LIST_MARKER.sub("", line)
             for pattern, replacement in _LATEX_OPS:
                 line = pattern.sub(replacement, line)
-            for clause in _CLAUSE_SPLIT.split(line):
-                if claim := _claim(index, clause.strip()):
-                    claims.append(claim)
-                    last_value = claim.parts[-1]
-    return [c for c in claims if len(c.parts) > 1], stated or last_value
+            line, _ = phrases.rewrite(line)
+            if line.count("=") > 1:  # "x + y = 30 and x - y = 6": two claims
+                line = re.sub(r"\s+and\s+(?=[^=]*=)", "; ", line)
+            for clause in _clauses(line):
+                allele_p = sequences.allele_frequency(clause) or allele_p
+                _read_clause(index, clause, allele_p, reading)
+    if stated is not None and (m := re.fullmatch(r"[A-Za-z]\s*=\s*(.+)", stated)):
+        stated = m.group(1)  # "x = 4": the value
+    reading.final = stated
+    return reading
 
 
-def _claim(step: int, clause: str) -> _Claim | None:
+def _given(question: str) -> set[Fraction | str]:
+    """What the question states: its numbers (in digits or words) and its DNA sequences."""
+    numbers = [n.value for n in map(parse_number, _NUMBER.findall(question)) if n]
+    numbers += [words.parse_number_words(w) for w in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)?", question)]
+    return {n for n in numbers if n is not None} | set(re.findall(r"\b[ACGTU]{4,}\b", question))
+
+
+def _operands(claim: Claim) -> list[str]:
+    """The numbers a claim starts from: its first side, or all of a premise equation."""
+    if claim.kind == "equation (premise)":
+        return _NUMBER.findall(claim.equation or "")
+    return _NUMBER.findall(claim.parts[0]) if claim.kind == "arithmetic" and claim.parts else claim.operands
+
+
+def _last_value(claim: Claim) -> str:
+    """What a claim ends at: its last side, or the value an in-process reader read."""
+    if claim.equation is not None:
+        return claim.equation.split("=")[-1].strip()
+    return claim.parts[-1] if claim.parts else claim.result
+
+
+def _clauses(line: str) -> list[str]:
+    """`line` split at ";", ", " and sentence ends outside brackets (so "C(5, 2)" stays whole)."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(line):
+        depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(ch, 0)
+        nxt = line[i + 1] if i + 1 < len(line) else ""
+        if depth == 0 and (ch == ";" or (ch == "," and nxt == " ") or
+                           (ch == "." and (not nxt or nxt == " ") and not (i and line[i - 1].isdigit() and not nxt))):
+            out.append(line[start:i])
+            start = i + 1
+    out.append(line[start:])
+    return [c.strip() for c in out if c.strip()]
+
+
+def _read_clause(index: int, clause: str, allele_p: Fraction | None, reading: _Reading) -> None:
+    if claim := sequences.read(index, clause, allele_p) or quantities.read(index, clause):
+        reading.claims.append(claim)
+        return
     sides = _EQUALS.split(clause)
-    if len(sides) < 2:
-        return None
-    parts = []
+    if len(sides) > 1:
+        parts, unreadable = _arithmetic(sides)
+        if len(parts) > 1 and not unreadable:
+            reading.claims.append(Claim(index, clause, "arithmetic", parts=parts,
+                                        approximate="≈" in clause or "\\approx" in clause))
+            return
+        if equations := _equations(clause):
+            reading.claims.extend(Claim(index, clause, "equation", equation=e) for e in equations)
+            return
+        if unreadable:
+            reading.skipped.append({"step": index + 1, "claim": clause, "why": "no reader could read it"})
+            return
+    text = _NOT_QUANTITY.sub(" ", clause)
+    if numbers := _NUMBER.findall(text):
+        reading.prose.append({"step": index + 1, "text": clause, "numbers": numbers})
+
+
+def _arithmetic(sides: list[str]) -> tuple[list[str], bool]:
+    """The arithmetic on each side of the equals signs, and whether a side with numbers was unreadable."""
+    parts, unreadable = [], False
     for i, side in enumerate(sides):
-        core = _core(side, first=i == 0, last=i == len(sides) - 1)
-        if core is None:  # an unreadable side breaks the chain: keep what came after it
-            parts = []
+        if side.strip() in _CONSTANTS:
+            parts.append(side.strip())
             continue
-        parts.append(core)
-    approximate = "≈" in clause or "\\approx" in clause
-    return _Claim(step, clause, parts, approximate) if parts else None
+        core = _core(side, first=i == 0, last=i == len(sides) - 1)
+        if core is not None:
+            parts.append(core)
+        elif re.search(r"\d", side):
+            unreadable = True
+    return parts, unreadable
 
 
 def _core(side: str, *, first: bool, last: bool) -> str | None:
@@ -140,8 +241,10 @@ def _core(side: str, *, first: bool, last: bool) -> str | None:
         return None
     run = runs[-1] if first else runs[0]
     before, after = side[: run.start()].strip(), side[run.end():].strip()
-    if first and not _LABEL.match(before):
+    if first and (not _LABEL.match(before) or before.lower().split()[-1:] in _OPERATOR_WORDS):
         return None  # "20% of 50": words inside the arithmetic
+    if first and before and re.match(r"[-+−*/^]", run.group().strip()):
+        return None  # "x + 37": an expression with an unknown, not a label
     if not first and before:
         return None
     if after and (not last or re.search(r"\d", after)):
@@ -149,35 +252,113 @@ def _core(side: str, *, first: bool, last: bool) -> str | None:
     return run.group().strip() or None
 
 
-def _evaluate(parts: list[str], deadline: float) -> dict[str, dict] | AnswerCheck:
-    unique = sorted(set(parts))
-    if not unique:
-        return {}
+def _equations(clause: str) -> list[str]:
+    """The equations in a clause ("Let x be ...: 5(20 - x) + 9x = 136", "so 2x = 8"), chains split pairwise."""
+    words = re.sub(r"(?:\s+[A-Za-z]{3,})+$", "", clause.rstrip(".")).split(":")[-1].split()  # "x = 4 apples"
+    math: list[str] = []
+    for word in reversed(words):
+        if not _MATH_WORD.match(word) or word.lower() in _PROSE_SHORT:
+            break
+        math.insert(0, word)
+    text = " ".join(math)
+    if "=" not in text or not re.search(r"[A-Za-z]", text) or not re.search(r"\d", text):
+        return []
+    sides = [s.strip() for s in text.split("=")]
+    if any(not s for s in sides):
+        return []
+    return [f"{a} = {b}" for a, b in zip(sides, sides[1:])]
+
+
+def _question_equations(question: str) -> list[str]:
+    """The equations a question states ("Solve for x: 3x - 7 = 14."): what the steps' equations follow from."""
+    return [e for clause in _clauses(phrases.rewrite(question)[0]) for e in _equations(clause)]
+
+
+def _recompute(claims: list[Claim], given: list[str], deadline: float) -> AnswerCheck | None:
+    """Decide `holds` of every arithmetic and equation claim in the sympy worker, the `given` equations
+    (the question's) set up first; an AnswerCheck if the worker failed."""
+    arithmetic = sorted({p for c in claims if c.kind == "arithmetic" for p in c.parts})
+    equations = [c for c in claims if c.kind == "equation"]
     try:
-        reply = call_sympy("evaluate", {"expressions": unique}, max(deadline - time.monotonic(), 0.5))
+        values = dict(zip(arithmetic, _call("evaluate", {"expressions": arithmetic}, deadline))) if arithmetic else {}
+        texts = [*given, *(c.equation for c in equations)]
+        checked = _call("check_equations", {"equations": texts, "premises": len(given)}, deadline)[len(given):] \
+            if equations else []
     except WorkerTimeout:
         return AnswerCheck("undecidable", "recomputing the steps ran out of time", {"method": "sympy (killed)"})
     except WorkerDied as exc:
         return AnswerCheck("error", f"sympy worker crashed: {exc}", {"method": "sympy"})
+    except ValueError as exc:
+        return AnswerCheck("undecidable", f"recomputing the steps failed: {exc}", {"method": "sympy"})
+    for claim in claims:
+        if claim.kind == "arithmetic":
+            claim.holds = _claim_holds(claim, values)
+            claim.values = [_value(values[p]) for p in claim.parts if values[p].get("ok")]
+    for claim, result in zip(equations, checked):
+        claim.holds = {"holds": True, "fails": False}.get(result["status"])
+        if result["status"] == "picks a solution":
+            claim.why = "it picks one of several solutions, and the steps do not say why"
+        elif result["status"] == "unreadable":
+            claim.why = f"sympy could not read it: {result['reason']}"
+        if result["status"] == "premise":
+            claim.holds, claim.kind = True, "equation (premise)"
+        claim.values = [Fraction(v) for v in result.get("values", {}).values()]
+        claim.values += [n.value for n in map(parse_number, claim.equation.split("=")) if n]
+    return None
+
+
+def _call(op: str, args: dict, deadline: float) -> list:
+    reply = call_sympy(op, args, max(deadline - time.monotonic(), 0.5))
     if not reply["ok"]:
-        return AnswerCheck("undecidable", f"recomputing the steps failed: {reply['error']}", {"method": "sympy"})
-    return dict(zip(unique, reply["result"]))
+        raise ValueError(reply["error"])
+    return reply["result"]
 
 
-def _claim_holds(claim: _Claim, values: dict[str, dict]) -> bool | None:
-    """True/False when adjacent readable sides agree/disagree; None when no pair could be evaluated."""
-    verdict = None
+def _value(value: dict) -> Fraction:
+    return Fraction(value["exact"]) if value["exact"] else Fraction(value["approx"])
+
+
+def _claim_holds(claim: Claim, values: dict[str, dict]) -> bool | None:
+    """True/False when adjacent readable sides agree/disagree; None when a pair could not be evaluated."""
     for left, right in zip(claim.parts, claim.parts[1:]):
         a, b = values.get(left, {}), values.get(right, {})
         if not (a.get("ok") and b.get("ok")):
-            continue
-        x, y = (Fraction(v["exact"]) if v["exact"] else Fraction(v["approx"]) for v in (a, b))
+            return None
+        x, y = _value(a), _value(b)
         x_number, y_number = parse_number(left), parse_number(right)  # "10/3 = 3.33" is a rounding
         same, _ = numbers_agree(x, x_number.places if x_number else None, y, y_number.places if y_number else None,
                                 rel_tol=1e-12, abs_tol=0)
-        if claim.approximate and not same:
-            same = abs(x - y) <= Fraction(1, 100) * max(abs(x), abs(y))
+        if claim.approximate and not same:  # "≈ 3.3": the value rounded to the places written, no further
+            places = y_number.places if y_number and y_number.places is not None else 0
+            same = abs(x - y) <= Fraction(1, 2 * 10**places)
         if not same:
             return False
-        verdict = True
-    return verdict
+    return True
+
+
+def _established(claims: list[Claim]) -> set[Fraction | str]:
+    """The values recomputed claims establish: premise equations and restatements ("42 = 42") establish nothing."""
+    return {v for c in claims if c.holds and c.kind != "equation (premise)"
+            and (c.kind != "arithmetic" or any(_COMPUTES.search(p.lstrip("-−")) for p in c.parts)) for v in c.values}
+
+
+def _among(text: str, *pools: set) -> bool:
+    """Whether a number (or a sequence) written in `text` is one of the values in `pools`."""
+    number = parse_number(text.replace("−", "-"))
+    if number is None and (quantity := units.parse_quantity(text)):
+        number = parse_number(quantity[0])  # "350 mg": the unit was recomputed with the claim
+    if number is None and (m := re.fullmatch(r"(\S*\d)\s+([A-Za-z][A-Za-z ]*)", text.strip())):
+        if words.is_count_noun(m.group(2), lambda w: units.parse_unit(w) is not None):
+            number = parse_number(m.group(1))  # "17 jars"
+    if number is None:
+        return any(text.strip().upper() in pool for pool in pools)
+    value = number.value / 100 if number.percent else number.value
+    return any(isinstance(v, Fraction) and (numbers_agree(v, None, candidate, number.places, rel_tol=1e-9,
+                                                          abs_tol=0)[0])
+               for pool in pools for v in pool for candidate in {number.value, value})
+
+
+def _record(claim: Claim) -> dict:
+    status = {True: "holds", False: "does not hold", None: "skipped: could not be evaluated"}[claim.holds]
+    return {"step": claim.step + 1, "claim": claim.text, "kind": claim.kind, "recomputed": claim.holds is not None,
+            "holds": claim.holds, "status": status}

@@ -45,6 +45,7 @@ _FUNCTIONS: dict[str, Any] = {
     "factorial": sympy.factorial, "binom": sympy.binomial, "binomial": sympy.binomial, "C": sympy.binomial,
     "comb": sympy.binomial, "nCr": sympy.binomial, "choose": sympy.binomial, "gcd": sympy.gcd, "lcm": sympy.lcm,
     "max": sympy.Max, "Max": sympy.Max, "min": sympy.Min, "Min": sympy.Min,
+    "Mod": sympy.Mod, "perm": sympy.ff,  # what the claim readers write for "136 mod 9" and "P(5, 2)"
 }
 _CONSTANTS: dict[str, Any] = {"pi": sympy.pi, "e": sympy.E, "E": sympy.E, "I": sympy.I, "oo": sympy.oo,
                               "inf": sympy.oo, "infinity": sympy.oo, "infty": sympy.oo}
@@ -323,6 +324,40 @@ def solve(equation: str, variable: str) -> dict:
     return {"solutions": [_show(s) for s in sympy.solve(e, sympy.Symbol(variable))]}
 
 
+def check_equations(equations: list[str], premises: int = 0) -> list[dict]:
+    """Each equation of a solution, in order: a "premise" (it sets up what the earlier ones leave open),
+    or, where the earlier premises determine all its unknowns, whether it "holds" or "fails" there.
+
+    "2x + 3 = 11" is a premise; then "2x = 8" holds and "x = 5" fails (x is 4); "x = 3" after
+    "x^2 = 5x - 6" "picks a solution" (the question decides which). `values` are the unknowns'
+    values where the premises determine them (one solution), so later steps may use them. The
+    first `premises` equations (the question's own) are premises whatever they determine.
+    """
+    system: list[sympy.Expr] = []
+    out = []
+    for index, text in enumerate(equations):
+        try:
+            e = parse_math(text)
+        except ParseError as exc:
+            out.append({"status": "unreadable", "reason": str(exc)})
+            continue
+        if not isinstance(e, sympy.Eq) or not e.free_symbols:
+            out.append({"status": "unreadable", "reason": "not an equation with unknowns"})
+            continue
+        difference = _rationalize(e.lhs - e.rhs)
+        solutions = sympy.solve(system, dict=True) if system else []
+        known = [{k for k, v in s.items() if not v.free_symbols} for s in solutions]  # x = y + 6 is not known
+        if index >= premises and solutions and all(difference.free_symbols <= k for k in known):
+            held = [sympy.simplify(difference.subs(s)) == 0 for s in solutions]
+            values = {str(k): str(v) for k, v in solutions[0].items() if v.is_Rational} if len(solutions) == 1 else {}
+            status = "holds" if all(held) else "fails" if not any(held) else "picks a solution"
+            out.append({"status": status, "values": values})
+        else:
+            system.append(difference)
+            out.append({"status": "premise"})
+    return out
+
+
 def _show(e: Any) -> str:
     try:
         text = sympy.sstr(e)
@@ -335,7 +370,8 @@ def _verdict(verdict: str, reason: str, evidence: dict | None = None) -> dict:
     return {"verdict": verdict, "reason": reason, "evidence": evidence or {}}
 
 
-OPERATIONS = {"compare": compare, "evaluate": evaluate, "simplify": simplify, "solve": solve}
+OPERATIONS = {"check_equations": check_equations, "compare": compare, "evaluate": evaluate, "simplify": simplify,
+              "solve": solve}
 
 
 def serve() -> None:

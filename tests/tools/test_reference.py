@@ -28,7 +28,7 @@ def test_a_wrong_intermediate_step_is_a_mismatch_naming_the_step():
 @pytest.mark.parametrize("steps", [
     ["C(10, 5) = 252"],
     ["$\\binom{10}{5} = \\frac{10!}{5!\\,5!} = 252$"],
-    ["1. Each box holds 2 × 3 = 6 eggs", "2. So the answer is 252."],
+    ["1. Each box holds 2 × 3 = 6 eggs", "2. 6 * 42 = 252 eggs", "3. So the answer is 252."],
     ["Step 1: 1,000 + 200 + 52 = 1,252", "Step 2: 1252 - 1000 = 252"],
 ])
 def test_equalities_in_latex_lists_and_prose_are_recomputed(steps):
@@ -47,9 +47,15 @@ def test_an_approximation_sign_allows_rounding():
     assert check_reference("3.14", ["pi ≈ 3.14"]).verdict == "match"
 
 
-def test_claims_that_cannot_be_read_unambiguously_are_skipped_not_failed():
-    check = check_reference("10", ["20% of 50 = 10"])
-    assert check.verdict == "match" and check.evidence["claims"] == []
+def test_a_claim_no_reader_can_read_makes_the_reference_undecidable_naming_the_step():
+    check = check_reference("12", ["The area of the 3 by 4 rectangle = 12"])
+    assert check.verdict == "undecidable" and "step 1" in check.reason
+    assert check.evidence["skipped"][0]["why"] == "no reader could read it"
+
+
+def test_a_stated_answer_that_no_step_computes_is_undecidable():
+    check = check_reference("252", ["Each box holds 2 × 3 = 6 eggs", "So the answer is 252."])
+    assert check.verdict == "undecidable" and "252" in check.reason
 
 
 def test_steps_without_anything_checkable_are_undecidable():
@@ -57,8 +63,8 @@ def test_steps_without_anything_checkable_are_undecidable():
     assert check.verdict == "undecidable"
 
 
-def test_the_final_answer_may_be_symbolic():
-    assert check_reference("\\frac{n(n+1)}{2}", ["Pair the terms.", "The answer is n(n+1)/2."]).verdict == "match"
+def test_a_symbolic_answer_that_nothing_recomputes_is_undecidable():
+    assert check_reference("\\frac{n(n+1)}{2}", ["Pair the terms.", "The answer is n(n+1)/2."]).verdict == "undecidable"
 
 
 @requires_isolation

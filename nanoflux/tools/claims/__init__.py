@@ -1,0 +1,32 @@
+"""Readers that turn the claims solution steps are made of into something the tools recompute.
+
+`phrases` rewrites words into arithmetic ("136 mod 9", "25% of 80", "C(5, 2)", "half of 40 is 20");
+`quantities` recomputes unit conversions and doses with `units.py`; `sequences` recomputes genomics
+claims with `genomics.py`; equations and arithmetic go to the sympy worker (see `reference.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+
+@dataclass
+class Claim:
+    """One claim read from a step: `kind` says which reader read it.
+
+    Arithmetic claims carry `parts` (each side, evaluated by sympy); equations carry `equation`;
+    in-process readers decide `holds` themselves and list the `values` the claim establishes.
+    """
+
+    step: int
+    text: str
+    kind: str
+    parts: list[str] = field(default_factory=list)
+    approximate: bool = False
+    equation: str | None = None
+    holds: bool | None = None
+    values: list[Fraction | str] = field(default_factory=list)
+    result: str = ""  # the value as the step writes it ("350 mg", "60%"), for in-process readers
+    operands: list[str] = field(default_factory=list)  # what it starts from, which the question must give
+    why: str = "it could not be evaluated"  # when `holds` stays None
