@@ -36,7 +36,9 @@ def compile_with(tmp_path: Path, engine: ScriptedEngine, spec: str = SPEC):
 
 
 def reference_checks(run_dir: Path) -> list[dict]:
-    return [record["judge"]["reference_check"] for record in read_journal(run_dir / "rounds.jsonl")]
+    records = read_journal(run_dir / "rounds.jsonl")
+    assert all("judge" in r for r in records), [r.get("error") for r in records]
+    return [record["judge"]["reference_check"] for record in records]
 
 
 @requires_isolation

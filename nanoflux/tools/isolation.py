@@ -124,7 +124,7 @@ def spawn(path: str, command: Sequence[str], *, disk_mb: int = DEFAULT_DISK_MB, 
 def _child_pid(info) -> int | None:
     """The `child-pid` of `bwrap --info-fd`'s JSON, read until bwrap closes the descriptor."""
     data, deadline = b"", time.monotonic() + INFO_TIMEOUT_S
-    while (remaining := deadline - time.monotonic()) > 0 and select.select([info], [], [], remaining)[0]:
+    while (remaining := deadline - time.monotonic()) > 0 and readable(info.fileno(), remaining):
         chunk = os.read(info.fileno(), 4096)
         if not chunk:
             break
@@ -133,6 +133,14 @@ def _child_pid(info) -> int | None:
         return int(json.loads(data)["child-pid"])
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def readable(fd: int, timeout_s: float) -> bool:
+    """Whether `fd` becomes readable (or hung up) within `timeout_s`. poll, not select: select fails on
+    descriptors above 1023, which a long run (sockets, caches, Ray) reaches."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(timeout_s, 0) * 1000))
 
 
 def environment(home: str = WORKDIR) -> dict[str, str]:

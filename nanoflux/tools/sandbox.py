@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -181,7 +180,7 @@ def _exited(proc: subprocess.Popen, timeout_s: float) -> bool:
             return False
     pidfd = os.pidfd_open(proc.pid)
     try:
-        return bool(select.select([pidfd], [], [], timeout_s)[0])
+        return isolation.readable(pidfd, timeout_s)
     finally:
         os.close(pidfd)
 
@@ -198,7 +197,7 @@ def _kill_and_wait(pidfd: int) -> None:
     makes the kernel kill everything else in its namespace first."""
     try:
         signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-        select.select([pidfd], [], [], 5.0)
+        isolation.readable(pidfd, 5.0)
     except ProcessLookupError:
         pass
     finally:

@@ -16,7 +16,6 @@ import atexit
 import json
 import logging
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -92,7 +91,7 @@ class _Worker:
         deadline = time.monotonic() + timeout_s
         while not buf.endswith(b"\n"):
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            if remaining <= 0 or not isolation.readable(fd, remaining):
                 raise WorkerTimeout(f"no answer within {timeout_s:.1f} s")
             chunk = os.read(fd, 1 << 16)
             if not chunk:

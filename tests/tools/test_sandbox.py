@@ -148,3 +148,19 @@ def test_the_agent_tool_runs_in_the_sandbox_it_was_given(tmp_path: Path):
     assert refused["stdout"] == "" and "apt-get install bubblewrap" in refused["error"]
     assert python_tool(Sandbox())("print(6 * 7)") == {"stdout": "42\n", "stderr": "", "return_value": None,
                                                       "error": None}
+
+
+def test_code_and_sympy_still_run_when_the_caller_holds_more_than_1024_descriptors():
+    """A long run (sockets, caches, Ray) holds many descriptors; select() fails on those above 1023."""
+    from nanoflux.tools import check_answer
+    from nanoflux.tools.worker import POOL
+
+    POOL.close()  # the next sympy worker starts with its pipes above 1023
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        assert held[-1] > 1024
+        assert run_python("print(6 * 7)").stdout == "42\n"
+        assert check_answer("x^2", "x*x").verdict == "match"
+    finally:
+        for fd in held:
+            os.close(fd)
