@@ -3,7 +3,7 @@
 Each sandboxed process gets new user, PID, network, IPC, UTS and cgroup namespaces; uid/gid 65534
 inside with no capabilities; a read-only view of only /usr (with the /bin, /lib... links) and the
 Python installation (prefix, base prefix, the venv's site-packages); its own /proc without
-/proc/sys, and a minimal /dev; a size-capped tmpfs on /tmp as its working directory and only
+/proc/sys, and a minimal /dev; a size-capped tmpfs on /sandbox as its working directory and only
 writable place; an empty environment; and a seccomp filter that refuses new processes (threads
 stay allowed), new namespaces, keyrings and ptrace. The model of this is
 anthropics/sandbox-runtime's Linux runner.
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 DEFAULT_DISK_MB = 64
 SANDBOX_UID = 65534  # "nobody"
-WORKDIR = "/tmp"
+WORKDIR = "/sandbox"  # not /tmp: binds of a Python installation under /tmp would show up in it
 PROBE_TIMEOUT_S = 20.0
 INFO_TIMEOUT_S = 10.0  # how long bwrap may take to report its child's PID
 _SYSTEM_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
@@ -79,10 +79,10 @@ def bwrap_argv(bwrap: str, command: Sequence[str], *, disk_mb: int = DEFAULT_DIS
     if os.path.exists("/proc/sysrq-trigger"):
         argv += ["--ro-bind", "/dev/null", "/proc/sysrq-trigger"]
     argv += ["--dev", "/dev", "--size", str(disk_mb << 20), "--tmpfs", WORKDIR]
-    # After the tmpfs: a Python installation under /tmp must not be hidden by it.
+    # After the tmpfs: a Python installation under the working directory's path must not be hidden by it.
     for path in _outermost([*python_roots(), *ro_binds]):
         argv += ["--ro-bind", path, path]
-    # bwrap's own root and /dev are tmpfs without a size: read-only, so /tmp stays the one capped writable place.
+    # bwrap's own root and /dev are tmpfs without a size: read-only, so WORKDIR stays the one capped writable place.
     argv += ["--remount-ro", "/proc/sys", "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORKDIR, "--clearenv"]
     for key, value in environment().items():
         argv += ["--setenv", key, value]
