@@ -217,13 +217,14 @@ def run_rounds(spec: Spec, player: Callable[[Task], Record], journal: Journal, c
     state = RunProgress()
     done: set[int] = set()
     replays = 0
-    for record in journal.rounds():
+    rounds = journal.rounds()
+    for record in rounds:
         state.count(record)
         if replayable(record, retry_failed=retry_failed):
             replays += record["round_id"] < spec.rounds
         else:
             done.add(record["round_id"])
-    curator.novelty.rebuild([record for record in journal.rounds() if record["curation"]["accepted"]])
+    curator.novelty.rebuild([record for record in rounds if record["curation"]["accepted"]])
     if replays:
         logger.info("playing %d failed round(s) again", replays)
     todo = [round_id for round_id in range(spec.rounds) if round_id not in done]
