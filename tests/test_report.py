@@ -227,7 +227,7 @@ def browser():
 
 def test_a_headless_browser_draws_the_plots_and_browses_and_filters_the_rounds(tmp_path: Path, browser) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     topics = ["rates", "ratios", "percentages"]
     records = [make_record(i, topic=topics[i % 3], overall=1.0 + (i % 9) / 2, accepted=i % 4 == 0,
@@ -257,5 +257,8 @@ def test_a_headless_browser_draws_the_plots_and_browses_and_filters_the_rounds(t
     assert len(shown()) == 50 and "of 90" in browser.find_element(By.ID, "page-info").text
     first = browser.find_element(By.CSS_SELECTOR, "#round-list .round summary")
     first.click()
-    assert records[1]["question"] in browser.find_element(By.CSS_SELECTOR, "#round-list .round .body").text
+    # The details body is built by the "toggle" event, which the browser dispatches as a later task.
+    body = WebDriverWait(browser, 10).until(
+        lambda driver: driver.find_element(By.CSS_SELECTOR, "#round-list .round .body"))
+    assert records[1]["question"] in body.text
     assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
