@@ -24,8 +24,8 @@ from math import comb
 from pathlib import Path
 
 from nanoflux.reference_eval import evaluate_references, load_solutions
-from nanoflux.tools import answers_match, run_python
-from nanoflux.tools.sandbox import Sandbox
+from nanoflux.verify import answers_match, run_python
+from nanoflux.verify.sandbox import Sandbox
 
 PAIRS_PATH = Path(__file__).resolve().parents[1] / "tests" / "data" / "answer_pairs.jsonl"
 SOLUTIONS_PATH = PAIRS_PATH.with_name("reference_solutions.jsonl")

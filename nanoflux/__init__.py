@@ -8,22 +8,21 @@ A Python user gets what the CLI does:
     >>> result.manifest["counts"]
 """
 
+from __future__ import annotations
+
+import importlib
 from typing import Any
 
-from nanoflux.errors import NanofluxError
-from nanoflux.spec import Spec, load_spec, parse_spec
-
-__all__ = ["NanofluxError", "Spec", "compile_spec", "load_spec", "optimize_spec", "parse_spec"]
+# Each public name loads its module on first use: `import nanoflux.verify.symbolic` (the sympy
+# worker) must not pull in pydantic, DSPy, chromadb or the models.
+_HOMES = {
+    "NanofluxError": "nanoflux.errors", "Spec": "nanoflux.spec", "load_spec": "nanoflux.spec",
+    "parse_spec": "nanoflux.spec", "compile_spec": "nanoflux.pipeline", "optimize_spec": "nanoflux.optimize",
+}
+__all__ = sorted(_HOMES)
 
 
 def __getattr__(name: str) -> Any:
-    # compile_spec and optimize_spec pull in DSPy, chromadb and the models: import them only when asked for.
-    if name == "compile_spec":
-        from nanoflux.pipeline import compile_spec
-
-        return compile_spec
-    if name == "optimize_spec":
-        from nanoflux.optimize import optimize_spec
-
-        return optimize_spec
-    raise AttributeError(f"module 'nanoflux' has no attribute {name!r}")
+    if name not in _HOMES:
+        raise AttributeError(f"module 'nanoflux' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nanoflux.curation.select import curate
+from nanoflux.curate import curate
 from nanoflux.errors import NanofluxError
 from nanoflux.eval import evaluate, read_heldout
-from nanoflux.export.writers import write_atomic, write_json
+from nanoflux.io import write_atomic, write_json
 from nanoflux.plots import plot_accuracy, plot_losses
 from nanoflux.train import dataset_file, finetune
 

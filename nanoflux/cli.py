@@ -70,7 +70,7 @@ def validate(spec: Path) -> None:
       nanoflux validate specs/genomics.yaml
     """
     from nanoflux.spec import load_spec
-    from nanoflux.tools.sandbox import Sandbox
+    from nanoflux.verify.sandbox import Sandbox
 
     loaded = load_spec(spec)
     roles = ", ".join(f"{role}={getattr(loaded.roles, role).model}" for role in ("attacker", "defender", "judge"))
@@ -230,7 +230,7 @@ def curate_(run_dir: Path, band: str | None, hops: str | None, steps: str | None
       nanoflux curate runs/math-demo --band L3-L5 --hops 3-4
       nanoflux curate runs/math-demo --band 3.5-4.49 --size 100 --novelty 0.75 --seed 1 --out data/math-l4
     """
-    from nanoflux.curation.select import curate
+    from nanoflux.curate import curate
 
     result = curate(run_dir, band=band, hops=hops, steps=steps, length=length, size=size, novelty=novelty,
                     seed=seed, out=out, executor=executor, address=address)

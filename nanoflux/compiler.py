@@ -16,7 +16,7 @@ from nanoflux.modules import Attacker, Defender, Judge, RoleLMs, Round
 from nanoflux.signatures import AttackerSignature, DefenderSignature, JudgeSignature
 from nanoflux.spec import RoleSpec, Spec
 from nanoflux.tools.registry import get_tool
-from nanoflux.tools.sandbox import Sandbox
+from nanoflux.verify.sandbox import Sandbox
 
 ROLES = ("attacker", "defender", "judge")
 

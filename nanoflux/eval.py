@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from nanoflux.errors import NanofluxError
-from nanoflux.export.writers import write_json, write_jsonl
-from nanoflux.tools import answers_match
+from nanoflux.io import write_json, write_jsonl
+from nanoflux.verify import answers_match
 from nanoflux.versions import TRAINING, library_versions
 
 # Asked of every model alike, so an untuned base model also states an answer the check can find.

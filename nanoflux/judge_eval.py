@@ -24,7 +24,7 @@ from nanoflux.errors import NanofluxError
 from nanoflux.modules import Judge
 from nanoflux.reference_eval import ReferenceEvalReport, evaluate_references, is_solutions_file, load_solutions
 from nanoflux.spec import Spec, load_spec
-from nanoflux.tools import ANSWER_TYPES
+from nanoflux.verify import ANSWER_TYPES
 
 LABELS = ("correct", "incorrect")
 VERDICTS = (*LABELS, "error")
@@ -216,7 +216,7 @@ def judge_eval(path: str | Path, *, spec: Spec | str | Path | None = None, model
 
 
 def _write(report: JudgeEvalReport | ReferenceEvalReport, out: str | Path | None) -> Any:
-    from nanoflux.export.writers import write_json
+    from nanoflux.io import write_json
 
     if out is not None:
         try:

@@ -20,7 +20,8 @@ from nanoflux.curation.decide import Curator
 from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.errors import NanofluxError
 from nanoflux.executors import Executor
-from nanoflux.export.writers import export_dataset, write_json
+from nanoflux.io import write_json
+from nanoflux.export.dataset import export_dataset
 from nanoflux.journal import JOURNAL_NAME, Journal, last_attempts, read_journal
 from nanoflux.lm import check_reachable, configure_cache
 from nanoflux.modules import RoleLMs
@@ -29,7 +30,7 @@ from nanoflux.rundir import exclusive
 from nanoflux.runner import RoundPlayer, RunProgress, run_rounds
 from nanoflux.spec import Spec, load_spec
 from nanoflux.stats import record_counts, role_usage
-from nanoflux.tools.sandbox import Sandbox
+from nanoflux.verify.sandbox import Sandbox
 from nanoflux.versions import library_versions
 
 @dataclass

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nanoflux.errors import NanofluxError
-from nanoflux.tools import ANSWER_TYPES, check_reference
+from nanoflux.verify import ANSWER_TYPES, check_reference
 
 SOLUTION_KEYS = ("question", "solution_steps", "reference", "label")
 SOLUTION_LABELS = ("right", "wrong")

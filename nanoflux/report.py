@@ -18,9 +18,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from nanoflux.curation.quality import Band
+from nanoflux.scoring import Band
 from nanoflux.errors import NanofluxError
-from nanoflux.export.writers import DATASET_DIR, write_atomic
+from nanoflux.io import write_atomic
+from nanoflux.rundir import DATASET_DIR
 from nanoflux.journal import JOURNAL_NAME, read_journal
 from nanoflux.rundir import verified
 from nanoflux.stats import journal_records, run_stats

@@ -15,9 +15,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from nanoflux.curation.quality import Band, Complexity, Span
+from nanoflux.scoring import Band, Complexity, Span
 from nanoflux.errors import NanofluxError
-from nanoflux.tools.sandbox import SandboxMode
+from nanoflux.verify.sandbox import SandboxMode
 
 EMBEDDED_MODEL = "local/smollm2-135m"
 AnswerType = Literal["numeric", "expression", "choice", "text"]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from nanoflux.curation.quality import complexity_of
+from nanoflux.scoring import complexity_of
 from nanoflux.errors import NanofluxError
 from nanoflux.journal import JOURNAL_NAME, read_rounds
 
@@ -255,7 +255,7 @@ def format_stats(stats: dict[str, Any]) -> str:
 
 def save_stats(run_dir: str | Path, path: str | Path | None = None) -> tuple[dict[str, Any], Path]:
     """Compute a run's statistics and write them as JSON (default ``RUN_DIR/stats.json``, atomically)."""
-    from nanoflux.export.writers import write_json
+    from nanoflux.io import write_json
 
     stats = run_stats(run_dir)
     target = Path(path) if path else Path(run_dir) / STATS_NAME

@@ -17,7 +17,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from nanoflux.errors import NanofluxError
-from nanoflux.export.writers import write_json
+from nanoflux.io import write_json
 from nanoflux.hfmodels import ADAPTER_DIR, device, dtype, resolve_base
 from nanoflux.plots import plot_losses
 from nanoflux.rundir import verified

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Any
 
-from nanoflux.curation.quality import level_name
+from nanoflux.scoring import level_name
 from nanoflux.journal import JOURNAL_NAME, Journal
 from nanoflux.spec import parse_spec
 

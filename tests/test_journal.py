@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from nanoflux.curation.select import curate, run_spec
+from nanoflux.curate import curate, run_spec
 from nanoflux.journal import JOURNAL_NAME, Journal, read_journal, read_rounds
 from nanoflux.optimize.data import load_cases
 from nanoflux.pipeline import run_counts

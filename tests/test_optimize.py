@@ -15,7 +15,7 @@ from nanoflux import NanofluxError, parse_spec
 from nanoflux.cli import main
 from nanoflux.compiler import compile_program
 from nanoflux.curation.novelty import NoveltyFilter
-from nanoflux.curation.quality import Band
+from nanoflux.scoring import Band
 from nanoflux.modules import RoleLMs
 from nanoflux.optimize import AttackerMetric, DefenderMetric, load_recipe, optimize_spec, parse_recipe
 from nanoflux.pipeline import compile_spec

@@ -189,7 +189,7 @@ def test_compile_writes_the_report_into_its_run_directory(tmp_path: Path) -> Non
 
 
 def test_curate_writes_a_report_of_its_selection(tmp_path: Path) -> None:
-    from nanoflux.curation.select import curate
+    from nanoflux.curate import curate
 
     questions = ["How many apples are in 3 crates of 4?", "A train covers 120 km in 2 hours; what is its speed?",
                  "Split 45 sweets in the ratio 2:3; how many in the larger share?"]

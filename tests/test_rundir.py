@@ -118,7 +118,7 @@ def test_optimize_never_writes_into_a_run_or_a_held_directory(tmp_path: Path) ->
 
 
 def test_curate_and_report_read_a_locked_run_and_write_only_under_curated(tmp_path: Path) -> None:
-    from nanoflux.curation.select import curate
+    from nanoflux.curate import curate
     from nanoflux.report import build_report
 
     run_dir = tmp_path / "run"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from nanoflux import NanofluxError, load_spec, parse_spec
-from nanoflux.curation.quality import Band
+from nanoflux.scoring import Band
 
 SPECS = sorted(Path(__file__).parent.parent.joinpath("specs").glob("*.yaml"))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from nanoflux.curation.novelty import NoveltyFilter
-from nanoflux.curation.quality import Band, Complexity
+from nanoflux.scoring import Band, Complexity
 
 # Why a round was not kept, in the order the checks run.
 REASONS = ("failed", "incorrect_reference", "unverified_reference", "out_of_band", "duplicate")

@@ -20,7 +20,7 @@ import dspy
 from nanoflux.compiler import ROLES, build_role_lms, compile_program, program_digest
 from nanoflux.curation.novelty import NOVELTY_DIR, NoveltyFilter
 from nanoflux.errors import NanofluxError
-from nanoflux.export.writers import write_json
+from nanoflux.io import write_json
 from nanoflux.journal import JOURNAL_NAME
 from nanoflux.lm import configure_cache
 from nanoflux.modules import RoleLMs, Round

@@ -14,8 +14,8 @@ from typing import Any
 import dspy
 
 from nanoflux.curation.novelty import NoveltyFilter
-from nanoflux.curation.quality import Band
-from nanoflux.tools import check_answer
+from nanoflux.scoring import Band
+from nanoflux.verify import check_answer
 
 # What an attacker's verified question earns. Hardness is the point of the attacker; novelty and
 # the band are what the curator requires before a round becomes an example.

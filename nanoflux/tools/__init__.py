@@ -1,10 +1,6 @@
-"""Tools the judge and agents use to verify answers: answer equivalence, reference consistency,
-sandboxed Python, sympy algebra, genomics and units, all reachable through one registry."""
+"""The judge's tools: one registry of named tools (sympy, python, genomics, units) that specs list
+and agents call. Names and descriptions import nothing heavy; a tool's functions load on use."""
 
-from nanoflux.tools.answers import ANSWER_TYPES, AnswerCheck, answers_match, check_answer
-from nanoflux.tools.reference import check_reference
 from nanoflux.tools.registry import TOOLS, Tool, get_tool, tool_names
-from nanoflux.tools.sandbox import ExecutionResult, run_python
 
-__all__ = ["ANSWER_TYPES", "TOOLS", "AnswerCheck", "ExecutionResult", "Tool", "answers_match", "check_answer",
-           "check_reference", "get_tool", "run_python", "tool_names"]
+__all__ = ["TOOLS", "Tool", "get_tool", "tool_names"]

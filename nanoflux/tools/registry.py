@@ -1,50 +1,77 @@
 """The one tool registry: specs name tools from here, and agents receive their functions.
 
-A `Tool` bundles plain typed functions with docstrings, so its `functions` can be handed straight
+A `Tool` names plain typed functions with docstrings, so its `functions` can be handed straight
 to `dspy.ReAct(signature, tools=tool.functions)`; `functions_for(sandbox)` gives those of a tool that
-runs code bound to the spec's sandbox.
+runs code bound to the spec's sandbox. Functions are named as `module:attribute` and imported on
+first use: validating a spec loads neither Biopython nor pint.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
-from typing import Callable
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from nanoflux.errors import NanofluxError
 
-from . import algebra, genomics, sandbox, units
+if TYPE_CHECKING:
+    from nanoflux.verify.sandbox import Sandbox
+
+
+def _load(path: str) -> Any:
+    module, attribute = path.split(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 @dataclass(frozen=True)
 class Tool:
-    """A named group of functions an agent may call; `description` tells the agent when to use them."""
+    """A named group of functions an agent may call; `description` tells the agent when to use them.
+
+    `function_paths` name the functions (`module:attribute`); `bind_path` names, for a tool that runs
+    code, a function of a `Sandbox` that returns them bound to it.
+    """
 
     name: str
     description: str
-    functions: list[Callable] = field(default_factory=list)
-    bind: Callable[[sandbox.Sandbox], list[Callable]] | None = None  # for tools that run code
+    function_paths: tuple[str, ...] = ()
+    bind_path: str | None = None
 
-    def functions_for(self, box: sandbox.Sandbox) -> list[Callable]:
+    @property
+    def functions(self) -> list[Callable]:
+        return [_load(path) for path in self.function_paths]
+
+    def functions_for(self, box: Sandbox) -> list[Callable]:
         """The functions, those that run code running it in `box`."""
-        return self.bind(box) if self.bind else self.functions
+        return _load(self.bind_path)(box) if self.bind_path else self.functions
+
+
+def _paths(module: str, *names: str) -> tuple[str, ...]:
+    return tuple(f"{module}:{name}" for name in names)
 
 
 TOOLS: dict[str, Tool] = {
     tool.name: tool
     for tool in (
         Tool("sympy", "Exact algebra: solve equations, simplify expressions, check two expressions are equal.",
-             [algebra.solve_equation, algebra.simplify_expression, algebra.expressions_equal]),
+             _paths("nanoflux.tools.sympy", "solve_equation", "simplify_expression", "expressions_equal")),
         Tool("python", "Run Python in a sandbox (no network, no files, 5 s) with sympy, math, statistics and Bio.",
-             [sandbox.execute_python], bind=lambda box: [sandbox.python_tool(box)]),
+             _paths("nanoflux.verify.sandbox", "execute_python"), bind_path="nanoflux.tools.registry:_python_tools"),
         Tool("genomics", "DNA/protein and Mendelian genetics: reverse complement, translation, GC content, ORFs, "
                          "Hardy-Weinberg and Punnett-square ratios.",
-             [genomics.reverse_complement, genomics.translate, genomics.gc_content, genomics.find_orfs,
-              genomics.hardy_weinberg, genomics.punnett_ratios]),
+             _paths("nanoflux.verify.genomics", "reverse_complement", "translate", "gc_content", "find_orfs",
+                    "hardy_weinberg", "punnett_ratios")),
         Tool("units", "Unit conversion and dose arithmetic: mg/kg doses, infusion rates, volumes to draw up.",
-             [units.convert_units, units.weight_based_dose, units.infusion_rate, units.volume_for_dose]),
+             _paths("nanoflux.verify.units", "convert_units", "weight_based_dose", "infusion_rate", "volume_for_dose")),
     )
 }
+
+
+def _python_tools(box: Sandbox) -> list[Callable]:
+    from nanoflux.verify.sandbox import python_tool
+
+    return [python_tool(box)]
 
 
 def tool_names() -> list[str]:

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from nanoflux import parse_spec
 from nanoflux.cli import main
 from nanoflux.curation.novelty import EMBEDDING_CACHE, NOVELTY_DIR
-from nanoflux.curation.select import curate
+from nanoflux.curate import curate
 from nanoflux.executors import ThreadExecutor
 from nanoflux.executors.ray import RayExecutor
 from nanoflux.journal import read_journal

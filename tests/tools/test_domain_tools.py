@@ -3,7 +3,8 @@
 import pytest
 
 from nanoflux.errors import NanofluxError
-from nanoflux.tools import algebra, genomics, units
+from nanoflux.tools import sympy as algebra
+from nanoflux.verify import genomics, units
 
 
 def test_sympy_solves_simplifies_and_compares():

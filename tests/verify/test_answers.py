@@ -7,7 +7,7 @@ import time
 import pytest
 
 from nanoflux.errors import NanofluxError
-from nanoflux.tools import ANSWER_TYPES, AnswerCheck, answers_match, check_answer
+from nanoflux.verify import ANSWER_TYPES, AnswerCheck, answers_match, check_answer
 
 EQUIVALENT = {
     "integers": [("252", "252"), ("1,234,567", "1234567"), ("1\\,000\\,000", "1000000"), ("-7", "−7")],

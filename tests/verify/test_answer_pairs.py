@@ -9,7 +9,7 @@ PAIRS = [json.loads(line) for line in (Path(__file__).parents[1] / "data" / "ans
 
 
 def test_every_equivalent_rewrite_matches_and_every_wrong_pair_does_not():
-    from nanoflux.tools import answers_match
+    from nanoflux.verify import answers_match
 
     wrong = [(p["form"], p["predicted"], p["reference"]) for p in PAIRS
              if answers_match(p["predicted"], p["reference"]) != p["equivalent"]]
@@ -18,7 +18,7 @@ def test_every_equivalent_rewrite_matches_and_every_wrong_pair_does_not():
 
 
 def test_loose_pairs_get_their_pinned_verdict():
-    from nanoflux.tools import check_answer
+    from nanoflux.verify import check_answer
 
     pinned = [p for p in PAIRS if "verdict" in p]
     off = [(p["predicted"], p["reference"], p["verdict"], check.verdict, check.reason) for p in pinned

@@ -6,8 +6,8 @@ import threading
 import time
 from pathlib import Path
 
-from nanoflux.tools import check_answer
-from nanoflux.tools.worker import POOL
+from nanoflux.verify import check_answer
+from nanoflux.verify.worker import POOL
 
 
 def _next_worker_pid() -> int:

@@ -7,7 +7,7 @@ reason, where bubblewrap cannot start).
 
 import pytest
 
-from nanoflux.tools.isolation import probe
+from nanoflux.verify.isolation import probe
 
 HOOK_BYPASS = (
     "import builtins, sys\n"

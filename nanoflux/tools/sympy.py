@@ -6,8 +6,8 @@ LM output, so it is parsed by `symbolic.parse_math` (no eval) under a time limit
 
 from __future__ import annotations
 
-from .answers import check_answer
-from .worker import WorkerDied, WorkerTimeout, call_sympy
+from nanoflux.verify.answers import check_answer
+from nanoflux.verify.worker import WorkerDied, WorkerTimeout, call_sympy
 
 TIMEOUT_S = 5.0
 

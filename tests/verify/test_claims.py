@@ -10,8 +10,8 @@ from fractions import Fraction
 
 import pytest
 
-from nanoflux.tools import check_reference
-from nanoflux.tools.claims import phrases, quantities, sequences
+from nanoflux.verify import check_reference
+from nanoflux.verify.claims import phrases, quantities, sequences
 
 ISSUE_TABLE = [  # (question, wrong steps, wrong reference, right steps, right reference)
     ("Compute (7 * 13 + 45) mod 9.", ["7 * 13 = 91", "91 + 45 = 136", "136 mod 9 = 2"], "2",

@@ -29,18 +29,9 @@ logger = logging.getLogger(__name__)
 STARTUP_TIMEOUT_S = 60.0
 KILL_GRACE_S = 1.0  # how long past its soft limit a worker may take to report before it is killed
 
-# The worker imports only nanoflux.tools.symbolic and its sibling numeric, not the nanoflux package
-# (whose imports it does not need): stub package modules point Python at the source folders.
-_BOOT = """
-import sys, types
-root = sys.argv[1]
-for name in ("nanoflux", "nanoflux.tools"):
-    module = types.ModuleType(name)
-    module.__path__ = [root + "/" + name.replace(".", "/")]
-    sys.modules[name] = module
-from nanoflux.tools.symbolic import serve
-serve()
-"""
+# The worker imports nanoflux.verify.symbolic and nothing else of the package (both package
+# `__init__`s import lazily); -I keeps the caller's environment and paths out, so the root is added here.
+_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from nanoflux.verify.symbolic import serve; serve()"
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 

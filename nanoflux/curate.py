@@ -21,9 +21,11 @@ import numpy as np
 from nanoflux.curation.decide import Curator
 from nanoflux.curation.embeddings import Embedder
 from nanoflux.curation.novelty import EMBEDDING_CACHE, NOVELTY_DIR, NoveltyFilter
-from nanoflux.curation.quality import Band, Complexity, level_for
+from nanoflux.scoring import Band, Complexity, level_for
 from nanoflux.errors import NanofluxError
-from nanoflux.export.writers import DATASET_DIR, export_dataset, write_json
+from nanoflux.io import write_json
+from nanoflux.export.dataset import export_dataset
+from nanoflux.rundir import DATASET_DIR
 from nanoflux.journal import JOURNAL_NAME
 from nanoflux.report import build_report
 from nanoflux.spec import Spec

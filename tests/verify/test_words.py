@@ -4,7 +4,7 @@ from fractions import Fraction
 
 import pytest
 
-from nanoflux.tools.words import english_words, is_count_noun, parse_number_words, same_words, word_forms
+from nanoflux.verify.words import english_words, is_count_noun, parse_number_words, same_words, word_forms
 
 NUMBERS = {"zero": 0, "six": 6, "Nineteen": 19, "twenty-four": 24, "twenty four": 24, "one hundred and five": 105,
            "a hundred": 100, "fifteen hundred": 1500, "one thousand two hundred thirty-four": 1234,

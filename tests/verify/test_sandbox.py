@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from nanoflux.tools import ExecutionResult, run_python
-from nanoflux.tools.isolation import probe
-from nanoflux.tools.sandbox import Sandbox, python_tool
-from tests.tools.attacks import HOOK_BYPASS, requires_isolation
+from nanoflux.verify import ExecutionResult, run_python
+from nanoflux.verify.isolation import probe
+from nanoflux.verify.sandbox import Sandbox, python_tool
+from tests.verify.attacks import HOOK_BYPASS, requires_isolation
 
 UNSAFE = Sandbox(mode="unsafe-local")
 
@@ -152,8 +152,8 @@ def test_the_agent_tool_runs_in_the_sandbox_it_was_given(tmp_path: Path):
 
 def test_code_and_sympy_still_run_when_the_caller_holds_more_than_1024_descriptors():
     """A long run (sockets, caches, Ray) holds many descriptors; select() fails on those above 1023."""
-    from nanoflux.tools import check_answer
-    from nanoflux.tools.worker import POOL
+    from nanoflux.verify import check_answer
+    from nanoflux.verify.worker import POOL
 
     POOL.close()  # the next sympy worker starts with its pipes above 1023
     held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from nanoflux.tools import run_python
-from nanoflux.tools.isolation import WORKDIR, python_roots
-from tests.tools.attacks import HOOK_BYPASS, requires_isolation
+from nanoflux.verify import run_python
+from nanoflux.verify.isolation import WORKDIR, python_roots
+from tests.verify.attacks import HOOK_BYPASS, requires_isolation
 
 pytestmark = requires_isolation
 
@@ -82,7 +82,7 @@ def test_a_shell_writes_nothing_outside(shell, tmp_path: Path, monkeypatch):
 # A caller with a secret in its real environment (what /proc/PID/environ shows), running one attack.
 CALLER = """
 import json, os, sys
-from nanoflux.tools.sandbox import Sandbox, run_python
+from nanoflux.verify.sandbox import Sandbox, run_python
 code = sys.stdin.read().replace("CALLER_PID", str(os.getpid()))
 print(json.dumps(run_python(code, sandbox=Sandbox(mode=sys.argv[1])).to_dict()))
 """

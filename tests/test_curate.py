@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from nanoflux.cli import main
 from nanoflux.curation.embeddings import load_embedder
 from nanoflux.curation.novelty import NoveltyFilter
-from nanoflux.curation.quality import level_for
-from nanoflux.curation.select import coverage_order, curate
+from nanoflux.scoring import level_for
+from nanoflux.curate import coverage_order, curate
 from nanoflux.errors import NanofluxError
 from tests.records import ACCEPTED, DISTINCT, REWORDING, SAME_TOPIC, TOPICS, make_record, make_run
 

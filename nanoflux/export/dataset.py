@@ -1,46 +1,14 @@
-"""Atomic dataset writers: a crash never leaves a half-written dataset or manifest."""
+"""The dataset files of a run: accepted rounds as TRL datasets plus their provenance, each written atomically."""
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from nanoflux.export.trl import dpo_example, sft_example
-from nanoflux.errors import disk_error
+from nanoflux.io import write_jsonl
 from nanoflux.rundir import DATASET_DIR, file_entry
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; datasets and reports are meant to be shared
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise disk_error(path, exc) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
-    lines = [json.dumps(row, ensure_ascii=False) for row in rows]
-    write_atomic(path, "".join(line + "\n" for line in lines))
-    return len(lines)
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def export_dataset(out_dir: Path, accepted: list[dict[str, Any]], formats: Iterable[str]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from nanoflux.curation.quality import Band, Complexity, Span, complexity_of, level_for, level_name
+from nanoflux.scoring import Band, Complexity, Span, complexity_of, level_for, level_name
 from nanoflux.errors import NanofluxError
 from tests.records import make_record
 

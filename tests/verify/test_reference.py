@@ -2,9 +2,9 @@
 
 import pytest
 
-from nanoflux.tools import check_reference
-from nanoflux.tools.sandbox import Sandbox
-from tests.tools.attacks import requires_isolation
+from nanoflux.verify import check_reference
+from nanoflux.verify.sandbox import Sandbox
+from tests.verify.attacks import requires_isolation
 
 STEPS = ["x = 3*4 = 12", "Total: 12 + 5 = 17", "Answer: 17"]
 
