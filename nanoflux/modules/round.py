@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dspy
+from dspy.utils.usage_tracker import UsageTracker
 
 from nanoflux.modules.attacker import Attacker
 from nanoflux.modules.defender import Defender
@@ -92,14 +93,24 @@ class Round(dspy.Module):
             setattr(exc, FAILED_CALL, {"role": role, "model": lms[role].model,
                                        "api_base": getattr(lms[role], "kwargs", {}).get("api_base")})
             raise
-        totals = usage.get_total_tokens()
+        tokens = token_usage(usage).values()
         trace[role] = {
             "model": lms[role].model,
             "seconds": round(time.perf_counter() - start, 3),
-            "input_tokens": sum(int(u.get("prompt_tokens") or u.get("input_tokens") or 0) for u in totals.values()),
-            "output_tokens": sum(int(u.get("completion_tokens") or u.get("output_tokens") or 0) for u in totals.values()),
+            "input_tokens": sum(used["input_tokens"] for used in tokens),
+            "output_tokens": sum(used["output_tokens"] for used in tokens),
         }
         return result
+
+
+def token_usage(usage: UsageTracker) -> dict[str, dict[str, int]]:
+    """Input and output tokens per model that a `dspy.track_usage()` block paid for (a cache hit costs none).
+
+    Providers name the counts prompt/completion or input/output tokens; either is read.
+    """
+    return {model: {"input_tokens": int(used.get("prompt_tokens") or used.get("input_tokens") or 0),
+                    "output_tokens": int(used.get("completion_tokens") or used.get("output_tokens") or 0)}
+            for model, used in usage.get_total_tokens().items()}
 
 
 def failed_call(exc: BaseException) -> dict[str, Any]:

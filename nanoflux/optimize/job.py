@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import dspy
+from dspy.utils.usage_tracker import UsageTracker
 
 from nanoflux.compiler import ROLES, build_role_lms, compile_program, program_digest
 from nanoflux.curation.novelty import NOVELTY_DIR, NoveltyFilter
@@ -24,6 +25,7 @@ from nanoflux.io import write_json
 from nanoflux.journal import JOURNAL_NAME
 from nanoflux.lm import configure_cache
 from nanoflux.modules import RoleLMs, Round
+from nanoflux.modules.round import token_usage
 from nanoflux.optimize.data import Case, attacker_example, defender_example, load_cases, split_cases
 from nanoflux.optimize.metrics import AttackerMetric, DefenderMetric
 from nanoflux.optimize.recipes import Recipe, load_recipe
@@ -204,10 +206,7 @@ def compile_role(optimizer: dspy.teleprompt.Teleprompter, student: dspy.Module, 
                             "recipe's `params` and `compile`") from None
 
 
-def cost(usage: Any) -> dict[str, dict[str, int]]:
+def cost(usage: UsageTracker) -> dict[str, dict[str, int]]:
     """LM calls and tokens per model that were paid for: cache hits are not counted."""
-    totals = usage.get_total_tokens()
-    return {model: {"calls": len(entries),
-                    "input_tokens": int(totals[model].get("prompt_tokens") or totals[model].get("input_tokens") or 0),
-                    "output_tokens": int(totals[model].get("completion_tokens") or totals[model].get("output_tokens") or 0)}
-            for model, entries in usage.usage_data.items()}
+    tokens = token_usage(usage)
+    return {model: {"calls": len(entries), **tokens[model]} for model, entries in usage.usage_data.items()}
