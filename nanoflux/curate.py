@@ -26,7 +26,7 @@ from nanoflux.errors import NanofluxError
 from nanoflux.io import write_json
 from nanoflux.export.dataset import export_dataset
 from nanoflux.rundir import DATASET_DIR
-from nanoflux.journal import JOURNAL_NAME
+from nanoflux.journal import JOURNAL_NAME, RoundRecord
 from nanoflux.report import build_report
 from nanoflux.spec import Spec
 from nanoflux.stats import breakdown, by_level, journal_records, level_order
@@ -105,7 +105,7 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
             eligible.append(record)
     # One batch over every played question, so any later selection finds them all cached.
     seen.embed_many([record["question"] for record in records if record["status"] == "ok"])
-    selected: list[dict[str, Any]] = []
+    selected: list[RoundRecord] = []
     for record in coverage_order(eligible, spec.topics, seed):
         if len(selected) == size:
             reasons["over_size"] += 1
@@ -137,14 +137,14 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
     return CurateResult(out_dir, manifest)
 
 
-def coverage_order(records: list[dict[str, Any]], topics: Iterable[str], seed: int) -> list[dict[str, Any]]:
+def coverage_order(records: list[RoundRecord], topics: Iterable[str], seed: int) -> list[RoundRecord]:
     """The order picks are made in: round-robin over topics, and inside each over levels, shuffled by ``seed``.
 
     Taking the first ``size`` of this order covers every topic, and every level of each topic,
     before any gets a second example; the spec's topics come first, then any others the journal has.
     """
     rng = random.Random(seed)
-    cells: dict[str, dict[int, list[dict[str, Any]]]] = {}
+    cells: dict[str, dict[int, list[RoundRecord]]] = {}
     for record in records:
         cells.setdefault(record["topic"], {}).setdefault(level_for(record["judge"]["overall"]), []).append(record)
     known = list(topics)
@@ -177,7 +177,7 @@ def _ray_encoder(model: str, address: str | None) -> Callable[[Sequence[str]], n
     return RayEncoder(model, address=address)
 
 
-def _round_robin(groups: list[list[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+def _round_robin(groups: list[list[RoundRecord]]) -> Iterator[RoundRecord]:
     for index in range(max(map(len, groups), default=0)):
         yield from (group[index] for group in groups if index < len(group))
 

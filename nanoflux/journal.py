@@ -5,20 +5,138 @@ the rounds still in flight. A line torn by a crash is dropped on the next open. 
 again (its LM call failed, or `--retry-failed`) gets a new line with the next `attempt` number;
 earlier attempts stay as the audit trail, and every reader counts a round by its last attempt
 (`last_attempts`).
+
+A record's shape is `RoundRecord`: the JSON on disk is the contract, the types only name it.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: TypedDict reads NotRequired from evaluated annotations only.
 import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 from nanoflux.errors import NanofluxError, disk_error
 
+if TYPE_CHECKING:
+    from nanoflux.verify.answers import Verdict  # importing it loads pint and sympy's wrappers
+
 JOURNAL_NAME = "rounds.jsonl"
+
+ErrorKind = Literal["parse", "lm", "error"]  # why a round failed (`nanoflux.runner._error_kind`)
+REFUTED = ("mismatch", "error")  # reference-check verdicts that prove a reference wrong
+
+
+class Check(TypedDict):
+    """A tool check (`nanoflux.verify.AnswerCheck.to_dict`): only `match` means the tools showed it."""
+
+    verdict: "Verdict"
+    reason: str
+    evidence: dict[str, Any]
+
+
+class ToolCall(TypedDict):
+    """One call an agentic judge made before it scored (`nanoflux.modules.judge.tool_calls`)."""
+
+    tool: str
+    args: dict[str, Any]
+    observation: Any
+
+
+class JudgeResult(TypedDict):
+    """What the judge made of a round (`nanoflux.modules.Judge`): rubric scores, their weighted overall and
+    its level, the verdict on the defender's answer, and the tools' evidence for it."""
+
+    scores: dict[str, int]  # rubric dimension -> 1..5
+    overall: float
+    level: str  # L1..L5 (`nanoflux.scoring.level_name`)
+    verdict: Literal["correct", "incorrect"]  # the defender's answer
+    verdict_source: Literal["tools", "judge"]  # who decided the verdict: the tools when they could
+    critique: str
+    reference_check: Check  # the reference answer against the attacker's own solution steps
+    answer_check: Check  # the defender's answer against the reference
+    tool_calls: NotRequired[list[ToolCall]]  # absent from journals written before the agentic judge
+
+
+class RoleUsage(TypedDict):
+    """One role's call in a round: the model that played it, its latency and tokens (0 on a cache hit)."""
+
+    model: str
+    seconds: float
+    input_tokens: int
+    output_tokens: int
+
+
+class Curation(TypedDict):
+    """The curator's decision on a round (`nanoflux.curation.decide.Curator.decide`)."""
+
+    accepted: bool
+    reason: str  # "accepted", or why not: one of `nanoflux.curation.decide.REASONS`
+    similarity: NotRequired[float | None]  # to the nearest accepted question (None: none yet); absent if failed
+    nearest_id: NotRequired[str | None]
+
+
+class PlayedRound(TypedDict):
+    """A round as a player returns it (`nanoflux.runner.play_round`), before the driver curates it.
+
+    The task's inputs and the timing are always there; a round with status "ok" adds what the
+    roles made (question ... roles), a "failed" one adds what went wrong (error ... failed_api_base).
+    """
+
+    round_id: int
+    topic: str
+    hops: int
+    answer_type: str
+    avoid: list[str]  # accepted questions the attacker was shown to steer away from
+    program_hash: str
+    started_at: str  # ISO 8601, UTC
+    status: Literal["ok", "failed"]
+    seconds: float
+    # status "ok"
+    question: NotRequired[str]
+    reference_answer: NotRequired[str]
+    solution_steps: NotRequired[list[str]]
+    annotation: NotRequired[str]
+    defender_reasoning: NotRequired[str]
+    defender_answer: NotRequired[str]
+    judge: NotRequired[JudgeResult]
+    models: NotRequired[dict[str, str]]  # role -> model
+    roles: NotRequired[dict[str, RoleUsage]]  # role -> its call
+    # status "failed"; failed_* are None when no role's call raised, absent from journals older than attempts
+    error: NotRequired[str]  # "ExceptionType: message", at most 2000 characters
+    error_kind: NotRequired[ErrorKind]
+    failed_role: NotRequired[str | None]
+    failed_model: NotRequired[str | None]
+    failed_api_base: NotRequired[str | None]
+
+
+class RoundRecord(PlayedRound):
+    """One line of rounds.jsonl: a played round with the curator's decision and its attempt number."""
+
+    curation: Curation
+    attempt: NotRequired[int]  # 1, 2, ... per round (`Journal.append`); absent from journals older than it
+
+
+def is_accepted(record: RoundRecord) -> bool:
+    """Whether the curator kept the round (the dataset holds it)."""
+    return record["curation"]["accepted"]
+
+
+def reference_refuted(judge: JudgeResult) -> bool:
+    """The tools proved the reference answer wrong (its own solution steps give another value, or fail)."""
+    return judge["reference_check"]["verdict"] in REFUTED
+
+
+def reference_verified(judge: JudgeResult, *, required: bool) -> bool:
+    """Whether a round's reference answer counts as verified, the one rule curation and the optimizers share.
+
+    `required` is the spec's `curation.require_verified_reference`: True, only a reference the tools
+    confirmed (`match`) counts; False, also one no tool could decide (`undecidable`). A refuted one
+    (`REFUTED`) never counts.
+    """
+    verdict = judge["reference_check"]["verdict"]
+    return verdict == "match" or (not required and verdict == "undecidable")
 
 
 class Journal:
@@ -29,15 +147,15 @@ class Journal:
         self._repair_tail()
         self._attempts = Counter(record["round_id"] for record in read_journal(path))
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[RoundRecord]:
         """Every attempt, in the order written."""
         return iter(read_journal(self.path))
 
-    def rounds(self) -> list[dict[str, Any]]:
+    def rounds(self) -> list[RoundRecord]:
         """Each round once, by its last attempt, in round order."""
         return last_attempts(self)
 
-    def append(self, record: dict[str, Any]) -> None:
+    def append(self, record: RoundRecord) -> None:
         """Write one attempt at a round and fsync it; sets its `attempt` (1 for a round's first line,
         then 2, ...). A failed write (a full disk) is cut off, keeping every earlier line."""
         record["attempt"] = self._attempts[record["round_id"]] + 1
@@ -67,7 +185,7 @@ class Journal:
                 handle.truncate(keep)
 
 
-def read_journal(path: Path) -> list[dict[str, Any]]:
+def read_journal(path: Path) -> list[RoundRecord]:
     """All complete records of a journal (a torn last line is skipped; a damaged one is a NanofluxError)."""
     if not path.exists():
         return []
@@ -91,18 +209,18 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def last_attempts(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def last_attempts(records: Iterable[RoundRecord]) -> list[RoundRecord]:
     """Each round once, by its last attempt (the last line written for it), in round order.
 
     The one rule every reader of a journal follows: counts, datasets, stats, the report, novelty
     replay and training sets describe a round by what its last attempt made.
     """
-    last: dict[int, dict[str, Any]] = {}
+    last: dict[int, RoundRecord] = {}
     for record in records:
         last[record["round_id"]] = record
     return [last[round_id] for round_id in sorted(last)]
 
 
-def read_rounds(path: Path) -> list[dict[str, Any]]:
+def read_rounds(path: Path) -> list[RoundRecord]:
     """A journal's rounds, each once by its last attempt, in round order (see `last_attempts`)."""
     return last_attempts(read_journal(path))

@@ -22,7 +22,7 @@ from nanoflux.errors import NanofluxError
 from nanoflux.executors import Executor
 from nanoflux.io import write_json
 from nanoflux.export.dataset import export_dataset
-from nanoflux.journal import JOURNAL_NAME, Journal, last_attempts, read_journal
+from nanoflux.journal import JOURNAL_NAME, Journal, RoundRecord, is_accepted, last_attempts, read_journal
 from nanoflux.lm import check_reachable, configure_cache
 from nanoflux.modules import RoleLMs
 from nanoflux.report import build_report
@@ -156,7 +156,7 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
     """
     attempts = read_journal(run_dir / JOURNAL_NAME)
     records = last_attempts(attempts)
-    accepted = [r for r in records if r["curation"]["accepted"]]
+    accepted = [r for r in records if is_accepted(r)]
     files = export_dataset(run_dir, accepted, spec.output.formats)
     manifest = {
         "created_at": datetime.now(timezone.utc).isoformat(),
@@ -181,12 +181,12 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
     return manifest
 
 
-def run_counts(attempts: list[dict[str, Any]], rounds_requested: int) -> dict[str, Any]:
+def run_counts(attempts: list[RoundRecord], rounds_requested: int) -> dict[str, Any]:
     """The manifest's counts from every journaled attempt: those of `nanoflux stats` (computed in one place,
     each round by its last attempt), plus the rounds asked for and the attempts (a replayed round has several)."""
     return {"rounds_requested": rounds_requested, "attempts": len(attempts), **record_counts(last_attempts(attempts))}
 
 
-def token_counts(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def token_counts(records: list[RoundRecord]) -> dict[str, dict[str, Any]]:
     """Calls, tokens and latency per role, as `nanoflux stats` reports them."""
     return role_usage(records, ROLES)

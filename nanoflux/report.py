@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +22,7 @@ from nanoflux.scoring import Band
 from nanoflux.errors import NanofluxError
 from nanoflux.io import write_atomic
 from nanoflux.rundir import DATASET_DIR
-from nanoflux.journal import JOURNAL_NAME, read_journal
+from nanoflux.journal import JOURNAL_NAME, RoundRecord, read_journal
 from nanoflux.rundir import verified
 from nanoflux.stats import journal_records, run_stats
 
@@ -38,7 +38,7 @@ class RunView:
 
     run_dir: Path
     source_dir: Path
-    records: list[dict[str, Any]]
+    records: list[RoundRecord]
     spec: dict[str, Any]
     manifest: dict[str, Any] | None
     band: str
@@ -73,9 +73,10 @@ def load_view(run_dir: Path) -> RunView:
     if manifest and "source" in manifest and not (run_dir / JOURNAL_NAME).exists():
         source = Path(manifest["source"]["run_dir"])
         selected = {row["round_id"] for row in read_journal(verified(run_dir / DATASET_DIR / "examples.jsonl"))}
-        records = [{**record, "curation": {**record["curation"], "accepted": record["round_id"] in selected,
-                                           "reason": "accepted" if record["round_id"] in selected else "not_selected"}}
-                   for record in journal_records(source)]
+        records: list[RoundRecord] = [
+            {**record, "curation": {**record["curation"], "accepted": record["round_id"] in selected,
+                                    "reason": "accepted" if record["round_id"] in selected else "not_selected"}}
+            for record in journal_records(source)]
         selection = manifest["selection"]
         return RunView(run_dir, source, records, _read_json(source / "spec.json") or {}, manifest,
                        selection["band"], selection["novelty"], curated=True)
@@ -190,13 +191,14 @@ def duration(seconds: float | None) -> str:
     return f"{hours} h {minutes} min" if hours else f"{minutes} min {rest} s" if minutes else f"{seconds:.1f} s"
 
 
-def browser_row(record: dict[str, Any]) -> dict[str, Any]:
+def browser_row(record: RoundRecord) -> dict[str, Any]:
     """One round as the examples browser shows it (the judge's evidence, not the prompts' bookkeeping)."""
-    judge = record.get("judge") or {}
+    judge: Mapping[str, Any] = record.get("judge") or {}
+    curation = record["curation"]
     return {
         "id": record["round_id"], "topic": record["topic"], "hops": record["hops"], "status": record["status"],
-        "accepted": record["curation"]["accepted"], "reason": record["curation"]["reason"],
-        "similarity": record["curation"].get("similarity"), "level": judge.get("level", "failed"),
+        "accepted": curation["accepted"], "reason": curation["reason"],
+        "similarity": curation.get("similarity"), "level": judge.get("level", "failed"),
         "overall": judge.get("overall"), "verdict": judge.get("verdict"), "question": record.get("question"),
         "reference": record.get("reference_answer"), "steps": record.get("solution_steps") or [],
         "annotation": record.get("annotation"), "defender_reasoning": record.get("defender_reasoning"),

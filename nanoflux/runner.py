@@ -10,11 +10,11 @@ import logging
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dspy
 from dspy.utils.exceptions import AdapterParseError, LMError
@@ -24,8 +24,8 @@ from nanoflux.compiler import compile_program
 from nanoflux.curation.decide import Curator
 from nanoflux.errors import NanofluxError
 from nanoflux.executors import Executor, executor_for
-from nanoflux.executors.base import Record, Task
-from nanoflux.journal import Journal
+from nanoflux.executors.base import Task
+from nanoflux.journal import Journal, PlayedRound, RoundRecord, is_accepted
 from nanoflux.lm import configure_cache
 from nanoflux.modules import RoleLMs
 from nanoflux.modules.round import failed_call
@@ -51,9 +51,9 @@ class RunProgress:
     failures: Counter[str] = field(default_factory=Counter)
     interrupted: bool = False
     breaker: dict[str, Any] | None = None
-    _counted: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _counted: dict[int, RoundRecord] = field(default_factory=dict, repr=False)
 
-    def count(self, record: dict[str, Any]) -> None:
+    def count(self, record: RoundRecord) -> None:
         """Count a round's latest attempt, replacing what an earlier attempt at it counted."""
         earlier = self._counted.get(record["round_id"])
         if earlier is not None:
@@ -61,10 +61,10 @@ class RunProgress:
         self._counted[record["round_id"]] = record
         self._tally(record, 1)
 
-    def _tally(self, record: dict[str, Any], sign: int) -> None:
+    def _tally(self, record: RoundRecord, sign: int) -> None:
         self.played += sign
         self.failed += sign * (record["status"] != "ok")
-        self.accepted += sign * record["curation"]["accepted"]
+        self.accepted += sign * is_accepted(record)
         self.reasons[record["curation"]["reason"]] += sign
         if record["status"] != "ok":
             self.failures[record.get("error_kind", "error")] += sign
@@ -82,13 +82,13 @@ class CircuitBreaker:
 
     limit: int
     streak: int = 0
-    last: dict[str, Any] | None = None  # the latest round an LM call failed in
+    last: PlayedRound | None = None  # the latest round an LM call failed in
 
     @property
     def tripped(self) -> bool:
         return self.streak >= self.limit
 
-    def see(self, record: dict[str, Any]) -> None:
+    def see(self, record: PlayedRound) -> None:
         if lm_failed(record):
             self.streak += 1
             self.last = record
@@ -97,17 +97,17 @@ class CircuitBreaker:
 
     def trip(self) -> dict[str, Any]:
         """What the manifest and the CLI say about the trip: the failing role's server and its last error."""
-        last = self.last or {}
+        last: Mapping[str, Any] = self.last or {}
         return {"after": self.limit, "round_id": last.get("round_id"), "role": last.get("failed_role"),
                 "model": last.get("failed_model"), "api_base": last.get("failed_api_base"), "error": last.get("error")}
 
 
-def lm_failed(record: dict[str, Any]) -> bool:
+def lm_failed(record: PlayedRound) -> bool:
     """The round failed because an LM call failed (server down, 5xx, timeout, rate limit after retries)."""
     return record["status"] != "ok" and record.get("error_kind") == "lm"
 
 
-def replayable(record: dict[str, Any], *, retry_failed: bool = False) -> bool:
+def replayable(record: RoundRecord, *, retry_failed: bool = False) -> bool:
     """Whether `--resume` plays this round (its last attempt) again: LM failures always; with
     `retry_failed`, every failed round (output that did not parse is otherwise data about the model)."""
     return lm_failed(record) or (retry_failed and record["status"] != "ok")
@@ -127,7 +127,7 @@ def round_tasks(spec: Spec, round_ids: list[int]) -> Iterator[dict[str, Any]]:
         }
 
 
-def play_round(program: dspy.Module, task: dict[str, Any], program_hash: str) -> dict[str, Any]:
+def play_round(program: dspy.Module, task: Task, program_hash: str) -> PlayedRound:
     """Play one round; any failure (LM error, unparseable output) becomes a failed record."""
     started = time.time()
     record: dict[str, Any] = {**task, "program_hash": program_hash,
@@ -142,7 +142,7 @@ def play_round(program: dspy.Module, task: dict[str, Any], program_hash: str) ->
                       failed_role=call.get("role"), failed_model=call.get("model"),
                       failed_api_base=call.get("api_base"))
     record["seconds"] = round(time.time() - started, 3)
-    return record
+    return cast(PlayedRound, record)
 
 
 class RoundPlayer:
@@ -172,7 +172,7 @@ class RoundPlayer:
         self.make_lms = make_lms
         self.cache_dir = cache_dir
 
-    def __call__(self, task: Task) -> Record:
+    def __call__(self, task: Task) -> PlayedRound:
         return play_round(self.program, task, self.program_hash)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -201,7 +201,7 @@ def _error_kind(exc: Exception) -> str:
     return "lm" if isinstance(exc, LMError) else "error"
 
 
-def run_rounds(spec: Spec, player: Callable[[Task], Record], journal: Journal, curator: Curator, *,
+def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journal, curator: Curator, *,
                executor: Executor | None = None, progress: bool = True, retry_failed: bool = False) -> RunProgress:
     """Play the spec's rounds not yet done, until `spec.rounds` are played or the dataset is full.
 
@@ -224,14 +224,14 @@ def run_rounds(spec: Spec, player: Callable[[Task], Record], journal: Journal, c
             replays += record["round_id"] < spec.rounds
         else:
             done.add(record["round_id"])
-    curator.novelty.rebuild([record for record in rounds if record["curation"]["accepted"]])
+    curator.novelty.rebuild([record for record in rounds if is_accepted(record)])
     if replays:
         logger.info("playing %d failed round(s) again", replays)
     todo = [round_id for round_id in range(spec.rounds) if round_id not in done]
     executor = executor or executor_for(spec)
     breaker = CircuitBreaker(spec.execution.max_consecutive_failures)
     issued: deque[int] = deque()  # round ids handed out and not yet journaled, in order
-    finished: dict[int, Record] = {}  # rounds that finished ahead of an earlier one
+    finished: dict[int, PlayedRound] = {}  # rounds that finished ahead of an earlier one
 
     def tasks() -> Iterator[dict[str, Any]]:
         for task in round_tasks(spec, todo):
@@ -240,8 +240,8 @@ def run_rounds(spec: Spec, player: Callable[[Task], Record], journal: Journal, c
             issued.append(task["round_id"])
             yield {**task, "avoid": curator.novelty.nearest(task["topic"], k=AVOID_SHOWN)}
 
-    def write(record: Record) -> None:
-        record["curation"] = curator.decide(record)
+    def write(played: PlayedRound) -> None:
+        record: RoundRecord = {**played, "curation": curator.decide(played)}
         journal.append(record)
         done.add(record["round_id"])
         state.count(record)
@@ -251,10 +251,10 @@ def run_rounds(spec: Spec, player: Callable[[Task], Record], journal: Journal, c
     bar = tqdm(total=spec.rounds, initial=len(done), unit="round", disable=not progress, dynamic_ncols=True)
     bar.set_postfix(accepted=state.accepted, failed=state.failed)
     try:
-        for record in executor.run(player, tasks()):
-            if record["round_id"] not in done and record["round_id"] not in finished:
-                finished[record["round_id"]] = record
-                breaker.see(record)
+        for played in executor.run(player, tasks()):
+            if played["round_id"] not in done and played["round_id"] not in finished:
+                finished[played["round_id"]] = played
+                breaker.see(played)
             while issued and issued[0] in finished:
                 write(finished.pop(issued.popleft()))
     except KeyboardInterrupt:

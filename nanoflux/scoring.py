@@ -10,6 +10,7 @@ the best complexity differs by domain, so it is chosen alongside the quality ban
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,7 +103,7 @@ class Span:
         return self.text
 
 
-def complexity_of(record: dict[str, Any]) -> dict[str, int]:
+def complexity_of(record: Mapping[str, Any]) -> dict[str, int]:
     """A round's complexity measures: hops asked for, solution steps written, and length in words
     (question plus solution steps: what a trained model reads and writes)."""
     steps = record.get("solution_steps") or []
@@ -124,7 +125,7 @@ class Complexity:
         return cls(*(None if text is None else Span.parse(text, what=name)
                      for name, text in (("hops", hops), ("steps", steps), ("length", length))))
 
-    def contains(self, record: dict[str, Any]) -> bool:
+    def contains(self, record: Mapping[str, Any]) -> bool:
         measures = complexity_of(record)
         return all(span is None or span.contains(measures[name]) for name, span in self.spans().items())
 

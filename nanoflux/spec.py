@@ -193,7 +193,8 @@ class CurationSpec(_Strict):
             0.70-0.95 and distinct questions on one topic 0.20-0.79.
         embedding_model (str, default "all-MiniLM-L6-v2"): sentence-transformers model for novelty.
         require_verified_reference (bool, default True): keep only questions whose reference answer
-            the tools could not refute (set False for text answers no tool can check).
+            the tools confirmed (`match`); False also keeps those no tool could decide (`undecidable`,
+            e.g. text answers), never refuted ones.
         hops (str | None, default None): complexity band on the hops a round asked for: "2-4", "3"
             or "3+"; None keeps any. The best complexity differs by domain; `nanoflux curate --hops`
             overrides it.

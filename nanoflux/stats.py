@@ -18,7 +18,7 @@ import numpy as np
 
 from nanoflux.scoring import complexity_of
 from nanoflux.errors import NanofluxError
-from nanoflux.journal import JOURNAL_NAME, read_rounds
+from nanoflux.journal import JOURNAL_NAME, RoundRecord, is_accepted, read_rounds
 
 STATS_NAME = "stats.json"
 SIMILARITY_BINS = 10  # equal-width bins over 0-1
@@ -26,7 +26,7 @@ QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 _LEVEL_ORDER = ("L1", "L2", "L3", "L4", "L5", "failed")
 
 
-def journal_records(run_dir: str | Path) -> list[dict[str, Any]]:
+def journal_records(run_dir: str | Path) -> list[RoundRecord]:
     """A run's journaled rounds in round order, each by its last attempt; a missing directory or journal
     is a NanofluxError."""
     run_dir = Path(run_dir)
@@ -37,11 +37,11 @@ def journal_records(run_dir: str | Path) -> list[dict[str, Any]]:
     return read_rounds(run_dir / JOURNAL_NAME)
 
 
-def record_counts(records: list[dict[str, Any]]) -> dict[str, Any]:
+def record_counts(records: list[RoundRecord]) -> dict[str, Any]:
     """Rounds played, failed (and why: `failures` by error kind) and accepted, why the others were not
     kept, and the rates."""
     played = len(records)
-    accepted = sum(r["curation"]["accepted"] for r in records)
+    accepted = sum(map(is_accepted, records))
     parse_failures = sum(r.get("error_kind") == "parse" for r in records)
     return {
         "rounds_played": played,
@@ -55,22 +55,22 @@ def record_counts(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def breakdown(records: Iterable[dict[str, Any]], key: Callable[[dict[str, Any]], str],
+def breakdown(records: Iterable[RoundRecord], key: Callable[[RoundRecord], str],
               order: Callable[[str], Any] = str) -> dict[str, dict[str, int]]:
     """Rounds and accepted rounds per value of ``key``, every round counted once."""
     rounds: Counter[str] = Counter()
     accepted: Counter[str] = Counter()
     for record in records:
         rounds[key(record)] += 1
-        accepted[key(record)] += record["curation"]["accepted"]
+        accepted[key(record)] += is_accepted(record)
     return {value: {"rounds": rounds[value], "accepted": accepted[value]} for value in sorted(rounds, key=order)}
 
 
-def by_level(record: dict[str, Any]) -> str:
+def by_level(record: RoundRecord) -> str:
     return record["judge"]["level"] if record["status"] == "ok" else "failed"
 
 
-def by_verdict(record: dict[str, Any]) -> str:
+def by_verdict(record: RoundRecord) -> str:
     return record["judge"]["verdict"] if record["status"] == "ok" else "failed"
 
 
@@ -78,7 +78,7 @@ def level_order(level: str) -> int:
     return _LEVEL_ORDER.index(level) if level in _LEVEL_ORDER else len(_LEVEL_ORDER)
 
 
-def similarity_distribution(records: list[dict[str, Any]]) -> dict[str, Any]:
+def similarity_distribution(records: list[RoundRecord]) -> dict[str, Any]:
     """How close each played question came to an already accepted one: histogram and quantiles.
 
     Mass near the threshold means the attacker keeps circling the same questions.
@@ -98,7 +98,7 @@ def similarity_distribution(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def role_usage(records: list[dict[str, Any]], roles: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
+def role_usage(records: list[RoundRecord], roles: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
     """Calls, tokens and latency per role (``roles`` are listed even when no round reached them)."""
     totals: dict[str, Counter[str]] = {role: Counter() for role in roles}
     seconds: dict[str, float] = dict.fromkeys(totals, 0.0)
@@ -113,7 +113,7 @@ def role_usage(records: list[dict[str, Any]], roles: Iterable[str] = ()) -> dict
             for role, counts in totals.items()}
 
 
-def acceptance_curve(records: list[dict[str, Any]], points: int = 100) -> list[dict[str, Any]]:
+def acceptance_curve(records: list[RoundRecord], points: int = 100) -> list[dict[str, Any]]:
     """Accepted rounds and the acceptance rate so far, at most ``points`` times over the run (in round order).
 
     A rate that falls as the run goes on means the attacker is running out of new questions.
@@ -121,13 +121,13 @@ def acceptance_curve(records: list[dict[str, Any]], points: int = 100) -> list[d
     step = max(1, math.ceil(len(records) / points))
     curve, accepted = [], 0
     for played, record in enumerate(records, 1):
-        accepted += record["curation"]["accepted"]
+        accepted += is_accepted(record)
         if played % step == 0 or played == len(records):
             curve.append({"rounds": played, "accepted": accepted, "rate": round(accepted / played, 4)})
     return curve
 
 
-def score_distribution(records: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+def score_distribution(records: list[RoundRecord]) -> dict[str, dict[str, int]]:
     """How many judged rounds got each score 1-5 on each rubric dimension."""
     counts: dict[str, Counter[int]] = {}
     for record in records:
@@ -137,7 +137,7 @@ def score_distribution(records: list[dict[str, Any]]) -> dict[str, dict[str, int
     return {name: {str(score): scores[score] for score in range(1, 6)} for name, scores in counts.items()}
 
 
-def level_profile(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def level_profile(records: list[RoundRecord]) -> dict[str, dict[str, Any]]:
     """Per level reached: hops and solution steps (counts and means), and how often the defender was right.
 
     The defender's success rate per level is the difficulty the attacker reached at that quality.
@@ -146,11 +146,11 @@ def level_profile(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for record in records:
         if record["status"] != "ok":
             continue
-        row = rows.setdefault(record["judge"]["level"], {"rounds": 0, "defender_correct": 0,
-                                                         "hops": Counter(), "steps": Counter()})
+        row = rows.setdefault(by_level(record), {"rounds": 0, "defender_correct": 0, "hops": Counter(),
+                                                 "steps": Counter()})
         size = complexity_of(record)
         row["rounds"] += 1
-        row["defender_correct"] += record["judge"]["verdict"] == "correct"
+        row["defender_correct"] += by_verdict(record) == "correct"
         row["hops"][size["hops"]] += 1
         row["steps"][size["steps"]] += 1
     return {level: {"rounds": row["rounds"], "defender_correct": row["defender_correct"],
@@ -161,14 +161,14 @@ def level_profile(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             for level, row in sorted(rows.items(), key=lambda item: level_order(item[0]))}
 
 
-def wall_seconds(records: list[dict[str, Any]]) -> float | None:
+def wall_seconds(records: list[RoundRecord]) -> float | None:
     """From the first round's start to the last round's end; None when the rounds carry no timestamps."""
     spans = [(start, start + record["seconds"]) for record in records if "started_at" in record and "seconds" in record
              for start in (datetime.fromisoformat(record["started_at"]).timestamp(),)]
     return round(max(end for _, end in spans) - min(start for start, _ in spans), 3) if spans else None
 
 
-def role_cost(records: list[dict[str, Any]]) -> dict[str, Any]:
+def role_cost(records: list[RoundRecord]) -> dict[str, Any]:
     """Money spent per role in USD at litellm's offline prices; embedded (``local/``) models cost 0.
 
     A role that used a model litellm has no price for has cost None (unknown, not free), and the
@@ -205,7 +205,7 @@ def _token_price(model: str) -> tuple[float, float] | None:
         return None
 
 
-def run_stats(run_dir: str | Path, records: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def run_stats(run_dir: str | Path, records: list[RoundRecord] | None = None) -> dict[str, Any]:
     """Everything countable about a run's journal, as plain JSON-ready data.
 
     Every breakdown (verdict, level, topic, hops) counts each journaled round once, failed rounds

@@ -1,24 +1,28 @@
 """Hand-made journal records, shaped exactly like the runner's, and run directories holding them."""
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 from nanoflux.scoring import level_name
-from nanoflux.journal import JOURNAL_NAME, Journal
+from nanoflux.journal import JOURNAL_NAME, Journal, RoundRecord
 from nanoflux.spec import parse_spec
+
+
+START = datetime(2025, 1, 1, tzinfo=timezone.utc)  # round N of a hand-made run starts N seconds after it
 
 
 def make_record(round_id: int, *, question: str | None = None, reference: str = "17", verdict: str = "incorrect",
                 overall: float = 4.0, accepted: bool = True, reason: str = "accepted", status: str = "ok",
                 topic: str = "arithmetic", hops: int = 2, steps: list[str] | None = None,
-                reference_check: str = "match", similarity: float | None = 0.2) -> dict[str, Any]:
+                reference_check: str = "match", similarity: float | None = 0.2) -> RoundRecord:
+    task = {"round_id": round_id, "topic": topic, "hops": hops, "answer_type": "numeric", "avoid": [],
+            "program_hash": "p0", "started_at": (START + timedelta(seconds=round_id)).isoformat()}
     if status != "ok":
-        return {"round_id": round_id, "topic": topic, "hops": hops, "answer_type": "numeric", "status": status,
-                "error": "AdapterParseError: no JSON", "error_kind": "parse", "program_hash": "p0",
-                "curation": {"accepted": False, "reason": "failed"}}
+        return {**task, "status": status, "error": "AdapterParseError: no JSON", "error_kind": "parse",
+                "failed_role": "attacker", "failed_model": "local/smollm2-135m", "failed_api_base": None,
+                "seconds": 0.1, "curation": {"accepted": False, "reason": "failed"}}
     return {
-        "round_id": round_id, "topic": topic, "hops": hops, "answer_type": "numeric", "status": "ok",
-        "program_hash": "p0",
+        **task, "status": "ok",
         "question": question or f"A crate holds {round_id + 3} boxes of 4 apples and 5 loose apples. How many apples?",
         "reference_answer": reference,
         "solution_steps": ["3 * 4 = 12", "12 + 5 = 17"] if steps is None else steps,
@@ -27,10 +31,11 @@ def make_record(round_id: int, *, question: str | None = None, reference: str = 
         "judge": {"scores": {"correctness": 2, "clarity": 4}, "overall": overall, "level": level_name(overall), "verdict": verdict,
                   "verdict_source": "tools", "critique": "Added instead of multiplying.",
                   "reference_check": {"verdict": reference_check, "reason": "recomputed", "evidence": {}},
-                  "answer_check": {"verdict": "mismatch", "reason": "12 != 17", "evidence": {}}},
+                  "answer_check": {"verdict": "mismatch", "reason": "12 != 17", "evidence": {}}, "tool_calls": []},
         "models": {"attacker": "local/smollm2-135m", "defender": "local/smollm2-135m", "judge": "local/smollm2-135m"},
         "roles": {role: {"model": "local/smollm2-135m", "seconds": 0.1, "input_tokens": 10, "output_tokens": 5}
                   for role in ("attacker", "defender", "judge")},
+        "seconds": 0.3,
         "curation": {"accepted": accepted, "reason": reason, "similarity": similarity, "nearest_id": None},
     }
 
@@ -61,7 +66,7 @@ DISTINCT = [
 ]
 
 
-def make_run(path: Path, records: list[dict], curation: str = "{}") -> Path:
+def make_run(path: Path, records: list[RoundRecord], curation: str = "{}") -> Path:
     spec = parse_spec(f"name: t\ndescription: d\ntopics: {TOPICS}\ncuration: {curation}\n")
     path.mkdir(parents=True)
     (path / "spec.json").write_text(spec.model_dump_json())

@@ -1,17 +1,27 @@
 """The journal keeps every attempt at a round; every reader counts a round once, by its last attempt."""
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, NotRequired, get_args, get_origin, is_typeddict
 
 import pytest
 
+from nanoflux import parse_spec
 from nanoflux.curate import curate, run_spec
-from nanoflux.journal import JOURNAL_NAME, Journal, read_journal, read_rounds
+from nanoflux.journal import (JOURNAL_NAME, Journal, RoundRecord, read_journal, read_rounds, reference_refuted,
+                              reference_verified)
 from nanoflux.optimize.data import load_cases
-from nanoflux.pipeline import run_counts
+from nanoflux.pipeline import compile_spec, run_counts
 from nanoflux.report import load_view
 from nanoflux.stats import run_stats
+from tests.fakes import SCRIPTED_SPEC, ScriptedEngine, scripted_roles
 from tests.records import DISTINCT, make_record, make_run
+
+# The fields only a played round has, and those only a failed one has.
+OK_FIELDS = {"question", "reference_answer", "solution_steps", "annotation", "defender_reasoning", "defender_answer",
+             "judge", "models", "roles"}
+FAILED_FIELDS = {"error", "error_kind", "failed_role", "failed_model", "failed_api_base"}
 
 
 def lm_failure(round_id: int) -> dict:
@@ -62,3 +72,46 @@ def test_re_curation_counts_each_round_by_its_last_attempt(replayed: Path) -> No
     assert result.manifest["counts"]["rounds"] == 2 and result.manifest["counts"]["reasons"] == {}
     rows = (result.out_dir / "dataset" / "examples.jsonl").read_text().splitlines()
     assert [json.loads(row)["question"] for row in rows] == [DISTINCT[0], DISTINCT[2]]
+
+
+def strays(value: Mapping[str, Any], shape: Any, where: str = "record") -> list[str]:
+    """Where `value` differs from the TypedDict `shape`, its typed parts included: keys it lacks or the shape
+    does not name."""
+    found = [f"{where} lacks {key}" for key in sorted(shape.__required_keys__ - value.keys())]
+    found += [f"{where} has {key}, which its type does not name" for key in sorted(value.keys() - shape.__annotations__)]
+    for key, hint in shape.__annotations__.items():
+        hint = get_args(hint)[0] if get_origin(hint) is NotRequired else hint
+        if key not in value:
+            continue
+        if is_typeddict(hint):
+            found += strays(value[key], hint, f"{where}.{key}")
+        elif get_origin(hint) in (dict, list) and is_typeddict(part := get_args(hint)[-1]):
+            items = value[key].items() if isinstance(value[key], dict) else enumerate(value[key])
+            found += [stray for name, item in items for stray in strays(item, part, f"{where}.{key}[{name}]")]
+    return found
+
+
+def test_played_and_hand_made_records_have_exactly_the_journal_records_shape(tmp_path: Path) -> None:
+    engine = ScriptedEngine()
+    answer = engine.answer
+    engine.answer = lambda role, prompt: {"nonsense": True} if len(engine.calls) == 2 else answer(role, prompt)
+    result = compile_spec(parse_spec(SCRIPTED_SPEC), out=tmp_path / "run", cache_dir=tmp_path / "cache",
+                          lms=scripted_roles(engine), progress=False)
+    played = read_journal(result.run_dir / JOURNAL_NAME)
+    made = [make_record(0), make_record(1, status="failed")]
+    assert {record["status"] for record in played} == {"ok", "failed"}
+    for record in played + made:
+        assert strays(record, RoundRecord) == [], record
+        fields = OK_FIELDS if record["status"] == "ok" else FAILED_FIELDS
+        assert fields <= record.keys() and not (OK_FIELDS | FAILED_FIELDS) - fields & record.keys(), record
+
+
+@pytest.mark.parametrize(("verdict", "required", "verified", "refuted"), [
+    ("match", True, True, False), ("match", False, True, False),
+    ("undecidable", True, False, False), ("undecidable", False, True, False),
+    ("mismatch", True, False, True), ("mismatch", False, False, True),
+    ("error", True, False, True), ("error", False, False, True)])
+def test_a_reference_is_verified_when_the_tools_confirmed_it_or_not_required_could_not_decide_it(
+        verdict: str, required: bool, verified: bool, refuted: bool) -> None:
+    judge = make_record(0, reference_check=verdict)["judge"]
+    assert reference_verified(judge, required=required) is verified and reference_refuted(judge) is refuted

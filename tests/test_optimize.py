@@ -14,10 +14,13 @@ from dspy.lm15 import Message, Response, Usage
 from nanoflux import NanofluxError, parse_spec
 from nanoflux.cli import main
 from nanoflux.compiler import compile_program
+from nanoflux.curation.decide import Curator
 from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.scoring import Band
 from nanoflux.modules import RoleLMs
+from nanoflux.journal import reference_verified
 from nanoflux.optimize import AttackerMetric, DefenderMetric, load_recipe, optimize_spec, parse_recipe
+from nanoflux.optimize.data import record_case
 from nanoflux.pipeline import compile_spec
 from tests.fakes import SCRIPTED_SPEC, ScriptedEngine, scripted_roles
 from tests.records import make_record
@@ -124,6 +127,21 @@ def test_a_refuted_reference_scores_zero_whatever_else_happened(attacker_metric:
     result = attacker_metric(dspy.Example(), played(judge=refuted))
     assert result.score == 0.0
     assert "refuted" in result.feedback and "106, not 103" in result.feedback
+
+
+@pytest.mark.parametrize("required", [True, False])
+@pytest.mark.parametrize("verdict", ["match", "undecidable", "mismatch", "error"])
+def test_the_metric_and_the_training_set_keep_the_references_the_curator_keeps(
+        verdict: str, required: bool, attacker_metric: AttackerMetric) -> None:
+    record = make_record(1, question="A train has 3 cars of 40 seats; 17 seats are empty. How many people ride?",
+                         reference="103", reference_check=verdict)
+    kept = reference_verified(record["judge"], required=required)
+    curator = Curator(Band.parse("L1-L5"), attacker_metric.novelty, require_verified_reference=required)
+    assert (curator.screen(record) is None) is kept
+    spec = parse_spec(SPEC + f"curation: {{require_verified_reference: {str(required).lower()}}}\n")
+    assert (record_case(spec, record) is not None) is kept
+    metric = AttackerMetric(Band.parse("L3-L5"), attacker_metric.novelty, require_verified_reference=required)
+    assert (metric(dspy.Example(), played(judge={"reference_check": record["judge"]["reference_check"]})).score > 0) is kept
 
 
 def test_a_near_duplicate_loses_the_novelty_share_and_is_shown_what_it_repeats(attacker_metric) -> None:

@@ -50,7 +50,7 @@ def make_run(path: Path, records: list[dict], *, manifest: bool = True) -> Path:
 
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
-    records = copy.deepcopy(RECORDS)
+    records = [timed(record, "2026-01-01T10:00:30+00:00", 1.0) for record in copy.deepcopy(RECORDS)]
     records[0], records[4] = (timed(records[0], "2026-01-01T10:00:00+00:00", 5.0),
                               timed(records[4], "2026-01-01T10:01:00+00:00", 15.0))
     records[1]["roles"]["judge"] = {"model": "openai/gpt-4o-mini", "seconds": 0.4, "input_tokens": 2000,

@@ -15,6 +15,7 @@ import numpy as np
 
 from nanoflux.curation.embeddings import DEFAULT_MODEL, Embedder
 from nanoflux.errors import NanofluxError
+from nanoflux.journal import RoundRecord
 
 if TYPE_CHECKING:
     from chromadb import Collection
@@ -149,7 +150,7 @@ class NoveltyFilter:
             metadatas=[metadata] if metadata else None,
         )
 
-    def rebuild(self, accepted: Sequence[dict[str, Any]]) -> None:
+    def rebuild(self, accepted: Sequence[RoundRecord]) -> None:
         """Make this run's collection hold exactly the journal's accepted rounds (the journal is the truth).
 
         A question added by a round that was killed before its journal line was written is dropped,

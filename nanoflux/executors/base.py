@@ -3,8 +3,10 @@
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
+from nanoflux.journal import PlayedRound
+
 Task = dict[str, Any]
-Record = dict[str, Any]
+Record = PlayedRound  # what playing a task gives: the round, not yet curated
 
 
 class Executor(Protocol):

@@ -8,10 +8,11 @@ from typing import Any
 
 from nanoflux.export.trl import dpo_example, sft_example
 from nanoflux.io import write_jsonl
+from nanoflux.journal import RoundRecord
 from nanoflux.rundir import DATASET_DIR, file_entry
 
 
-def export_dataset(out_dir: Path, accepted: list[dict[str, Any]], formats: Iterable[str]) -> dict[str, Any]:
+def export_dataset(out_dir: Path, accepted: list[RoundRecord], formats: Iterable[str]) -> dict[str, Any]:
     """Write the accepted rounds as TRL datasets under `out_dir/dataset/`; returns the manifest's file entries.
 
     Each entry names a file with its rows, size and SHA-256 (`nanoflux.rundir.file_entry`): the
@@ -25,9 +26,15 @@ def export_dataset(out_dir: Path, accepted: list[dict[str, Any]], formats: Itera
         rows["sft"] = write_jsonl(directory / "sft.jsonl", map(sft_example, accepted))
     if "dpo" in formats:
         rows["dpo"] = write_jsonl(directory / "dpo.jsonl", [p for p in map(dpo_example, accepted) if p is not None])
-    provenance = ({"round_id": r["round_id"], "topic": r["topic"], "hops": r["hops"], "level": r["judge"]["level"],
-                   "overall": r["judge"]["overall"], "defender_verdict": r["judge"]["verdict"], "models": r["models"],
-                   "program_hash": r["program_hash"], "question": r["question"], "reference_answer": r["reference_answer"]}
-                  for r in accepted)
+    provenance = map(example_provenance, accepted)
     rows["examples"] = write_jsonl(directory / "examples.jsonl", provenance)
     return {name: file_entry(out_dir, f"{DATASET_DIR}/{name}.jsonl", count) for name, count in rows.items()}
+
+
+def example_provenance(record: RoundRecord) -> dict[str, Any]:
+    """An example's row in the provenance file: the round, its models and program, and how it was judged."""
+    judge = record["judge"]
+    return {"round_id": record["round_id"], "topic": record["topic"], "hops": record["hops"], "level": judge["level"],
+            "overall": judge["overall"], "defender_verdict": judge["verdict"], "models": record["models"],
+            "program_hash": record["program_hash"], "question": record["question"],
+            "reference_answer": record["reference_answer"]}

@@ -11,13 +11,12 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import dspy
 from pydantic import ValidationError
 
 from nanoflux.errors import NanofluxError
-from nanoflux.journal import JOURNAL_NAME, read_rounds
+from nanoflux.journal import JOURNAL_NAME, RoundRecord, read_rounds, reference_verified
 from nanoflux.spec import SeedExample, Spec
 
 
@@ -39,8 +38,8 @@ def load_cases(spec: Spec, source: str | Path | None = None) -> list[Case]:
     """The verified questions in `source` (a run directory, its journal or a JSONL file), else the spec's seeds.
 
     A JSONL line is a journal record (it has `status`) or a seed example (`question`,
-    `reference_answer`, `solution_steps`, ...). Journal rounds count only if the tools verified
-    their reference (or, with `require_verified_reference: false`, could not decide it).
+    `reference_answer`, `solution_steps`, ...). Journal rounds count only if their reference is
+    verified (`nanoflux.journal.reference_verified`).
     """
     if source is None:
         if not spec.examples:
@@ -78,12 +77,10 @@ def _read_jsonl(spec: Spec, path: Path) -> Iterable[Case | None]:
                                 "write one JSON object per line with question, reference_answer and solution_steps") from None
 
 
-def record_case(spec: Spec, record: dict[str, Any]) -> Case | None:
+def record_case(spec: Spec, record: RoundRecord) -> Case | None:
     """The case a journal record holds, or None when it failed or its reference is not verified."""
-    if record["status"] != "ok":
-        return None
-    verdict = record["judge"]["reference_check"]["verdict"]
-    if verdict != "match" and (spec.curation.require_verified_reference or verdict != "undecidable"):
+    required = spec.curation.require_verified_reference
+    if record["status"] != "ok" or not reference_verified(record["judge"], required=required):
         return None
     return Case(topic=record["topic"], hops=int(record["hops"]),
                 answer_type=record.get("answer_type") or spec.questions.answer_type, question=record["question"],

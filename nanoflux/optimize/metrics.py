@@ -14,6 +14,7 @@ from typing import Any
 import dspy
 
 from nanoflux.curation.novelty import NoveltyFilter
+from nanoflux.journal import JudgeResult, reference_refuted, reference_verified
 from nanoflux.scoring import Band
 from nanoflux.verify import check_answer
 
@@ -35,8 +36,7 @@ class AttackerMetric:
     Args:
         band: the spec's quality band.
         novelty: the collection the question must be new against (the training run's questions).
-        require_verified_reference: as the curator's; False also lets through references the tools
-            could not decide (never refuted ones).
+        require_verified_reference: as the spec's (`nanoflux.journal.reference_verified`).
     """
 
     def __init__(self, band: Band, novelty: NoveltyFilter, *, require_verified_reference: bool = True):
@@ -47,12 +47,10 @@ class AttackerMetric:
 
     def __call__(self, gold: dspy.Example, pred: dspy.Prediction, trace: Any = None, pred_name: str | None = None,
                  pred_trace: Any = None) -> dspy.Prediction:
-        judge = pred.judge
+        judge: JudgeResult = pred.judge
         reference = judge["reference_check"]
-        verified = reference["verdict"] == "match" or (
-            not self.require_verified_reference and reference["verdict"] == "undecidable")
-        if not verified:
-            how = "refuted" if reference["verdict"] in ("mismatch", "error") else "could not verify"
+        if not reference_verified(judge, required=self.require_verified_reference):
+            how = "refuted" if reference_refuted(judge) else "could not verify"
             return dspy.Prediction(score=0.0, feedback=(
                 f"The tools {how} the reference answer {pred.reference_answer!r}: {reference['reason']}. A question "
                 "without a verified reference is worthless: write solution steps that each compute one value, "
@@ -105,7 +103,7 @@ class DefenderMetric:
                  pred_trace: Any = None) -> dspy.Prediction:
         check = check_answer(str(pred.answer or ""), gold.reference_answer, answer_type=self.answer_type)
         correct = check.verdict == "match"
-        judge = pred.judge
+        judge: JudgeResult = pred.judge
         overall = float(judge["overall"])
         rubric = (overall - 1) / 4
         if correct:
