@@ -1,6 +1,6 @@
 """Hand-made journal records, shaped exactly like the runner's, and run directories holding them."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from nanoflux.scoring import level_name
@@ -8,7 +8,7 @@ from nanoflux.journal import JOURNAL_NAME, Journal, RoundRecord
 from nanoflux.spec import parse_spec
 
 
-START = datetime(2025, 1, 1, tzinfo=timezone.utc)  # round N of a hand-made run starts N seconds after it
+START = datetime(2025, 1, 1, tzinfo=UTC)  # round N of a hand-made run starts N seconds after it
 
 
 def make_record(round_id: int, *, question: str | None = None, reference: str = "17", verdict: str = "incorrect",

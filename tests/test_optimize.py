@@ -141,7 +141,8 @@ def test_the_metric_and_the_training_set_keep_the_references_the_curator_keeps(
     spec = parse_spec(SPEC + f"curation: {{require_verified_reference: {str(required).lower()}}}\n")
     assert (record_case(spec, record) is not None) is kept
     metric = AttackerMetric(Band.parse("L3-L5"), attacker_metric.novelty, require_verified_reference=required)
-    assert (metric(dspy.Example(), played(judge={"reference_check": record["judge"]["reference_check"]})).score > 0) is kept
+    scored = metric(dspy.Example(), played(judge={"reference_check": record["judge"]["reference_check"]}))
+    assert (scored.score > 0) is kept
 
 
 def test_a_near_duplicate_loses_the_novelty_share_and_is_shown_what_it_repeats(attacker_metric) -> None:
