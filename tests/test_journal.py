@@ -9,8 +9,15 @@ import pytest
 
 from nanoflux import parse_spec
 from nanoflux.curate import curate, run_spec
-from nanoflux.journal import (JOURNAL_NAME, Journal, RoundRecord, read_journal, read_rounds, reference_refuted,
-                              reference_verified)
+from nanoflux.journal import (
+    JOURNAL_NAME,
+    Journal,
+    RoundRecord,
+    read_journal,
+    read_rounds,
+    reference_refuted,
+    reference_verified,
+)
 from nanoflux.optimize.data import load_cases
 from nanoflux.pipeline import compile_spec, run_counts
 from nanoflux.report import load_view
@@ -78,7 +85,8 @@ def strays(value: Mapping[str, Any], shape: Any, where: str = "record") -> list[
     """Where `value` differs from the TypedDict `shape`, its typed parts included: keys it lacks or the shape
     does not name."""
     found = [f"{where} lacks {key}" for key in sorted(shape.__required_keys__ - value.keys())]
-    found += [f"{where} has {key}, which its type does not name" for key in sorted(value.keys() - shape.__annotations__)]
+    found += [f"{where} has {key}, which its type does not name"
+              for key in sorted(value.keys() - shape.__annotations__)]
     for key, hint in shape.__annotations__.items():
         hint = get_args(hint)[0] if get_origin(hint) is NotRequired else hint
         if key not in value:
