@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 
 from nanoflux.compiler import ROLES, build_role_lms, compile_program, program_digest
 from nanoflux.curation.decide import Curator
@@ -28,7 +27,7 @@ from nanoflux.modules import RoleLMs
 from nanoflux.report import build_report
 from nanoflux.rundir import exclusive
 from nanoflux.runner import RoundPlayer, RunProgress, run_rounds
-from nanoflux.spec import Spec, load_spec
+from nanoflux.spec import Spec, apply_overrides, load_spec
 from nanoflux.stats import record_counts, role_usage
 from nanoflux.verify.sandbox import Sandbox
 from nanoflux.versions import library_versions
@@ -99,35 +98,6 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
         manifest = finish_run(run_dir, spec, program_hash=program_hash, program_path=program_path,
                               interrupted=state.interrupted, breaker=state.breaker)
     return RunResult(run_dir, manifest, state)
-
-
-def apply_overrides(spec: Spec, *, rounds: int | None = None, threads: int | None = None,
-                    models: Mapping[str, str] | None = None, execution: Mapping[str, Any] | None = None) -> Spec:
-    """The spec with CLI overrides applied, validated again as a whole."""
-    data = spec.model_dump()
-    data["execution"].update(execution or {})
-    if rounds is not None:
-        data["rounds"] = rounds
-    if threads is not None:
-        data["threads"] = threads
-    for role, model in (models or {}).items():
-        if role not in ROLES:
-            raise NanofluxError(f"unknown role {role!r} in --model; use attacker=MODEL, defender=MODEL or judge=MODEL")
-        data["roles"][role]["model"] = model
-    try:
-        return Spec.model_validate(data)
-    except ValidationError as exc:
-        raise NanofluxError("; ".join(_describe_override(error) for error in exc.errors())) from None
-
-
-def _describe_override(error: Mapping[str, Any]) -> str:
-    """One line per invalid override, named as the user typed it: `--threads 1000: ...`."""
-    loc = tuple(str(part) for part in error["loc"])
-    option = {"rounds": "--rounds", "threads": "--threads", "roles": "--model", "address": "--address",
-              "workers": "--workers", "executor": "--executor"}.get(loc[-1] if loc[0] == "execution" else loc[0])
-    option = option or ".".join(loc)
-    message = error["msg"].removeprefix("Value error, ")
-    return f"invalid {option} {error.get('input')!r}: {message}"
 
 
 def prepare_run_dir(run_dir: Path, spec: Spec, *, resume: bool) -> Path:

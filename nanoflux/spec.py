@@ -10,6 +10,7 @@ import difflib
 import hashlib
 import json
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import yaml
@@ -467,3 +468,32 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
         else:
             return line
     return line
+
+
+def apply_overrides(spec: Spec, *, rounds: int | None = None, threads: int | None = None,
+                    models: Mapping[str, str] | None = None, execution: Mapping[str, Any] | None = None) -> Spec:
+    """The spec with CLI overrides applied, validated again as a whole."""
+    data = spec.model_dump()
+    data["execution"].update(execution or {})
+    if rounds is not None:
+        data["rounds"] = rounds
+    if threads is not None:
+        data["threads"] = threads
+    for role, model in (models or {}).items():
+        if role not in type(spec.roles).model_fields:
+            raise NanofluxError(f"unknown role {role!r} in --model; use attacker=MODEL, defender=MODEL or judge=MODEL")
+        data["roles"][role]["model"] = model
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as exc:
+        raise NanofluxError("; ".join(_describe_override(error) for error in exc.errors())) from None
+
+
+def _describe_override(error: Mapping[str, Any]) -> str:
+    """One line per invalid override, named as the user typed it: `--threads 1000: ...`."""
+    loc = tuple(str(part) for part in error["loc"])
+    option = {"rounds": "--rounds", "threads": "--threads", "roles": "--model", "address": "--address",
+              "workers": "--workers", "executor": "--executor"}.get(loc[-1] if loc[0] == "execution" else loc[0])
+    option = option or ".".join(loc)
+    message = error["msg"].removeprefix("Value error, ")
+    return f"invalid {option} {error.get('input')!r}: {message}"

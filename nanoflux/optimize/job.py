@@ -27,11 +27,10 @@ from nanoflux.modules import RoleLMs, Round
 from nanoflux.optimize.data import Case, attacker_example, defender_example, load_cases, split_cases
 from nanoflux.optimize.metrics import AttackerMetric, DefenderMetric
 from nanoflux.optimize.recipes import Recipe, load_recipe
-from nanoflux.pipeline import apply_overrides
 from nanoflux.rundir import exclusive
 from nanoflux.versions import library_versions
 from nanoflux.runner import AVOID_SHOWN
-from nanoflux.spec import Spec, load_spec
+from nanoflux.spec import Spec, apply_overrides, load_spec
 
 Metric = Callable[..., dspy.Prediction]
 
