@@ -172,7 +172,8 @@ class CurationSpec(_Strict):
     """Which rounds become dataset examples; `nanoflux curate` selects again with other values."""
 
     size: int = Field(200, ge=1)
-    """target number of examples; the run stops early once it is reached"""
+    """target number of examples: the run stops once it has this many, and `nanoflux curate` keeps at
+    most this many"""
     band: str = "L3-L5"
     """quality band: a level (`L4`), a level range (`L3-L5`) or a score range (`3.5-4.49`)"""
     novelty: float = Field(0.8, gt=0, le=1)
@@ -403,6 +404,14 @@ def _fields_at(loc: tuple[Any, ...]) -> dict[str, FieldInfo]:
         field = model.model_fields.get(str(part)) if model else None
         model = model_of(field.annotation) if field else None
     return model.model_fields if model else {}
+
+
+def field_at(path: str) -> FieldInfo:
+    """The spec's field at a dotted path as written in YAML, e.g. `curation.band`."""
+    *parents, name = path.split(".")
+    if (field := _fields_at(tuple(parents)).get(name)) is None:
+        raise KeyError(f"the spec has no field {path!r}")
+    return field
 
 
 def describe(field: FieldInfo) -> str:
