@@ -42,6 +42,22 @@ def parse_models(values: tuple[str, ...]) -> dict[str, str]:
     return models
 
 
+class SpecOption(click.Option):
+    """An option that overrides a spec field: its help is that field's description in the spec model,
+    read when help is shown (so the CLI starts without importing the model)."""
+
+    def __init__(self, *args: Any, field: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.field = field
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from nanoflux.spec import describe, field_at
+
+        text = describe(field_at(self.field))
+        self.help = f"{text[:1].upper()}{text[1:]}. Default: the spec's `{self.field}`."
+        return super().get_help_record(ctx)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="nanoflux")
 def main() -> None:
@@ -83,11 +99,11 @@ def validate(spec: Path) -> None:
 
 @main.command(name="compile")
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("--rounds", type=click.IntRange(min=1), help="Rounds to play (default: the spec's `rounds`).")
+@click.option("--rounds", type=click.IntRange(min=1), cls=SpecOption, field="rounds")
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory (default: runs/<spec name>).")
 @click.option("--model", "models", multiple=True, metavar="ROLE=MODEL",
               help="Override a role's model, e.g. --model judge=openai/gpt-4o-mini (repeatable).")
-@click.option("--threads", type=click.IntRange(min=1), help="Rounds played at once (default: the spec's `threads`).")
+@click.option("--threads", type=click.IntRange(min=1), cls=SpecOption, field="threads")
 @click.option("--resume", is_flag=True, help="Continue the run in --out: finished rounds are kept, the rest played, "
                                              "and rounds whose LM call failed are played again.")
 @click.option("--retry-failed", is_flag=True,
@@ -96,11 +112,9 @@ def validate(spec: Path) -> None:
               help="A tuned program.json (from `nanoflux optimize`) whose prompts replace the defaults.")
 @click.option("--cache-dir", type=click.Path(path_type=Path),
               help="DSPy's LM cache directory (default: ~/.cache/nanoflux/dspy).")
-@click.option("--executor", type=click.Choice(["threads", "ray"]),
-              help="Where rounds run: threads here, or Ray actors on a cluster (default: the spec's `execution`).")
-@click.option("--address", help="The Ray cluster: auto (`ray start --head` on this machine) or ray://HOST:10001; "
-                                "default: a local Ray instance.")
-@click.option("--workers", type=click.IntRange(min=1), help="Ray actors playing rounds, --threads rounds each.")
+@click.option("--executor", type=click.Choice(["threads", "ray"]), cls=SpecOption, field="execution.executor")
+@click.option("--address", cls=SpecOption, field="execution.address")
+@click.option("--workers", type=click.IntRange(min=1), cls=SpecOption, field="execution.workers")
 @user_errors
 def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str, ...], threads: int | None,
              resume: bool, retry_failed: bool, program_path: Path | None, cache_dir: Path | None,
@@ -198,16 +212,13 @@ def judge_eval(file: Path, spec: Path | None, model: str | None, out: Path | Non
 
 @main.command(name="curate")
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--band", help="Quality band: a level (L4), a level range (L3-L5) or a score range (3.5-4.49). "
-                             "Default: the spec's `curation.band`.")
-@click.option("--hops", help="Complexity band on hops: 2-4, 3 or 3+. Default: the spec's `curation.hops` (any).")
-@click.option("--steps", help="Complexity band on solution steps, same forms. Default: the spec's `curation.steps`.")
-@click.option("--length", help="Complexity band on words in question and solution, e.g. 40-200 or 60+. "
-                               "Default: the spec's `curation.length`.")
-@click.option("--size", type=click.IntRange(min=1), help="The most examples to keep. Default: the spec's `curation.size`.")
-@click.option("--novelty", type=float,
-              help="Similarity (0-1] at which a question repeats an earlier pick. Default: the spec's `curation.novelty`.")
-@click.option("--seed", type=int, help="Seed of the topic- and level-covering pick order. Default: the spec's `seed`.")
+@click.option("--band", cls=SpecOption, field="curation.band")
+@click.option("--hops", cls=SpecOption, field="curation.hops")
+@click.option("--steps", cls=SpecOption, field="curation.steps")
+@click.option("--length", cls=SpecOption, field="curation.length")
+@click.option("--size", type=click.IntRange(min=1), cls=SpecOption, field="curation.size")
+@click.option("--novelty", type=float, cls=SpecOption, field="curation.novelty")
+@click.option("--seed", type=int, cls=SpecOption, field="seed")
 @click.option("--out", type=click.Path(path_type=Path),
               help="Where the new dataset goes. Default: RUN_DIR/curated/<band>_<complexity>_size-N_novelty-X_seed-S.")
 @click.option("--executor", type=click.Choice(["threads", "ray"]), default="threads", show_default=True,

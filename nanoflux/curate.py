@@ -56,7 +56,7 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
         size: the most examples to keep (default: the spec's `curation.size`).
         novelty: similarity at which a question repeats an earlier pick (default: the spec's).
         seed: seed of the coverage order (default: the spec's `seed`).
-        out: where the dataset goes (default: RUN_DIR/curated/<band>_hops-<hops>_size-<n>_novelty-<x>_seed-<s>).
+        out: where the dataset goes (default: RUN_DIR/curated/<band>_<complexity>_size-<n>_novelty-<x>_seed-<s>).
         executor: where embeddings missing from the run's cache are computed: here, or `ray` (Ray Data on
             the cluster at ``address``, the model loaded once per worker); selection runs here either way.
 

@@ -24,6 +24,7 @@ from nanoflux.io import write_atomic
 from nanoflux.rundir import DATASET_DIR
 from nanoflux.journal import JOURNAL_NAME, read_journal
 from nanoflux.rundir import verified
+from nanoflux.spec import CurationSpec
 from nanoflux.stats import journal_records, run_stats
 
 REPORT_NAME = "report.html"
@@ -85,8 +86,8 @@ def load_view(run_dir: Path) -> RunView:
     records = journal_records(run_dir) if (run_dir / JOURNAL_NAME).exists() else []
     spec = _read_json(run_dir / "spec.json") or {}
     curation = spec.get("curation", {})
-    return RunView(run_dir, run_dir, records, spec, manifest, curation.get("band", "L3-L5"), curation.get("novelty"),
-                   curated=False)
+    band = curation.get("band", CurationSpec.model_fields["band"].default)
+    return RunView(run_dir, run_dir, records, spec, manifest, band, curation.get("novelty"), curated=False)
 
 
 def render(view: RunView, stats: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ import numpy as np
 
 from nanoflux.curation.embeddings import DEFAULT_MODEL, Embedder
 from nanoflux.errors import NanofluxError
+from nanoflux.spec import CurationSpec
 
 if TYPE_CHECKING:
     from chromadb import Collection
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 NOVELTY_DIR = "novelty"
 COLLECTION = "accepted"
 EMBEDDING_CACHE = "embeddings.sqlite"
-DEFAULT_THRESHOLD = 0.80
+DEFAULT_THRESHOLD: float = CurationSpec.model_fields["novelty"].default
 
 
 @dataclasses.dataclass(frozen=True)
