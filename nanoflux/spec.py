@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from nanoflux.scoring import Band, Complexity, Span
 from nanoflux.errors import NanofluxError
+from nanoflux.names import EMBEDDED_MODEL, EMBEDDING_MODEL
 from nanoflux.verify.sandbox import SandboxMode
 
-EMBEDDED_MODEL = "local/smollm2-135m"
 AnswerType = Literal["numeric", "expression", "choice", "text"]
 OutputFormat = Literal["sft", "dpo"]
 
@@ -208,7 +208,7 @@ class CurationSpec(_Strict):
     size: int = Field(200, ge=1)
     band: str = "L3-L5"
     novelty: float = Field(0.8, gt=0, le=1)
-    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_model: str = EMBEDDING_MODEL
     require_verified_reference: bool = True
     hops: str | None = None
     steps: str | None = None
