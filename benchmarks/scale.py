@@ -52,7 +52,8 @@ from nanoflux.curation.decide import Curator  # noqa: E402
 from nanoflux.curation.novelty import NoveltyFilter  # noqa: E402
 from nanoflux.executors import ThreadExecutor  # noqa: E402
 from nanoflux.executors.ray import RayExecutor  # noqa: E402
-from nanoflux.journal import JOURNAL_NAME, Journal, read_journal  # noqa: E402
+from nanoflux.journal import Journal, read_journal  # noqa: E402
+from nanoflux.layout import JOURNAL_NAME  # noqa: E402
 from nanoflux.pipeline import compile_spec  # noqa: E402
 from nanoflux.spec import Spec  # noqa: E402
 from tests.fakes import ScriptedEngine, default_answers, scripted_roles  # noqa: E402

@@ -12,6 +12,8 @@ from typing import Any
 import click
 
 from nanoflux.errors import NanofluxError, disk_error
+from nanoflux.layout import AblateDir, EvalDir, FinetuneDir, RunDir
+from nanoflux.names import EMBEDDED_MODEL, ROLES
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -89,7 +91,7 @@ def validate(spec: Path) -> None:
     from nanoflux.verify.sandbox import Sandbox
 
     loaded = load_spec(spec)
-    roles = ", ".join(f"{role}={getattr(loaded.roles, role).model}" for role in ("attacker", "defender", "judge"))
+    roles = ", ".join(f"{role}={getattr(loaded.roles, role).model}" for role in ROLES)
     click.echo(f"{spec}: valid spec {loaded.name!r}: {loaded.rounds} rounds, {len(loaded.topics)} topics, "
                f"tools {loaded.tools}, band {loaded.curation.band}, roles {roles}, sandbox {loaded.sandbox}")
     if refused := Sandbox(mode=loaded.sandbox).refusal():
@@ -154,7 +156,7 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
         click.echo(f"  failed rounds: {kinds}. --resume plays LM failures again; --resume --retry-failed all of them")
     for name, entry in dataset.items():
         click.echo(f"  {name}: {result.run_dir / entry['path']} ({entry['rows']} rows)")
-    click.echo(f"  manifest: {result.run_dir / 'manifest.json'}")
+    click.echo(f"  manifest: {RunDir(result.run_dir).manifest}")
     if trip := result.progress.breaker:
         server = f"{trip['model']} at {trip['api_base']}" if trip["api_base"] else trip["model"]
         click.secho(f"error: stopped after {trip['after']} rounds in a row failed calling the {trip['role']}'s model "
@@ -252,7 +254,7 @@ def curate_(run_dir: Path, band: str | None, hops: str | None, steps: str | None
     click.echo(f"  by topic: {counts['by_topic']}  by level: {counts['by_level']}")
     for name, entry in result.manifest["dataset"].items():
         click.echo(f"  {name}: {result.out_dir / entry['path']} ({entry['rows']} rows)")
-    click.echo(f"  manifest: {result.out_dir / 'manifest.json'}")
+    click.echo(f"  manifest: {RunDir(result.out_dir).manifest}")
 
 
 @main.command(name="stats")
@@ -312,7 +314,7 @@ def optimize_(spec: Path, recipe: Path, trainset: Path | None, out: Path | None,
         click.echo(f"  {role}: dev metric {metric['before']:.3f} -> {metric['after']:.3f}")
     calls = sum(entry["calls"] for entry in report["cost"].values())
     click.echo(f"  LM calls: {calls} (cached calls are free)")
-    click.echo(f"  program: {result.program_path}  report: {result.out_dir / 'optimize.json'}")
+    click.echo(f"  program: {result.program_path}  report: {RunDir(result.out_dir).optimize_report}")
     click.echo(f"Play rounds with it: nanoflux compile {spec} --program {result.program_path}")
 
 
@@ -338,8 +340,8 @@ def report_(run_dir: Path, out: Path | None) -> None:
 
 @main.command(name="finetune")
 @click.argument("data", type=click.Path(path_type=Path))
-@click.option("--base", default="local/smollm2-135m", show_default=True,
-              help="Base model: local/smollm2-135m (the embedded model), a Hugging Face model directory or a hub id.")
+@click.option("--base", default=EMBEDDED_MODEL, show_default=True,
+              help=f"Base model: {EMBEDDED_MODEL} (the embedded model), a Hugging Face model directory or a hub id.")
 @click.option("--method", type=click.Choice(["sft", "dpo"]), default="sft", show_default=True,
               help="sft trains on dataset/sft.jsonl; dpo on the preference pairs in dataset/dpo.jsonl.")
 @click.option("--lora", default="r=16,alpha=32", show_default=True,
@@ -376,7 +378,8 @@ def finetune_(data: Path, base: str, method: str, lora: str, epochs: float, max_
     click.echo(f"Trained {result.steps} steps on {result.manifest['data']['rows']} examples "
                f"({result.train_tokens} tokens, {result.wall_s:.0f}s): loss {result.losses[0]:.3f} -> "
                f"{result.final_loss:.3f}")
-    click.echo(f"  adapter: {result.adapter}  log: {result.out / 'train_log.jsonl'}  plot: {result.out / 'loss.png'}")
+    files = FinetuneDir(result.out)
+    click.echo(f"  adapter: {files.adapter}  log: {files.log}  plot: {files.plot}")
     click.echo(f"Evaluate it: nanoflux eval --model {base} --model {base}+{result.out} --data HELDOUT.jsonl")
 
 
@@ -408,7 +411,7 @@ def eval_(models: tuple[str, ...], data: Path, out: Path | None, answer_type: st
         topics = ", ".join(f"{topic} {accuracy:.2f}" for topic, accuracy in score.per_topic.items())
         click.echo(f"{score.name}: accuracy {score.accuracy:.3f} ({score.correct}/{score.total}), "
                    f"held-out loss {loss}; by topic: {topics}")
-    click.echo(f"Answers: {result.out / 'answers.jsonl'}  scores: {result.out / 'eval.json'}")
+    click.echo(f"Answers: {EvalDir(result.out).answers}  scores: {EvalDir(result.out).scores}")
 
 
 @main.command(name="ablate")
@@ -420,7 +423,7 @@ def eval_(models: tuple[str, ...], data: Path, out: Path | None, answer_type: st
 @click.option("--hops", "hops", multiple=True, help="A complexity band to try: 2-3, 4+ (repeatable).")
 @click.option("--size", "sizes", multiple=True, type=click.IntRange(min=1), help="A dataset size to try (repeatable).")
 @click.option("--novelty", "novelty", multiple=True, type=float, help="A novelty threshold to try (repeatable).")
-@click.option("--base", default="local/smollm2-135m", show_default=True, help="Base model, as for `finetune`.")
+@click.option("--base", default=EMBEDDED_MODEL, show_default=True, help="Base model, as for `finetune`.")
 @click.option("--method", type=click.Choice(["sft", "dpo"]), default="sft", show_default=True)
 @click.option("--lora", default="r=16,alpha=32", show_default=True)
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=1, show_default=True)
@@ -446,10 +449,10 @@ def ablate_(run_dir: Path, heldout: Path, baseline: Path, bands: tuple[str, ...]
 
     result = ablate(run_dir, heldout=heldout, baseline=baseline, bands=bands, hops=hops, sizes=sizes,
                     novelty=novelty, base=base, method=method, lora=lora, epochs=epochs, max_steps=max_steps,
-                    seed=seed, out=out or run_dir / "ablate", max_new_tokens=max_new_tokens)
+                    seed=seed, out=out or RunDir(run_dir).ablate, max_new_tokens=max_new_tokens)
     for row in result.table:
         accuracy = "n/a" if row["accuracy"] is None else f"{row['accuracy']:.3f}"
         click.echo(f"{row['name']}: {row['examples']} examples, {row['train_tokens']} tokens, accuracy {accuracy}, "
                    f"compute vs baseline {row['compute_vs_baseline']}")
-    click.echo(f"Table: {result.out / 'ablation.csv'}  plots: {result.out / 'accuracy.png'}, "
-               f"{result.out / 'loss_curves.png'}")
+    files = AblateDir(result.out)
+    click.echo(f"Table: {files.table_csv}  plots: {files.accuracy_plot}, {files.loss_plot}")

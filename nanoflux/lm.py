@@ -39,9 +39,8 @@ from dspy.lm15 import (
 from dspy.utils.exceptions import LMError
 
 from nanoflux.errors import NanofluxError
+from nanoflux.names import EMBEDDED_MODEL, LOCAL_PREFIX
 
-EMBEDDED_MODEL = "local/smollm2-135m"
-LOCAL_PREFIX = "local/"
 N_CTX = 8192  # SmolLM2's trained context; DSPy prompts with demos outgrow llama-cpp's default of 512.
 MAX_ITEMS = 6  # default bound for lists in a schema (solution steps: hops rarely exceed it)
 CHARS_PER_TOKEN = 3  # English averages about 4; the margin keeps JSON whole when a field is digit-heavy

@@ -14,16 +14,18 @@ from pathlib import Path
 from typing import Any
 
 
-from nanoflux.compiler import ROLES, build_role_lms, compile_program, program_digest
+from nanoflux.compiler import build_role_lms, compile_program, program_digest
 from nanoflux.curation.decide import Curator
 from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.errors import NanofluxError
 from nanoflux.executors import Executor
 from nanoflux.io import write_json
 from nanoflux.export.dataset import export_dataset
-from nanoflux.journal import JOURNAL_NAME, Journal, last_attempts, read_journal
+from nanoflux.journal import Journal, last_attempts, read_journal
+from nanoflux.layout import PROGRAM_NAME, SPEC_NAME, RunDir, dspy_cache_dir
 from nanoflux.lm import check_reachable, configure_cache
 from nanoflux.modules import RoleLMs
+from nanoflux.names import ROLES
 from nanoflux.report import build_report
 from nanoflux.rundir import exclusive
 from nanoflux.runner import RoundPlayer, RunProgress, run_rounds
@@ -78,7 +80,8 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
     spec = apply_overrides(spec, rounds=rounds, threads=threads, models=models, execution=execution)
     with exclusive(Path(out) if out else Path("runs") / spec.name) as run_dir:  # before any LM call or write
         prepare_run_dir(run_dir, spec, resume=resume)
-        cache = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "nanoflux" / "dspy"
+        run = RunDir(run_dir)
+        cache = Path(cache_dir) if cache_dir else dspy_cache_dir()
         configure_cache(cache)
         make_lms = lms if callable(lms) else build_role_lms if lms is None else None
         if lms is None:
@@ -87,13 +90,13 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
                 check_reachable(lm)  # fail before the run, not in every round
         program = compile_program(spec, lms=lms(spec) if callable(lms) else lms, program_path=program_path)
         program_hash = program_digest(program)
-        program.save(str(run_dir / "program.json"))
-        novelty = NoveltyFilter(run_dir / "novelty", threshold=spec.curation.novelty, model=spec.curation.embedding_model,
+        program.save(str(run.program))
+        novelty = NoveltyFilter(run.novelty, threshold=spec.curation.novelty, model=spec.curation.embedding_model,
                                 against=[Path(other) for other in spec.curation.against])
         curator = Curator(spec.curation.quality_band, novelty, complexity=spec.curation.complexity,
                           require_verified_reference=spec.curation.require_verified_reference)
         player = RoundPlayer(spec, program, program_hash, make_lms, cache)
-        state = run_rounds(spec, player, Journal(run_dir / JOURNAL_NAME), curator, executor=executor,
+        state = run_rounds(spec, player, Journal(run.journal), curator, executor=executor,
                            progress=progress, retry_failed=retry_failed)
         manifest = finish_run(run_dir, spec, program_hash=program_hash, program_path=program_path,
                               interrupted=state.interrupted, breaker=state.breaker)
@@ -102,8 +105,9 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
 
 def prepare_run_dir(run_dir: Path, spec: Spec, *, resume: bool) -> Path:
     """Reopen a run directory (held with `exclusive`); refuses to mix two runs in one directory."""
-    saved = run_dir / "spec.json"
-    has_rounds = bool(read_journal(run_dir / JOURNAL_NAME))
+    run = RunDir(run_dir)
+    saved = run.spec
+    has_rounds = bool(read_journal(run.journal))
     if has_rounds and not resume:
         raise NanofluxError(f"{run_dir} already holds a run; pass --resume to continue it or --out NEW_DIR for a new one")
     if resume and saved.exists():
@@ -124,14 +128,15 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
     each dataset file with its size and SHA-256 (see `nanoflux.rundir`): a kill before it leaves the
     previous manifest, which the new files do not match.
     """
-    attempts = read_journal(run_dir / JOURNAL_NAME)
+    run = RunDir(run_dir)
+    attempts = read_journal(run.journal)
     records = last_attempts(attempts)
     accepted = [r for r in records if r["curation"]["accepted"]]
     files = export_dataset(run_dir, accepted, spec.output.formats)
     manifest = {
         "created_at": datetime.now(timezone.utc).isoformat(),
-        "spec": {"name": spec.name, "digest": spec.digest(), "file": "spec.json"},
-        "program": {"hash": program_hash, "file": "program.json",
+        "spec": {"name": spec.name, "digest": spec.digest(), "file": SPEC_NAME},
+        "program": {"hash": program_hash, "file": PROGRAM_NAME,
                     "loaded_from": str(program_path) if program_path else None},
         "models": {role: getattr(spec.roles, role).model for role in ROLES},
         "alternate": spec.roles.alternate,
@@ -146,7 +151,7 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
         "circuit_breaker": breaker,
         "versions": library_versions(),
     }
-    write_json(run_dir / "manifest.json", manifest)
+    write_json(run.manifest, manifest)
     build_report(run_dir)
     return manifest
 

@@ -21,9 +21,9 @@ from pydantic.fields import FieldInfo
 
 from nanoflux.scoring import Band, Complexity, Span
 from nanoflux.errors import NanofluxError
+from nanoflux.names import EMBEDDED_MODEL, EMBEDDING_MODEL
 from nanoflux.verify.sandbox import SandboxMode
 
-EMBEDDED_MODEL = "local/smollm2-135m"
 AnswerType = Literal["numeric", "expression", "choice", "text"]
 OutputFormat = Literal["sft", "dpo"]
 
@@ -181,7 +181,7 @@ class CurationSpec(_Strict):
     """a question whose cosine similarity to an accepted one reaches this is a duplicate (lower is
     stricter); with all-MiniLM-L6-v2, paraphrases measured 0.70-0.95 and distinct questions on one topic
     0.20-0.79"""
-    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_model: str = EMBEDDING_MODEL
     """sentence-transformers model for novelty (all-MiniLM-L6-v2 is packaged and works offline)"""
     require_verified_reference: bool = True
     """keep only questions whose reference answer the tools could not refute (set False for text answers

@@ -18,9 +18,10 @@ import numpy as np
 
 from nanoflux.scoring import complexity_of
 from nanoflux.errors import NanofluxError
-from nanoflux.journal import JOURNAL_NAME, read_rounds
+from nanoflux.journal import read_rounds
+from nanoflux.layout import JOURNAL_NAME, RunDir
+from nanoflux.names import LOCAL_PREFIX
 
-STATS_NAME = "stats.json"
 SIMILARITY_BINS = 10  # equal-width bins over 0-1
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 _LEVEL_ORDER = ("L1", "L2", "L3", "L4", "L5", "failed")
@@ -32,9 +33,10 @@ def journal_records(run_dir: str | Path) -> list[dict[str, Any]]:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise NanofluxError(f"run directory {run_dir} does not exist; pass a directory made by `nanoflux compile`")
-    if not (run_dir / JOURNAL_NAME).is_file():
+    journal = RunDir(run_dir).journal
+    if not journal.is_file():
         raise NanofluxError(f"{run_dir} has no journal ({JOURNAL_NAME}); pass a directory made by `nanoflux compile`")
-    return read_rounds(run_dir / JOURNAL_NAME)
+    return read_rounds(journal)
 
 
 def record_counts(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -181,7 +183,7 @@ def role_cost(records: list[dict[str, Any]]) -> dict[str, Any]:
             tokens[role, trace["model"], "output"] += trace["output_tokens"]
     prices: dict[str, tuple[float, float] | None] = {}
     for model in {model for _, model, _ in tokens}:
-        prices[model] = (0.0, 0.0) if model.startswith("local/") else _token_price(model)
+        prices[model] = (0.0, 0.0) if model.startswith(LOCAL_PREFIX) else _token_price(model)
     usd: dict[str, float | None] = {}
     for (role, model, kind), count in tokens.items():
         price = prices[model]
@@ -258,6 +260,6 @@ def save_stats(run_dir: str | Path, path: str | Path | None = None) -> tuple[dic
     from nanoflux.io import write_json
 
     stats = run_stats(run_dir)
-    target = Path(path) if path else Path(run_dir) / STATS_NAME
+    target = Path(path) if path else RunDir(Path(run_dir)).stats
     write_json(target, stats)
     return stats, target

@@ -4,7 +4,8 @@ from pathlib import Path
 from typing import Any
 
 from nanoflux.scoring import level_name
-from nanoflux.journal import JOURNAL_NAME, Journal
+from nanoflux.journal import Journal
+from nanoflux.layout import JOURNAL_NAME
 from nanoflux.spec import parse_spec
 
 

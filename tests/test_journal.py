@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from nanoflux.curate import curate, run_spec
-from nanoflux.journal import JOURNAL_NAME, Journal, read_journal, read_rounds
+from nanoflux.journal import Journal, read_journal, read_rounds
+from nanoflux.layout import JOURNAL_NAME
 from nanoflux.optimize.data import load_cases
 from nanoflux.pipeline import run_counts
 from nanoflux.report import load_view

@@ -13,7 +13,6 @@ import pytest
 
 from nanoflux.errors import NanofluxError
 from nanoflux.lm import (
-    EMBEDDED_MODEL,
     LlamaCppEngine,
     CHARS_PER_TOKEN,
     CUT_JSON_RETRIES,
@@ -24,6 +23,7 @@ from nanoflux.lm import (
     make_lm,
     resolve_gguf,
 )
+from nanoflux.names import EMBEDDED_MODEL
 
 
 class QuestionAnswer(dspy.Signature):

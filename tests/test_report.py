@@ -14,8 +14,9 @@ from click.testing import CliRunner
 
 from nanoflux.cli import main
 from nanoflux.errors import NanofluxError
-from nanoflux.journal import JOURNAL_NAME, Journal
-from nanoflux.report import REPORT_NAME, build_report
+from nanoflux.journal import Journal
+from nanoflux.layout import JOURNAL_NAME, REPORT_NAME
+from nanoflux.report import build_report
 from nanoflux.spec import parse_spec
 from nanoflux.stats import run_stats
 from tests.records import make_record

@@ -18,8 +18,9 @@ from click.testing import CliRunner
 from nanoflux import NanofluxError, parse_spec
 from nanoflux.cli import main
 from nanoflux.journal import read_journal
+from nanoflux.layout import LOCK_NAME
 from nanoflux.pipeline import compile_spec
-from nanoflux.rundir import LOCK_NAME, exclusive
+from nanoflux.rundir import exclusive
 from nanoflux.train import dataset_file
 from tests.fakes import SCRIPTED_SPEC, ScriptedEngine, default_answers, scripted_roles
 

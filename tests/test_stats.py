@@ -8,7 +8,8 @@ from click.testing import CliRunner
 
 from nanoflux.cli import main
 from nanoflux.errors import NanofluxError
-from nanoflux.journal import JOURNAL_NAME, Journal
+from nanoflux.journal import Journal
+from nanoflux.layout import JOURNAL_NAME
 from nanoflux.pipeline import run_counts
 from nanoflux.stats import format_stats, run_stats, save_stats
 from tests.records import make_record

@@ -22,6 +22,7 @@ from dspy.utils.callback import BaseCallback
 
 from nanoflux.errors import NanofluxError
 from nanoflux.executors.base import Record, Task
+from nanoflux.names import LOCAL_PREFIX
 
 try:
     import ray
@@ -30,7 +31,6 @@ try:
 except ImportError:  # pragma: no cover - depends on the install
     raise NanofluxError('the ray executor needs Ray: pip install "nanoflux[ray]"') from None
 
-LOCAL_PREFIX = "local/"  # embedded models run inside each actor: nothing shared to protect
 CLIENT_PORT, GCS_PORT = 10001, 6379
 
 
@@ -113,7 +113,7 @@ class CallSlots(BaseCallback):
 
     def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         model = getattr(instance, "model", "")
-        if model and not model.startswith(LOCAL_PREFIX):
+        if model and not model.startswith(LOCAL_PREFIX):  # embedded models run in each actor: nothing shared
             ray.get(self.slots.acquire.remote(model, self.holder))
             self.models[call_id] = model
 

@@ -21,11 +21,11 @@ from click.testing import CliRunner
 
 from nanoflux import parse_spec
 from nanoflux.cli import main
-from nanoflux.curation.novelty import EMBEDDING_CACHE, NOVELTY_DIR
 from nanoflux.curate import curate
 from nanoflux.executors import ThreadExecutor
 from nanoflux.executors.ray import RayExecutor
 from nanoflux.journal import read_journal
+from nanoflux.layout import EMBEDDING_CACHE, NOVELTY_DIR
 from nanoflux.modules import RoleLMs
 from nanoflux.pipeline import compile_spec
 from tests.fakes import SCENES, ScriptedEngine, scripted_roles
