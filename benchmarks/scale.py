@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Ray workers import tests.fakes (the stand-in LM) when they unpickle the LM factory.
+# Ray workers import this checkout (the stand-in LM's factory) when they unpickle the LM factory.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 import litellm  # noqa: E402
@@ -55,7 +55,7 @@ from nanoflux.executors.ray import RayExecutor  # noqa: E402
 from nanoflux.journal import JOURNAL_NAME, Journal, read_journal  # noqa: E402
 from nanoflux.pipeline import compile_spec  # noqa: E402
 from nanoflux.spec import Spec  # noqa: E402
-from tests.fakes import ScriptedEngine, default_answers, scripted_roles  # noqa: E402
+from nanoflux.testing import ScriptedEngine, default_answers, scripted_roles  # noqa: E402
 
 CALLS_PER_ROUND = 3
 LATENCY_S = 0.2

@@ -3,7 +3,7 @@
 Each request gets the next planned behaviour (then the default one), so a test sets exactly how
 the server fails and counts what the client sent:
 
-    ok       200 with valid outputs for the role asking (the scripted answers of tests/fakes.py,
+    ok       200 with valid outputs for the role asking (the scripted answers of nanoflux.testing,
              chosen by the JSON schema the request carries: set `structured_output: true`)
     500      an internal server error
     429      a rate limit with `Retry-After: <retry_after>` seconds
@@ -28,7 +28,8 @@ from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.fakes import SCRIPTED_SPEC, Answer, default_answers, role_of
+from nanoflux.testing import Answer, default_answers, role_of
+from tests.fakes import SCRIPTED_SPEC
 
 BEHAVIOURS = ("ok", "500", "429", "hang", "garbage", "drop", "die")
 
@@ -54,7 +55,7 @@ class FaultServer:
         default: what a request gets when the plan is empty.
         retry_after: seconds a 429 asks the client to wait.
         hang_limit: the longest a hung request is held (the test's bound, should the client never time out).
-        answer: role outputs for `ok` (default: tests.fakes.default_answers, distinct valid rounds).
+        answer: role outputs for `ok` (default: nanoflux.testing.default_answers, distinct valid rounds).
     """
 
     def __init__(self, default: str = "ok", *, retry_after: float = 1, hang_limit: float = 10.0,

@@ -14,7 +14,8 @@ import pytest
 from nanoflux import NanofluxError, parse_spec
 from nanoflux.journal import read_journal
 from nanoflux.pipeline import compile_spec
-from tests.fakes import SCRIPTED_SPEC, ScriptedEngine, scripted_roles
+from nanoflux.testing import ScriptedEngine, scripted_roles
+from tests.fakes import SCRIPTED_SPEC
 
 SPEC = SCRIPTED_SPEC + "curation: {band: L3-L5, require_verified_reference: true}\n"
 
@@ -105,7 +106,7 @@ KILLABLE = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     from nanoflux import parse_spec
     from nanoflux.pipeline import compile_spec
-    from tests.fakes import ScriptedEngine, scripted_roles
+    from nanoflux.testing import ScriptedEngine, scripted_roles
     spec = parse_spec({spec!r})
     compile_spec(spec, out={out!r}, rounds=12, threads=2, cache_dir={cache!r},
                  lms=scripted_roles(ScriptedEngine(latency=0.15)), progress=False)

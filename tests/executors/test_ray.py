@@ -28,7 +28,7 @@ from nanoflux.executors.ray import RayExecutor
 from nanoflux.journal import read_journal
 from nanoflux.modules import RoleLMs
 from nanoflux.pipeline import compile_spec
-from tests.fakes import SCENES, ScriptedEngine, scripted_roles
+from nanoflux.testing import SCENES, ScriptedEngine, scripted_roles
 from tests.faultserver import FaultServer, fault_spec
 
 SPEC = """
