@@ -43,7 +43,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Ray workers import this checkout (the stand-in LM's factory) when they unpickle the LM factory.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
-import litellm  # noqa: E402
 import ray  # noqa: E402
 import torch  # noqa: E402
 
@@ -61,7 +60,6 @@ CALLS_PER_ROUND = 3
 LATENCY_S = 0.2
 ROUNDS_PER_SLOT = 4  # rounds per unit of concurrency: 4 waves of rounds in each run
 REPLAYED = 40  # records replayed per torch setting in part 2
-litellm.suppress_debug_info = True  # the report's cost look-up does not know the stand-in's model names
 
 
 class StandIn:

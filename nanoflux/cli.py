@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import shlex
 import sys
 from collections.abc import Callable
@@ -12,6 +13,8 @@ from typing import Any
 import click
 
 from nanoflux.errors import NanofluxError, disk_error
+
+LM_CACHE = Path.home() / ".cache" / "nanoflux" / "dspy"  # DSPy's LM cache when --cache-dir is not given
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -54,6 +57,8 @@ def main() -> None:
       nanoflux compile specs/math.yaml --rounds 10
       nanoflux compile specs/genomics.yaml --model judge=openai/gpt-4o-mini --threads 8
     """
+    # The process is the CLI's: litellm prices calls from its bundled map instead of fetching one when imported.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 @main.command()
@@ -126,7 +131,8 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
     execution = {key: value for key, value in
                  {"executor": executor, "address": address, "workers": workers}.items() if value is not None}
     result = compile_spec(spec, out=out, rounds=rounds, models=parse_models(models), threads=threads,
-                          resume=resume, retry_failed=retry_failed, program_path=program_path, cache_dir=cache_dir,
+                          resume=resume, retry_failed=retry_failed, program_path=program_path,
+                          cache_dir=cache_dir or LM_CACHE,
                           execution=execution)
     counts, dataset = result.manifest["counts"], result.manifest["dataset"]
     again = resume_command(click.get_current_context(), result.run_dir)
@@ -293,7 +299,8 @@ def optimize_(spec: Path, recipe: Path, trainset: Path | None, out: Path | None,
     """
     from nanoflux.optimize import optimize_spec
 
-    result = optimize_spec(spec, recipe, trainset=trainset, out=out, models=parse_models(models), cache_dir=cache_dir)
+    result = optimize_spec(spec, recipe, trainset=trainset, out=out, models=parse_models(models),
+                           cache_dir=cache_dir or LM_CACHE)
     report = result.report
     click.echo(f"Optimized with {report['recipe']['optimizer']} on {report['trainset']['train']} train / "
                f"{report['trainset']['dev']} dev examples in {report['seconds']:.0f}s")

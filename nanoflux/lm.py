@@ -21,6 +21,7 @@ import secrets
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -321,7 +322,11 @@ def bound_schema(schema: dict[str, Any], max_tokens: int, max_items: int = MAX_I
 
 
 def configure_cache(directory: Path | None) -> None:
-    """Keep DSPy's LM response cache on disk in `directory` (a run's own), or in memory only if None."""
+    """Keep DSPy's LM response cache on disk in `directory` (a run's own), or in memory only if None.
+
+    DSPy has one cache per process (`dspy.cache`): this changes it for good, which only a process
+    NanoFlux owns may do (a Ray actor playing a run's rounds); a library call uses `using_cache`.
+    """
     if directory is None:
         dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=True)
         return
@@ -331,6 +336,35 @@ def configure_cache(directory: Path | None) -> None:
     except OSError as exc:
         raise NanofluxError(f"cannot create the LM cache directory {directory}: {exc.strerror}; pick a writable path") from exc
     dspy.configure_cache(enable_disk_cache=True, enable_memory_cache=True, disk_cache_dir=str(directory))
+
+
+@contextmanager
+def using_cache(directory: Path | None) -> Iterator[None]:
+    """DSPy's LM response cache on disk in `directory` while the block runs, DSPy's cache as it was after.
+
+    A run's own cache lets `--resume` replay its answered calls. DSPy reads its one process-wide
+    cache at each call, so other threads calling DSPy meanwhile use it too. None leaves DSPy's
+    cache as it is (the caller's `dspy.configure_cache`, or DSPy's default).
+    """
+    if directory is None:
+        yield
+        return
+    with restored_cache():
+        configure_cache(directory)
+        yield
+
+
+@contextmanager
+def restored_cache() -> Iterator[None]:
+    """Whatever the block does to DSPy's process-wide cache (`dspy.cache`) is undone when it ends."""
+    before = vars(dspy).get("cache")  # None: not built yet (DSPy builds its default on first use)
+    try:
+        yield
+    finally:
+        if before is None:
+            vars(dspy).pop("cache", None)
+        else:
+            dspy.cache = before
 
 
 def check_reachable(lm: dspy.BaseLM, timeout: float = 2.0) -> None:

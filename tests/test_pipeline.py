@@ -9,10 +9,13 @@ import textwrap
 import time
 from pathlib import Path
 
+import dspy
+import litellm
 import pytest
 
 from nanoflux import NanofluxError, parse_spec
 from nanoflux.journal import read_journal
+from nanoflux.modules import RoleLMs
 from nanoflux.pipeline import compile_spec
 from nanoflux.testing import ScriptedEngine, scripted_roles
 from tests.fakes import SCRIPTED_SPEC
@@ -38,6 +41,32 @@ def test_a_run_journals_every_round_and_exports_accepted_ones(tmp_path: Path) ->
     assert manifest["versions"]["dspy"] and manifest["tokens"]["attacker"]["output_tokens"] == 6 * 20
     first = json.loads((result.run_dir / "dataset" / "sft.jsonl").read_text().splitlines()[0])
     assert first["messages"][0]["role"] == "user" and "Answer: 5" in first["messages"][1]["content"]
+
+
+def cached_roles(engine: ScriptedEngine) -> RoleLMs:
+    """The scripted roles with DSPy's cache on, as the roles built from a spec have it."""
+    return RoleLMs(*(dspy.LM(name, engine=engine, cache=True, num_retries=0)
+                     for name in ("scripted/a", "scripted/b", "scripted/judge")))
+
+
+def test_a_library_run_caches_in_its_cache_dir_and_leaves_the_process_as_it_was(tmp_path: Path) -> None:
+    callers = dspy.cache  # an in-memory cache of this test's own (conftest)
+    engine = ScriptedEngine()
+    run(tmp_path, rounds=2, lms=cached_roles(engine))
+    assert dspy.cache is callers and len(callers.memory_cache) == 0, "the run's calls went to the run's cache"
+    calls = len(engine.calls)
+    # Measured from the second run: sklearn and torch set variables of their own when the first one loads them.
+    environ, quiet = dict(os.environ), litellm.suppress_debug_info
+    run(tmp_path, rounds=2, lms=cached_roles(engine), out=tmp_path / "again")
+    assert len(engine.calls) == calls, "the same calls with the same cache_dir are answered from it"
+    assert dspy.cache is callers and dict(os.environ) == environ and litellm.suppress_debug_info == quiet
+
+
+def test_a_library_run_without_a_cache_dir_uses_dspys_cache_as_the_caller_set_it(tmp_path: Path) -> None:
+    callers = dspy.cache
+    run(tmp_path, rounds=2, lms=cached_roles(ScriptedEngine()), cache_dir=None)
+    assert dspy.cache is callers and len(callers.memory_cache) == 2 * 3
+    assert not (tmp_path / "cache").exists()
 
 
 def test_the_attacker_is_shown_nearby_accepted_questions(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from nanoflux.curation.novelty import NOVELTY_DIR, NoveltyFilter
 from nanoflux.errors import NanofluxError
 from nanoflux.io import write_json
 from nanoflux.journal import JOURNAL_NAME
-from nanoflux.lm import configure_cache
+from nanoflux.lm import using_cache
 from nanoflux.modules import RoleLMs, Round
 from nanoflux.optimize.data import Case, attacker_example, defender_example, load_cases, split_cases
 from nanoflux.optimize.metrics import AttackerMetric, DefenderMetric
@@ -98,7 +98,8 @@ def optimize_spec(spec: Spec | str | Path, recipe: Recipe | str | Path, *, train
             the spec's `examples`).
         out: the output directory (default `runs/<spec name>-<recipe name>`).
         models: role -> model string overrides, as for `compile`.
-        cache_dir: DSPy's LM cache directory (None: `~/.cache/nanoflux/dspy`).
+        cache_dir: DSPy's LM cache directory, swapped in for the call and DSPy's cache restored after
+            (the CLI's default: `~/.cache/nanoflux/dspy`). None: DSPy's cache as it is.
         lms: role LMs to use instead of building them from the spec (tests, custom backends).
     """
     started = time.perf_counter()
@@ -108,11 +109,11 @@ def optimize_spec(spec: Spec | str | Path, recipe: Recipe | str | Path, *, train
     if (out_dir / JOURNAL_NAME).exists():
         raise NanofluxError(f"--out {out_dir} holds a compile run, whose program.json and novelty collection optimize "
                             "would overwrite; pass another --out (default: runs/<spec>-<recipe>)")
-    with exclusive(out_dir):  # one writer: a second optimize into the same directory is refused
+    # One writer: a second optimize into the same directory is refused.
+    with exclusive(out_dir), using_cache(Path(cache_dir) if cache_dir else None):
         cases = load_cases(spec, trainset)
         train, dev = split_cases(cases, dev=recipe.split.dev, seed=recipe.split.seed,
                                  max_examples=recipe.split.max_examples)
-        configure_cache(Path(cache_dir) if cache_dir else Path.home() / ".cache" / "nanoflux" / "dspy")
         lms = lms or build_role_lms(spec)
         program = compile_program(spec, lms=lms)
         novelty = known_questions(spec, out_dir, cases, trainset)
