@@ -44,11 +44,9 @@ def free_port() -> int:
 
 @pytest.fixture
 def fresh_cache(tmp_path):
-    """A cache of this test's own, so no earlier run answers for the model."""
-    previous = dspy.cache
+    """A disk cache of this test's own (conftest restores DSPy's after the test)."""
     configure_cache(tmp_path / "cache")
-    yield tmp_path / "cache"
-    dspy.cache = previous
+    return tmp_path / "cache"
 
 
 @pytest.fixture
