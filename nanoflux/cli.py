@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,11 @@ def parse_models(values: tuple[str, ...]) -> dict[str, str]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="nanoflux")
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True,
+              help="Say on stderr what NanoFlux recovers from on its own: failed rounds played again, a dead Ray "
+                   "worker replaced, a server switched to another JSON-schema format, a cut answer sampled again.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """NanoFlux compiles a YAML domain spec into an adversarial DSPy program (attacker, defender,
     tool-augmented judge) and runs it into a small, verified, TRL-ready dataset.
 
@@ -56,9 +62,27 @@ def main() -> None:
       nanoflux validate specs/math.yaml
       nanoflux compile specs/math.yaml --rounds 10
       nanoflux compile specs/genomics.yaml --model judge=openai/gpt-4o-mini --threads 8
+      nanoflux -v compile specs/math.yaml --out runs/demo --resume
     """
     # The process is the CLI's: litellm prices calls from its bundled map instead of fetching one when imported.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    if verbose:
+        ctx.with_resource(_log_to_stderr(logging.getLogger("nanoflux")))
+
+
+@contextmanager
+def _log_to_stderr(logger: logging.Logger) -> Iterator[None]:
+    """`logger`'s INFO records on stderr for one command (the library itself logs nowhere by default)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @main.command()

@@ -16,6 +16,7 @@ import asyncio
 import copy
 import difflib
 import importlib.util
+import logging
 import os
 import secrets
 import socket
@@ -40,6 +41,8 @@ from dspy.lm15 import (
 from dspy.utils.exceptions import LMError
 
 from nanoflux.errors import NanofluxError
+
+logger = logging.getLogger(__name__)
 
 EMBEDDED_MODEL = "local/smollm2-135m"
 LOCAL_PREFIX = "local/"
@@ -168,6 +171,8 @@ class DeclaredOutputLM(dspy.LM):
         if self._wire["json_object"] or "json_object" not in str(exc):
             raise exc
         self._wire["json_object"] = True
+        logger.info("%s at %s refused the json_schema response format; sending it json_object from now on",
+                    self.model, self.kwargs.get("api_base"))
 
     def dump_state(self) -> dict[str, Any]:
         return {**super().dump_state(), "structured_output": self.structured_output}
@@ -220,6 +225,9 @@ class LlamaCppEngine:
             usage = {key: usage[key] + out["usage"][key] for key in usage}
             if choice.get("finish_reason") != "length":
                 break
+            if attempt < CUT_JSON_RETRIES and response_format:
+                logger.info("%s: max_tokens (%d) cut the JSON answer; sampling again with a new seed", self.model,
+                            max_tokens)
         return Response(
             id=out.get("id"), model=request.model, message=Message.assistant(choice["message"]["content"] or ""),
             finish_reason="length" if choice.get("finish_reason") == "length" else "stop",

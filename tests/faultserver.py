@@ -11,6 +11,9 @@ the server fails and counts what the client sent:
     garbage  200 with a completion whose content is not JSON: output that does not parse
     drop     the connection closed without a response: a server dying mid-request
     die      as drop, and the server stops: every later connection is refused
+    json_object
+             500 naming json_object for a `json_schema` response format, as llama-cpp-python's
+             server answers; ok for a `json_object` one
 
     with FaultServer(default="500") as server:
         compile_spec(parse_spec(fault_spec(server)), ...)
@@ -31,7 +34,7 @@ from typing import Any
 from nanoflux.testing import Answer, default_answers, role_of
 from tests.fakes import SCRIPTED_SPEC
 
-BEHAVIOURS = ("ok", "500", "429", "hang", "garbage", "drop", "die")
+BEHAVIOURS = ("ok", "500", "429", "hang", "garbage", "drop", "die", "json_object")
 
 
 # DSPy sends `openai/` models to an api_base through its own HTTP client, and providers it has no
@@ -129,7 +132,11 @@ class FaultServer:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 role = role_of(_schema(body))
                 behaviour = server._next(role)
-                if behaviour == "ok":
+                if behaviour == "json_object" and (body.get("response_format") or {}).get("type") == "json_schema":
+                    self._send(500, {"error": {"message": "1 validation error for CreateChatCompletionRequest\n"
+                                                          "response_format.type\n  Input should be 'text' or "
+                                                          "'json_object'", "type": "internal_server_error"}})
+                elif behaviour in ("ok", "json_object"):
                     with server._lock:
                         payload = server.answer(role, _last_text(body))
                     self._send(200, _completion(body, json.dumps(payload)))

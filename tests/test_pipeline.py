@@ -1,6 +1,7 @@
 """The main job end to end on a scripted LM: journal, curation, dataset, manifest, resume after SIGKILL."""
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -67,6 +68,23 @@ def test_a_library_run_without_a_cache_dir_uses_dspys_cache_as_the_caller_set_it
     run(tmp_path, rounds=2, lms=cached_roles(ScriptedEngine()), cache_dir=None)
     assert dspy.cache is callers and len(callers.memory_cache) == 2 * 3
     assert not (tmp_path / "cache").exists()
+
+
+class TwiceExecutor:
+    """Delivers every round twice, as an executor that played a round again might."""
+
+    def run(self, play, tasks):
+        for task in tasks:
+            record = play(task)
+            yield {**record}
+            yield {**record}
+
+
+def test_a_round_delivered_twice_is_journaled_once_and_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="nanoflux")
+    result = run(tmp_path, rounds=2, executor=TwiceExecutor())
+    assert [r["round_id"] for r in read_journal(result.run_dir / "rounds.jsonl")] == [0, 1]
+    assert "round 1 came back twice (its executor played it again); journaled once" in caplog.text
 
 
 def test_the_attacker_is_shown_nearby_accepted_questions(tmp_path: Path) -> None:
