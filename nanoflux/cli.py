@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
 from nanoflux.errors import NanofluxError, disk_error
-from nanoflux.layout import AblateDir, EvalDir, FinetuneDir, RunDir
+from nanoflux.layout import AblateDir, EvalDir, FinetuneDir, RunDir, dspy_cache_dir
 from nanoflux.names import EMBEDDED_MODEL, ROLES
 
 
@@ -62,7 +65,11 @@ class SpecOption(click.Option):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="nanoflux")
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True,
+              help="Say on stderr what NanoFlux recovers from on its own: failed rounds played again, a dead Ray "
+                   "worker replaced, a server switched to another JSON-schema format, a cut answer sampled again.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """NanoFlux compiles a YAML domain spec into an adversarial DSPy program (attacker, defender,
     tool-augmented judge) and runs it into a small, verified, TRL-ready dataset.
 
@@ -71,7 +78,27 @@ def main() -> None:
       nanoflux validate specs/math.yaml
       nanoflux compile specs/math.yaml --rounds 10
       nanoflux compile specs/genomics.yaml --model judge=openai/gpt-4o-mini --threads 8
+      nanoflux -v compile specs/math.yaml --out runs/demo --resume
     """
+    # The process is the CLI's: litellm prices calls from its bundled map instead of fetching one when imported.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    if verbose:
+        ctx.with_resource(_log_to_stderr(logging.getLogger("nanoflux")))
+
+
+@contextmanager
+def _log_to_stderr(logger: logging.Logger) -> Iterator[None]:
+    """`logger`'s INFO records on stderr for one command (the library itself logs nowhere by default)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @main.command()
@@ -142,7 +169,8 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
     execution = {key: value for key, value in
                  {"executor": executor, "address": address, "workers": workers}.items() if value is not None}
     result = compile_spec(spec, out=out, rounds=rounds, models=parse_models(models), threads=threads,
-                          resume=resume, retry_failed=retry_failed, program_path=program_path, cache_dir=cache_dir,
+                          resume=resume, retry_failed=retry_failed, program_path=program_path,
+                          cache_dir=cache_dir or dspy_cache_dir(),
                           execution=execution)
     counts, dataset = result.manifest["counts"], result.manifest["dataset"]
     again = resume_command(click.get_current_context(), result.run_dir)
@@ -306,7 +334,8 @@ def optimize_(spec: Path, recipe: Path, trainset: Path | None, out: Path | None,
     """
     from nanoflux.optimize import optimize_spec
 
-    result = optimize_spec(spec, recipe, trainset=trainset, out=out, models=parse_models(models), cache_dir=cache_dir)
+    result = optimize_spec(spec, recipe, trainset=trainset, out=out, models=parse_models(models),
+                           cache_dir=cache_dir or dspy_cache_dir())
     report = result.report
     click.echo(f"Optimized with {report['recipe']['optimizer']} on {report['trainset']['train']} train / "
                f"{report['trainset']['dev']} dev examples in {report['seconds']:.0f}s")

@@ -22,8 +22,8 @@ from nanoflux.executors import Executor
 from nanoflux.io import write_json
 from nanoflux.export.dataset import export_dataset
 from nanoflux.journal import Journal, last_attempts, read_journal
-from nanoflux.layout import PROGRAM_NAME, SPEC_NAME, RunDir, dspy_cache_dir
-from nanoflux.lm import check_reachable, configure_cache
+from nanoflux.layout import PROGRAM_NAME, SPEC_NAME, RunDir
+from nanoflux.lm import check_reachable, using_cache
 from nanoflux.modules import RoleLMs
 from nanoflux.names import ROLES
 from nanoflux.report import build_report
@@ -59,7 +59,9 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
         resume: continue the run in `out`; finished rounds are neither repeated nor lost, and rounds
             whose LM call failed are played again.
         program_path: a tuned `program.json` whose prompts replace the compiled defaults.
-        cache_dir: DSPy's LM cache directory (None: `~/.cache/nanoflux/dspy`).
+        cache_dir: DSPy's LM cache directory for this run (Ray workers use it too), swapped in for the
+            call and DSPy's cache restored after; rerun or resume with the same one to replay answered
+            calls for free (the CLI's default: `~/.cache/nanoflux/dspy`). None: DSPy's cache as it is.
         lms: role LMs to use instead of building them from the spec (tests, custom backends), or a
             picklable factory `spec -> RoleLMs`, which executors in other processes (Ray) call once each.
         executor: where rounds run (default: the spec's `execution`, after `execution` overrides).
@@ -78,11 +80,11 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
                             "(and --out RUN_DIR)")
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
     spec = apply_overrides(spec, rounds=rounds, threads=threads, models=models, execution=execution)
-    with exclusive(Path(out) if out else Path("runs") / spec.name) as run_dir:  # before any LM call or write
+    cache = Path(cache_dir) if cache_dir else None
+    with (exclusive(Path(out) if out else Path("runs") / spec.name) as run_dir,  # before any LM call or write
+          using_cache(cache)):
         prepare_run_dir(run_dir, spec, resume=resume)
         run = RunDir(run_dir)
-        cache = Path(cache_dir) if cache_dir else dspy_cache_dir()
-        configure_cache(cache)
         make_lms = lms if callable(lms) else build_role_lms if lms is None else None
         if lms is None:
             lms = build_role_lms(spec)

@@ -255,6 +255,9 @@ def run_rounds(spec: Spec, player: Callable[[Task], Record], journal: Journal, c
             if record["round_id"] not in done and record["round_id"] not in finished:
                 finished[record["round_id"]] = record
                 breaker.see(record)
+            else:
+                logger.info("round %d came back twice (its executor played it again); journaled once",
+                            record["round_id"])
             while issued and issued[0] in finished:
                 write(finished.pop(issued.popleft()))
     except KeyboardInterrupt:

@@ -7,7 +7,6 @@ figures from here, so they never disagree.
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -171,7 +170,7 @@ def wall_seconds(records: list[dict[str, Any]]) -> float | None:
 
 
 def role_cost(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Money spent per role in USD at litellm's offline prices; embedded (``local/``) models cost 0.
+    """Money spent per role in USD at litellm's prices; embedded (``local/``) models cost 0.
 
     A role that used a model litellm has no price for has cost None (unknown, not free), and the
     model is listed under ``unpriced``. litellm is imported only when an API model was used.
@@ -195,11 +194,15 @@ def role_cost(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _token_price(model: str) -> tuple[float, float] | None:
-    """USD per input and per output token from litellm's bundled price map (never fetched), or None."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    """USD per input and per output token from litellm's price map, or None.
+
+    litellm loads its map when first imported: the bundled copy under the CLI (which sets
+    LITELLM_LOCAL_MODEL_COST_MAP), else whatever the caller's environment asks for.
+    """
     import litellm
 
-    litellm.suppress_debug_info = True  # else it prints a "Provider List" banner for every model it cannot price
+    if model not in litellm.model_cost and model.partition("/")[0] not in litellm.provider_list:
+        return None  # no provider litellm knows: asking would print its "Provider List" banner
     try:
         return litellm.cost_per_token(model=model, prompt_tokens=1, completion_tokens=0)[0], \
             litellm.cost_per_token(model=model, prompt_tokens=0, completion_tokens=1)[1]

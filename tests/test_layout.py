@@ -5,7 +5,8 @@ from pathlib import Path
 from nanoflux import parse_spec
 from nanoflux.layout import FinetuneDir, RunDir, dataset_path, dspy_cache_dir, model_cache_dir
 from nanoflux.pipeline import compile_spec
-from tests.fakes import SCRIPTED_SPEC, scripted_roles
+from nanoflux.testing import scripted_roles
+from tests.fakes import SCRIPTED_SPEC
 
 
 def test_every_file_a_compile_run_writes_is_named_by_its_rundir(tmp_path: Path) -> None:

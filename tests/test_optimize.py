@@ -20,7 +20,8 @@ from nanoflux.scoring import Band
 from nanoflux.modules import RoleLMs
 from nanoflux.optimize import AttackerMetric, DefenderMetric, load_recipe, optimize_spec, parse_recipe
 from nanoflux.pipeline import compile_spec
-from tests.fakes import SCRIPTED_SPEC, ScriptedEngine, scripted_roles
+from nanoflux.testing import ScriptedEngine, scripted_roles
+from tests.fakes import SCRIPTED_SPEC
 from tests.records import make_record
 
 ROOT = Path(__file__).parent.parent

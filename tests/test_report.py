@@ -182,7 +182,7 @@ def test_the_cli_writes_the_report_where_asked_and_exits_2_on_a_bad_directory(ru
 
 def test_compile_writes_the_report_into_its_run_directory(tmp_path: Path) -> None:
     from nanoflux.pipeline import compile_spec
-    from tests.fakes import scripted_roles
+    from nanoflux.testing import scripted_roles
 
     result = compile_spec(SPEC, rounds=2, out=tmp_path / "run", cache_dir=tmp_path / "cache", lms=scripted_roles(),
                           progress=False)

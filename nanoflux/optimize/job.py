@@ -21,8 +21,8 @@ from nanoflux.compiler import build_role_lms, compile_program, program_digest
 from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.errors import NanofluxError
 from nanoflux.io import write_json
-from nanoflux.layout import RunDir, dspy_cache_dir
-from nanoflux.lm import configure_cache
+from nanoflux.layout import RunDir
+from nanoflux.lm import using_cache
 from nanoflux.modules import RoleLMs, Round
 from nanoflux.names import ROLES
 from nanoflux.optimize.data import Case, attacker_example, defender_example, load_cases, split_cases
@@ -98,7 +98,8 @@ def optimize_spec(spec: Spec | str | Path, recipe: Recipe | str | Path, *, train
             the spec's `examples`).
         out: the output directory (default `runs/<spec name>-<recipe name>`).
         models: role -> model string overrides, as for `compile`.
-        cache_dir: DSPy's LM cache directory (None: `~/.cache/nanoflux/dspy`).
+        cache_dir: DSPy's LM cache directory, swapped in for the call and DSPy's cache restored after
+            (the CLI's default: `~/.cache/nanoflux/dspy`). None: DSPy's cache as it is.
         lms: role LMs to use instead of building them from the spec (tests, custom backends).
     """
     started = time.perf_counter()
@@ -108,11 +109,11 @@ def optimize_spec(spec: Spec | str | Path, recipe: Recipe | str | Path, *, train
     if RunDir(out_dir).journal.exists():
         raise NanofluxError(f"--out {out_dir} holds a compile run, whose program.json and novelty collection optimize "
                             "would overwrite; pass another --out (default: runs/<spec>-<recipe>)")
-    with exclusive(out_dir):  # one writer: a second optimize into the same directory is refused
+    # One writer: a second optimize into the same directory is refused.
+    with exclusive(out_dir), using_cache(Path(cache_dir) if cache_dir else None):
         cases = load_cases(spec, trainset)
         train, dev = split_cases(cases, dev=recipe.split.dev, seed=recipe.split.seed,
                                  max_examples=recipe.split.max_examples)
-        configure_cache(Path(cache_dir) if cache_dir else dspy_cache_dir())
         lms = lms or build_role_lms(spec)
         program = compile_program(spec, lms=lms)
         novelty = known_questions(spec, out_dir, cases, trainset)
