@@ -28,8 +28,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 from nanoflux import load_spec  # noqa: E402
 from nanoflux.journal import read_journal  # noqa: E402
 from nanoflux.pipeline import compile_spec  # noqa: E402
+from nanoflux.testing import ScriptedEngine, scripted_roles  # noqa: E402
 from benchmarks.embedded_lm import compare as compare_embedded_lm  # noqa: E402
-from tests.fakes import ScriptedEngine, scripted_roles  # noqa: E402
 
 CALLS_PER_ROUND = 3
 LATENCY_S = 0.2

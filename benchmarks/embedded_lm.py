@@ -12,7 +12,8 @@ import time
 
 import dspy
 
-from nanoflux.lm import EMBEDDED_MODEL, bound_schema, load_llama, make_lm
+from nanoflux.lm import bound_schema, load_llama, make_lm
+from nanoflux.names import EMBEDDED_MODEL
 
 TOPICS = ["prime numbers", "photosynthesis", "volcanoes", "the Roman empire", "DNA", "gravity", "jazz", "tides",
           "enzymes", "glaciers", "probability", "magnetism"]

@@ -24,8 +24,9 @@ import chromadb  # noqa: E402
 import numpy as np  # noqa: E402
 from chromadb.config import Settings  # noqa: E402
 
-from nanoflux.curation.embeddings import DEFAULT_MODEL, load_embedder  # noqa: E402
+from nanoflux.curation.embeddings import load_embedder  # noqa: E402
 from nanoflux.curation.novelty import COLLECTION, NoveltyFilter  # noqa: E402
+from nanoflux.names import EMBEDDING_MODEL  # noqa: E402
 
 CANDIDATE = "How does the proofreading activity of DNA polymerase lower the mutation rate?"
 INSERT_BATCH = 5000  # below chromadb's maximum batch size
@@ -41,7 +42,7 @@ def create_for_bulk_load(path: Path) -> None:
     client.create_collection(
         COLLECTION,
         configuration={"hnsw": {"space": "cosine", "sync_threshold": 1_000_000}},
-        metadata={"model": DEFAULT_MODEL},
+        metadata={"model": EMBEDDING_MODEL},
         embedding_function=None,
     )
 
@@ -74,7 +75,7 @@ def time_check(novelty: NoveltyFilter, repeats: int) -> float:
 
 def throughput(n: int = 512) -> float:
     """Sentences per second of the real model on distinct sentences, after one warm-up batch."""
-    model = load_embedder(DEFAULT_MODEL)
+    model = load_embedder(EMBEDDING_MODEL)
     sentences = [
         f"{CANDIDATE} (variant {i}: in a cell of organism number {i * 7919 % 1000})" for i in range(n)
     ]
@@ -114,7 +115,7 @@ def main() -> None:
     base_size, base = results[0]
     for size, seconds in results[1:]:
         print(f"ratio {size:,} / {base_size:,}: {seconds / base:.2f}x time for {size / base_size:.0f}x size")
-    print(f"embedding throughput ({DEFAULT_MODEL}, cpu): {throughput():.0f} sentences/s")
+    print(f"embedding throughput ({EMBEDDING_MODEL}, cpu): {throughput():.0f} sentences/s")
     print(f"(cpu cores: {os.cpu_count()}, load average over the last 5 min: {os.getloadavg()[1]:.1f})")
 
 

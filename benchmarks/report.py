@@ -16,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from nanoflux.journal import JOURNAL_NAME, Journal
+from nanoflux.journal import Journal
+from nanoflux.layout import JOURNAL_NAME
 from nanoflux.report import build_report
 from nanoflux.spec import parse_spec
 

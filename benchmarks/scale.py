@@ -40,10 +40,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Ray workers import tests.fakes (the stand-in LM) when they unpickle the LM factory.
+# Ray workers import this checkout (the stand-in LM's factory) when they unpickle the LM factory.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
-import litellm  # noqa: E402
 import ray  # noqa: E402
 import torch  # noqa: E402
 
@@ -52,16 +51,16 @@ from nanoflux.curation.decide import Curator  # noqa: E402
 from nanoflux.curation.novelty import NoveltyFilter  # noqa: E402
 from nanoflux.executors import ThreadExecutor  # noqa: E402
 from nanoflux.executors.ray import RayExecutor  # noqa: E402
-from nanoflux.journal import JOURNAL_NAME, Journal, read_journal  # noqa: E402
+from nanoflux.journal import Journal, read_journal  # noqa: E402
+from nanoflux.layout import JOURNAL_NAME  # noqa: E402
 from nanoflux.pipeline import compile_spec  # noqa: E402
 from nanoflux.spec import Spec  # noqa: E402
-from tests.fakes import ScriptedEngine, default_answers, scripted_roles  # noqa: E402
+from nanoflux.testing import ScriptedEngine, default_answers, scripted_roles  # noqa: E402
 
 CALLS_PER_ROUND = 3
 LATENCY_S = 0.2
 ROUNDS_PER_SLOT = 4  # rounds per unit of concurrency: 4 waves of rounds in each run
 REPLAYED = 40  # records replayed per torch setting in part 2
-litellm.suppress_debug_info = True  # the report's cost look-up does not know the stand-in's model names
 
 
 class StandIn:

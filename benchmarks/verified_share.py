@@ -31,7 +31,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from nanoflux.journal import read_journal  # noqa: E402
 from nanoflux.pipeline import compile_spec  # noqa: E402
-from tests.fakes import ScriptedEngine, scripted_roles  # noqa: E402
+from nanoflux.testing import ScriptedEngine, scripted_roles  # noqa: E402
 
 SOLUTIONS_PATH = ROOT / "benchmarks" / "data" / "claim_kinds.jsonl"
 SPEC_PATH = ROOT / "specs" / "math.yaml"

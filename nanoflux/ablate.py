@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,9 @@ from typing import Any
 from nanoflux.curate import curate
 from nanoflux.errors import NanofluxError
 from nanoflux.eval import evaluate, read_heldout
-from nanoflux.io import write_atomic, write_json
+from nanoflux.io import read_jsonl, write_atomic, write_json
+from nanoflux.layout import JOURNAL_NAME, AblateDir, RunDir
+from nanoflux.names import EMBEDDED_MODEL
 from nanoflux.plots import plot_accuracy, plot_losses
 from nanoflux.train import dataset_file, finetune
 
@@ -52,7 +53,7 @@ def grid(bands: Sequence[str | None] = (None,), hops: Sequence[str | None] = (No
 def ablate(run_dir: str | Path, *, heldout: str | Path, baseline: str | Path,
            bands: Sequence[str | None] = (None,), hops: Sequence[str | None] = (None,),
            sizes: Sequence[int | None] = (None,), novelty: Sequence[float | None] = (None,),
-           base: str = "local/smollm2-135m", method: str = "sft", lora: str = "r=16,alpha=32", epochs: float = 1,
+           base: str = EMBEDDED_MODEL, method: str = "sft", lora: str = "r=16,alpha=32", epochs: float = 1,
            max_steps: int | None = None, seed: int = 0, out: str | Path = "runs/ablate", answer_type: str = "auto",
            max_new_tokens: int = 256, **train_options: Any) -> AblateResult:
     """Curate, fine-tune and evaluate every grid cell and the baseline; write the table and plots to OUT.
@@ -62,28 +63,30 @@ def ablate(run_dir: str | Path, *, heldout: str | Path, baseline: str | Path,
     A cell whose selection is empty stays in the table with no model, rather than stopping the grid.
     """
     out = Path(out)
+    files = AblateDir(out)
     run_dir = Path(run_dir)
-    if not (run_dir / "rounds.jsonl").is_file():
-        raise NanofluxError(f"{run_dir} is not a run directory (no rounds.jsonl); give the run `nanoflux compile` made")
+    if not RunDir(run_dir).journal.is_file():
+        raise NanofluxError(f"{run_dir} is not a run directory (no {JOURNAL_NAME}); "
+                            "give the run `nanoflux compile` made")
     read_heldout(heldout)  # missing inputs fail now, not after the grid has trained
     dataset_file(baseline, method)
     train = dict(base=base, method=method, lora=lora, epochs=epochs, max_steps=max_steps, seed=seed, **train_options)
     rows, models = [], {}
-    baseline_run = finetune(baseline, out=out / "baseline", **train)
+    baseline_run = finetune(baseline, out=files.model("baseline").root, **train)
     rows.append(_trained_row({"name": "baseline"}, baseline_run))
     models["baseline"] = f"{base}+{baseline_run.adapter}"
     for cell in grid(bands, hops, sizes, novelty):
         settings = {k: cell[k] for k in ("band", "hops", "size", "novelty")}
-        selection = curate(run_dir, **settings, seed=seed, out=out / "cells" / cell["name"] / "data")
+        selection = curate(run_dir, **settings, seed=seed, out=files.selection(cell["name"]))
         examples = selection.manifest["dataset"].get(method, {}).get("rows", 0)
         if not examples:
             rows.append({**cell, "examples": 0})
             continue
-        run = finetune(selection.out_dir, out=out / "cells" / cell["name"], **train)
+        run = finetune(selection.out_dir, out=files.model(cell["name"]).root, **train)
         rows.append(_trained_row(cell, run))
         models[cell["name"]] = f"{base}+{run.adapter}"
     names = ["base", *models]
-    scores = evaluate([base, *models.values()], heldout, out=out / "eval", answer_type=answer_type,
+    scores = evaluate([base, *models.values()], heldout, out=files.eval.root, answer_type=answer_type,
                       max_new_tokens=max_new_tokens, cache_dir=train_options.get("cache_dir"))
     by_name = dict(zip(names, scores.models))
     table = [{"name": "base", "examples": 0, "train_tokens": 0}, *rows]
@@ -93,9 +96,9 @@ def ablate(run_dir: str | Path, *, heldout: str | Path, baseline: str | Path,
         if row.get("train_tokens") is not None and rows[0]["train_tokens"]:
             row["compute_vs_baseline"] = round(row["train_tokens"] / rows[0]["train_tokens"], 4)
     table = [{column: row.get(column) for column in COLUMNS} for row in table]
-    _write(out, table, settings={"run_dir": str(run_dir.resolve()), "heldout": str(Path(heldout).resolve()),
-                                 "baseline": str(Path(baseline).resolve()), **train, "answer_type": answer_type,
-                                 "max_new_tokens": max_new_tokens})
+    _write(files, table, settings={"run_dir": str(run_dir.resolve()), "heldout": str(Path(heldout).resolve()),
+                                   "baseline": str(Path(baseline).resolve()), **train, "answer_type": answer_type,
+                                   "max_new_tokens": max_new_tokens})
     return AblateResult(out, table)
 
 
@@ -104,22 +107,22 @@ def _trained_row(cell: dict[str, Any], run: Any) -> dict[str, Any]:
             "final_loss": round(run.final_loss, 4), "wall_s": round(run.wall_s, 2)}
 
 
-def _write(out: Path, table: list[dict[str, Any]], settings: dict[str, Any]) -> None:
+def _write(files: AblateDir, table: list[dict[str, Any]], settings: dict[str, Any]) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(table)
-    write_atomic(out / "ablation.csv", buffer.getvalue())
-    write_json(out / "ablation.json", {"settings": settings, "table": table,
-                                       "notes": {"compute_vs_baseline": "training tokens / the baseline's; "
-                                                 "0.25 is a quarter of the baseline's compute"}})
+    write_atomic(files.table_csv, buffer.getvalue())
+    write_json(files.table_json, {"settings": settings, "table": table,
+                                  "notes": {"compute_vs_baseline": "training tokens / the baseline's; "
+                                            "0.25 is a quarter of the baseline's compute"}})
     reference = {row["name"]: row["accuracy"] for row in table if row["name"] in ("baseline", "base")}
     cells = [row for row in table if row["name"] not in reference and row["accuracy"] is not None]
-    plot_accuracy([row["name"] for row in cells], [row["accuracy"] for row in cells], out / "accuracy.png", reference)
+    plot_accuracy([row["name"] for row in cells], [row["accuracy"] for row in cells], files.accuracy_plot, reference)
     curves, tokens = {}, {}
     for row in table:
-        log = out / ("baseline" if row["name"] == "baseline" else f"cells/{row['name']}") / "train_log.jsonl"
+        log = files.model(row["name"]).log
         if row["steps"] and log.is_file():
-            steps = [json.loads(line) for line in log.read_text().splitlines()]
+            steps = [step for _, step in read_jsonl(log, fix="`nanoflux finetune` wrote this file: train again")]
             curves[row["name"]], tokens[row["name"]] = [s["loss"] for s in steps], [s["tokens"] for s in steps]
-    plot_losses(curves, out / "loss_curves.png", tokens)
+    plot_losses(curves, files.loss_plot, tokens)

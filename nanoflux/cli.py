@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
 from nanoflux.errors import NanofluxError, disk_error
+from nanoflux.layout import AblateDir, EvalDir, FinetuneDir, RunDir, dspy_cache_dir
+from nanoflux.names import EMBEDDED_MODEL, ROLES
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -42,9 +47,29 @@ def parse_models(values: tuple[str, ...]) -> dict[str, str]:
     return models
 
 
+class SpecOption(click.Option):
+    """An option that overrides a spec field: its help is that field's description in the spec model,
+    read when help is shown (so the CLI starts without importing the model)."""
+
+    def __init__(self, *args: Any, field: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.field = field
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from nanoflux.spec import describe, field_at
+
+        text = describe(field_at(self.field))
+        self.help = f"{text[:1].upper()}{text[1:]}. Default: the spec's `{self.field}`."
+        return super().get_help_record(ctx)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="nanoflux")
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True,
+              help="Say on stderr what NanoFlux recovers from on its own: failed rounds played again, a dead Ray "
+                   "worker replaced, a server switched to another JSON-schema format, a cut answer sampled again.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """NanoFlux compiles a YAML domain spec into an adversarial DSPy program (attacker, defender,
     tool-augmented judge) and runs it into a small, verified, TRL-ready dataset.
 
@@ -53,7 +78,27 @@ def main() -> None:
       nanoflux validate specs/math.yaml
       nanoflux compile specs/math.yaml --rounds 10
       nanoflux compile specs/genomics.yaml --model judge=openai/gpt-4o-mini --threads 8
+      nanoflux -v compile specs/math.yaml --out runs/demo --resume
     """
+    # The process is the CLI's: litellm prices calls from its bundled map instead of fetching one when imported.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    if verbose:
+        ctx.with_resource(_log_to_stderr(logging.getLogger("nanoflux")))
+
+
+@contextmanager
+def _log_to_stderr(logger: logging.Logger) -> Iterator[None]:
+    """`logger`'s INFO records on stderr for one command (the library itself logs nowhere by default)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @main.command()
@@ -73,7 +118,7 @@ def validate(spec: Path) -> None:
     from nanoflux.verify.sandbox import Sandbox
 
     loaded = load_spec(spec)
-    roles = ", ".join(f"{role}={getattr(loaded.roles, role).model}" for role in ("attacker", "defender", "judge"))
+    roles = ", ".join(f"{role}={getattr(loaded.roles, role).model}" for role in ROLES)
     click.echo(f"{spec}: valid spec {loaded.name!r}: {loaded.rounds} rounds, {len(loaded.topics)} topics, "
                f"tools {loaded.tools}, band {loaded.curation.band}, roles {roles}, sandbox {loaded.sandbox}")
     if refused := Sandbox(mode=loaded.sandbox).refusal():
@@ -83,11 +128,11 @@ def validate(spec: Path) -> None:
 
 @main.command(name="compile")
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("--rounds", type=click.IntRange(min=1), help="Rounds to play (default: the spec's `rounds`).")
+@click.option("--rounds", type=click.IntRange(min=1), cls=SpecOption, field="rounds")
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory (default: runs/<spec name>).")
 @click.option("--model", "models", multiple=True, metavar="ROLE=MODEL",
               help="Override a role's model, e.g. --model judge=openai/gpt-4o-mini (repeatable).")
-@click.option("--threads", type=click.IntRange(min=1), help="Rounds played at once (default: the spec's `threads`).")
+@click.option("--threads", type=click.IntRange(min=1), cls=SpecOption, field="threads")
 @click.option("--resume", is_flag=True, help="Continue the run in --out: finished rounds are kept, the rest played, "
                                              "and rounds whose LM call failed are played again.")
 @click.option("--retry-failed", is_flag=True,
@@ -96,11 +141,9 @@ def validate(spec: Path) -> None:
               help="A tuned program.json (from `nanoflux optimize`) whose prompts replace the defaults.")
 @click.option("--cache-dir", type=click.Path(path_type=Path),
               help="DSPy's LM cache directory (default: ~/.cache/nanoflux/dspy).")
-@click.option("--executor", type=click.Choice(["threads", "ray"]),
-              help="Where rounds run: threads here, or Ray actors on a cluster (default: the spec's `execution`).")
-@click.option("--address", help="The Ray cluster: auto (`ray start --head` on this machine) or ray://HOST:10001; "
-                                "default: a local Ray instance.")
-@click.option("--workers", type=click.IntRange(min=1), help="Ray actors playing rounds, --threads rounds each.")
+@click.option("--executor", type=click.Choice(["threads", "ray"]), cls=SpecOption, field="execution.executor")
+@click.option("--address", cls=SpecOption, field="execution.address")
+@click.option("--workers", type=click.IntRange(min=1), cls=SpecOption, field="execution.workers")
 @user_errors
 def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str, ...], threads: int | None,
              resume: bool, retry_failed: bool, program_path: Path | None, cache_dir: Path | None,
@@ -126,7 +169,8 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
     execution = {key: value for key, value in
                  {"executor": executor, "address": address, "workers": workers}.items() if value is not None}
     result = compile_spec(spec, out=out, rounds=rounds, models=parse_models(models), threads=threads,
-                          resume=resume, retry_failed=retry_failed, program_path=program_path, cache_dir=cache_dir,
+                          resume=resume, retry_failed=retry_failed, program_path=program_path,
+                          cache_dir=cache_dir or dspy_cache_dir(),
                           execution=execution)
     counts, dataset = result.manifest["counts"], result.manifest["dataset"]
     again = resume_command(click.get_current_context(), result.run_dir)
@@ -140,7 +184,7 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
         click.echo(f"  failed rounds: {kinds}. --resume plays LM failures again; --resume --retry-failed all of them")
     for name, entry in dataset.items():
         click.echo(f"  {name}: {result.run_dir / entry['path']} ({entry['rows']} rows)")
-    click.echo(f"  manifest: {result.run_dir / 'manifest.json'}")
+    click.echo(f"  manifest: {RunDir(result.run_dir).manifest}")
     if trip := result.progress.breaker:
         server = f"{trip['model']} at {trip['api_base']}" if trip["api_base"] else trip["model"]
         click.secho(f"error: stopped after {trip['after']} rounds in a row failed calling the {trip['role']}'s model "
@@ -198,16 +242,13 @@ def judge_eval(file: Path, spec: Path | None, model: str | None, out: Path | Non
 
 @main.command(name="curate")
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--band", help="Quality band: a level (L4), a level range (L3-L5) or a score range (3.5-4.49). "
-                             "Default: the spec's `curation.band`.")
-@click.option("--hops", help="Complexity band on hops: 2-4, 3 or 3+. Default: the spec's `curation.hops` (any).")
-@click.option("--steps", help="Complexity band on solution steps, same forms. Default: the spec's `curation.steps`.")
-@click.option("--length", help="Complexity band on words in question and solution, e.g. 40-200 or 60+. "
-                               "Default: the spec's `curation.length`.")
-@click.option("--size", type=click.IntRange(min=1), help="The most examples to keep. Default: the spec's `curation.size`.")
-@click.option("--novelty", type=float,
-              help="Similarity (0-1] at which a question repeats an earlier pick. Default: the spec's `curation.novelty`.")
-@click.option("--seed", type=int, help="Seed of the topic- and level-covering pick order. Default: the spec's `seed`.")
+@click.option("--band", cls=SpecOption, field="curation.band")
+@click.option("--hops", cls=SpecOption, field="curation.hops")
+@click.option("--steps", cls=SpecOption, field="curation.steps")
+@click.option("--length", cls=SpecOption, field="curation.length")
+@click.option("--size", type=click.IntRange(min=1), cls=SpecOption, field="curation.size")
+@click.option("--novelty", type=float, cls=SpecOption, field="curation.novelty")
+@click.option("--seed", type=int, cls=SpecOption, field="seed")
 @click.option("--out", type=click.Path(path_type=Path),
               help="Where the new dataset goes. Default: RUN_DIR/curated/<band>_<complexity>_size-N_novelty-X_seed-S.")
 @click.option("--executor", type=click.Choice(["threads", "ray"]), default="threads", show_default=True,
@@ -241,7 +282,7 @@ def curate_(run_dir: Path, band: str | None, hops: str | None, steps: str | None
     click.echo(f"  by topic: {counts['by_topic']}  by level: {counts['by_level']}")
     for name, entry in result.manifest["dataset"].items():
         click.echo(f"  {name}: {result.out_dir / entry['path']} ({entry['rows']} rows)")
-    click.echo(f"  manifest: {result.out_dir / 'manifest.json'}")
+    click.echo(f"  manifest: {RunDir(result.out_dir).manifest}")
 
 
 @main.command(name="stats")
@@ -293,7 +334,8 @@ def optimize_(spec: Path, recipe: Path, trainset: Path | None, out: Path | None,
     """
     from nanoflux.optimize import optimize_spec
 
-    result = optimize_spec(spec, recipe, trainset=trainset, out=out, models=parse_models(models), cache_dir=cache_dir)
+    result = optimize_spec(spec, recipe, trainset=trainset, out=out, models=parse_models(models),
+                           cache_dir=cache_dir or dspy_cache_dir())
     report = result.report
     click.echo(f"Optimized with {report['recipe']['optimizer']} on {report['trainset']['train']} train / "
                f"{report['trainset']['dev']} dev examples in {report['seconds']:.0f}s")
@@ -301,7 +343,7 @@ def optimize_(spec: Path, recipe: Path, trainset: Path | None, out: Path | None,
         click.echo(f"  {role}: dev metric {metric['before']:.3f} -> {metric['after']:.3f}")
     calls = sum(entry["calls"] for entry in report["cost"].values())
     click.echo(f"  LM calls: {calls} (cached calls are free)")
-    click.echo(f"  program: {result.program_path}  report: {result.out_dir / 'optimize.json'}")
+    click.echo(f"  program: {result.program_path}  report: {RunDir(result.out_dir).optimize_report}")
     click.echo(f"Play rounds with it: nanoflux compile {spec} --program {result.program_path}")
 
 
@@ -327,8 +369,8 @@ def report_(run_dir: Path, out: Path | None) -> None:
 
 @main.command(name="finetune")
 @click.argument("data", type=click.Path(path_type=Path))
-@click.option("--base", default="local/smollm2-135m", show_default=True,
-              help="Base model: local/smollm2-135m (the embedded model), a Hugging Face model directory or a hub id.")
+@click.option("--base", default=EMBEDDED_MODEL, show_default=True,
+              help=f"Base model: {EMBEDDED_MODEL} (the embedded model), a Hugging Face model directory or a hub id.")
 @click.option("--method", type=click.Choice(["sft", "dpo"]), default="sft", show_default=True,
               help="sft trains on dataset/sft.jsonl; dpo on the preference pairs in dataset/dpo.jsonl.")
 @click.option("--lora", default="r=16,alpha=32", show_default=True,
@@ -365,7 +407,8 @@ def finetune_(data: Path, base: str, method: str, lora: str, epochs: float, max_
     click.echo(f"Trained {result.steps} steps on {result.manifest['data']['rows']} examples "
                f"({result.train_tokens} tokens, {result.wall_s:.0f}s): loss {result.losses[0]:.3f} -> "
                f"{result.final_loss:.3f}")
-    click.echo(f"  adapter: {result.adapter}  log: {result.out / 'train_log.jsonl'}  plot: {result.out / 'loss.png'}")
+    files = FinetuneDir(result.out)
+    click.echo(f"  adapter: {files.adapter}  log: {files.log}  plot: {files.plot}")
     click.echo(f"Evaluate it: nanoflux eval --model {base} --model {base}+{result.out} --data HELDOUT.jsonl")
 
 
@@ -397,7 +440,7 @@ def eval_(models: tuple[str, ...], data: Path, out: Path | None, answer_type: st
         topics = ", ".join(f"{topic} {accuracy:.2f}" for topic, accuracy in score.per_topic.items())
         click.echo(f"{score.name}: accuracy {score.accuracy:.3f} ({score.correct}/{score.total}), "
                    f"held-out loss {loss}; by topic: {topics}")
-    click.echo(f"Answers: {result.out / 'answers.jsonl'}  scores: {result.out / 'eval.json'}")
+    click.echo(f"Answers: {EvalDir(result.out).answers}  scores: {EvalDir(result.out).scores}")
 
 
 @main.command(name="ablate")
@@ -409,7 +452,7 @@ def eval_(models: tuple[str, ...], data: Path, out: Path | None, answer_type: st
 @click.option("--hops", "hops", multiple=True, help="A complexity band to try: 2-3, 4+ (repeatable).")
 @click.option("--size", "sizes", multiple=True, type=click.IntRange(min=1), help="A dataset size to try (repeatable).")
 @click.option("--novelty", "novelty", multiple=True, type=float, help="A novelty threshold to try (repeatable).")
-@click.option("--base", default="local/smollm2-135m", show_default=True, help="Base model, as for `finetune`.")
+@click.option("--base", default=EMBEDDED_MODEL, show_default=True, help="Base model, as for `finetune`.")
 @click.option("--method", type=click.Choice(["sft", "dpo"]), default="sft", show_default=True)
 @click.option("--lora", default="r=16,alpha=32", show_default=True)
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=1, show_default=True)
@@ -435,10 +478,10 @@ def ablate_(run_dir: Path, heldout: Path, baseline: Path, bands: tuple[str, ...]
 
     result = ablate(run_dir, heldout=heldout, baseline=baseline, bands=bands, hops=hops, sizes=sizes,
                     novelty=novelty, base=base, method=method, lora=lora, epochs=epochs, max_steps=max_steps,
-                    seed=seed, out=out or run_dir / "ablate", max_new_tokens=max_new_tokens)
+                    seed=seed, out=out or RunDir(run_dir).ablate, max_new_tokens=max_new_tokens)
     for row in result.table:
         accuracy = "n/a" if row["accuracy"] is None else f"{row['accuracy']:.3f}"
         click.echo(f"{row['name']}: {row['examples']} examples, {row['train_tokens']} tokens, accuracy {accuracy}, "
                    f"compute vs baseline {row['compute_vs_baseline']}")
-    click.echo(f"Table: {result.out / 'ablation.csv'}  plots: {result.out / 'accuracy.png'}, "
-               f"{result.out / 'loss_curves.png'}")
+    files = AblateDir(result.out)
+    click.echo(f"Table: {files.table_csv}  plots: {files.accuracy_plot}, {files.loss_plot}")

@@ -13,12 +13,11 @@ from pydantic import Field, create_model
 from nanoflux.errors import NanofluxError
 from nanoflux.lm import make_lm
 from nanoflux.modules import Attacker, Defender, Judge, RoleLMs, Round
+from nanoflux.names import ROLES
 from nanoflux.signatures import AttackerSignature, DefenderSignature, JudgeSignature
 from nanoflux.spec import RoleSpec, Spec
 from nanoflux.tools.registry import get_tool
 from nanoflux.verify.sandbox import Sandbox
-
-ROLES = ("attacker", "defender", "judge")
 
 
 def compile_program(spec: Spec, *, lms: RoleLMs | None = None, program_path: str | Path | None = None) -> Round:

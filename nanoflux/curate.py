@@ -20,19 +20,17 @@ import numpy as np
 
 from nanoflux.curation.decide import Curator
 from nanoflux.curation.embeddings import Embedder
-from nanoflux.curation.novelty import EMBEDDING_CACHE, NOVELTY_DIR, NoveltyFilter
+from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.scoring import Band, Complexity, level_for
 from nanoflux.errors import NanofluxError
 from nanoflux.io import write_json
 from nanoflux.export.dataset import export_dataset
-from nanoflux.rundir import DATASET_DIR
-from nanoflux.journal import JOURNAL_NAME, RoundRecord
+from nanoflux.journal import RoundRecord
+from nanoflux.layout import JOURNAL_NAME, RunDir
 from nanoflux.report import build_report
 from nanoflux.spec import Spec
 from nanoflux.stats import breakdown, by_level, journal_records, level_order
 from nanoflux.versions import CURATION, library_versions
-
-CURATED_DIR = "curated"
 
 
 @dataclass
@@ -56,7 +54,7 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
         size: the most examples to keep (default: the spec's `curation.size`).
         novelty: similarity at which a question repeats an earlier pick (default: the spec's).
         seed: seed of the coverage order (default: the spec's `seed`).
-        out: where the dataset goes (default: RUN_DIR/curated/<band>_hops-<hops>_size-<n>_novelty-<x>_seed-<s>).
+        out: where the dataset goes (default: RUN_DIR/curated/<band>_<complexity>_size-<n>_novelty-<x>_seed-<s>).
         executor: where embeddings missing from the run's cache are computed: here, or `ray` (Ray Data on
             the cluster at ``address``, the model loaded once per worker); selection runs here either way.
 
@@ -70,6 +68,7 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
         print(result.out_dir, result.manifest["counts"])
     """
     run_dir = Path(run_dir)
+    run = RunDir(run_dir)
     records = journal_records(run_dir)
     spec = run_spec(run_dir)
     chosen_band = Band.parse(band or spec.curation.band)
@@ -80,16 +79,15 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
         raise NanofluxError(f"size must be at least 1, got {size}")
     threshold = spec.curation.novelty if novelty is None else novelty
     seed = spec.seed if seed is None else seed
-    out_dir = Path(out) if out else run_dir / CURATED_DIR / _default_name(chosen_band, complexity, size, threshold, seed)
+    out_dir = Path(out) if out else run.selection(_default_name(chosen_band, complexity, size, threshold, seed))
     _check_out_dir(out_dir, run_dir)
 
     # The run embedded its questions into its own cache: read it (never write it: curate writes only under
     # curated/, so it can run beside the run's writer); what it lacks is computed once into curated/'s cache.
     model = spec.curation.embedding_model
-    embedder = Embedder(model, cache=run_dir / CURATED_DIR / EMBEDDING_CACHE,
-                        read_from=run_dir / NOVELTY_DIR / EMBEDDING_CACHE,
+    embedder = Embedder(model, cache=run.curated_embedding_cache, read_from=run.embedding_cache,
                         encoder=_ray_encoder(model, address) if executor == "ray" else None)
-    seen = NoveltyFilter(out_dir / NOVELTY_DIR, threshold=threshold, model=model,
+    seen = NoveltyFilter(RunDir(out_dir).novelty, threshold=threshold, model=model,
                          against=[Path(other) for other in spec.curation.against], embedder=embedder)
     seen.clear()
     curator = Curator(chosen_band, seen, complexity=complexity,
@@ -132,7 +130,7 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
         "dataset": files,
         "versions": library_versions(CURATION),
     }
-    write_json(out_dir / "manifest.json", manifest)
+    write_json(RunDir(out_dir).manifest, manifest)
     build_report(out_dir)
     return CurateResult(out_dir, manifest)
 
@@ -162,9 +160,9 @@ def coverage_order(records: list[RoundRecord], topics: Iterable[str], seed: int)
 
 def run_spec(run_dir: Path) -> Spec:
     """The effective spec a run was made with (its spec.json)."""
-    path = run_dir / "spec.json"
+    path = RunDir(run_dir).spec
     if not path.is_file():
-        raise NanofluxError(f"{run_dir} has no spec.json; pass a directory made by `nanoflux compile`")
+        raise NanofluxError(f"{run_dir} has no {path.name}; pass a directory made by `nanoflux compile`")
     try:
         return Spec.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except ValueError as exc:
@@ -189,8 +187,8 @@ def _default_name(band: Band, complexity: Complexity, size: int, novelty: float,
 
 def _check_out_dir(out_dir: Path, run_dir: Path) -> None:
     """Re-curation writes a dataset of its own (under the run's curated/ by default): never into a run's files."""
-    target, run = out_dir.resolve(), run_dir.resolve()
-    run_files = target == run or any(target.is_relative_to(run / own) for own in (DATASET_DIR, NOVELTY_DIR))
-    if run_files or (out_dir / JOURNAL_NAME).exists():
+    target, run = out_dir.resolve(), RunDir(run_dir.resolve())
+    run_files = target == run.root or any(target.is_relative_to(own) for own in (run.dataset, run.novelty))
+    if run_files or RunDir(out_dir).journal.exists():
         raise NanofluxError(f"--out {out_dir} is a run's own directory; re-curation never overwrites a run's dataset "
-                            f"or files. Pass another --out, or leave it out for {run_dir / CURATED_DIR}/<selection>")
+                            f"or files. Pass another --out, or leave it out for {RunDir(run_dir).curated}/<selection>")

@@ -11,7 +11,6 @@ and `solution` (a worked reference solution; the held-out loss is on it, else on
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -19,7 +18,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from nanoflux.errors import NanofluxError
-from nanoflux.io import write_json, write_jsonl
+from nanoflux.io import read_jsonl, write_json, write_jsonl
+from nanoflux.layout import EvalDir
 from nanoflux.verify import answers_match
 from nanoflux.versions import TRAINING, library_versions
 
@@ -61,22 +61,14 @@ class EvalResult:
 
 def read_heldout(path: str | Path) -> list[dict[str, Any]]:
     """The held-out rows, each checked to hold a question and a reference answer."""
-    path = Path(path)
-    if not path.is_file():
-        raise NanofluxError(f"held-out file not found: {path}; give a JSONL file with question and answer per line")
+    fix = "give a held-out JSONL file: one object a line with a `question` and an `answer`"
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise NanofluxError(f"{path}:{number} is not JSON: {exc}") from exc
-        if not isinstance(row, dict) or not str(row.get("question", "")).strip() or "answer" not in row:
-            raise NanofluxError(f"{path}:{number} needs a `question` and an `answer`")
+    for number, row in read_jsonl(Path(path), fix=fix):
+        if not str(row.get("question", "")).strip() or "answer" not in row:
+            raise NanofluxError(f"{path}:{number}: no `question`, or no `answer`; {fix}")
         rows.append({**row, "answer": str(row["answer"])})
     if not rows:
-        raise NanofluxError(f"{path} holds no questions")
+        raise NanofluxError(f"{path}: holds no questions; {fix}")
     return rows
 
 
@@ -102,8 +94,8 @@ def evaluate(models: list[str | Candidate] | str | Candidate, data: str | Path, 
         scores.append(_score(candidate.name, graded))
     result = EvalResult(scores, answers, Path(out) if out else None)
     if result.out:
-        write_jsonl(result.out / "answers.jsonl", answers)
-        write_json(result.out / "eval.json", {
+        write_jsonl(EvalDir(result.out).answers, answers)
+        write_json(EvalDir(result.out).scores, {
             "data": {"path": str(Path(data).resolve()), "rows": len(rows),
                      "sha256": hashlib.sha256(Path(data).read_bytes()).hexdigest()},
             "settings": {"answer_type": answer_type, "max_new_tokens": max_new_tokens, "decoding": "greedy"},

@@ -13,13 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from nanoflux.errors import NanofluxError
-from nanoflux.lm import LOCAL_PREFIX, resolve_gguf
-
-ADAPTER_DIR = "adapter"
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("NANOFLUX_MODEL_CACHE", Path.home() / ".cache" / "nanoflux" / "models"))
+from nanoflux.layout import FinetuneDir, model_cache_dir
+from nanoflux.lm import resolve_gguf
+from nanoflux.names import EMBEDDED_MODEL, LOCAL_PREFIX
 
 
 def resolve_base(base: str, cache_dir: Path | None = None) -> str:
@@ -30,7 +26,7 @@ def resolve_base(base: str, cache_dir: Path | None = None) -> str:
     """
     if base.startswith(LOCAL_PREFIX):
         gguf = resolve_gguf(base)
-        target = (cache_dir or default_cache_dir()) / Path(base.removeprefix(LOCAL_PREFIX)).stem
+        target = (cache_dir or model_cache_dir()) / Path(base.removeprefix(LOCAL_PREFIX)).stem
         if not (target / "config.json").is_file():
             _dequantise(gguf, target)
         return str(target)
@@ -38,10 +34,10 @@ def resolve_base(base: str, cache_dir: Path | None = None) -> str:
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise NanofluxError(f"{path} is not a Hugging Face model directory (no config.json); "
-                                f"give a model directory, a hub id or local/smollm2-135m")
+                                f"give a model directory, a hub id or {EMBEDDED_MODEL}")
         return str(path.resolve())
     if path.exists() or base.count("/") > 1 or base.startswith((".", "/", "~")):
-        raise NanofluxError(f"unknown base model {base!r}: give local/smollm2-135m, local/<file>.gguf, "
+        raise NanofluxError(f"unknown base model {base!r}: give {EMBEDDED_MODEL}, {LOCAL_PREFIX}<file>.gguf, "
                             f"a Hugging Face model directory or a hub id like HuggingFaceTB/SmolLM2-135M-Instruct")
     return base
 
@@ -70,7 +66,7 @@ def split_model(model: str) -> tuple[str, Path | None]:
     if not plus or Path(model).expanduser().exists():
         return model, None
     path = Path(adapter).expanduser()
-    for candidate in (path, path / ADAPTER_DIR):
+    for candidate in (path, FinetuneDir(path).adapter):
         if (candidate / "adapter_config.json").is_file():
             return base, candidate
     raise NanofluxError(f"no LoRA adapter at {adapter!r} (model {model!r}): give the adapter directory or "

@@ -11,11 +11,13 @@ from typing import Any
 
 from nanoflux.errors import NanofluxError, disk_error
 
+TEMP_SUFFIX = ".tmp"  # `write_atomic` names its temporaries `.<name>.<random>.tmp`; a killed write leaves one
+
 
 def write_atomic(path: Path, text: str) -> None:
     """Write to a temporary file beside `path`, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes 0600; datasets and reports are meant to be shared
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

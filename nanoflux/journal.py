@@ -15,14 +15,16 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
 
-from nanoflux.errors import NanofluxError, disk_error
+from nanoflux.errors import disk_error
+from nanoflux.io import read_jsonl
 
 if TYPE_CHECKING:
     from nanoflux.verify.answers import Verdict  # importing it loads pint and sympy's wrappers
 
-JOURNAL_NAME = "rounds.jsonl"
+DAMAGED = ("a journal line is one JSON record, and this one was damaged outside NanoFlux: restore it from a backup, "
+           "or delete that line (its round is then played again on --resume)")
 
 ErrorKind = Literal["parse", "lm", "error"]  # why a round failed (`nanoflux.runner._error_kind`)
 REFUTED = ("mismatch", "error")  # reference-check verdicts that prove a reference wrong
@@ -186,27 +188,11 @@ class Journal:
 
 
 def read_journal(path: Path) -> list[RoundRecord]:
-    """All complete records of a journal (a torn last line is skipped; a damaged one is a NanofluxError)."""
+    """All complete records of a journal, none if there is none yet (a torn last line is skipped; a damaged one
+    is a NanofluxError naming its line)."""
     if not path.exists():
         return []
-    records = []
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.endswith(b"\n"):
-                break
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                problem = None if isinstance(record, dict) else "a JSON value but not an object"
-            except ValueError as exc:  # not JSON, or not UTF-8
-                problem = f"not JSON: {exc}"
-            if problem:
-                raise NanofluxError(f"{path}:{number}: not a journal record ({problem}); the line was damaged outside "
-                                    "NanoFlux: restore it from a backup, or delete that line (its round is then played "
-                                    "again on --resume)")
-            records.append(record)
-    return records
+    return cast(list[RoundRecord], [record for _, record in read_jsonl(path, fix=DAMAGED, torn_tail=True)])
 
 
 def last_attempts(records: Iterable[RoundRecord]) -> list[RoundRecord]:

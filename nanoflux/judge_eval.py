@@ -10,7 +10,6 @@ lowers accuracy and, for an item labelled correct, recall.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -21,6 +20,7 @@ from typing import Any
 import dspy
 
 from nanoflux.errors import NanofluxError
+from nanoflux.io import read_jsonl
 from nanoflux.modules import Judge
 from nanoflux.reference_eval import ReferenceEvalReport, evaluate_references, is_solutions_file, load_solutions
 from nanoflux.spec import Spec, load_spec
@@ -108,42 +108,28 @@ def load_labelled(path: str | Path) -> list[LabelledItem]:
 
 
 def read_rows(path: str | Path, required: tuple[str, ...]) -> list[tuple[int, dict, str]]:
-    """The JSON objects of a JSONL file with their line numbers and "file, line N"; a NanofluxError
-    names the line and the fix for a bad one (not JSON, not an object, a key of `required` missing)."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise NanofluxError(f"labelled file {path} does not exist; pass a JSONL file such as "
-                            "tests/data/judge_labelled.jsonl") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise NanofluxError(f"cannot read labelled file {path}: {exc}") from None
+    """The JSON objects of a labelled JSONL file with their line numbers and "file:N" (for messages about
+    them); a NanofluxError names the line and the fix for a bad one (not JSON, not an object, a key of
+    `required` missing)."""
+    fix = (f"write one JSON object a line with keys {', '.join(required)}" if required else
+           "write one JSON object a line, as tests/data/judge_labelled.jsonl or reference_solutions.jsonl do")
     rows = []
-    for number, text in enumerate(lines, 1):
-        if not text.strip():
-            continue
-        where = f"{path}, line {number}"
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise NanofluxError(f"{where}: not valid JSON ({exc.msg}); write one JSON object a line") from None
-        if not isinstance(row, dict):
-            raise NanofluxError(f"{where}: expected a JSON object with keys {', '.join(required)}")
+    for number, row in read_jsonl(Path(path), fix=fix):
         if missing := [key for key in required if key not in row]:
-            raise NanofluxError(f"{where}: missing key(s) {', '.join(missing)}; every line needs {', '.join(required)}")
-        rows.append((number, row, where))
+            raise NanofluxError(f"{path}:{number}: missing key(s) {', '.join(missing)}; {fix}")
+        rows.append((number, row, f"{path}:{number}"))
     if not rows:
-        raise NanofluxError(f"{path} holds no items; write one JSON object a line with keys {', '.join(required)}")
+        raise NanofluxError(f"{path}: holds no items; {fix}")
     return rows
 
 
 def _item(row: dict, where: str, number: int) -> LabelledItem:
     label = str(row["label"]).strip().lower()
     if label not in LABELS:
-        raise NanofluxError(f"{where}: label {row['label']!r} must be `correct` or `incorrect`")
+        raise NanofluxError(f"{where}: label {row['label']!r} is not a label; write `correct` or `incorrect`")
     answer_type = row.get("answer_type")
     if answer_type is not None and answer_type not in ANSWER_TYPES:
-        raise NanofluxError(f"{where}: answer_type {answer_type!r} must be one of {', '.join(ANSWER_TYPES)}")
+        raise NanofluxError(f"{where}: unknown answer_type {answer_type!r}; use one of {', '.join(ANSWER_TYPES)}")
     return LabelledItem(question=str(row["question"]), reference=str(row["reference"]), answer=str(row["answer"]),
                         label=label, reasoning=str(row.get("reasoning") or ""), answer_type=answer_type, line=number)
 

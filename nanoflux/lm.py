@@ -16,11 +16,13 @@ import asyncio
 import copy
 import difflib
 import importlib.util
+import logging
 import os
 import secrets
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,9 +41,9 @@ from dspy.lm15 import (
 from dspy.utils.exceptions import LMError
 
 from nanoflux.errors import NanofluxError
+from nanoflux.names import EMBEDDED_MODEL, LOCAL_PREFIX
 
-EMBEDDED_MODEL = "local/smollm2-135m"
-LOCAL_PREFIX = "local/"
+logger = logging.getLogger(__name__)
 N_CTX = 8192  # SmolLM2's trained context; DSPy prompts with demos outgrow llama-cpp's default of 512.
 MAX_ITEMS = 6  # default bound for lists in a schema (solution steps: hops rarely exceed it)
 CHARS_PER_TOKEN = 3  # English averages about 4; the margin keeps JSON whole when a field is digit-heavy
@@ -167,6 +169,8 @@ class DeclaredOutputLM(dspy.LM):
         if self._wire["json_object"] or "json_object" not in str(exc):
             raise exc
         self._wire["json_object"] = True
+        logger.info("%s at %s refused the json_schema response format; sending it json_object from now on",
+                    self.model, self.kwargs.get("api_base"))
 
     def dump_state(self) -> dict[str, Any]:
         return {**super().dump_state(), "structured_output": self.structured_output}
@@ -219,6 +223,9 @@ class LlamaCppEngine:
             usage = {key: usage[key] + out["usage"][key] for key in usage}
             if choice.get("finish_reason") != "length":
                 break
+            if attempt < CUT_JSON_RETRIES and response_format:
+                logger.info("%s: max_tokens (%d) cut the JSON answer; sampling again with a new seed", self.model,
+                            max_tokens)
         return Response(
             id=out.get("id"), model=request.model, message=Message.assistant(choice["message"]["content"] or ""),
             finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
@@ -321,7 +328,11 @@ def bound_schema(schema: dict[str, Any], max_tokens: int, max_items: int = MAX_I
 
 
 def configure_cache(directory: Path | None) -> None:
-    """Keep DSPy's LM response cache on disk in `directory` (a run's own), or in memory only if None."""
+    """Keep DSPy's LM response cache on disk in `directory` (a run's own), or in memory only if None.
+
+    DSPy has one cache per process (`dspy.cache`): this changes it for good, which only a process
+    NanoFlux owns may do (a Ray actor playing a run's rounds); a library call uses `using_cache`.
+    """
     if directory is None:
         dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=True)
         return
@@ -331,6 +342,35 @@ def configure_cache(directory: Path | None) -> None:
     except OSError as exc:
         raise NanofluxError(f"cannot create the LM cache directory {directory}: {exc.strerror}; pick a writable path") from exc
     dspy.configure_cache(enable_disk_cache=True, enable_memory_cache=True, disk_cache_dir=str(directory))
+
+
+@contextmanager
+def using_cache(directory: Path | None) -> Iterator[None]:
+    """DSPy's LM response cache on disk in `directory` while the block runs, DSPy's cache as it was after.
+
+    A run's own cache lets `--resume` replay its answered calls. DSPy reads its one process-wide
+    cache at each call, so other threads calling DSPy meanwhile use it too. None leaves DSPy's
+    cache as it is (the caller's `dspy.configure_cache`, or DSPy's default).
+    """
+    if directory is None:
+        yield
+        return
+    with restored_cache():
+        configure_cache(directory)
+        yield
+
+
+@contextmanager
+def restored_cache() -> Iterator[None]:
+    """Whatever the block does to DSPy's process-wide cache (`dspy.cache`) is undone when it ends."""
+    before = vars(dspy).get("cache")  # None: not built yet (DSPy builds its default on first use)
+    try:
+        yield
+    finally:
+        if before is None:
+            vars(dspy).pop("cache", None)
+        else:
+            dspy.cache = before
 
 
 def check_reachable(lm: dspy.BaseLM, timeout: float = 2.0) -> None:

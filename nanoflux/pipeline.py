@@ -13,22 +13,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 
-from nanoflux.compiler import ROLES, build_role_lms, compile_program, program_digest
+from nanoflux.compiler import build_role_lms, compile_program, program_digest
 from nanoflux.curation.decide import Curator
 from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.errors import NanofluxError
 from nanoflux.executors import Executor
 from nanoflux.io import write_json
 from nanoflux.export.dataset import export_dataset
-from nanoflux.journal import JOURNAL_NAME, Journal, RoundRecord, is_accepted, last_attempts, read_journal
-from nanoflux.lm import check_reachable, configure_cache
+from nanoflux.journal import Journal, RoundRecord, is_accepted, last_attempts, read_journal
+from nanoflux.layout import PROGRAM_NAME, SPEC_NAME, RunDir
+from nanoflux.lm import check_reachable, using_cache
 from nanoflux.modules import RoleLMs
+from nanoflux.names import ROLES
 from nanoflux.report import build_report
 from nanoflux.rundir import exclusive
 from nanoflux.runner import RoundPlayer, RunProgress, run_rounds
-from nanoflux.spec import Spec, load_spec
+from nanoflux.spec import Spec, apply_overrides, load_spec
 from nanoflux.stats import record_counts, role_usage
 from nanoflux.verify.sandbox import Sandbox
 from nanoflux.versions import library_versions
@@ -58,7 +59,9 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
         resume: continue the run in `out`; finished rounds are neither repeated nor lost, and rounds
             whose LM call failed are played again.
         program_path: a tuned `program.json` whose prompts replace the compiled defaults.
-        cache_dir: DSPy's LM cache directory (None: `~/.cache/nanoflux/dspy`).
+        cache_dir: DSPy's LM cache directory for this run (Ray workers use it too), swapped in for the
+            call and DSPy's cache restored after; rerun or resume with the same one to replay answered
+            calls for free (the CLI's default: `~/.cache/nanoflux/dspy`). None: DSPy's cache as it is.
         lms: role LMs to use instead of building them from the spec (tests, custom backends), or a
             picklable factory `spec -> RoleLMs`, which executors in other processes (Ray) call once each.
         executor: where rounds run (default: the spec's `execution`, after `execution` overrides).
@@ -77,10 +80,11 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
                             "(and --out RUN_DIR)")
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
     spec = apply_overrides(spec, rounds=rounds, threads=threads, models=models, execution=execution)
-    with exclusive(Path(out) if out else Path("runs") / spec.name) as run_dir:  # before any LM call or write
+    cache = Path(cache_dir) if cache_dir else None
+    with (exclusive(Path(out) if out else Path("runs") / spec.name) as run_dir,  # before any LM call or write
+          using_cache(cache)):
         prepare_run_dir(run_dir, spec, resume=resume)
-        cache = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "nanoflux" / "dspy"
-        configure_cache(cache)
+        run = RunDir(run_dir)
         make_lms = lms if callable(lms) else build_role_lms if lms is None else None
         if lms is None:
             lms = build_role_lms(spec)
@@ -88,52 +92,24 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
                 check_reachable(lm)  # fail before the run, not in every round
         program = compile_program(spec, lms=lms(spec) if callable(lms) else lms, program_path=program_path)
         program_hash = program_digest(program)
-        program.save(str(run_dir / "program.json"))
-        novelty = NoveltyFilter(run_dir / "novelty", threshold=spec.curation.novelty, model=spec.curation.embedding_model,
+        program.save(str(run.program))
+        novelty = NoveltyFilter(run.novelty, threshold=spec.curation.novelty, model=spec.curation.embedding_model,
                                 against=[Path(other) for other in spec.curation.against])
         curator = Curator(spec.curation.quality_band, novelty, complexity=spec.curation.complexity,
                           require_verified_reference=spec.curation.require_verified_reference)
         player = RoundPlayer(spec, program, program_hash, make_lms, cache)
-        state = run_rounds(spec, player, Journal(run_dir / JOURNAL_NAME), curator, executor=executor,
+        state = run_rounds(spec, player, Journal(run.journal), curator, executor=executor,
                            progress=progress, retry_failed=retry_failed)
         manifest = finish_run(run_dir, spec, program_hash=program_hash, program_path=program_path,
                               interrupted=state.interrupted, breaker=state.breaker)
     return RunResult(run_dir, manifest, state)
 
 
-def apply_overrides(spec: Spec, *, rounds: int | None = None, threads: int | None = None,
-                    models: Mapping[str, str] | None = None, execution: Mapping[str, Any] | None = None) -> Spec:
-    """The spec with CLI overrides applied, validated again as a whole."""
-    data = spec.model_dump()
-    data["execution"].update(execution or {})
-    if rounds is not None:
-        data["rounds"] = rounds
-    if threads is not None:
-        data["threads"] = threads
-    for role, model in (models or {}).items():
-        if role not in ROLES:
-            raise NanofluxError(f"unknown role {role!r} in --model; use attacker=MODEL, defender=MODEL or judge=MODEL")
-        data["roles"][role]["model"] = model
-    try:
-        return Spec.model_validate(data)
-    except ValidationError as exc:
-        raise NanofluxError("; ".join(_describe_override(error) for error in exc.errors())) from None
-
-
-def _describe_override(error: Mapping[str, Any]) -> str:
-    """One line per invalid override, named as the user typed it: `--threads 1000: ...`."""
-    loc = tuple(str(part) for part in error["loc"])
-    option = {"rounds": "--rounds", "threads": "--threads", "roles": "--model", "address": "--address",
-              "workers": "--workers", "executor": "--executor"}.get(loc[-1] if loc[0] == "execution" else loc[0])
-    option = option or ".".join(loc)
-    message = error["msg"].removeprefix("Value error, ")
-    return f"invalid {option} {error.get('input')!r}: {message}"
-
-
 def prepare_run_dir(run_dir: Path, spec: Spec, *, resume: bool) -> Path:
     """Reopen a run directory (held with `exclusive`); refuses to mix two runs in one directory."""
-    saved = run_dir / "spec.json"
-    has_rounds = bool(read_journal(run_dir / JOURNAL_NAME))
+    run = RunDir(run_dir)
+    saved = run.spec
+    has_rounds = bool(read_journal(run.journal))
     if has_rounds and not resume:
         raise NanofluxError(f"{run_dir} already holds a run; pass --resume to continue it or --out NEW_DIR for a new one")
     if resume and saved.exists():
@@ -154,14 +130,15 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
     each dataset file with its size and SHA-256 (see `nanoflux.rundir`): a kill before it leaves the
     previous manifest, which the new files do not match.
     """
-    attempts = read_journal(run_dir / JOURNAL_NAME)
+    run = RunDir(run_dir)
+    attempts = read_journal(run.journal)
     records = last_attempts(attempts)
     accepted = [r for r in records if is_accepted(r)]
     files = export_dataset(run_dir, accepted, spec.output.formats)
     manifest = {
         "created_at": datetime.now(timezone.utc).isoformat(),
-        "spec": {"name": spec.name, "digest": spec.digest(), "file": "spec.json"},
-        "program": {"hash": program_hash, "file": "program.json",
+        "spec": {"name": spec.name, "digest": spec.digest(), "file": SPEC_NAME},
+        "program": {"hash": program_hash, "file": PROGRAM_NAME,
                     "loaded_from": str(program_path) if program_path else None},
         "models": {role: getattr(spec.roles, role).model for role in ROLES},
         "alternate": spec.roles.alternate,
@@ -176,7 +153,7 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
         "circuit_breaker": breaker,
         "versions": library_versions(),
     }
-    write_json(run_dir / "manifest.json", manifest)
+    write_json(run.manifest, manifest)
     build_report(run_dir)
     return manifest
 

@@ -67,12 +67,13 @@ def load_solutions(path: str | Path) -> list[dict[str, Any]]:
     rows = []
     for number, row, where in read_rows(path, SOLUTION_KEYS):
         if str(row["label"]).strip().lower() not in SOLUTION_LABELS:
-            raise NanofluxError(f"{where}: label {row['label']!r} must be `right` or `wrong`")
+            raise NanofluxError(f"{where}: label {row['label']!r} is not a label; write `right` or `wrong`")
         steps = row["solution_steps"]
         if not isinstance(steps, list) or not all(isinstance(step, str) for step in steps):
-            raise NanofluxError(f"{where}: solution_steps must be a list of strings")
+            raise NanofluxError(f"{where}: solution_steps is not a list of strings; write one string per step")
         if row.get("answer_type", "auto") not in ANSWER_TYPES:
-            raise NanofluxError(f"{where}: answer_type {row['answer_type']!r} must be one of {', '.join(ANSWER_TYPES)}")
+            raise NanofluxError(f"{where}: unknown answer_type {row['answer_type']!r}; "
+                                f"use one of {', '.join(ANSWER_TYPES)}")
         rows.append({**row, "label": str(row["label"]).strip().lower(), "line": number})
     return rows
 

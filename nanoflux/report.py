@@ -20,15 +20,15 @@ from typing import Any
 
 from nanoflux.scoring import Band
 from nanoflux.errors import NanofluxError
-from nanoflux.io import write_atomic
-from nanoflux.rundir import DATASET_DIR
-from nanoflux.journal import JOURNAL_NAME, RoundRecord, read_journal
+from nanoflux.io import read_jsonl, write_atomic
+from nanoflux.journal import RoundRecord
+from nanoflux.layout import JOURNAL_NAME, SPEC_NAME, RunDir
+from nanoflux.names import ROLES
 from nanoflux.rundir import verified
+from nanoflux.spec import CurationSpec
 from nanoflux.stats import journal_records, run_stats
 
-REPORT_NAME = "report.html"
 LEVELS = ("L1", "L2", "L3", "L4", "L5")
-ROLES = ("attacker", "defender", "judge")
 ACCEPTED, REJECTED = "#2a9d8f", "#c8553d"
 
 
@@ -60,7 +60,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """
     view = load_view(Path(run_dir))
     stats = run_stats(view.source_dir, view.records)
-    target = Path(out) if out else view.run_dir / REPORT_NAME
+    target = Path(out) if out else RunDir(view.run_dir).report
     write_atomic(target, render(view, stats))
     return target
 
@@ -69,25 +69,27 @@ def load_view(run_dir: Path) -> RunView:
     """Read a run (or a re-curation) without touching it; a directory holding neither is a NanofluxError."""
     if not run_dir.is_dir():
         raise NanofluxError(f"{run_dir} does not exist; pass a directory made by `nanoflux compile` or `nanoflux curate`")
-    manifest = _read_json(run_dir / "manifest.json")
-    if manifest and "source" in manifest and not (run_dir / JOURNAL_NAME).exists():
-        source = Path(manifest["source"]["run_dir"])
-        selected = {row["round_id"] for row in read_journal(verified(run_dir / DATASET_DIR / "examples.jsonl"))}
+    run = RunDir(run_dir)
+    manifest = _read_json(run.manifest)
+    if manifest and "source" in manifest and not run.journal.exists():
+        source = RunDir(Path(manifest["source"]["run_dir"]))
+        rewrite = "`nanoflux curate` wrote this file: curate again to rewrite it"
+        selected = {row["round_id"] for _, row in read_jsonl(verified(run.examples), fix=rewrite)}
         records: list[RoundRecord] = [
             {**record, "curation": {**record["curation"], "accepted": record["round_id"] in selected,
                                     "reason": "accepted" if record["round_id"] in selected else "not_selected"}}
-            for record in journal_records(source)]
+            for record in journal_records(source.root)]
         selection = manifest["selection"]
-        return RunView(run_dir, source, records, _read_json(source / "spec.json") or {}, manifest,
+        return RunView(run_dir, source.root, records, _read_json(source.spec) or {}, manifest,
                        selection["band"], selection["novelty"], curated=True)
-    if not (run_dir / JOURNAL_NAME).exists() and not (run_dir / "spec.json").exists():
-        raise NanofluxError(f"{run_dir} holds no run (no {JOURNAL_NAME}, no spec.json); "
+    if not run.journal.exists() and not run.spec.exists():
+        raise NanofluxError(f"{run_dir} holds no run (no {JOURNAL_NAME}, no {SPEC_NAME}); "
                             "pass a directory made by `nanoflux compile` or `nanoflux curate`")
-    records = journal_records(run_dir) if (run_dir / JOURNAL_NAME).exists() else []
-    spec = _read_json(run_dir / "spec.json") or {}
+    records = journal_records(run_dir) if run.journal.exists() else []
+    spec = _read_json(run.spec) or {}
     curation = spec.get("curation", {})
-    return RunView(run_dir, run_dir, records, spec, manifest, curation.get("band", "L3-L5"), curation.get("novelty"),
-                   curated=False)
+    band = curation.get("band", CurationSpec.model_fields["band"].default)
+    return RunView(run_dir, run_dir, records, spec, manifest, band, curation.get("novelty"), curated=False)
 
 
 def render(view: RunView, stats: dict[str, Any]) -> str:
@@ -166,7 +168,7 @@ def summary(view: RunView, stats: dict[str, Any]) -> list[tuple[str, str]]:
     models = {role: roles.get(role, {}).get("model") or (view.manifest or {}).get("models", {}).get(role, "?")
               for role in ROLES}
     cost = stats["cost"]
-    return [("spec", f"{view.spec.get('name', '?')} ({view.source_dir / 'spec.json'})"),
+    return [("spec", f"{view.spec.get('name', '?')} ({RunDir(view.source_dir).spec})"),
             ("models", ", ".join(f"{role} {model}" for role, model in models.items())
              + ("; attacker and defender swap every other round" if roles.get("alternate") else "")),
             ("quality band", view.band + (f", novelty threshold {view.novelty}" if view.novelty is not None else "")),

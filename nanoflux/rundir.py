@@ -24,14 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from nanoflux.errors import NanofluxError, disk_error
-from nanoflux.journal import JOURNAL_NAME
+from nanoflux.io import TEMP_SUFFIX
+from nanoflux.layout import DATASET_DIR, RunDir
 
 log = logging.getLogger(__name__)
 
-LOCK_NAME = ".lock"
-MANIFEST_NAME = "manifest.json"
-DATASET_DIR = "dataset"
-TEMP_SUFFIX = ".tmp"  # `write_atomic` names its temporaries `.<name>.<random>.tmp`
 LOW_SPACE_BYTES = 1 << 20  # free space below which a failed write is taken for a full disk
 
 
@@ -44,7 +41,7 @@ def exclusive(run_dir: Path) -> Iterator[Path]:
     """
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(RunDir(run_dir).lock, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise NanofluxError(f"cannot write to output directory {run_dir} ({exc.strerror}); "
                             "pass --out with a directory you can write to") from None
@@ -97,10 +94,10 @@ def verified(path: Path) -> Path:
     """
     if path.parent.name != DATASET_DIR:
         return path
-    out_dir = path.resolve().parent.parent
-    manifest_path = out_dir / MANIFEST_NAME
+    run = RunDir(path.resolve().parent.parent)
+    out_dir, manifest_path = run.root, run.manifest
     if not manifest_path.is_file():
-        if (out_dir / JOURNAL_NAME).is_file():
+        if run.journal.is_file():
             raise NanofluxError(f"{path} has no manifest vouching for it: the run in {out_dir} did not finish writing "
                                 "its outputs; finish it with `nanoflux compile SPEC --out RUN_DIR --resume`")
         return path

@@ -255,6 +255,9 @@ def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journ
             if played["round_id"] not in done and played["round_id"] not in finished:
                 finished[played["round_id"]] = played
                 breaker.see(played)
+            else:
+                logger.info("round %d came back twice (its executor played it again); journaled once",
+                            played["round_id"])
             while issued and issued[0] in finished:
                 write(finished.pop(issued.popleft()))
     except KeyboardInterrupt:

@@ -1,7 +1,9 @@
 """The domain spec: its schema (pydantic models) and YAML loading with line numbers in errors.
 
-A spec of a few lines is valid; every other field has a default. Each model documents its
-fields in one docstring, so `nanoflux validate` errors and the README can quote them.
+A spec of a few lines is valid; every other field has a default. Each field's type, default and
+bounds are its declaration, and its description the docstring under it, nowhere else:
+`nanoflux.spec_doc` renders them as the README's spec table, and `nanoflux validate` quotes a
+missing field's description.
 """
 
 from __future__ import annotations
@@ -10,115 +12,105 @@ import difflib
 import hashlib
 import json
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from nanoflux.scoring import Band, Complexity, Span
 from nanoflux.errors import NanofluxError
+from nanoflux.names import EMBEDDED_MODEL, EMBEDDING_MODEL
 from nanoflux.verify.sandbox import SandboxMode
 
-EMBEDDED_MODEL = "local/smollm2-135m"
 AnswerType = Literal["numeric", "expression", "choice", "text"]
 OutputFormat = Literal["sft", "dpo"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, use_attribute_docstrings=True)
+
+
+def _temperature(default: float) -> Any:
+    """The temperature field: each role has its own default, and a field redeclared in a subclass
+    keeps no docstring, so its description is given here."""
+    return Field(default, ge=0, le=2, description="sampling temperature")
 
 
 class RoleSpec(_Strict):
-    """One role's language model.
-
-    Attributes:
-        model (str, default "local/smollm2-135m"): a litellm model string (`openai/gpt-4o-mini`,
-            `anthropic/claude-sonnet-4-5`, `ollama_chat/qwen3`, `openai/<alias>` with `api_base`)
-            or the embedded `local/smollm2-135m` (llama.cpp on the CPU, no network, no key).
-        temperature (float, default 0.7): sampling temperature, 0-2.
-        max_tokens (int, default 512): the most tokens one call may generate.
-        api_base (str | None, default None): URL of an OpenAI-compatible server (vLLM, llama.cpp).
-        api_key_env (str | None, default None): environment variable that holds the API key.
-        structured_output (bool | None, default None): declare that the model accepts JSON schemas
-            (response_format json_schema) when litellm does not know it; None = ask litellm.
-        timeout (float, default 120): seconds one LM call may take before it fails (a hanging
-            server then costs a round this long, not litellm's 600 s). API models only: the
-            embedded `local/` model runs in-process and is not interrupted.
-        num_retries (int, default 3): times litellm retries a failed call (connection error, 5xx,
-            429, timeout) with its exponential backoff, waiting as long as a 429's Retry-After
-            asks; 0-10. API models only (the embedded model never retries).
-    """
+    """One role's language model."""
 
     model: str = EMBEDDED_MODEL
-    temperature: float = Field(0.7, ge=0, le=2)
+    """the embedded model (llama.cpp on the CPU, no network, no key; `local/<file>.gguf` runs another GGUF
+    file) or a litellm model string: `openai/gpt-4o-mini`, `anthropic/claude-sonnet-4-5`, `ollama_chat/qwen3`,
+    `openai/<served name>` with `api_base`"""
+    temperature: float = _temperature(0.7)
     max_tokens: int = Field(512, ge=16, le=32768)
+    """the most tokens one call may generate"""
     api_base: str | None = None
+    """URL of an OpenAI-compatible server (vLLM, llama.cpp, LM Studio)"""
     api_key_env: str | None = None
+    """environment variable that holds the API key (null: the provider's usual one, e.g. `OPENAI_API_KEY`)"""
     structured_output: bool | None = None
+    """declare that the model accepts JSON schemas (response_format json_schema) when litellm does not
+    know it, as for a served model with `api_base`; null: ask litellm"""
     timeout: float = Field(120.0, gt=0)
+    """seconds one LM call may wait on its server before it fails (a hung server then costs a round this
+    long, not litellm's 600 s); API models only: the embedded model runs in-process and is not interrupted"""
     num_retries: int = Field(3, ge=0, le=10)
+    """times a call that failed transiently (connection error, timeout, 5xx, 429) is retried, with
+    exponential backoff or as long as a 429's Retry-After asks; API models only"""
 
 
 class AttackerRoleSpec(RoleSpec):
-    """The attacker's language model: every RoleSpec field; temperature defaults to 0.9 (it should write varied questions)."""
+    """The attacker's language model; it samples hotter, to write varied questions."""
 
-    temperature: float = Field(0.9, ge=0, le=2)
+    temperature: float = _temperature(0.9)
 
 
 class DefenderRoleSpec(RoleSpec):
-    """The defender's language model: every RoleSpec field; temperature defaults to 0.3."""
+    """The defender's language model."""
 
-    temperature: float = Field(0.3, ge=0, le=2)
+    temperature: float = _temperature(0.3)
 
 
 class JudgeRoleSpec(RoleSpec):
     """The judge's language model, and whether it calls the spec's tools itself.
 
     The tools' deterministic checks run first either way and their verdict overrides the LM's.
-
-    Attributes:
-        (every RoleSpec field; temperature defaults to 0.0)
-        agentic (bool, default False): grade with a tool-calling agent (`dspy.ReAct` over the
-            judge signature, with the functions of the spec's `tools` as its tools), so the judge can
-            recompute steps, run code or convert units before it scores. Turn it on for capable
-            models that follow tool-calling formats; small models do better with one plain call.
-        max_iters (int, default 5): the most tool calls the agentic judge makes before it must score, 1-20.
     """
 
-    temperature: float = Field(0.0, ge=0, le=2)
+    temperature: float = _temperature(0.0)
     agentic: bool = False
+    """grade with a tool-calling agent (`dspy.ReAct` over the judge signature, with the functions of the
+    spec's `tools` as its tools), so the judge can recompute steps, run code or convert units before it
+    scores; for capable models that follow tool-calling formats (small ones do better with one plain call)"""
     max_iters: int = Field(5, ge=1, le=20)
+    """the most tool calls the agentic judge makes before it must score"""
 
 
 class RolesSpec(_Strict):
-    """The three roles' models; `attacker` and `defender` swap models each round when `alternate` is on.
-
-    Attributes:
-        attacker (AttackerRoleSpec): writes hard multi-step questions with a reference answer (temperature 0.9
-            by default, also when only some of its fields are given).
-        defender (DefenderRoleSpec): answers them with its reasoning (temperature 0.3 by default).
-        judge (JudgeRoleSpec): scores the defender's reasoning on the rubric (temperature 0.0 by default;
-            `agentic: true` lets it call the tools itself).
-        alternate (bool, default True): swap the attacker's and defender's models every other round.
-    """
+    """The three roles' models; a role given in part keeps its own defaults for the rest."""
 
     attacker: AttackerRoleSpec = Field(default_factory=AttackerRoleSpec)
+    """writes hard multi-step questions with a reference answer and solution steps"""
     defender: DefenderRoleSpec = Field(default_factory=DefenderRoleSpec)
+    """answers them with its reasoning"""
     judge: JudgeRoleSpec = Field(default_factory=JudgeRoleSpec)
+    """scores the defender's reasoning on the rubric, after the tools' checks"""
     alternate: bool = True
+    """swap the attacker's and defender's models every other round"""
 
 
 class QuestionSpec(_Strict):
-    """What questions the attacker writes.
-
-    Attributes:
-        hops (list[int], default [2, 4]): the range [min, max] of reasoning steps a question chains.
-        answer_type (str, default "numeric"): numeric | expression | choice | text; decides how the
-            judge's tools compare answers.
-    """
+    """What questions the attacker writes."""
 
     hops: tuple[int, int] = (2, 4)
+    """the range [min, max] of dependent reasoning steps a question chains, 1 <= min <= max <= 20
+    (`3-5` or `3` also work)"""
     answer_type: AnswerType = "numeric"
+    """how the judge's tools compare answers"""
 
     @field_validator("hops", mode="before")
     @classmethod
@@ -138,17 +130,14 @@ class QuestionSpec(_Strict):
 
 
 class RubricDimension(_Strict):
-    """One scored dimension of reasoning quality.
-
-    Attributes:
-        name (str): a short identifier, e.g. `correctness`.
-        weight (float, default 1.0): its weight in the overall score (weights are normalised).
-        description (str): what a 5 looks like, shown to the judge.
-    """
+    """One scored dimension of reasoning quality."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    """a short identifier, e.g. `correctness`"""
     weight: float = Field(1.0, gt=0)
+    """its weight in the overall score (weights are normalised)"""
     description: str
+    """what a 5 looks like, shown to the judge"""
 
 
 DEFAULT_RUBRIC = [
@@ -162,13 +151,11 @@ DEFAULT_RUBRIC = [
 class RubricSpec(_Strict):
     """The judge's rubric: named dimensions scored 1-5, combined by weight into the overall score.
 
-    The overall score maps to levels L1..L5: L1 < 1.5, L2 1.5-2.49, L3 2.5-3.49, L4 3.5-4.49, L5 >= 4.5.
-
-    Attributes:
-        dimensions (list[RubricDimension], default correctness/rigor/completeness/clarity).
+    The overall score's level (`nanoflux.scoring`) is what a quality band selects on.
     """
 
     dimensions: list[RubricDimension] = Field(default_factory=lambda: list(DEFAULT_RUBRIC), min_length=1)
+    """the scored dimensions, each named once"""
 
     @model_validator(mode="after")
     def _unique_names(self) -> RubricSpec:
@@ -183,38 +170,33 @@ class RubricSpec(_Strict):
 
 
 class CurationSpec(_Strict):
-    """Which rounds become dataset examples.
-
-    Attributes:
-        size (int, default 200): target number of examples; the run stops early once it is reached.
-        band (str, default "L3-L5"): quality band: a level (L4), a level range (L3-L5) or a score range (3.5-4.49).
-        novelty (float, default 0.8): a question whose cosine similarity to an accepted one reaches
-            this is a duplicate (0-1; lower is stricter). With all-MiniLM-L6-v2, paraphrases measured
-            0.70-0.95 and distinct questions on one topic 0.20-0.79.
-        embedding_model (str, default "all-MiniLM-L6-v2"): sentence-transformers model for novelty.
-        require_verified_reference (bool, default True): keep only questions whose reference answer
-            the tools confirmed (`match`); False also keeps those no tool could decide (`undecidable`,
-            e.g. text answers), never refuted ones.
-        hops (str | None, default None): complexity band on the hops a round asked for: "2-4", "3"
-            or "3+"; None keeps any. The best complexity differs by domain; `nanoflux curate --hops`
-            overrides it.
-        steps (str | None, default None): complexity band on the number of solution steps the
-            attacker wrote, same forms as `hops`.
-        length (str | None, default None): complexity band on the length in words of the question
-            plus its solution steps, e.g. "40-200" or "60+".
-        against (list[str], default []): other run directories whose accepted questions also count
-            as seen, so this run avoids what earlier runs made (read, never written).
-    """
+    """Which rounds become dataset examples; `nanoflux curate` selects again with other values."""
 
     size: int = Field(200, ge=1)
+    """target number of examples: the run stops once it has this many, and `nanoflux curate` keeps at
+    most this many"""
     band: str = "L3-L5"
+    """quality band: a level (`L4`), a level range (`L3-L5`) or a score range (`3.5-4.49`)"""
     novelty: float = Field(0.8, gt=0, le=1)
-    embedding_model: str = "all-MiniLM-L6-v2"
+    """a question whose cosine similarity to an accepted one reaches this is a duplicate (lower is
+    stricter); with all-MiniLM-L6-v2, paraphrases measured 0.70-0.95 and distinct questions on one topic
+    0.20-0.79"""
+    embedding_model: str = EMBEDDING_MODEL
+    """sentence-transformers model for novelty (all-MiniLM-L6-v2 is packaged and works offline)"""
     require_verified_reference: bool = True
+    """keep only questions whose reference answer the tools confirmed (`match`); false also keeps those no
+    tool could decide (`undecidable`, e.g. text answers), never refuted ones"""
     hops: str | None = None
+    """complexity band on the hops a round asked for: `2-4`, `3` or `3+`; null keeps any (the best
+    complexity differs by domain)"""
     steps: str | None = None
+    """complexity band on the number of solution steps the attacker wrote, same forms as `hops`"""
     length: str | None = None
+    """complexity band on the length in words of the question plus its solution steps, e.g. `40-200` or
+    `60+`"""
     against: list[str] = Field(default_factory=list)
+    """other run directories whose accepted questions also count as seen, so this run avoids what earlier
+    runs made (read, never written)"""
 
     @field_validator("band")
     @classmethod
@@ -245,101 +227,79 @@ class CurationSpec(_Strict):
 
 
 class OutputSpec(_Strict):
-    """What the exporter writes.
-
-    Attributes:
-        formats (list[str], default [sft, dpo]): `sft` = conversational messages; `dpo` = prompt/chosen/rejected pairs.
-    """
+    """What the exporter writes."""
 
     formats: list[OutputFormat] = Field(default_factory=lambda: ["sft", "dpo"], min_length=1)
+    """dataset files to write: `sft` = conversational messages, `dpo` = prompt/chosen/rejected pairs"""
 
 
 class ExecutionSpec(_Strict):
-    """Where rounds run: threads in this process, or Ray actors on a cluster (the `ray` extra).
-
-    Attributes:
-        executor (str, default "threads"): `threads` or `ray`.
-        address (str | None, default None): the Ray cluster: None starts a local Ray instance,
-            `auto` joins the one `ray start --head` runs on this machine, `ray://HOST:10001` a remote one.
-        workers (int, default 2): Ray actors; each builds the program and its role LMs once.
-        max_concurrent_calls (int | None, default None): the most calls to one API model in flight
-            across all Ray workers, to stay under its rate limit; None: no limit (`local/` models,
-            which run inside each worker, are never limited).
-        max_consecutive_failures (int, default 5): the circuit breaker: after this many rounds in a
-            row failed because an LM call failed (after its retries), the run stops taking rounds,
-            writes its dataset and manifest, names the failing server, and `nanoflux compile` exits 1.
-            `--resume` plays those rounds again once the server is back.
-    """
+    """Where rounds run: threads in this process, or Ray actors on a cluster (the `ray` extra)."""
 
     executor: Literal["threads", "ray"] = "threads"
+    """where rounds run: threads here, or Ray actors"""
     address: str | None = None
+    """the Ray cluster: null starts a local Ray instance, `auto` joins the one `ray start --head` runs on
+    this machine, `ray://HOST:10001` a remote one"""
     workers: int = Field(2, ge=1, le=4096)
+    """Ray actors; each builds the program and its role LMs once"""
     max_concurrent_calls: int | None = Field(None, ge=1)
+    """the most calls to one API model in flight across all Ray workers, to stay under its rate limit;
+    null: no limit (`local/` models, which run inside each worker, are never limited)"""
     max_consecutive_failures: int = Field(5, ge=1)
+    """the circuit breaker: after this many rounds in a row failed because an LM call failed (after its
+    retries), the run stops taking rounds, writes its dataset and manifest, names the failing server, and
+    `nanoflux compile` exits 1; `--resume` plays those rounds again once the server is back"""
 
 
 class SeedExample(_Strict):
-    """A hand-written round for `nanoflux optimize`, used when no earlier run's journal is given.
-
-    Attributes:
-        question (str): a question in the spec's domain, self-contained.
-        reference_answer (str): its final answer only, e.g. 42.
-        solution_steps (list[str], default []): the steps from the givens to the answer, one
-            calculation each (the judge's tools recompute them).
-        topic (str | None, default None): its focus area (default: the spec's topics in turn, or its name).
-        hops (int | None, default None): its dependent reasoning steps (default: the number of solution
-            steps, or the spec's least hops).
-        annotation (str, default ""): the skill it targets and the trap it sets.
-    """
+    """A hand-written round for `nanoflux optimize`, used when no earlier run's journal is given."""
 
     question: str = Field(min_length=1)
+    """a question in the spec's domain, self-contained"""
     reference_answer: str = Field(min_length=1)
+    """its final answer only, e.g. 42"""
     solution_steps: list[str] = Field(default_factory=list)
+    """the steps from the givens to the answer, one calculation each (the judge's tools recompute them)"""
     topic: str | None = None
+    """its focus area (null: the spec's topics in turn, or its name)"""
     hops: int | None = Field(None, ge=1, le=20)
+    """its dependent reasoning steps (null: the number of solution steps, or the spec's least hops)"""
     annotation: str = ""
+    """the skill it targets and the trap it sets"""
 
 
 class Spec(_Strict):
-    """A domain spec.
-
-    Attributes:
-        name (str): identifier of the domain, used in run directory names.
-        description (str): the domain, in a few sentences; goes into every role's instructions.
-        topics (list[str], default []): focus areas the attacker rotates through.
-        roles (RolesSpec): models per role and whether attacker and defender alternate.
-        questions (QuestionSpec): hops range and answer type.
-        tools (list[str], default [sympy]): tools the judge may use (see `nanoflux tools`).
-        rubric (RubricSpec): the judge's rubric.
-        curation (CurationSpec): target size, quality and complexity bands, novelty threshold.
-        output (OutputSpec): dataset formats.
-        rounds (int, default 20): rounds to play.
-        seed (int, default 0): seed for topic order and sampling.
-        threads (int, default 1): rounds played at once (raise it for API models); on Ray, per worker.
-        execution (ExecutionSpec): threads here or Ray actors on a cluster.
-        examples (list[SeedExample], default []): seed rounds `nanoflux optimize` tunes the prompts on
-            when no earlier run is given with --trainset.
-        sandbox (str, default "isolated"): how the judge runs model-written code (the solution steps'
-            python blocks, the `python` tool): `isolated` runs it under bubblewrap and treats it as
-            undecidable where bubblewrap cannot start; `unsafe-local` runs it as a plain child process
-            with your files and network, recorded in the manifest and shown in the report.
-    """
+    """A domain spec: the only input `nanoflux compile` needs."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    """identifier of the domain (letters, digits, `_.-`), used in run directory names"""
     description: str = Field(min_length=1)
+    """the domain, in a few sentences; goes into every role's instructions"""
     topics: list[str] = Field(default_factory=list)
+    """focus areas; the attacker rotates through them in a seeded order"""
     roles: RolesSpec = Field(default_factory=RolesSpec)
     questions: QuestionSpec = Field(default_factory=QuestionSpec)
     tools: list[str] = Field(default_factory=lambda: ["sympy"])
+    """tools the judge uses, by their names in the tool registry (the README's Tools section); an unknown
+    name fails validation with the list of known ones"""
     rubric: RubricSpec = Field(default_factory=RubricSpec)
     curation: CurationSpec = Field(default_factory=CurationSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
     rounds: int = Field(20, ge=1)
+    """rounds to play"""
     seed: int = 0
+    """seed of the topic order, each round's hops and `nanoflux curate`'s pick order"""
     threads: int = Field(1, ge=1, le=256)
+    """rounds played at once (raise it for API models); on Ray, per worker"""
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     examples: list[SeedExample] = Field(default_factory=list)
+    """seed rounds `nanoflux optimize` tunes the prompts on when no earlier run is given with --trainset"""
     sandbox: SandboxMode = "isolated"
+    """how the judge runs model-written code (the solution steps' python blocks, the `python` tool):
+    `isolated` runs it under bubblewrap and treats it as undecidable where bubblewrap cannot start;
+    `unsafe-local` runs it as a plain child process with your files and network, recorded in the manifest
+    and shown in the report (the README's Safety section)"""
 
     @field_validator("tools")
     @classmethod
@@ -423,33 +383,47 @@ def _describe(exc: ValidationError, root: yaml.Node | None, source: str) -> str:
 def _explain(error: dict[str, Any], loc: tuple[Any, ...]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        known = _fields_at(Spec, loc[:-1])
+        known = list(_fields_at(loc[:-1]))
         guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f"did you mean `{guess[0]}`? " if guess else ""
         return f"unknown field; {hint}known fields here: {', '.join(known)}"
     if kind == "missing":
-        return "required field is missing; add it"
+        field = _fields_at(loc[:-1]).get(str(loc[-1]))
+        return "required field is missing; add it" + (f" ({describe(field)})" if field and field.description else "")
     message = error["msg"].removeprefix("Value error, ")
     if kind in {"literal_error", "enum"}:
         return f"{message}, got {error.get('input')!r}"
     return f"{message} (got {error.get('input')!r})" if kind.endswith(("_type", "_parsing")) else message
 
 
-def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """The field names of the model found by following `loc` from the Spec, for did-you-mean hints."""
+def _fields_at(loc: tuple[Any, ...]) -> dict[str, FieldInfo]:
+    """The fields of the model found by following `loc` from the Spec (list indices pass through)."""
+    model: type[BaseModel] | None = Spec
     for part in loc:
-        field = model.model_fields.get(str(part)) if isinstance(part, str) else None
-        if field is None:
-            if isinstance(part, int):
-                continue
-            return []
-        annotation = field.annotation
-        inner = getattr(annotation, "__args__", None)
-        candidates = [annotation, *(inner or ())]
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-        if model is None:
-            return []
-    return list(model.model_fields)
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part)) if model else None
+        model = model_of(field.annotation) if field else None
+    return model.model_fields if model else {}
+
+
+def field_at(path: str) -> FieldInfo:
+    """The spec's field at a dotted path as written in YAML, e.g. `curation.band`."""
+    *parents, name = path.split(".")
+    if (field := _fields_at(tuple(parents)).get(name)) is None:
+        raise KeyError(f"the spec has no field {path!r}")
+    return field
+
+
+def describe(field: FieldInfo) -> str:
+    """A field's description on one line (it is written as the docstring under the field)."""
+    return " ".join((field.description or "").split())
+
+
+def model_of(annotation: Any) -> type[BaseModel] | None:
+    """The spec model an annotation holds: itself, or the item of a list or optional."""
+    candidates = [annotation, *(getattr(annotation, "__args__", None) or ())]
+    return next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
@@ -468,3 +442,32 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
         else:
             return line
     return line
+
+
+def apply_overrides(spec: Spec, *, rounds: int | None = None, threads: int | None = None,
+                    models: Mapping[str, str] | None = None, execution: Mapping[str, Any] | None = None) -> Spec:
+    """The spec with CLI overrides applied, validated again as a whole."""
+    data = spec.model_dump()
+    data["execution"].update(execution or {})
+    if rounds is not None:
+        data["rounds"] = rounds
+    if threads is not None:
+        data["threads"] = threads
+    for role, model in (models or {}).items():
+        if role not in type(spec.roles).model_fields:
+            raise NanofluxError(f"unknown role {role!r} in --model; use attacker=MODEL, defender=MODEL or judge=MODEL")
+        data["roles"][role]["model"] = model
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as exc:
+        raise NanofluxError("; ".join(_describe_override(error) for error in exc.errors())) from None
+
+
+def _describe_override(error: Mapping[str, Any]) -> str:
+    """One line per invalid override, named as the user typed it: `--threads 1000: ...`."""
+    loc = tuple(str(part) for part in error["loc"])
+    option = {"rounds": "--rounds", "threads": "--threads", "roles": "--model", "address": "--address",
+              "workers": "--workers", "executor": "--executor"}.get(loc[-1] if loc[0] == "execution" else loc[0])
+    option = option or ".".join(loc)
+    message = error["msg"].removeprefix("Value error, ")
+    return f"invalid {option} {error.get('input')!r}: {message}"

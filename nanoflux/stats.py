@@ -7,7 +7,6 @@ figures from here, so they never disagree.
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -18,9 +17,10 @@ import numpy as np
 
 from nanoflux.scoring import complexity_of
 from nanoflux.errors import NanofluxError
-from nanoflux.journal import JOURNAL_NAME, RoundRecord, is_accepted, read_rounds
+from nanoflux.journal import RoundRecord, is_accepted, read_rounds
+from nanoflux.layout import JOURNAL_NAME, RunDir
+from nanoflux.names import LOCAL_PREFIX
 
-STATS_NAME = "stats.json"
 SIMILARITY_BINS = 10  # equal-width bins over 0-1
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 _LEVEL_ORDER = ("L1", "L2", "L3", "L4", "L5", "failed")
@@ -32,9 +32,10 @@ def journal_records(run_dir: str | Path) -> list[RoundRecord]:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise NanofluxError(f"run directory {run_dir} does not exist; pass a directory made by `nanoflux compile`")
-    if not (run_dir / JOURNAL_NAME).is_file():
+    journal = RunDir(run_dir).journal
+    if not journal.is_file():
         raise NanofluxError(f"{run_dir} has no journal ({JOURNAL_NAME}); pass a directory made by `nanoflux compile`")
-    return read_rounds(run_dir / JOURNAL_NAME)
+    return read_rounds(journal)
 
 
 def record_counts(records: list[RoundRecord]) -> dict[str, Any]:
@@ -169,7 +170,7 @@ def wall_seconds(records: list[RoundRecord]) -> float | None:
 
 
 def role_cost(records: list[RoundRecord]) -> dict[str, Any]:
-    """Money spent per role in USD at litellm's offline prices; embedded (``local/``) models cost 0.
+    """Money spent per role in USD at litellm's prices; embedded (``local/``) models cost 0.
 
     A role that used a model litellm has no price for has cost None (unknown, not free), and the
     model is listed under ``unpriced``. litellm is imported only when an API model was used.
@@ -181,7 +182,7 @@ def role_cost(records: list[RoundRecord]) -> dict[str, Any]:
             tokens[role, trace["model"], "output"] += trace["output_tokens"]
     prices: dict[str, tuple[float, float] | None] = {}
     for model in {model for _, model, _ in tokens}:
-        prices[model] = (0.0, 0.0) if model.startswith("local/") else _token_price(model)
+        prices[model] = (0.0, 0.0) if model.startswith(LOCAL_PREFIX) else _token_price(model)
     usd: dict[str, float | None] = {}
     for (role, model, kind), count in tokens.items():
         price = prices[model]
@@ -193,11 +194,15 @@ def role_cost(records: list[RoundRecord]) -> dict[str, Any]:
 
 
 def _token_price(model: str) -> tuple[float, float] | None:
-    """USD per input and per output token from litellm's bundled price map (never fetched), or None."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    """USD per input and per output token from litellm's price map, or None.
+
+    litellm loads its map when first imported: the bundled copy under the CLI (which sets
+    LITELLM_LOCAL_MODEL_COST_MAP), else whatever the caller's environment asks for.
+    """
     import litellm
 
-    litellm.suppress_debug_info = True  # else it prints a "Provider List" banner for every model it cannot price
+    if model not in litellm.model_cost and model.partition("/")[0] not in litellm.provider_list:
+        return None  # no provider litellm knows: asking would print its "Provider List" banner
     try:
         return litellm.cost_per_token(model=model, prompt_tokens=1, completion_tokens=0)[0], \
             litellm.cost_per_token(model=model, prompt_tokens=0, completion_tokens=1)[1]
@@ -258,6 +263,6 @@ def save_stats(run_dir: str | Path, path: str | Path | None = None) -> tuple[dic
     from nanoflux.io import write_json
 
     stats = run_stats(run_dir)
-    target = Path(path) if path else Path(run_dir) / STATS_NAME
+    target = Path(path) if path else RunDir(Path(run_dir)).stats
     write_json(target, stats)
     return stats, target

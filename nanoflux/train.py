@@ -17,8 +17,10 @@ from typing import Any
 from transformers import TrainerCallback
 
 from nanoflux.errors import NanofluxError
-from nanoflux.io import write_json
-from nanoflux.hfmodels import ADAPTER_DIR, device, dtype, resolve_base
+from nanoflux.io import read_jsonl, write_json
+from nanoflux.hfmodels import device, dtype, resolve_base
+from nanoflux.layout import DATASET_FILES, FinetuneDir, RunDir, dataset_path
+from nanoflux.names import EMBEDDED_MODEL
 from nanoflux.plots import plot_losses
 from nanoflux.rundir import verified
 from nanoflux.versions import TRAINING, library_versions
@@ -87,30 +89,30 @@ def dataset_file(data: str | Path, method: str) -> Path:
     if method not in METHODS:
         raise NanofluxError(f"unknown method {method!r}; use one of: {', '.join(METHODS)}")
     path = Path(data).expanduser()
-    candidates = [path] if path.is_file() else [path / "dataset" / f"{method}.jsonl", path / f"{method}.jsonl"]
+    candidates = [path] if path.is_file() else [RunDir(path).dataset_file(method), path / DATASET_FILES[method]]
     found = next((c for c in candidates if c.is_file()), None)
     if found is None:
         raise NanofluxError(f"no {method} dataset at {path}: give a run directory, a curated directory or a "
-                            f"{method}.jsonl file (nanoflux compile writes RUN_DIR/dataset/{method}.jsonl)")
+                            f"{DATASET_FILES[method]} file (nanoflux compile writes RUN_DIR/{dataset_path(method)})")
     return verified(found)
 
 
 def read_rows(path: Path, method: str) -> list[dict[str, Any]]:
-    """The dataset's rows, checked to be in the exporter's format for `method`."""
-    try:
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise NanofluxError(f"{path} is not JSON lines: {exc}") from exc
+    """The dataset's rows, each checked to be in the exporter's format for `method`."""
+    columns = ", ".join(sorted(COLUMNS[method]))
+    fix = f"write one {method} example a line, as `nanoflux compile` exports them ({columns})"
+    rows = []
+    for number, row in read_jsonl(path, fix=fix):
+        if missing := COLUMNS[method] - set(row):
+            raise NanofluxError(f"{path}:{number}: not a {method} dataset, the row lacks {sorted(missing)}; SFT rows "
+                                "hold messages, DPO rows prompt, chosen and rejected: train with the file's method")
+        rows.append(row)
     if not rows:
-        raise NanofluxError(f"{path} is empty: no examples to train on (did the run accept any rounds?)")
-    missing = COLUMNS[method] - set(rows[0])
-    if missing:
-        raise NanofluxError(f"{path} is not a {method} dataset: rows lack {sorted(missing)} "
-                            f"(SFT rows hold messages; DPO rows hold prompt, chosen, rejected)")
+        raise NanofluxError(f"{path}: empty, no examples to train on; did the run accept any rounds?")
     return rows
 
 
-def finetune(data: str | Path, *, base: str = "local/smollm2-135m", method: str = "sft",
+def finetune(data: str | Path, *, base: str = EMBEDDED_MODEL, method: str = "sft",
              lora: str | LoraSpec = "r=16,alpha=32", epochs: float = 1, max_steps: int | None = None,
              out: str | Path = "runs/finetune", seed: int = 0, learning_rate: float = 2e-4, batch_size: int = 4,
              max_length: int = 512, beta: float = 0.1, cache_dir: Path | None = None) -> FinetuneResult:
@@ -139,15 +141,16 @@ def finetune(data: str | Path, *, base: str = "local/smollm2-135m", method: str 
     settings = {"method": method, "lora": asdict(spec), "epochs": epochs, "max_steps": max_steps,
                 "learning_rate": learning_rate, "batch_size": batch_size, "max_length": max_length,
                 **({"beta": beta} if method == "dpo" else {})}
-    log = LossLog(out / "train_log.jsonl")
+    files = FinetuneDir(out)
+    log = LossLog(files.log)
     trainer = _trainer(method, model, tokenizer, Dataset.from_list(rows), spec, settings, out, seed, log)
     started = time.perf_counter()
     trainer.train()
     wall_s = time.perf_counter() - started
-    adapter = out / ADAPTER_DIR
+    adapter = files.adapter
     trainer.save_model(str(adapter))
     tokenizer.save_pretrained(str(adapter))
-    plot_losses({method: log.losses}, out / "loss.png")
+    plot_losses({method: log.losses}, files.plot)
     train_tokens = int(log.tokens)
     manifest = {
         "data": {"path": str(path.resolve()), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
@@ -158,10 +161,10 @@ def finetune(data: str | Path, *, base: str = "local/smollm2-135m", method: str 
         "device": device(),
         "result": {"steps": trainer.state.global_step, "final_loss": log.losses[-1] if log.losses else None,
                    "train_tokens": train_tokens, "wall_s": round(wall_s, 2)},
-        "files": {"adapter": ADAPTER_DIR, "log": "train_log.jsonl", "plot": "loss.png"},
+        "files": {"adapter": files.adapter.name, "log": files.log.name, "plot": files.plot.name},
         "versions": library_versions(TRAINING),
     }
-    write_json(out / "manifest.json", manifest)
+    write_json(files.manifest, manifest)
     return FinetuneResult(out, adapter, trainer.state.global_step, log.losses, train_tokens, wall_s, manifest)
 
 

@@ -3,7 +3,7 @@
 Each request gets the next planned behaviour (then the default one), so a test sets exactly how
 the server fails and counts what the client sent:
 
-    ok       200 with valid outputs for the role asking (the scripted answers of tests/fakes.py,
+    ok       200 with valid outputs for the role asking (the scripted answers of nanoflux.testing,
              chosen by the JSON schema the request carries: set `structured_output: true`)
     500      an internal server error
     429      a rate limit with `Retry-After: <retry_after>` seconds
@@ -11,6 +11,9 @@ the server fails and counts what the client sent:
     garbage  200 with a completion whose content is not JSON: output that does not parse
     drop     the connection closed without a response: a server dying mid-request
     die      as drop, and the server stops: every later connection is refused
+    json_object
+             500 naming json_object for a `json_schema` response format, as llama-cpp-python's
+             server answers; ok for a `json_object` one
 
     with FaultServer(default="500") as server:
         compile_spec(parse_spec(fault_spec(server)), ...)
@@ -28,9 +31,10 @@ from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.fakes import SCRIPTED_SPEC, Answer, default_answers, role_of
+from nanoflux.testing import Answer, default_answers, role_of
+from tests.fakes import SCRIPTED_SPEC
 
-BEHAVIOURS = ("ok", "500", "429", "hang", "garbage", "drop", "die")
+BEHAVIOURS = ("ok", "500", "429", "hang", "garbage", "drop", "die", "json_object")
 
 
 # DSPy sends `openai/` models to an api_base through its own HTTP client, and providers it has no
@@ -54,7 +58,7 @@ class FaultServer:
         default: what a request gets when the plan is empty.
         retry_after: seconds a 429 asks the client to wait.
         hang_limit: the longest a hung request is held (the test's bound, should the client never time out).
-        answer: role outputs for `ok` (default: tests.fakes.default_answers, distinct valid rounds).
+        answer: role outputs for `ok` (default: nanoflux.testing.default_answers, distinct valid rounds).
     """
 
     def __init__(self, default: str = "ok", *, retry_after: float = 1, hang_limit: float = 10.0,
@@ -128,7 +132,11 @@ class FaultServer:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 role = role_of(_schema(body))
                 behaviour = server._next(role)
-                if behaviour == "ok":
+                if behaviour == "json_object" and (body.get("response_format") or {}).get("type") == "json_schema":
+                    self._send(500, {"error": {"message": "1 validation error for CreateChatCompletionRequest\n"
+                                                          "response_format.type\n  Input should be 'text' or "
+                                                          "'json_object'", "type": "internal_server_error"}})
+                elif behaviour in ("ok", "json_object"):
                     with server._lock:
                         payload = server.answer(role, _last_text(body))
                     self._send(200, _completion(body, json.dumps(payload)))

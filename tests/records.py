@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from nanoflux.scoring import level_name
-from nanoflux.journal import JOURNAL_NAME, Journal, RoundRecord
+from nanoflux.journal import Journal, RoundRecord
+from nanoflux.layout import JOURNAL_NAME
 from nanoflux.spec import parse_spec
 
 

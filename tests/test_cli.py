@@ -27,6 +27,19 @@ def test_compile_help_shows_every_option() -> None:
         assert option in result.output
 
 
+@pytest.mark.parametrize(("command", "option", "field"), [
+    ("curate", "--band", "curation.band"), ("curate", "--novelty", "curation.novelty"), ("curate", "--seed", "seed"),
+    ("compile", "--rounds", "rounds"), ("compile", "--address", "execution.address"),
+])
+def test_an_option_that_overrides_a_spec_field_is_described_by_the_spec_model(command: str, option: str,
+                                                                               field: str) -> None:
+    from nanoflux.spec import describe, field_at
+
+    text = " ".join(invoke(command, "--help").output.split())
+    description = describe(field_at(field))
+    assert f"{option} " in text and f"{description[1:]}. Default: the spec's `{field}`." in text
+
+
 def test_validate_accepts_a_shipped_spec() -> None:
     result = invoke("validate", str(ROOT / "specs" / "genomics.yaml"))
     assert result.exit_code == 0 and "valid spec 'genomics'" in result.output

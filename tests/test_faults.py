@@ -156,6 +156,20 @@ def test_output_that_does_not_parse_is_kept_on_resume_and_played_again_with_retr
     assert (counts["rounds_played"], counts["failed"], counts["accepted"], counts["attempts"]) == (2, 0, 2, 3)
 
 
+def test_verbose_says_on_stderr_when_a_server_is_sent_another_schema_format(tmp_path: Path) -> None:
+    with FaultServer(default="json_object") as server:
+        spec_path = tmp_path / "spec.yaml"
+        spec_path.write_text(fault_spec(server))
+        runs = {name: invoke(*flags, "compile", str(spec_path), "--rounds", "1", "--out", str(tmp_path / name),
+                             "--cache-dir", str(tmp_path / f"{name}-cache"))
+                for name, flags in (("quiet", ()), ("verbose", ("-v",)))}
+    assert all(result.exit_code == 0 for result in runs.values()), {k: r.output for k, r in runs.items()}
+    switched = (f"INFO nanoflux.lm: openai/fault at {server.api_base} refused the json_schema response format; "
+                "sending it json_object from now on")
+    assert switched in runs["verbose"].stderr and switched not in runs["quiet"].output
+    assert "INFO" not in runs["quiet"].output
+
+
 def test_retry_failed_without_resume_is_refused(tmp_path: Path) -> None:
     spec = Path(__file__).parent.parent / "specs" / "math.yaml"
     result = invoke("compile", str(spec), "--retry-failed", "--out", str(tmp_path / "run"))

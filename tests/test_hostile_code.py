@@ -9,7 +9,8 @@ from nanoflux import parse_spec
 from nanoflux.journal import read_journal
 from nanoflux.pipeline import compile_spec
 from nanoflux.report import build_report
-from tests.fakes import SCRIPTED_SPEC, ScriptedEngine, scripted_roles
+from nanoflux.testing import ScriptedEngine, scripted_roles
+from tests.fakes import SCRIPTED_SPEC
 from tests.verify.attacks import HOOK_BYPASS, requires_isolation
 
 SPEC = SCRIPTED_SPEC.replace("rounds: 6", "rounds: 2") + "curation: {band: L1-L5, require_verified_reference: true}\n"

@@ -9,20 +9,14 @@ import pytest
 
 from nanoflux import parse_spec
 from nanoflux.curate import curate, run_spec
-from nanoflux.journal import (
-    JOURNAL_NAME,
-    Journal,
-    RoundRecord,
-    read_journal,
-    read_rounds,
-    reference_refuted,
-    reference_verified,
-)
+from nanoflux.journal import Journal, RoundRecord, read_journal, read_rounds, reference_refuted, reference_verified
+from nanoflux.layout import JOURNAL_NAME
 from nanoflux.optimize.data import load_cases
 from nanoflux.pipeline import compile_spec, run_counts
 from nanoflux.report import load_view
 from nanoflux.stats import run_stats
-from tests.fakes import SCRIPTED_SPEC, ScriptedEngine, scripted_roles
+from nanoflux.testing import ScriptedEngine, scripted_roles
+from tests.fakes import SCRIPTED_SPEC
 from tests.records import DISTINCT, make_record, make_run
 
 # The fields only a played round has, and those only a failed one has.

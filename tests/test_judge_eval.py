@@ -92,10 +92,10 @@ def test_judge_eval_prints_the_table_and_writes_the_json_report(tmp_path: Path, 
 
 
 @pytest.mark.parametrize(("content", "expected"), [
-    (None, "does not exist"),
+    (None, "labelled.jsonl: no such file"),
     ("", "holds no items"),
-    ('{"question": "q", "reference": "1", "answer": "1", "label": "correct"}\n{oops\n', "line 2: not valid JSON"),
-    ('{"question": "q", "reference": "1", "label": "correct"}\n', "line 1: missing key(s) answer"),
+    ('{"question": "q", "reference": "1", "answer": "1", "label": "correct"}\n{oops\n', "labelled.jsonl:2: not JSON"),
+    ('{"question": "q", "reference": "1", "label": "correct"}\n', "labelled.jsonl:1: missing key(s) answer"),
     ('{"question": "q", "reference": "1", "answer": "1", "label": "maybe"}\n', "`correct` or `incorrect`"),
     ('{"question": "q", "reference": "1", "answer": "1", "label": "correct", "answer_type": "prose"}\n', "prose"),
 ])

@@ -13,7 +13,6 @@ import pytest
 
 from nanoflux.errors import NanofluxError
 from nanoflux.lm import (
-    EMBEDDED_MODEL,
     LlamaCppEngine,
     CHARS_PER_TOKEN,
     CUT_JSON_RETRIES,
@@ -23,7 +22,10 @@ from nanoflux.lm import (
     configure_cache,
     make_lm,
     resolve_gguf,
+    restored_cache,
+    using_cache,
 )
+from nanoflux.names import EMBEDDED_MODEL
 
 
 class QuestionAnswer(dspy.Signature):
@@ -42,11 +44,9 @@ def free_port() -> int:
 
 @pytest.fixture
 def fresh_cache(tmp_path):
-    """A cache of this test's own, so no earlier run answers for the model."""
-    previous = dspy.cache
+    """A disk cache of this test's own (conftest restores DSPy's after the test)."""
     configure_cache(tmp_path / "cache")
-    yield tmp_path / "cache"
-    dspy.cache = previous
+    return tmp_path / "cache"
 
 
 @pytest.fixture
@@ -146,6 +146,23 @@ def test_configure_cache_puts_the_disk_cache_in_the_given_directory(fresh_cache)
     assert dspy.cache.enable_disk_cache and fresh_cache.is_dir()
     configure_cache(None)
     assert not dspy.cache.enable_disk_cache
+
+
+def test_using_cache_swaps_in_a_disk_cache_for_the_block_only(tmp_path):
+    callers = dspy.cache
+    with using_cache(tmp_path / "run-cache"):
+        assert dspy.cache is not callers and dspy.cache.disk_cache_dir == str(tmp_path / "run-cache")
+    assert dspy.cache is callers
+    with using_cache(None):
+        assert dspy.cache is callers
+
+
+def test_a_cache_dspy_had_not_built_yet_is_left_unbuilt(tmp_path):
+    with restored_cache():
+        del dspy.cache  # as in a fresh process: DSPy builds its default on first use
+        with using_cache(tmp_path / "run-cache"):
+            assert dspy.cache.disk_cache_dir == str(tmp_path / "run-cache")
+        assert "cache" not in vars(dspy)
 
 
 def test_a_program_with_the_embedded_lm_saves_and_loads(tmp_path):

@@ -1,6 +1,7 @@
 """Prompt optimization: judge-based metrics, recipes, `nanoflux optimize` end to end, and its LM cache."""
 
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ from nanoflux.journal import reference_verified
 from nanoflux.optimize import AttackerMetric, DefenderMetric, load_recipe, optimize_spec, parse_recipe
 from nanoflux.optimize.data import record_case
 from nanoflux.pipeline import compile_spec
-from tests.fakes import SCRIPTED_SPEC, ScriptedEngine, scripted_roles
+from nanoflux.testing import ScriptedEngine, scripted_roles
+from tests.fakes import SCRIPTED_SPEC
 from tests.records import make_record
 
 ROOT = Path(__file__).parent.parent
@@ -280,3 +282,12 @@ def test_the_bootstrap_recipe_tunes_the_embedded_models_defender(tmp_path: Path)
     assert 0 <= report["metric"]["defender"]["before"] <= 1 and 0 <= report["metric"]["defender"]["after"] <= 1
     state = json.loads(result.program_path.read_text())
     assert state["defender.answer"]["demos"]
+
+
+def test_a_bad_line_in_a_jsonl_trainset_names_its_file_and_line(tmp_path: Path) -> None:
+    trainset = tmp_path / "seeds.jsonl"
+    seed = {"question": "2 + 3?", "reference_answer": "5", "solution_steps": ["2 + 3 = 5"]}
+    trainset.write_text(json.dumps(seed) + "\n" + json.dumps({"question": "no answer"}) + "\n")
+    with pytest.raises(NanofluxError, match=f"^{re.escape(str(trainset))}:2: neither a journal record nor a seed example"):
+        optimize_spec(parse_spec(SPEC), parse_recipe({"optimizer": "BootstrapFewShot"}), trainset=trainset,
+                      out=tmp_path / "o", cache_dir=tmp_path / "c", lms=scripted_roles(), progress=False)

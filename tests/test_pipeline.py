@@ -1,6 +1,7 @@
 """The main job end to end on a scripted LM: journal, curation, dataset, manifest, resume after SIGKILL."""
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -9,12 +10,16 @@ import textwrap
 import time
 from pathlib import Path
 
+import dspy
+import litellm
 import pytest
 
 from nanoflux import NanofluxError, parse_spec
 from nanoflux.journal import read_journal
+from nanoflux.modules import RoleLMs
 from nanoflux.pipeline import compile_spec
-from tests.fakes import SCRIPTED_SPEC, ScriptedEngine, scripted_roles
+from nanoflux.testing import ScriptedEngine, scripted_roles
+from tests.fakes import SCRIPTED_SPEC
 
 SPEC = SCRIPTED_SPEC + "curation: {band: L3-L5, require_verified_reference: true}\n"
 
@@ -37,6 +42,49 @@ def test_a_run_journals_every_round_and_exports_accepted_ones(tmp_path: Path) ->
     assert manifest["versions"]["dspy"] and manifest["tokens"]["attacker"]["output_tokens"] == 6 * 20
     first = json.loads((result.run_dir / "dataset" / "sft.jsonl").read_text().splitlines()[0])
     assert first["messages"][0]["role"] == "user" and "Answer: 5" in first["messages"][1]["content"]
+
+
+def cached_roles(engine: ScriptedEngine) -> RoleLMs:
+    """The scripted roles with DSPy's cache on, as the roles built from a spec have it."""
+    return RoleLMs(*(dspy.LM(name, engine=engine, cache=True, num_retries=0)
+                     for name in ("scripted/a", "scripted/b", "scripted/judge")))
+
+
+def test_a_library_run_caches_in_its_cache_dir_and_leaves_the_process_as_it_was(tmp_path: Path) -> None:
+    callers = dspy.cache  # an in-memory cache of this test's own (conftest)
+    engine = ScriptedEngine()
+    run(tmp_path, rounds=2, lms=cached_roles(engine))
+    assert dspy.cache is callers and len(callers.memory_cache) == 0, "the run's calls went to the run's cache"
+    calls = len(engine.calls)
+    # Measured from the second run: sklearn and torch set variables of their own when the first one loads them.
+    environ, quiet = dict(os.environ), litellm.suppress_debug_info
+    run(tmp_path, rounds=2, lms=cached_roles(engine), out=tmp_path / "again")
+    assert len(engine.calls) == calls, "the same calls with the same cache_dir are answered from it"
+    assert dspy.cache is callers and dict(os.environ) == environ and litellm.suppress_debug_info == quiet
+
+
+def test_a_library_run_without_a_cache_dir_uses_dspys_cache_as_the_caller_set_it(tmp_path: Path) -> None:
+    callers = dspy.cache
+    run(tmp_path, rounds=2, lms=cached_roles(ScriptedEngine()), cache_dir=None)
+    assert dspy.cache is callers and len(callers.memory_cache) == 2 * 3
+    assert not (tmp_path / "cache").exists()
+
+
+class TwiceExecutor:
+    """Delivers every round twice, as an executor that played a round again might."""
+
+    def run(self, play, tasks):
+        for task in tasks:
+            record = play(task)
+            yield {**record}
+            yield {**record}
+
+
+def test_a_round_delivered_twice_is_journaled_once_and_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="nanoflux")
+    result = run(tmp_path, rounds=2, executor=TwiceExecutor())
+    assert [r["round_id"] for r in read_journal(result.run_dir / "rounds.jsonl")] == [0, 1]
+    assert "round 1 came back twice (its executor played it again); journaled once" in caplog.text
 
 
 def test_the_attacker_is_shown_nearby_accepted_questions(tmp_path: Path) -> None:
@@ -105,7 +153,7 @@ KILLABLE = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     from nanoflux import parse_spec
     from nanoflux.pipeline import compile_spec
-    from tests.fakes import ScriptedEngine, scripted_roles
+    from nanoflux.testing import ScriptedEngine, scripted_roles
     spec = parse_spec({spec!r})
     compile_spec(spec, out={out!r}, rounds=12, threads=2, cache_dir={cache!r},
                  lms=scripted_roles(ScriptedEngine(latency=0.15)), progress=False)

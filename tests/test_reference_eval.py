@@ -49,4 +49,4 @@ def test_a_bad_solutions_file_exits_2_naming_the_line(tmp_path: Path, row: dict,
     path = tmp_path / "solutions.jsonl"
     path.write_text(json.dumps(row) + "\n")
     result = CliRunner().invoke(main, ["judge-eval", str(path)])
-    assert result.exit_code == 2 and expected in result.output and "line 1" in result.output
+    assert result.exit_code == 2 and expected in result.output and f"{path}:1:" in result.output

@@ -14,8 +14,9 @@ from click.testing import CliRunner
 
 from nanoflux.cli import main
 from nanoflux.errors import NanofluxError
-from nanoflux.journal import JOURNAL_NAME, Journal
-from nanoflux.report import REPORT_NAME, build_report
+from nanoflux.journal import Journal
+from nanoflux.layout import JOURNAL_NAME, REPORT_NAME
+from nanoflux.report import build_report
 from nanoflux.spec import parse_spec
 from nanoflux.stats import run_stats
 from tests.records import make_record
@@ -181,7 +182,7 @@ def test_the_cli_writes_the_report_where_asked_and_exits_2_on_a_bad_directory(ru
 
 def test_compile_writes_the_report_into_its_run_directory(tmp_path: Path) -> None:
     from nanoflux.pipeline import compile_spec
-    from tests.fakes import scripted_roles
+    from nanoflux.testing import scripted_roles
 
     result = compile_spec(SPEC, rounds=2, out=tmp_path / "run", cache_dir=tmp_path / "cache", lms=scripted_roles(),
                           progress=False)

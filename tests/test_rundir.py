@@ -18,10 +18,12 @@ from click.testing import CliRunner
 from nanoflux import NanofluxError, parse_spec
 from nanoflux.cli import main
 from nanoflux.journal import read_journal
+from nanoflux.layout import LOCK_NAME
 from nanoflux.pipeline import compile_spec
-from nanoflux.rundir import LOCK_NAME, exclusive
+from nanoflux.rundir import exclusive
 from nanoflux.train import dataset_file
-from tests.fakes import SCRIPTED_SPEC, ScriptedEngine, default_answers, scripted_roles
+from nanoflux.testing import ScriptedEngine, default_answers, scripted_roles
+from tests.fakes import SCRIPTED_SPEC
 
 ROOT = Path(__file__).parent.parent
 SPEC = SCRIPTED_SPEC + "curation: {band: L3-L5, require_verified_reference: true}\n"
@@ -35,7 +37,7 @@ HOLDER = "import sys, time; from pathlib import Path; from nanoflux.rundir impor
 SCRIPTED_CLI = textwrap.dedent("""
     import sys
     import nanoflux.pipeline
-    from tests.fakes import ScriptedEngine, scripted_roles
+    from nanoflux.testing import ScriptedEngine, scripted_roles
     nanoflux.pipeline.build_role_lms = lambda spec: scripted_roles(ScriptedEngine(latency={latency}))
     nanoflux.pipeline.check_reachable = lambda lm: None
     from nanoflux.cli import main
@@ -159,7 +161,7 @@ KILLED_IN_FINAL_WRITES = textwrap.dedent("""
     import itertools, os, signal
     from nanoflux import parse_spec
     from nanoflux.pipeline import compile_spec
-    from tests.fakes import ScriptedEngine, default_answers, scripted_roles
+    from nanoflux.testing import ScriptedEngine, default_answers, scripted_roles
     replace = os.replace
     def dies_before_dpo(src, dst):  # SIGKILL once sft.jsonl is in place and dpo.jsonl is still a temporary
         if str(dst).endswith("dpo.jsonl"):

@@ -6,8 +6,11 @@ import pytest
 
 from nanoflux import NanofluxError, load_spec, parse_spec
 from nanoflux.scoring import Band
+from nanoflux.spec import CurationSpec, RoleSpec
+from nanoflux.spec_doc import END, REGENERATE, START, render_table, replace_table, rows
 
-SPECS = sorted(Path(__file__).parent.parent.joinpath("specs").glob("*.yaml"))
+ROOT = Path(__file__).parent.parent
+SPECS = sorted(ROOT.joinpath("specs").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
@@ -74,8 +77,11 @@ def test_wrong_type_names_the_field_path_and_line() -> None:
     assert "'hot'" in message
 
 
-def test_missing_required_field_is_named() -> None:
-    assert "description (line 1): required field is missing" in _error("name: a\n")
+def test_missing_required_field_is_named_with_its_description() -> None:
+    assert ("description (line 1): required field is missing; add it (the domain, in a few sentences;"
+            in _error("name: a\n"))
+    nested = _error("name: a\ndescription: d\nrubric:\n  dimensions:\n    - {name: x}\n")
+    assert "rubric.dimensions.0.description (line 5): required field is missing; add it (what a 5 looks like" in nested
 
 
 def test_unknown_answer_type_lists_the_valid_ones() -> None:
@@ -162,3 +168,51 @@ def test_a_malformed_complexity_band_names_the_field_and_line() -> None:
 def test_a_role_given_in_part_keeps_its_own_temperature_default() -> None:
     spec = parse_spec("name: t\ndescription: d\nroles:\n  attacker: {timeout: 5}\n  defender: {max_tokens: 64}\n  judge: {timeout: 5}\n")
     assert (spec.roles.attacker.temperature, spec.roles.defender.temperature, spec.roles.judge.temperature) == (0.9, 0.3, 0.0)
+
+
+# --- the spec table: the README's is rendered from the models -----------------------------------
+
+
+def test_the_readme_spec_table_is_the_one_the_models_render() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert START in readme and END in readme
+    assert replace_table(readme) == readme, (
+        f"the README's spec table differs from the models in nanoflux/spec.py; regenerate it with `{REGENERATE}`")
+
+
+def test_every_field_of_the_spec_has_a_row_with_a_description() -> None:
+    table = {row.path: row for row in rows()}
+    assert all(row.description for row in table.values()), [p for p, row in table.items() if not row.description]
+    leaves = {f"curation.{name}" for name in CurationSpec.model_fields} | {"name", "rounds", "sandbox", "examples"}
+    assert leaves <= set(table)
+    assert {"roles.<role>.model", "roles.<role>.timeout", "roles.judge.agentic", "roles.alternate",
+            "rubric.dimensions[].weight", "examples[].reference_answer", "execution.workers"} <= set(table)
+    assert not any(path.startswith(("roles.attacker.", "roles.defender.")) for path in table)
+
+
+def test_the_table_reads_defaults_bounds_and_types_from_the_models() -> None:
+    table = {row.path: row for row in rows()}
+    assert (table["name"].default, table["description"].type) == ("required", "str, not empty")
+    assert (table["curation.novelty"].type, table["curation.novelty"].default) == ("float in (0, 1]", "`0.8`")
+    assert table["curation.hops"].type == "str or null" and table["curation.hops"].default == "`null`"
+    assert table["roles.<role>.temperature"].default == "attacker `0.9`, defender `0.3`, judge `0.0`"
+    assert table["roles.<role>.max_tokens"].default == f"`{RoleSpec.model_fields['max_tokens'].default}`"
+    assert table["execution.max_concurrent_calls"].type == "int >= 1 or null"
+    assert table["execution.executor"].type == "`threads` or `ray`"
+    assert table["questions.hops"].default == "`[2, 4]`"
+    assert table["rubric.dimensions"].default == "correctness 0.4, rigor 0.3, completeness 0.2, clarity 0.1"
+    assert table["roles.alternate"].default == "`true`"
+
+
+def test_a_table_cell_with_a_pipe_does_not_break_the_markdown_row() -> None:
+    from pydantic import BaseModel, Field
+
+    class Odd(BaseModel):
+        mode: str = Field("a|b", description="either | or")
+
+    assert render_table(Odd).splitlines()[-1] == "| `mode` | str | `a\\|b` | either \\| or |"
+
+
+def test_a_readme_without_the_markers_is_refused() -> None:
+    with pytest.raises(NanofluxError, match="spec-table"):
+        replace_table("# A README\n\n| field | default |\n")

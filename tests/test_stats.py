@@ -1,16 +1,19 @@
 """Run statistics: every breakdown adds up to the journal, and the CLI prints and saves them."""
 
 import json
+import os
 from pathlib import Path
 
+import litellm
 import pytest
 from click.testing import CliRunner
 
 from nanoflux.cli import main
 from nanoflux.errors import NanofluxError
-from nanoflux.journal import JOURNAL_NAME, Journal
+from nanoflux.journal import Journal
+from nanoflux.layout import JOURNAL_NAME
 from nanoflux.pipeline import run_counts
-from nanoflux.stats import format_stats, run_stats, save_stats
+from nanoflux.stats import format_stats, role_cost, run_stats, save_stats
 from tests.records import make_record
 
 RECORDS = [
@@ -69,6 +72,21 @@ def test_tokens_and_latency_are_summed_per_role_over_played_rounds(run_dir: Path
     roles = run_stats(run_dir)["roles"]
     assert roles["judge"] == {"calls": 5, "input_tokens": 50, "output_tokens": 25, "seconds": 0.5,
                               "mean_seconds": 0.1}
+
+
+def test_pricing_leaves_the_environment_and_litellm_as_they_were_and_prints_nothing(
+        capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LITELLM_LOCAL_MODEL_COST_MAP")  # litellm is loaded: only the CLI needs it, before that
+    monkeypatch.setattr(litellm, "suppress_debug_info", False)
+    records = [make_record(0), make_record(1)]
+    records[0]["roles"]["judge"]["model"] = "openai/gpt-4o-mini"
+    records[1]["roles"]["judge"]["model"] = "scripted/judge"  # no provider litellm knows
+    environ, quiet, prices = dict(os.environ), litellm.suppress_debug_info, litellm.model_cost
+    cost = role_cost(records)
+    assert cost["per_role"]["judge"] is None and cost["unpriced"] == ["scripted/judge"]
+    assert dict(os.environ) == environ and litellm.suppress_debug_info == quiet and litellm.model_cost is prices
+    assert capfd.readouterr() == ("", ""), "no 'Provider List' banner"
+    assert role_cost(records[:1])["per_role"]["judge"] > 0
 
 
 def test_the_run_manifest_counts_are_the_statistics_counts(run_dir: Path) -> None:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from nanoflux.cli import main
 from nanoflux.errors import NanofluxError
 from nanoflux.hfmodels import load_model, resolve_base, split_model
-from nanoflux.train import LoraSpec, finetune
+from nanoflux.train import LoraSpec, finetune, read_rows
 from tests.trainkit import emitted_run, tiny_model
 
 FAST = dict(max_steps=2, batch_size=2, max_length=64, learning_rate=1e-3)
@@ -47,6 +47,17 @@ def test_missing_or_empty_data_is_a_user_error(tmp_path: Path, tiny: Path) -> No
 def test_a_dataset_of_the_wrong_kind_is_a_user_error(tmp_path: Path, run_dir: Path, tiny: Path) -> None:
     with pytest.raises(NanofluxError, match="not a dpo dataset"):
         finetune(run_dir / "dataset" / "sft.jsonl", base=str(tiny), method="dpo", out=tmp_path)
+
+
+def test_every_row_is_checked_and_a_bad_one_is_named_by_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.jsonl"
+    pair = {"prompt": "2 + 3?", "chosen": "5", "rejected": "6"}
+    path.write_text(json.dumps(pair) + "\n" + json.dumps({"prompt": "2 + 3?", "chosen": "5"}) + "\n")
+    with pytest.raises(NanofluxError, match=r":2: not a dpo dataset, the row lacks \['rejected'\]"):
+        read_rows(path, "dpo")
+    path.write_text(json.dumps(pair) + "\n{oops\n")
+    with pytest.raises(NanofluxError, match=":2: not JSON"):
+        read_rows(path, "dpo")
 
 
 @pytest.mark.parametrize("base", ["local/no-such-model", "./no/such/dir", "not-a-hub-id", "no-org/no-such-model"])

@@ -11,7 +11,8 @@ def tiny_model(out: Path) -> Path:
     """A 2-layer random Llama with SmolLM2's real tokenizer and chat template (read from the shipped GGUF)."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from nanoflux.lm import EMBEDDED_MODEL, resolve_gguf
+    from nanoflux.lm import resolve_gguf
+    from nanoflux.names import EMBEDDED_MODEL
 
     gguf = resolve_gguf(EMBEDDED_MODEL)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)

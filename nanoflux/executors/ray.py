@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import socket
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,6 +23,7 @@ from dspy.utils.callback import BaseCallback
 
 from nanoflux.errors import NanofluxError
 from nanoflux.executors.base import Record, Task
+from nanoflux.names import LOCAL_PREFIX
 
 try:
     import ray
@@ -30,7 +32,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the install
     raise NanofluxError('the ray executor needs Ray: pip install "nanoflux[ray]"') from None
 
-LOCAL_PREFIX = "local/"  # embedded models run inside each actor: nothing shared to protect
+logger = logging.getLogger(__name__)
 CLIENT_PORT, GCS_PORT = 10001, 6379
 
 
@@ -113,7 +115,7 @@ class CallSlots(BaseCallback):
 
     def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         model = getattr(instance, "model", "")
-        if model and not model.startswith(LOCAL_PREFIX):
+        if model and not model.startswith(LOCAL_PREFIX):  # embedded models run in each actor: nothing shared
             ray.get(self.slots.acquire.remote(model, self.holder))
             self.models[call_id] = model
 
@@ -208,13 +210,16 @@ class RayExecutor:
                     record = ray.get(ref)
                 except RayActorError as exc:
                     replay.append(task)
+                    logger.info("Ray worker %s died mid-round; round %d is played again", worker.holder,
+                                task["round_id"])
                     if worker in pool:
                         deaths += 1
                         if deaths > self.workers:
                             raise NanofluxError(f"Ray workers keep dying before finishing a round: {exc}") from None
                         if slots is not None:
                             slots.forget.remote(worker.holder)
-                        pool[pool.index(worker)] = self._start(recipe, slots)
+                        pool[pool.index(worker)] = fresh = self._start(recipe, slots)
+                        logger.info("Ray worker %s takes the place of %s", fresh.holder, worker.holder)
                     continue
                 deaths = 0
                 yield record

@@ -9,7 +9,8 @@ from typing import Any
 from nanoflux.export.trl import dpo_example, sft_example
 from nanoflux.io import write_jsonl
 from nanoflux.journal import RoundRecord
-from nanoflux.rundir import DATASET_DIR, file_entry
+from nanoflux.layout import RunDir, dataset_path
+from nanoflux.rundir import file_entry
 
 
 def export_dataset(out_dir: Path, accepted: list[RoundRecord], formats: Iterable[str]) -> dict[str, Any]:
@@ -20,15 +21,14 @@ def export_dataset(out_dir: Path, accepted: list[RoundRecord], formats: Iterable
     example's provenance (round id, topic, level, models) in the same order as the training files,
     which stay free of extra columns so TRL takes them as they are.
     """
-    directory = out_dir / DATASET_DIR
+    run = RunDir(out_dir)
     rows: dict[str, int] = {}
     if "sft" in formats:
-        rows["sft"] = write_jsonl(directory / "sft.jsonl", map(sft_example, accepted))
+        rows["sft"] = write_jsonl(run.sft, map(sft_example, accepted))
     if "dpo" in formats:
-        rows["dpo"] = write_jsonl(directory / "dpo.jsonl", [p for p in map(dpo_example, accepted) if p is not None])
-    provenance = map(example_provenance, accepted)
-    rows["examples"] = write_jsonl(directory / "examples.jsonl", provenance)
-    return {name: file_entry(out_dir, f"{DATASET_DIR}/{name}.jsonl", count) for name, count in rows.items()}
+        rows["dpo"] = write_jsonl(run.dpo, [p for p in map(dpo_example, accepted) if p is not None])
+    rows["examples"] = write_jsonl(run.examples, map(example_provenance, accepted))
+    return {name: file_entry(out_dir, dataset_path(name), count) for name, count in rows.items()}
 
 
 def example_provenance(record: RoundRecord) -> dict[str, Any]:

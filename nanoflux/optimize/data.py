@@ -6,7 +6,6 @@ valid question looks like, and the defender is scored against the reference.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,9 @@ import dspy
 from pydantic import ValidationError
 
 from nanoflux.errors import NanofluxError
-from nanoflux.journal import JOURNAL_NAME, RoundRecord, read_rounds, reference_verified
+from nanoflux.io import read_jsonl
+from nanoflux.journal import RoundRecord, read_rounds, reference_verified
+from nanoflux.layout import JOURNAL_NAME, RunDir
 from nanoflux.spec import SeedExample, Spec
 
 
@@ -50,10 +51,10 @@ def load_cases(spec: Spec, source: str | Path | None = None) -> list[Case]:
     else:
         path = Path(source)
         if path.is_dir():
-            path = path / JOURNAL_NAME
+            path = RunDir(path).journal
         if not path.is_file():
             raise NanofluxError(f"no training data at {source}: pass a run directory holding {JOURNAL_NAME} or a JSONL file")
-        cases = [case for case in _read_jsonl(spec, path) if case is not None]
+        cases = [case for case in _read_cases(spec, path) if case is not None]
         where = str(path)
     if len(cases) < 2:
         raise NanofluxError(f"{where} holds {len(cases)} usable question(s) (status ok, reference verified by the "
@@ -62,19 +63,16 @@ def load_cases(spec: Spec, source: str | Path | None = None) -> list[Case]:
     return cases
 
 
-def _read_jsonl(spec: Spec, path: Path) -> Iterable[Case | None]:
+def _read_cases(spec: Spec, path: Path) -> Iterable[Case | None]:
     if path.name == JOURNAL_NAME:
         yield from (record_case(spec, record) for record in read_rounds(path))
         return
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    fix = "write one JSON object per line with question, reference_answer and solution_steps"
+    for number, data in read_jsonl(path, fix=fix):
         try:
-            data = json.loads(line)
             yield record_case(spec, data) if "status" in data else seed_case(spec, SeedExample.model_validate(data), number)
-        except (json.JSONDecodeError, ValidationError, TypeError, KeyError) as exc:
-            raise NanofluxError(f"{path}, line {number}: neither a journal record nor a seed example ({exc}); "
-                                "write one JSON object per line with question, reference_answer and solution_steps") from None
+        except (ValidationError, TypeError, KeyError) as exc:
+            raise NanofluxError(f"{path}:{number}: neither a journal record nor a seed example ({exc}); {fix}") from None
 
 
 def record_case(spec: Spec, record: RoundRecord) -> Case | None:

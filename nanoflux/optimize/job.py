@@ -18,22 +18,22 @@ from typing import Any
 import dspy
 from dspy.utils.usage_tracker import UsageTracker
 
-from nanoflux.compiler import ROLES, build_role_lms, compile_program, program_digest
-from nanoflux.curation.novelty import NOVELTY_DIR, NoveltyFilter
+from nanoflux.compiler import build_role_lms, compile_program, program_digest
+from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.errors import NanofluxError
 from nanoflux.io import write_json
-from nanoflux.journal import JOURNAL_NAME
-from nanoflux.lm import configure_cache
+from nanoflux.layout import RunDir
+from nanoflux.lm import using_cache
 from nanoflux.modules import RoleLMs, Round
 from nanoflux.modules.round import token_usage
+from nanoflux.names import ROLES
 from nanoflux.optimize.data import Case, attacker_example, defender_example, load_cases, split_cases
 from nanoflux.optimize.metrics import AttackerMetric, DefenderMetric
 from nanoflux.optimize.recipes import Recipe, load_recipe
-from nanoflux.pipeline import apply_overrides
 from nanoflux.rundir import exclusive
 from nanoflux.versions import library_versions
 from nanoflux.runner import AVOID_SHOWN
-from nanoflux.spec import Spec, load_spec
+from nanoflux.spec import Spec, apply_overrides, load_spec
 
 Metric = Callable[..., dspy.Prediction]
 
@@ -100,21 +100,22 @@ def optimize_spec(spec: Spec | str | Path, recipe: Recipe | str | Path, *, train
             the spec's `examples`).
         out: the output directory (default `runs/<spec name>-<recipe name>`).
         models: role -> model string overrides, as for `compile`.
-        cache_dir: DSPy's LM cache directory (None: `~/.cache/nanoflux/dspy`).
+        cache_dir: DSPy's LM cache directory, swapped in for the call and DSPy's cache restored after
+            (the CLI's default: `~/.cache/nanoflux/dspy`). None: DSPy's cache as it is.
         lms: role LMs to use instead of building them from the spec (tests, custom backends).
     """
     started = time.perf_counter()
     spec = apply_overrides(spec if isinstance(spec, Spec) else load_spec(spec), models=models)
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     out_dir = Path(out) if out else Path("runs") / f"{spec.name}-{recipe.name or recipe.optimizer.lower()}"
-    if (out_dir / JOURNAL_NAME).exists():
+    if RunDir(out_dir).journal.exists():
         raise NanofluxError(f"--out {out_dir} holds a compile run, whose program.json and novelty collection optimize "
                             "would overwrite; pass another --out (default: runs/<spec>-<recipe>)")
-    with exclusive(out_dir):  # one writer: a second optimize into the same directory is refused
+    # One writer: a second optimize into the same directory is refused.
+    with exclusive(out_dir), using_cache(Path(cache_dir) if cache_dir else None):
         cases = load_cases(spec, trainset)
         train, dev = split_cases(cases, dev=recipe.split.dev, seed=recipe.split.seed,
                                  max_examples=recipe.split.max_examples)
-        configure_cache(Path(cache_dir) if cache_dir else Path.home() / ".cache" / "nanoflux" / "dspy")
         lms = lms or build_role_lms(spec)
         program = compile_program(spec, lms=lms)
         novelty = known_questions(spec, out_dir, cases, trainset)
@@ -146,7 +147,7 @@ def optimize_spec(spec: Spec | str | Path, recipe: Recipe | str | Path, *, train
                     after = evaluate(tuned, devset, metrics[role], recipe.threads, progress)
                 getattr(program, role).load_state(getattr(tuned, role).dump_state())
                 results[role] = {"before": before, "after": after}
-        program_path = out_dir / "program.json"
+        program_path = RunDir(out_dir).program
         program.save(str(program_path))
         report = {
             "created_at": datetime.now(timezone.utc).isoformat(),
@@ -160,15 +161,15 @@ def optimize_spec(spec: Spec | str | Path, recipe: Recipe | str | Path, *, train
             "seconds": round(time.perf_counter() - started, 2),
             "versions": library_versions(),
         }
-        write_json(out_dir / "optimize.json", report)
+        write_json(RunDir(out_dir).optimize_report, report)
         return OptimizeResult(out_dir, program_path, report)
 
 
 def known_questions(spec: Spec, out_dir: Path, cases: list[Case], trainset: str | Path | None) -> NoveltyFilter:
     """The questions a tuned attacker must not repeat: the training cases, and the training run's accepted ones."""
     run = Path(trainset) if trainset else None
-    against = [run] if run is not None and (run / NOVELTY_DIR / "chroma.sqlite3").is_file() else []
-    novelty = NoveltyFilter(out_dir / NOVELTY_DIR, threshold=spec.curation.novelty,
+    against = [run] if run is not None and RunDir(run).novelty_store.is_file() else []
+    novelty = NoveltyFilter(RunDir(out_dir).novelty, threshold=spec.curation.novelty,
                             model=spec.curation.embedding_model, against=against)
     for index, case in enumerate(cases):
         novelty.add(f"train-{index}", case.question, {"topic": case.topic})

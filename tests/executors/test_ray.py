@@ -5,6 +5,7 @@ picklable factory of scripted LMs, so no test loads a real model.
 """
 
 import json
+import logging
 import os
 import random
 import re
@@ -21,14 +22,14 @@ from click.testing import CliRunner
 
 from nanoflux import parse_spec
 from nanoflux.cli import main
-from nanoflux.curation.novelty import EMBEDDING_CACHE, NOVELTY_DIR
 from nanoflux.curate import curate
 from nanoflux.executors import ThreadExecutor
 from nanoflux.executors.ray import RayExecutor
 from nanoflux.journal import read_journal
+from nanoflux.layout import EMBEDDING_CACHE, NOVELTY_DIR
 from nanoflux.modules import RoleLMs
 from nanoflux.pipeline import compile_spec
-from tests.fakes import SCENES, ScriptedEngine, scripted_roles
+from nanoflux.testing import SCENES, ScriptedEngine, scripted_roles
 from tests.faultserver import FaultServer, fault_spec
 
 SPEC = """
@@ -171,10 +172,13 @@ def test_ray_workers_cache_in_the_runs_cache_dir_not_dspys_default(tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_round_costs_no_round_and_repeats_none(tmp_path: Path, local_ray: None) -> None:
+def test_a_worker_killed_mid_round_costs_no_round_and_repeats_none(tmp_path: Path, local_ray: None,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="nanoflux")
     marker = tmp_path / "killed"
     result = play(tmp_path, RayExecutor(workers=2, threads=2), lms=StandIn(jitter=0.2, kill_marker=marker))
     assert marker.exists() and not marker.with_suffix(".survived").exists(), "one actor died mid-round"
+    assert "died mid-round; round" in caplog.text and "takes the place of" in caplog.text
     assert journaled_ids(result.run_dir) == list(range(12))
     assert result.manifest["counts"]["failed"] == 0
 
