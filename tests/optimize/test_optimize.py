@@ -27,7 +27,7 @@ from nanoflux.testing import ScriptedEngine, scripted_roles
 from tests.fakes import SCRIPTED_SPEC
 from tests.records import make_record
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 RECIPES = sorted((ROOT / "optimizers").glob("*.yaml"))
 PROPOSAL = "Chain every step on the result of the one before and hide one trap."
 
