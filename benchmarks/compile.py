@@ -25,11 +25,11 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+from benchmarks.embedded_lm import compare as compare_embedded_lm  # noqa: E402
 from nanoflux import load_spec  # noqa: E402
 from nanoflux.journal import read_journal  # noqa: E402
 from nanoflux.pipeline import compile_spec  # noqa: E402
 from nanoflux.testing import ScriptedEngine, scripted_roles  # noqa: E402
-from benchmarks.embedded_lm import compare as compare_embedded_lm  # noqa: E402
 
 CALLS_PER_ROUND = 3
 LATENCY_S = 0.2
@@ -68,7 +68,7 @@ def rounds_span(run_dir: Path) -> float:
     """Seconds from the first round's start to the last round's end, from the journal's own timestamps."""
     records = read_journal(run_dir / "rounds.jsonl")
     starts = [datetime.fromisoformat(r["started_at"]).timestamp() for r in records]
-    ends = [start + r["seconds"] for start, r in zip(starts, records)]
+    ends = [start + r["seconds"] for start, r in zip(starts, records, strict=True)]
     return max(ends) - min(starts)
 
 

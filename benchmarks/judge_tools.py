@@ -88,11 +88,13 @@ def make_pairs() -> list[dict]:
          ["(a^3+2b)/(3b)", "\\frac{a^3+2b}{a}", "\\frac{a^3-2b}{3a}"]),
         ("rational expression", "\\frac{n(n+1)}{2}", ["n(n+1)/2", "\\frac{n^2+n}{2}", "(n^2 + n)/2", "\\binom{n+1}{2}"],
          ["n(n-1)/2", "\\frac{n^2}{2}"]),
-        ("interval", "[2, \\infty)", ["x \\ge 2", "x \\geq 2", "[2,\\infty)", "2 \\le x"], ["(2, \\infty)", "x > 2", "x \\le 2"]),
+        ("interval", "[2, \\infty)", ["x \\ge 2", "x \\geq 2", "[2,\\infty)", "2 \\le x"],
+         ["(2, \\infty)", "x > 2", "x \\le 2"]),
         ("percent", "25\\%", ["25%", "25 percent"], ["0.025", "2.5", "250"]),
         ("scientific", "1.5 \\times 10^{3}", ["1500", "1.5e3", "1,500", "1500.0"], ["150", "1.5e4", "15000"]),
         ("power", "2^{10}", ["1024", "2**10", "4^5"], ["1000", "2^{9}", "20"]),
-        ("trig", "\\frac{\\sqrt{3}}{2}", ["\\sin(\\pi/3)", "sqrt(3)/2", "\\cos\\frac{\\pi}{6}", "\\frac{1}{2}\\sqrt{3}"],
+        ("trig", "\\frac{\\sqrt{3}}{2}",
+         ["\\sin(\\pi/3)", "sqrt(3)/2", "\\cos\\frac{\\pi}{6}", "\\frac{1}{2}\\sqrt{3}"],
          ["\\frac{\\sqrt{2}}{2}", "\\frac{1}{2}"]),
         ("log", "3", ["\\log_2 8", "\\log_{2}(8)", "\\ln(e^3)"], ["\\log_2 16", "\\log_3 8"]),
         ("mixed number", "\\frac{5}{2}", ["2\\frac{1}{2}", "2.5", "2 1/2"], ["2\\frac{1}{3}", "1.5"]),
@@ -191,14 +193,14 @@ def math_verify_verdicts(pairs: list[dict], *, wrap: bool) -> list[bool] | None:
             predicted = f"${predicted}$"
         try:
             verdicts.append(bool(verify(parse(f"${pair['reference']}$"), parse(predicted))))
-        except Exception:  # math-verify raises on some inputs; count it as not accepted
+        except Exception:  # noqa: BLE001 - math-verify raises many kinds on some inputs; count it as not accepted
             verdicts.append(False)
     return verdicts
 
 
 def report_accuracy(name: str, pairs: list[dict], verdicts: list[bool]) -> None:
-    equivalent = [v for p, v in zip(pairs, verdicts) if p["equivalent"]]
-    wrong = [v for p, v in zip(pairs, verdicts) if not p["equivalent"]]
+    equivalent = [v for p, v in zip(pairs, verdicts, strict=True) if p["equivalent"]]
+    wrong = [v for p, v in zip(pairs, verdicts, strict=True) if not p["equivalent"]]
     print(f"{name:24} accepts {sum(equivalent)}/{len(equivalent)} equivalent rewrites "
           f"({100 * sum(equivalent) / len(equivalent):.1f}%) and {sum(wrong)}/{len(wrong)} wrong pairs")
 

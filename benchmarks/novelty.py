@@ -20,13 +20,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import chromadb  # noqa: E402
-import numpy as np  # noqa: E402
-from chromadb.config import Settings  # noqa: E402
+import chromadb
+import numpy as np
+from chromadb.config import Settings
 
-from nanoflux.curation.embeddings import load_embedder  # noqa: E402
-from nanoflux.curation.novelty import COLLECTION, NoveltyFilter  # noqa: E402
-from nanoflux.names import EMBEDDING_MODEL  # noqa: E402
+from nanoflux.curation.embeddings import load_embedder
+from nanoflux.curation.novelty import COLLECTION, NoveltyFilter
+from nanoflux.names import EMBEDDING_MODEL
 
 CANDIDATE = "How does the proofreading activity of DNA polymerase lower the mutation rate?"
 INSERT_BATCH = 5000  # below chromadb's maximum batch size

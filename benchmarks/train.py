@@ -17,8 +17,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from nanoflux.export import export_dataset  # noqa: E402
-from nanoflux.train import finetune  # noqa: E402
+from nanoflux.export import export_dataset
+from nanoflux.train import finetune
 
 
 def record(i: int) -> dict:

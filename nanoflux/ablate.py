@@ -44,7 +44,7 @@ class AblateResult:
 def grid(bands: Sequence[str | None] = (None,), hops: Sequence[str | None] = (None,),
          sizes: Sequence[int | None] = (None,), novelty: Sequence[float | None] = (None,)) -> list[dict[str, Any]]:
     """Every combination of the given settings; None keeps the run's spec value for that setting."""
-    cells = [dict(zip(("band", "hops", "size", "novelty"), values))
+    cells = [dict(zip(("band", "hops", "size", "novelty"), values, strict=True))
              for values in itertools.product(bands or (None,), hops or (None,), sizes or (None,), novelty or (None,))]
     return [{"name": "_".join(f"{k}-{v}" for k, v in cell.items() if v is not None) or "spec-defaults", **cell}
             for cell in cells]
@@ -88,7 +88,7 @@ def ablate(run_dir: str | Path, *, heldout: str | Path, baseline: str | Path,
     names = ["base", *models]
     scores = evaluate([base, *models.values()], heldout, out=files.eval.root, answer_type=answer_type,
                       max_new_tokens=max_new_tokens, cache_dir=train_options.get("cache_dir"))
-    by_name = dict(zip(names, scores.models))
+    by_name = dict(zip(names, scores.models, strict=True))
     table = [{"name": "base", "examples": 0, "train_tokens": 0}, *rows]
     for row in table:
         score = by_name.get(row["name"])

@@ -311,8 +311,10 @@ def stats_(run_dir: Path, json_path: Path | None) -> None:
 @click.option("--recipe", required=True, type=click.Path(path_type=Path),
               help="An optimizer recipe: optimizers/bootstrap.yaml, mipro.yaml, gepa.yaml, copro.yaml or your own.")
 @click.option("--trainset", type=click.Path(path_type=Path),
-              help="An earlier run directory, or a JSONL file of rounds or seed examples (default: the spec's `examples`).")
-@click.option("--out", type=click.Path(path_type=Path), help="Output directory (default: runs/<spec name>-<recipe name>).")
+              help="An earlier run directory, or a JSONL file of rounds or seed examples "
+                   "(default: the spec's `examples`).")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Output directory (default: runs/<spec name>-<recipe name>).")
 @click.option("--model", "models", multiple=True, metavar="ROLE=MODEL",
               help="Override a role's model, e.g. --model judge=openai/gpt-4o-mini (repeatable).")
 @click.option("--cache-dir", type=click.Path(path_type=Path),
@@ -417,7 +419,8 @@ def finetune_(data: Path, base: str, method: str, lora: str, epochs: float, max_
               help="A model to score, with a LoRA adapter after '+' (repeatable: all are compared).")
 @click.option("--data", required=True, type=click.Path(path_type=Path),
               help="Held-out JSONL: question, answer and optionally topic and solution per line.")
-@click.option("--out", type=click.Path(path_type=Path), help="Where answers.jsonl and eval.json go (default: runs/eval).")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Where answers.jsonl and eval.json go (default: runs/eval).")
 @click.option("--answer-type", type=click.Choice(["auto", "numeric", "expression", "choice", "text", "set", "units"]),
               default="auto", show_default=True, help="How answers are compared (a row's own answer_type wins).")
 @click.option("--max-new-tokens", type=click.IntRange(min=1), default=256, show_default=True)

@@ -51,7 +51,8 @@ def build_judge(spec: Spec) -> Judge:
     Code (the solution steps' python blocks, the `python` tool) runs in the spec's `sandbox` mode.
     """
     settings, sandbox = spec.roles.judge, Sandbox(mode=spec.sandbox)
-    agent_tools = [fn for name in spec.tools for fn in get_tool(name).functions_for(sandbox)] if settings.agentic else []
+    agent_tools = [fn for name in spec.tools for fn in get_tool(name).functions_for(sandbox)] \
+        if settings.agentic else []
     return Judge(judge_signature(spec), weights=spec.rubric.weights(), answer_type=spec.questions.answer_type,
                  agent_tools=agent_tools, max_iters=settings.max_iters, sandbox=sandbox)
 

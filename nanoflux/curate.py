@@ -12,7 +12,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,13 +21,13 @@ import numpy as np
 from nanoflux.curation.decide import Curator
 from nanoflux.curation.embeddings import Embedder
 from nanoflux.curation.novelty import NoveltyFilter
-from nanoflux.scoring import Band, Complexity, level_for
 from nanoflux.errors import NanofluxError
-from nanoflux.io import write_json
 from nanoflux.export.dataset import export_dataset
+from nanoflux.io import write_json
 from nanoflux.journal import RoundRecord
 from nanoflux.layout import JOURNAL_NAME, RunDir
 from nanoflux.report import build_report
+from nanoflux.scoring import Band, Complexity, level_for
 from nanoflux.spec import Spec
 from nanoflux.stats import breakdown, by_level, journal_records, level_order
 from nanoflux.versions import CURATION, library_versions
@@ -115,7 +115,7 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
 
     files = export_dataset(out_dir, selected, spec.output.formats)
     manifest = {
-        "created_at": datetime.now(timezone.utc).isoformat(),
+        "created_at": datetime.now(UTC).isoformat(),
         "source": {"run_dir": str(run_dir.resolve()), "journal": JOURNAL_NAME, "spec_digest": spec.digest()},
         "selection": {"band": str(chosen_band), **complexity.to_dict(), "size": size, "novelty": threshold,
                       "seed": seed, "embedding_model": spec.curation.embedding_model,
@@ -166,7 +166,8 @@ def run_spec(run_dir: Path) -> Spec:
     try:
         return Spec.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except ValueError as exc:
-        raise NanofluxError(f"{path} is not a valid spec ({exc}); was the run made by another NanoFlux version?") from None
+        raise NanofluxError(f"{path} is not a valid spec ({exc}); "
+                            "was the run made by another NanoFlux version?") from None
 
 
 def _ray_encoder(model: str, address: str | None) -> Callable[[Sequence[str]], np.ndarray]:

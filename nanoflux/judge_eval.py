@@ -208,7 +208,8 @@ def _write(report: JudgeEvalReport | ReferenceEvalReport, out: str | Path | None
         try:
             write_json(Path(out), report.to_dict())
         except OSError as exc:
-            raise NanofluxError(f"cannot write the report to {out} ({exc.strerror}); pass --out with a writable path") from None
+            raise NanofluxError(f"cannot write the report to {out} ({exc.strerror}); "
+                                "pass --out with a writable path") from None
     return report
 
 

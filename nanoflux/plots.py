@@ -44,7 +44,7 @@ def plot_accuracy(labels: list[str], accuracy: list[float], path: Path, referenc
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(labels)), 4))
     ax.bar(labels, accuracy, color="tab:blue")
-    for (name, value), style in zip(reference.items(), ("--", ":", "-.")):
+    for (name, value), style in zip(reference.items(), ("--", ":", "-."), strict=False):
         ax.axhline(value, linestyle=style, color="black", label=f"{name} ({value:.2f})")
     ax.set_ylabel("held-out accuracy")
     ax.set_ylim(0, 1)

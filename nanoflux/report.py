@@ -14,17 +14,17 @@ import io
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from nanoflux.scoring import Band
 from nanoflux.errors import NanofluxError
 from nanoflux.io import read_jsonl, write_atomic
 from nanoflux.journal import RoundRecord
 from nanoflux.layout import JOURNAL_NAME, SPEC_NAME, RunDir
 from nanoflux.names import ROLES
 from nanoflux.rundir import verified
+from nanoflux.scoring import Band
 from nanoflux.spec import CurationSpec
 from nanoflux.stats import journal_records, run_stats
 
@@ -68,7 +68,8 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
 def load_view(run_dir: Path) -> RunView:
     """Read a run (or a re-curation) without touching it; a directory holding neither is a NanofluxError."""
     if not run_dir.is_dir():
-        raise NanofluxError(f"{run_dir} does not exist; pass a directory made by `nanoflux compile` or `nanoflux curate`")
+        raise NanofluxError(f"{run_dir} does not exist; "
+                            "pass a directory made by `nanoflux compile` or `nanoflux curate`")
     run = RunDir(run_dir)
     manifest = _read_json(run.manifest)
     if manifest and "source" in manifest and not run.journal.exists():
@@ -102,7 +103,7 @@ def render(view: RunView, stats: dict[str, Any]) -> str:
     played = stats["rounds_played"]
     return env.get_template("report.html.j2").render(
         title=f"NanoFlux report: {view.spec.get('name') or view.run_dir.name}",
-        run_dir=str(view.run_dir), generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        run_dir=str(view.run_dir), generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         notice=notice(view, played), sandbox_warning=sandbox_warning(view), stats=stats, summary=summary(view, stats),
         roles=role_rows(stats), plots=plots(view, stats) if played else [],
         reasons=[{"reason": reason, "count": n, "share": n / played}
@@ -258,7 +259,8 @@ def _whole(axis: Any) -> None:
 def _acceptance(fig: Any, stats: dict[str, Any]) -> bool:
     curve = stats["acceptance_curve"]
     ax = fig.subplots()
-    ax.plot([p["rounds"] for p in curve], [p["rate"] for p in curve], color=ACCEPTED, marker="." if len(curve) < 40 else None)
+    ax.plot([p["rounds"] for p in curve], [p["rate"] for p in curve], color=ACCEPTED,
+            marker="." if len(curve) < 40 else None)
     ax.set(xlabel="rounds played", ylabel="acceptance rate", ylim=(0, 1.02))
     ax.grid(alpha=0.3)
     return True

@@ -109,7 +109,8 @@ def verified(path: Path) -> Path:
     data = path.read_bytes()
     if entry is None or len(data) != entry["bytes"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
         raise NanofluxError(f"{path} is not the file {manifest_path} vouches for: a write of {out_dir} was "
-                            "interrupted; finish it with `nanoflux compile SPEC --out RUN_DIR --resume` (or curate again)")
+                            "interrupted; finish it with `nanoflux compile SPEC --out RUN_DIR --resume` "
+                            "(or curate again)")
     return path
 
 

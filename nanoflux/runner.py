@@ -12,7 +12,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -131,7 +131,7 @@ def play_round(program: dspy.Module, task: Task, program_hash: str) -> PlayedRou
     """Play one round; any failure (LM error, unparseable output) becomes a failed record."""
     started = time.time()
     record: dict[str, Any] = {**task, "program_hash": program_hash,
-                              "started_at": datetime.fromtimestamp(started, timezone.utc).isoformat()}
+                              "started_at": datetime.fromtimestamp(started, UTC).isoformat()}
     try:
         result = program(topic=task["topic"], hops=task["hops"], answer_type=task["answer_type"],
                          avoid=task.get("avoid", []), round_index=task["round_id"])

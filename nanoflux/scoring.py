@@ -58,9 +58,11 @@ class Band:
         if match := _SCORE_RANGE.match(cleaned):
             low, high = float(match.group(1)), float(match.group(2))
             if not SCORE_MIN <= low <= high <= SCORE_MAX:
-                raise NanofluxError(f"quality band {text!r} must be an increasing score range inside 1-5, e.g. 3.5-4.49")
+                raise NanofluxError(f"quality band {text!r} must be an increasing score range inside 1-5, "
+                                    "e.g. 3.5-4.49")
             return cls(low, high, cleaned)
-        raise NanofluxError(f"quality band {text!r} is not a band; write a level (L4), a level range (L3-L5) or a score range (3.5-4.49)")
+        raise NanofluxError(f"quality band {text!r} is not a band; write a level (L4), a level range (L3-L5) "
+                            "or a score range (3.5-4.49)")
 
     def contains(self, score: float) -> bool:
         # Scores are rounded to the rubric's two decimals so that 4.49 sits inside "L4".

@@ -11,17 +11,17 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from nanoflux.scoring import Band, Complexity, Span
 from nanoflux.errors import NanofluxError
 from nanoflux.names import EMBEDDED_MODEL, EMBEDDING_MODEL
+from nanoflux.scoring import Band, Complexity, Span
 from nanoflux.verify.sandbox import SandboxMode
 
 AnswerType = Literal["numeric", "expression", "choice", "text"]
@@ -142,9 +142,12 @@ class RubricDimension(_Strict):
 
 DEFAULT_RUBRIC = [
     RubricDimension(name="correctness", weight=0.4, description="The final answer is right and every step is valid."),
-    RubricDimension(name="rigor", weight=0.3, description="Each step follows from the previous ones; nothing is assumed without reason."),
-    RubricDimension(name="completeness", weight=0.2, description="All hops of the question are addressed; no step is skipped."),
-    RubricDimension(name="clarity", weight=0.1, description="The reasoning is easy to follow and states its result plainly."),
+    RubricDimension(name="rigor", weight=0.3,
+                    description="Each step follows from the previous ones; nothing is assumed without reason."),
+    RubricDimension(name="completeness", weight=0.2,
+                    description="All hops of the question are addressed; no step is skipped."),
+    RubricDimension(name="clarity", weight=0.1,
+                    description="The reasoning is easy to follow and states its result plainly."),
 ]
 
 
@@ -341,7 +344,8 @@ def load_spec(path: str | Path) -> Spec:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise NanofluxError(f"spec file {path} does not exist; pass the path of a YAML spec such as specs/math.yaml") from None
+        raise NanofluxError(f"spec file {path} does not exist; "
+                            "pass the path of a YAML spec such as specs/math.yaml") from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise NanofluxError(f"cannot read spec file {path}: {exc}") from None
     except OSError as exc:  # a symlink loop, an unreadable device...
@@ -359,7 +363,8 @@ def parse_spec(text: str, *, source: str = "<spec>") -> Spec:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise NanofluxError(f"{source}: malformed YAML{where}: {problem}; check indentation and quoting there") from None
+        raise NanofluxError(f"{source}: malformed YAML{where}: {problem}; "
+                            "check indentation and quoting there") from None
     if not isinstance(data, dict):
         raise NanofluxError(f"{source}: a spec is a YAML mapping with at least `name` and `description`, e.g.\n"
                             "  name: algebra\n  description: Multi-step algebra word problems.")

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from nanoflux.scoring import complexity_of
 from nanoflux.errors import NanofluxError
 from nanoflux.journal import RoundRecord, is_accepted, read_rounds
 from nanoflux.layout import JOURNAL_NAME, RunDir
 from nanoflux.names import LOCAL_PREFIX
+from nanoflux.scoring import complexity_of
 
 SIMILARITY_BINS = 10  # equal-width bins over 0-1
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -186,7 +186,8 @@ def role_cost(records: list[RoundRecord]) -> dict[str, Any]:
     usd: dict[str, float | None] = {}
     for (role, model, kind), count in tokens.items():
         price = prices[model]
-        spent = None if price is None or usd.get(role, 0.0) is None else usd.get(role, 0.0) + count * price[kind == "output"]
+        spent = None if price is None or usd.get(role, 0.0) is None \
+            else usd.get(role, 0.0) + count * price[kind == "output"]
         usd[role] = None if spent is None else round(spent, 6)
     priced = [value for value in usd.values() if value is not None]
     return {"per_role": usd, "total": round(sum(priced), 6) if priced else 0.0,

@@ -42,7 +42,8 @@ def role_of(schema: dict[str, Any]) -> str:
 
 SCENES = [
     "A shelf holds {n} boxes of 3 jars and 5 loose jars. How many jars are there?",
-    "A train passes {n} stations, each stop adding 3 carriages, then 5 more are coupled. How many carriages were added?",
+    "A train passes {n} stations, each stop adding 3 carriages, then 5 more are coupled. "
+    "How many carriages were added?",
     "A painter mixes {n} buckets of 3 litres and pours in 5 litres of thinner. How many litres are in the vat?",
     "A cinema sells {n} family tickets admitting 3 people each, plus 5 single tickets. How many people enter?",
     "A gardener plants {n} rows of 3 tulips and 5 roses by the gate. How many flowers are planted?",

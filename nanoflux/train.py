@@ -17,8 +17,8 @@ from typing import Any
 from transformers import TrainerCallback
 
 from nanoflux.errors import NanofluxError
-from nanoflux.io import read_jsonl, write_json
 from nanoflux.hfmodels import device, dtype, resolve_base
+from nanoflux.io import read_jsonl, write_json
 from nanoflux.layout import DATASET_FILES, FinetuneDir, RunDir, dataset_path
 from nanoflux.names import EMBEDDED_MODEL
 from nanoflux.plots import plot_losses

@@ -12,11 +12,11 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm would fetch its price map at import
 
-import dspy  # noqa: E402
-import pytest  # noqa: E402
-from dspy.dsp.utils.settings import DEFAULT_CONFIG  # noqa: E402
+import dspy
+import pytest
+from dspy.dsp.utils.settings import DEFAULT_CONFIG
 
-from nanoflux.lm import configure_cache, restored_cache  # noqa: E402
+from nanoflux.lm import configure_cache, restored_cache
 
 
 @pytest.fixture(autouse=True)

@@ -3,11 +3,10 @@
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from nanoflux.scoring import level_name
 from nanoflux.journal import Journal, RoundRecord
 from nanoflux.layout import JOURNAL_NAME
+from nanoflux.scoring import level_name
 from nanoflux.spec import parse_spec
-
 
 START = datetime(2025, 1, 1, tzinfo=UTC)  # round N of a hand-made run starts N seconds after it
 
@@ -29,8 +28,8 @@ def make_record(round_id: int, *, question: str | None = None, reference: str = 
         "solution_steps": ["3 * 4 = 12", "12 + 5 = 17"] if steps is None else steps,
         "annotation": "Multiplication before addition; the trap is adding first.",
         "defender_reasoning": "3 + 4 + 5 = 12", "defender_answer": "12",
-        "judge": {"scores": {"correctness": 2, "clarity": 4}, "overall": overall, "level": level_name(overall), "verdict": verdict,
-                  "verdict_source": "tools", "critique": "Added instead of multiplying.",
+        "judge": {"scores": {"correctness": 2, "clarity": 4}, "overall": overall, "level": level_name(overall),
+                  "verdict": verdict, "verdict_source": "tools", "critique": "Added instead of multiplying.",
                   "reference_check": {"verdict": reference_check, "reason": "recomputed", "evidence": {}},
                   "answer_check": {"verdict": "mismatch", "reason": "12 != 17", "evidence": {}}, "tool_calls": []},
         "models": {"attacker": "local/smollm2-135m", "defender": "local/smollm2-135m", "judge": "local/smollm2-135m"},
@@ -52,11 +51,14 @@ SAME_TOPIC = [
 
 TOPICS = ["rates", "geometry", "probability"]
 DISTINCT = [
-    "A pump fills a 600 litre tank in 5 hours and a drain empties it in 12 hours. With both open, how long does filling take?",
-    "Two cyclists start 90 km apart and ride towards each other at 12 km/h and 18 km/h. After how many hours do they meet?",
+    "A pump fills a 600 litre tank in 5 hours and a drain empties it in 12 hours. "
+    "With both open, how long does filling take?",
+    "Two cyclists start 90 km apart and ride towards each other at 12 km/h and 18 km/h. "
+    "After how many hours do they meet?",
     "A printer makes 40 pages a minute for 7 minutes, then jams for 3 minutes. How many pages after 15 minutes?",
     "A rectangle has perimeter 46 cm and one side 9 cm longer than the other. What is its area?",
-    "A circle is inscribed in a square of side 10. What is the area between the circle and the square, to two decimals?",
+    "A circle is inscribed in a square of side 10. "
+    "What is the area between the circle and the square, to two decimals?",
     "The legs of a right triangle are 20 and 21. What is the radius of its inscribed circle?",
     "Two fair dice are rolled. What is the probability that their product is even?",
     "An urn holds 4 red and 6 blue balls; three are drawn without replacement. What is the chance all are blue?",

@@ -23,7 +23,8 @@ def test_help_lists_the_commands_with_examples() -> None:
 
 def test_compile_help_shows_every_option() -> None:
     result = invoke("compile", "--help")
-    for option in ("--rounds", "--out", "--model", "--threads", "--resume", "--retry-failed", "--program", "--cache-dir"):
+    for option in ("--rounds", "--out", "--model", "--threads", "--resume", "--retry-failed", "--program",
+                   "--cache-dir"):
         assert option in result.output
 
 

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from nanoflux.cli import main
+from nanoflux.curate import coverage_order, curate
 from nanoflux.curation.embeddings import load_embedder
 from nanoflux.curation.novelty import NoveltyFilter
-from nanoflux.scoring import level_for
-from nanoflux.curate import coverage_order, curate
 from nanoflux.errors import NanofluxError
+from nanoflux.scoring import level_for
 from tests.records import ACCEPTED, DISTINCT, REWORDING, SAME_TOPIC, TOPICS, make_record, make_run
 
 
@@ -117,7 +117,8 @@ def test_when_more_qualify_than_the_size_every_topic_and_level_is_covered_first(
 def test_curation_is_deterministic_for_a_seed_and_never_calls_an_lm(run: Path, tmp_path: Path, no_lm: None) -> None:
     first = curate(run, band="L2-L5", size=5, seed=7, out=tmp_path / "a")
     again = curate(run, band="L2-L5", size=5, seed=7, out=tmp_path / "b")
-    assert (first.out_dir / "dataset" / "sft.jsonl").read_text() == (again.out_dir / "dataset" / "sft.jsonl").read_text()
+    assert (first.out_dir / "dataset" / "sft.jsonl").read_text() \
+        == (again.out_dir / "dataset" / "sft.jsonl").read_text()
     assert first.manifest["counts"] == again.manifest["counts"]
     others = {tuple(picked_ids(curate(run, band="L2-L5", size=5, seed=seed))) for seed in range(6)}
     assert len(others) > 1, "another seed draws another covering sample"

@@ -52,9 +52,11 @@ def test_a_server_answering_only_500_trips_the_breaker_and_resume_replays_exactl
         manifest = json.loads((run_dir / "manifest.json").read_text())
         assert manifest["circuit_breaker"]["role"] == "attacker" and manifest["circuit_breaker"]["after"] == 3
         assert manifest["counts"]["rounds_played"] == 4 and manifest["counts"]["failures"] == {"lm": 3}
-        assert manifest["dataset"]["sft"]["rows"] == 1 == len((run_dir / "dataset" / "sft.jsonl").read_text().splitlines())
+        assert manifest["dataset"]["sft"]["rows"] == 1 \
+            == len((run_dir / "dataset" / "sft.jsonl").read_text().splitlines())
         assert "The run stopped early: 3 rounds in a row failed" in (run_dir / "report.html").read_text()
-        command = next(line for line in broken.output.splitlines() if "continue with: " in line).split("continue with: ")[1]
+        command = next(line for line in broken.output.splitlines()
+                       if "continue with: " in line).split("continue with: ")[1]
         assert shlex.split(command) == ["nanoflux", "compile", str(spec_path), "--out", str(run_dir), "--resume",
                                         "--cache-dir", str(cache)]
 

@@ -8,15 +8,15 @@ import time
 import urllib.request
 
 import dspy
-from dspy.utils.exceptions import AdapterParseError
 import pytest
+from dspy.utils.exceptions import AdapterParseError
 
 from nanoflux.errors import NanofluxError
 from nanoflux.lm import (
-    LlamaCppEngine,
     CHARS_PER_TOKEN,
     CUT_JSON_RETRIES,
     MAX_STRING_CHARS,
+    LlamaCppEngine,
     bound_schema,
     check_reachable,
     configure_cache,
@@ -209,7 +209,7 @@ def test_calls_from_four_threads_are_serialised(embedded):
     def work(topic):
         try:
             results.append(ask(lm, topic))
-        except Exception as exc:  # collected so the assertion shows it
+        except Exception as exc:  # noqa: BLE001 - any failure in a thread is collected so the assertion shows it
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(t,)) for t in ("rivers", "bees", "stars", "salt")]

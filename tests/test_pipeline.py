@@ -91,7 +91,8 @@ def test_the_attacker_is_shown_nearby_accepted_questions(tmp_path: Path) -> None
     engine = ScriptedEngine()
     prompts: list[str] = []
     answer = engine.answer
-    engine.answer = lambda role, prompt: (prompts.append(prompt) if role == "attacker" else None) or answer(role, prompt)
+    engine.answer = lambda role, prompt: (prompts.append(prompt) if role == "attacker" else None) \
+        or answer(role, prompt)
     run(tmp_path, lms=scripted_roles(engine))
     assert "shelf holds 0 boxes" not in prompts[0] and "shelf holds 0 boxes" in prompts[-1]
 
@@ -116,7 +117,8 @@ def test_a_failing_round_is_journaled_as_failed_and_the_run_goes_on(tmp_path: Pa
 def test_a_refuted_reference_is_never_accepted(tmp_path: Path) -> None:
     engine = ScriptedEngine()
     answer = engine.answer
-    engine.answer = lambda role, prompt: {**answer(role, prompt), "reference_answer": "999"} if role == "attacker" else answer(role, prompt)
+    engine.answer = lambda role, prompt: {**answer(role, prompt), "reference_answer": "999"} if role == "attacker" \
+        else answer(role, prompt)
     result = run(tmp_path, lms=scripted_roles(engine))
     assert result.manifest["counts"]["accepted"] == 0
     assert result.manifest["counts"]["reasons"] == {"incorrect_reference": 6}

@@ -64,7 +64,8 @@ def text_of(html: str, element_id: str) -> str:
 
 
 def embedded_rounds(html: str) -> list[dict]:
-    return json.loads(re.search(r'<script type="application/json" id="rounds-data">(.*?)</script>', html, re.S).group(1))
+    return json.loads(re.search(r'<script type="application/json" id="rounds-data">(.*?)</script>', html,
+                                re.S).group(1))
 
 
 def test_the_summary_counts_rounds_acceptance_failures_and_cost_as_the_journal_has_them(run_dir: Path) -> None:
@@ -136,7 +137,8 @@ def test_the_examples_browser_embeds_every_round_with_its_decision_and_evidence(
 
 
 def test_lm_text_cannot_break_out_of_the_page(tmp_path: Path) -> None:
-    html = build_report(make_run(tmp_path / "run", [make_record(0, question="</script><script>alert(1)</script>")])).read_text()
+    html = build_report(make_run(tmp_path / "run",
+                                 [make_record(0, question="</script><script>alert(1)</script>")])).read_text()
     assert "<script>alert(1)" not in html
     assert embedded_rounds(html)[0]["question"] == "</script><script>alert(1)</script>"
 
@@ -237,7 +239,8 @@ def test_a_headless_browser_draws_the_plots_and_browses_and_filters_the_rounds(t
     browser.get(build_report(make_run(tmp_path / "run", records)).as_uri())
 
     def shown() -> list[str]:
-        return [item.get_attribute("data-round") for item in browser.find_elements(By.CSS_SELECTOR, "#round-list .round")]
+        return [item.get_attribute("data-round")
+                for item in browser.find_elements(By.CSS_SELECTOR, "#round-list .round")]
 
     images = browser.find_elements(By.CSS_SELECTOR, "figure img")
     assert len(images) == len(PLOTS)

@@ -21,8 +21,8 @@ from nanoflux.journal import read_journal
 from nanoflux.layout import LOCK_NAME
 from nanoflux.pipeline import compile_spec
 from nanoflux.rundir import exclusive
-from nanoflux.train import dataset_file
 from nanoflux.testing import ScriptedEngine, default_answers, scripted_roles
+from nanoflux.train import dataset_file
 from tests.fakes import SCRIPTED_SPEC
 
 ROOT = Path(__file__).parent.parent
@@ -191,7 +191,8 @@ def test_a_kill_during_the_final_writes_leaves_one_generation_a_reader_can_trust
     assert not list(run_dir.rglob("*.tmp"))
     assert result.manifest["counts"]["rounds_played"] == 6
     for name in ("sft", "dpo"):
-        assert len(dataset_file(run_dir, name).read_text().splitlines()) == result.manifest["dataset"][name]["rows"] == 6
+        assert len(dataset_file(run_dir, name).read_text().splitlines()) \
+            == result.manifest["dataset"][name]["rows"] == 6
 
 
 def test_stale_temporaries_are_removed_when_the_writer_opens_the_directory(tmp_path: Path) -> None:

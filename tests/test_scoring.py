@@ -2,8 +2,8 @@
 
 import pytest
 
-from nanoflux.scoring import Band, Complexity, Span, complexity_of, level_for, level_name
 from nanoflux.errors import NanofluxError
+from nanoflux.scoring import Band, Complexity, Span, complexity_of, level_for, level_name
 from tests.records import make_record
 
 

@@ -166,8 +166,10 @@ def test_a_malformed_complexity_band_names_the_field_and_line() -> None:
 
 
 def test_a_role_given_in_part_keeps_its_own_temperature_default() -> None:
-    spec = parse_spec("name: t\ndescription: d\nroles:\n  attacker: {timeout: 5}\n  defender: {max_tokens: 64}\n  judge: {timeout: 5}\n")
-    assert (spec.roles.attacker.temperature, spec.roles.defender.temperature, spec.roles.judge.temperature) == (0.9, 0.3, 0.0)
+    spec = parse_spec("name: t\ndescription: d\nroles:\n  attacker: {timeout: 5}\n  defender: {max_tokens: 64}\n"
+                      "  judge: {timeout: 5}\n")
+    assert (spec.roles.attacker.temperature, spec.roles.defender.temperature,
+            spec.roles.judge.temperature) == (0.9, 0.3, 0.0)
 
 
 # --- the spec table: the README's is rendered from the models -----------------------------------

@@ -16,9 +16,9 @@ import numpy as np
 from nanoflux.curation.embeddings import Embedder
 from nanoflux.errors import NanofluxError
 from nanoflux.journal import RoundRecord
-from nanoflux.spec import CurationSpec
 from nanoflux.layout import COLLECTION_STORE, EMBEDDING_CACHE, NOVELTY_DIR, RunDir
 from nanoflux.names import EMBEDDING_MODEL
+from nanoflux.spec import CurationSpec
 
 if TYPE_CHECKING:
     from chromadb import Collection

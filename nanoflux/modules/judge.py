@@ -36,7 +36,8 @@ class Judge(dspy.Module):
 
     Example:
         >>> judge = Judge(weights={"correctness": 0.5, "clarity": 0.5}, answer_type="numeric")
-        >>> result = judge(question="2+2?", reference_answer="4", solution_steps=["2+2 = 4"], reasoning="2+2=4", answer="4")
+        >>> result = judge(question="2+2?", reference_answer="4", solution_steps=["2+2 = 4"],
+        ...                reasoning="2+2=4", answer="4")
         >>> print(result.level, result.verdict)
     """
 
@@ -67,7 +68,8 @@ class Judge(dspy.Module):
         overall = round(sum(self.weights[name] * score for name, score in scores.items()), 2)
         return dspy.Prediction(
             scores=scores, overall=overall, level=level_name(overall), verdict=verdict, verdict_source=source,
-            critique=str(graded.critique or "").strip(), reference_check=reference.to_dict(), answer_check=match.to_dict(),
+            critique=str(graded.critique or "").strip(), reference_check=reference.to_dict(),
+            answer_check=match.to_dict(),
             tool_calls=tool_calls(getattr(graded, "trajectory", None) or {}),
         )
 

@@ -53,7 +53,8 @@ def load_cases(spec: Spec, source: str | Path | None = None) -> list[Case]:
         if path.is_dir():
             path = RunDir(path).journal
         if not path.is_file():
-            raise NanofluxError(f"no training data at {source}: pass a run directory holding {JOURNAL_NAME} or a JSONL file")
+            raise NanofluxError(f"no training data at {source}: "
+                                f"pass a run directory holding {JOURNAL_NAME} or a JSONL file")
         cases = [case for case in _read_cases(spec, path) if case is not None]
         where = str(path)
     if len(cases) < 2:
@@ -70,9 +71,11 @@ def _read_cases(spec: Spec, path: Path) -> Iterable[Case | None]:
     fix = "write one JSON object per line with question, reference_answer and solution_steps"
     for number, data in read_jsonl(path, fix=fix):
         try:
-            yield record_case(spec, data) if "status" in data else seed_case(spec, SeedExample.model_validate(data), number)
+            yield record_case(spec, data) if "status" in data \
+                else seed_case(spec, SeedExample.model_validate(data), number)
         except (ValidationError, TypeError, KeyError) as exc:
-            raise NanofluxError(f"{path}:{number}: neither a journal record nor a seed example ({exc}); {fix}") from None
+            raise NanofluxError(f"{path}:{number}: neither a journal record nor a seed example ({exc}); "
+                                f"{fix}") from None
 
 
 def record_case(spec: Spec, record: RoundRecord) -> Case | None:

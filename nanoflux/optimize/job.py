@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,9 @@ from nanoflux.optimize.data import Case, attacker_example, defender_example, loa
 from nanoflux.optimize.metrics import AttackerMetric, DefenderMetric
 from nanoflux.optimize.recipes import Recipe, load_recipe
 from nanoflux.rundir import exclusive
-from nanoflux.versions import library_versions
 from nanoflux.runner import AVOID_SHOWN
 from nanoflux.spec import Spec, apply_overrides, load_spec
+from nanoflux.versions import library_versions
 
 Metric = Callable[..., dspy.Prediction]
 
@@ -150,7 +150,7 @@ def optimize_spec(spec: Spec | str | Path, recipe: Recipe | str | Path, *, train
         program_path = RunDir(out_dir).program
         program.save(str(program_path))
         report = {
-            "created_at": datetime.now(timezone.utc).isoformat(),
+            "created_at": datetime.now(UTC).isoformat(),
             "spec": {"name": spec.name, "digest": spec.digest()},
             "recipe": recipe.model_dump(mode="json"),
             "trainset": {"source": str(trainset) if trainset else "spec examples", "train": len(train),

@@ -85,7 +85,8 @@ class Recipe(BaseModel):
         cls = self.optimizer_class()
         kwargs = dict(self.params)
         for param, model in self.models.items():
-            kwargs[param] = lms[model] if model in lms else make_lm(model, temperature=1.0, max_tokens=PROPOSER_MAX_TOKENS)
+            kwargs[param] = lms[model] if model in lms \
+                else make_lm(model, temperature=1.0, max_tokens=PROPOSER_MAX_TOKENS)
         if self.threads > 1 and "num_threads" in init_params(cls) and "num_threads" not in kwargs:
             kwargs["num_threads"] = self.threads
         try:
@@ -144,7 +145,8 @@ def load_recipe(path: str | Path) -> Recipe:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise NanofluxError(f"cannot read recipe {path}: {exc}") from None
     if not isinstance(data, dict):
-        raise NanofluxError(f"recipe {path}: a recipe is a YAML mapping with at least `optimizer`, e.g. optimizer: MIPROv2")
+        raise NanofluxError(f"recipe {path}: a recipe is a YAML mapping with at least `optimizer`, "
+                            "e.g. optimizer: MIPROv2")
     return parse_recipe(data, name=path.stem)
 
 

@@ -18,5 +18,6 @@ class AttackerSignature(dspy.Signature):
     avoid: list[str] = dspy.InputField(desc="questions already accepted; write something different")
     question: str = dspy.OutputField(desc="the question, self-contained, with every number it needs")
     reference_answer: str = dspy.OutputField(desc="the final answer only, e.g. 42 or (a+b)/2 or B")
-    solution_steps: list[str] = dspy.OutputField(desc="numbered steps from the givens to the answer, one calculation each")
+    solution_steps: list[str] = dspy.OutputField(desc="numbered steps from the givens to the answer, "
+                                                      "one calculation each")
     annotation: str = dspy.OutputField(desc="the reasoning skill targeted and the trap a careless solver falls into")

@@ -95,7 +95,7 @@ def run(code, result_fd):
     except SystemExit as exc:
         status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         result.update(exit_code=status, error=None if status == 0 else f"SystemExit: {exc.code}")
-    except BaseException as exc:  # everything the code raises is the code's result, not ours
+    except BaseException as exc:  # noqa: BLE001 - everything the code raises is the code's result, not ours
         report = traceback.TracebackException.from_exception(exc)
         report.stack = traceback.StackSummary.from_list([f for f in report.stack if f.filename != "<string>"])
         sys.stderr.write("".join(report.format()))  # the code's own frames, not this bootstrap's

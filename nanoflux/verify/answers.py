@@ -105,7 +105,7 @@ def check_answer(predicted: str, reference: str, *, answer_type: str = "auto", r
     checker = _Checker(rel_tol, abs_tol, time.monotonic() + timeout_s)
     try:
         result = checker.qualified(pred, ref) if qualified else checker.check(kind, pred, ref)
-    except Exception as exc:  # LM output is odd in endless ways; the judge gets a verdict, never a crash
+    except Exception as exc:  # noqa: BLE001 - LM output is odd in endless ways; the judge gets a verdict, never a crash
         result = AnswerCheck("error", f"the {kind} check failed: {type(exc).__name__}: {exc}")
     evidence = {"answer_type": kind, "predicted": _clip(pred), "reference": _clip(ref), "extraction": extraction,
                 **({"read_as_numbers": as_numbers} if as_numbers else {}), **result.evidence}
@@ -273,7 +273,7 @@ class _Checker:
             if p.kind != r.kind:
                 return AnswerCheck("undecidable", f"{p.text!r} and {r.text!r} are different kinds of answer "
                                    f"({p.kind}, {r.kind})", evidence)
-            verdicts = [self._same_value(a, b).verdict for a, b in zip(p.values, r.values)]
+            verdicts = [self._same_value(a, b).verdict for a, b in zip(p.values, r.values, strict=True)]
             if all(v == "match" for v in verdicts):
                 return AnswerCheck("match", f"the same {what[what.index(' ') + 1:]}: {r.text!r}", evidence)
             if "mismatch" in verdicts and r.kind != "about":

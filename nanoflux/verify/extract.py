@@ -126,7 +126,8 @@ def split_items(s: str) -> tuple[list[str], str] | None:
     """
     s = clean(s)
     kind, escaped_braces = "list", s.startswith("\\{")
-    for left, right, bracket_kind in (("\\{", "\\}", "set"), ("{", "}", "set"), ("(", ")", "tuple"), ("[", "]", "tuple")):
+    for left, right, bracket_kind in (("\\{", "\\}", "set"), ("{", "}", "set"), ("(", ")", "tuple"),
+                                      ("[", "]", "tuple")):
         if s.startswith(left) and s.endswith(right) and _encloses(s, len(left), len(s) - len(right)):
             s, kind = s[len(left): len(s) - len(right)], bracket_kind
             break

@@ -78,7 +78,8 @@ def hardy_weinberg(allele_frequency: float) -> dict[str, float]:
     if not 0 <= p <= 1:
         raise ValueError(f"an allele frequency is between 0 and 1, got {p}")
     q = 1 - p
-    return {name: round(value, 12) for name, value in {"p": p, "q": q, "AA": p * p, "Aa": 2 * p * q, "aa": q * q}.items()}
+    return {name: round(value, 12)
+            for name, value in {"p": p, "q": q, "AA": p * p, "Aa": 2 * p * q, "aa": q * q}.items()}
 
 
 def punnett_ratios(parent1: str, parent2: str) -> dict:
@@ -91,7 +92,7 @@ def punnett_ratios(parent1: str, parent2: str) -> dict:
     if [g[0].upper() for g in genes1] != [g[0].upper() for g in genes2]:
         raise ValueError(f"the parents must list the same genes in the same order: {parent1!r} x {parent2!r}")
     genotypes: Counter = Counter()
-    for gametes in itertools.product(*(itertools.product(a, b) for a, b in zip(genes1, genes2))):
+    for gametes in itertools.product(*(itertools.product(a, b) for a, b in zip(genes1, genes2, strict=True))):
         genotypes["".join("".join(sorted(pair, key=lambda c: (c.lower(), c.islower()))) for pair in gametes)] += 1
     total = sum(genotypes.values())
     phenotypes: Counter = Counter()

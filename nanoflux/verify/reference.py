@@ -266,7 +266,7 @@ def _equations(clause: str) -> list[str]:
     sides = [s.strip() for s in text.split("=")]
     if any(not s for s in sides):
         return []
-    return [f"{a} = {b}" for a, b in zip(sides, sides[1:])]
+    return [f"{a} = {b}" for a, b in zip(sides, sides[1:], strict=False)]
 
 
 def _question_equations(question: str) -> list[str]:
@@ -280,7 +280,8 @@ def _recompute(claims: list[Claim], given: list[str], deadline: float) -> Answer
     arithmetic = sorted({p for c in claims if c.kind == "arithmetic" for p in c.parts})
     equations = [c for c in claims if c.kind == "equation"]
     try:
-        values = dict(zip(arithmetic, _call("evaluate", {"expressions": arithmetic}, deadline))) if arithmetic else {}
+        values = dict(zip(arithmetic, _call("evaluate", {"expressions": arithmetic}, deadline), strict=True)) \
+            if arithmetic else {}
         texts = [*given, *(c.equation for c in equations)]
         checked = _call("check_equations", {"equations": texts, "premises": len(given)}, deadline)[len(given):] \
             if equations else []
@@ -294,7 +295,7 @@ def _recompute(claims: list[Claim], given: list[str], deadline: float) -> Answer
         if claim.kind == "arithmetic":
             claim.holds = _claim_holds(claim, values)
             claim.values = [_value(values[p]) for p in claim.parts if values[p].get("ok")]
-    for claim, result in zip(equations, checked):
+    for claim, result in zip(equations, checked, strict=True):
         claim.holds = {"holds": True, "fails": False}.get(result["status"])
         if result["status"] == "picks a solution":
             claim.why = "it picks one of several solutions, and the steps do not say why"
@@ -320,7 +321,7 @@ def _value(value: dict) -> Fraction:
 
 def _claim_holds(claim: Claim, values: dict[str, dict]) -> bool | None:
     """True/False when adjacent readable sides agree/disagree; None when a pair could not be evaluated."""
-    for left, right in zip(claim.parts, claim.parts[1:]):
+    for left, right in zip(claim.parts, claim.parts[1:], strict=False):
         a, b = values.get(left, {}), values.get(right, {})
         if not (a.get("ok") and b.get("ok")):
             return None

@@ -95,7 +95,7 @@ def _parse_latex(s: str) -> sympy.Basic:
         raise ParseError("unbalanced braces in LaTeX")
     try:
         return latex2sympy(s, normalization_config=_LATEX_CONFIG)
-    except Exception as exc:  # the ANTLR parser raises bare Exceptions with a caret diagram
+    except Exception as exc:  # noqa: BLE001 - the ANTLR parser raises bare Exceptions with a caret diagram
         raise ParseError(f"not parseable as LaTeX: {str(exc).splitlines()[0][:120]}") from None
 
 
@@ -395,7 +395,7 @@ def serve() -> None:
             reply = {"ok": True, "result": OPERATIONS[request["op"]](**request["args"])}
         except SoftTimeout:
             reply = {"ok": False, "timeout": True, "error": f"ran past {request['soft_timeout_s']:.2f} s"}
-        except Exception as exc:  # sympy raises many exception types; a reply is better than a dead worker
+        except Exception as exc:  # noqa: BLE001 - sympy raises many types; a reply is better than a dead worker
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:500]}
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)

@@ -26,7 +26,7 @@ _NOT_NOUNS = set(_CARDINALS) | {
     "squared", "cubed", "factorial", "power", "powers", "root", "roots", "percent", "percentage", "half", "halves",
     "thirds", "quarter", "quarters", "fourths", "fifths", "tenths", "hundredths", "dozens", "hundreds",
     "thousands", "millions", "billions", "less", "more", "fewer", "greater", "smaller", "larger", "least", "most",
-    "at", "about", "approximately", "roughly", "around", "not", "no", "none", "only", "exactly", "or", "is", "are",
+    "at", "about", "approximately", "roughly", "around", "not", "no", "none", "only", "exactly", "is", "are",
     "st", "nd", "rd", "th", "mod", "modulo", "choose", "factorials", "degree", "degrees", "radian", "radians",
 }
 # Function, constant and Greek-letter names the math parsers know: math, not English, in an answer.
@@ -163,4 +163,4 @@ def word_forms(word: str) -> set[str]:
 
 def same_words(a: list[str], b: list[str]) -> bool:
     """Whether two word lists are the same words up to singular/plural forms, position by position."""
-    return len(a) == len(b) and all(x == y or word_forms(x) & word_forms(y) for x, y in zip(a, b))
+    return len(a) == len(b) and all(x == y or word_forms(x) & word_forms(y) for x, y in zip(a, b, strict=True))

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 import ray
-from diskcache import FanoutCache
 from click.testing import CliRunner
+from diskcache import FanoutCache
 
 from nanoflux import parse_spec
 from nanoflux.cli import main
@@ -163,8 +163,8 @@ def test_ray_workers_cache_in_the_runs_cache_dir_not_dspys_default(tmp_path: Pat
     for name in ("first", "second"):  # the same spec and the same answers, each run with a cache of its own
         with FaultServer() as server:
             spec = parse_spec(fault_spec(server))
-            compile_spec(spec, executor=RayExecutor(workers=2), out=tmp_path / name, cache_dir=tmp_path / f"{name}-cache",
-                         progress=False)
+            compile_spec(spec, executor=RayExecutor(workers=2), out=tmp_path / name,
+                         cache_dir=tmp_path / f"{name}-cache", progress=False)
             requests.append(server.count())
         with FanoutCache(directory=str(tmp_path / f"{name}-cache"), shards=16) as cache:
             assert len(cache) > 0, "the workers' answers are in the run's cache"
@@ -192,7 +192,7 @@ def test_calls_to_one_api_model_stay_within_the_limit_across_workers(tmp_path: P
     for model_log in log.iterdir():
         calls = sorted(tuple(map(float, line.split())) for line in model_log.read_text().splitlines())
         assert len(calls) >= 6
-        assert all(later[0] >= earlier[1] for earlier, later in zip(calls, calls[1:])), model_log.name
+        assert all(later[0] >= earlier[1] for earlier, later in zip(calls, calls[1:], strict=False)), model_log.name
 
 
 @pytest.mark.slow

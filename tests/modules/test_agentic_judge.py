@@ -30,7 +30,8 @@ def judge_agentically(answer: str) -> dspy.Prediction:
 def test_the_agentic_judge_calls_a_tool_and_records_its_result() -> None:
     result = judge_agentically("17")
     assert result.tool_calls == [{"tool": "expressions_equal", "args": {"first": "4*3 + 5", "second": "17"},
-                                  "observation": {"equal": True, "reason": result.tool_calls[0]["observation"]["reason"]}}]
+                                  "observation": {"equal": True,
+                                                  "reason": result.tool_calls[0]["observation"]["reason"]}}]
     assert result.verdict == "correct" and result.scores == {"correctness": 5, "clarity": 4}
 
 
@@ -45,7 +46,8 @@ def test_the_plain_judge_makes_no_tool_calls() -> None:
 
 
 def test_a_spec_turns_the_agentic_judge_on_with_its_tools() -> None:
-    spec = parse_spec("name: a\ndescription: d\ntools: [sympy, units]\nroles:\n  judge: {agentic: true, max_iters: 3}\n")
+    spec = parse_spec("name: a\ndescription: d\ntools: [sympy, units]\n"
+                      "roles:\n  judge: {agentic: true, max_iters: 3}\n")
     grader = build_judge(spec).grade
     assert isinstance(grader, dspy.ReAct) and grader.max_iters == 3
     expected = {fn.__name__ for name in ("sympy", "units") for fn in get_tool(name).functions}
@@ -64,7 +66,8 @@ def test_an_agentic_judge_without_tools_fails_validation() -> None:
 @pytest.mark.parametrize(("mode", "stdout"), [("isolated", ""), ("unsafe-local", "42\n")])
 def test_the_python_tool_runs_in_the_specs_sandbox(mode: str, stdout: str, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap: isolated code is refused, unsafe-local runs it
-    spec = parse_spec(f"name: a\ndescription: d\ntools: [python]\nsandbox: {mode}\nroles:\n  judge: {{agentic: true}}\n")
+    spec = parse_spec(f"name: a\ndescription: d\ntools: [python]\nsandbox: {mode}\n"
+                      "roles:\n  judge: {agentic: true}\n")
     observation = build_judge(spec).grade.tools["execute_python"](code="print(6 * 7)")
     assert observation["stdout"] == stdout
     assert ("apt-get install bubblewrap" in (observation["error"] or "")) == (mode == "isolated")

@@ -17,12 +17,12 @@ from nanoflux.cli import main
 from nanoflux.compiler import compile_program
 from nanoflux.curation.decide import Curator
 from nanoflux.curation.novelty import NoveltyFilter
-from nanoflux.scoring import Band
-from nanoflux.modules import RoleLMs
 from nanoflux.journal import reference_verified
+from nanoflux.modules import RoleLMs
 from nanoflux.optimize import AttackerMetric, DefenderMetric, load_recipe, optimize_spec, parse_recipe
 from nanoflux.optimize.data import record_case
 from nanoflux.pipeline import compile_spec
+from nanoflux.scoring import Band
 from nanoflux.testing import ScriptedEngine, scripted_roles
 from tests.fakes import SCRIPTED_SPEC
 from tests.records import make_record
@@ -37,7 +37,7 @@ examples:
   - {question: "A crate holds 6 rows of 2 jars and 1 jar on top. How many jars?", reference_answer: "13", solution_steps: ["6 * 2 = 12", "12 + 1 = 13"]}
   - {question: "Two shelves hold 7 jars each and 3 jars fall. How many are left?", reference_answer: "11", solution_steps: ["2 * 7 = 14", "14 - 3 = 11"]}
   - {question: "A crate of 5 boxes of 4 jars loses 2 jars. How many remain?", reference_answer: "18", solution_steps: ["5 * 4 = 20", "20 - 2 = 18"]}
-"""
+"""  # noqa: E501 - YAML seed examples, one a line as in a spec file
 
 # Small budgets for every shipped recipe, so each runs end to end in seconds on the scripted LM.
 SMALL = {
@@ -163,7 +163,8 @@ def test_the_defender_metric_rewards_a_tool_verified_answer_and_the_rubric() -> 
     gold = dspy.Example(question="4*3+5?", reference_answer="17", solution_steps=["4 * 3 = 12", "12 + 5 = 17"])
     judge = {"scores": {"correctness": 5, "clarity": 5}, "overall": 5.0, "level": "L5", "critique": "Clean."}
     right = DefenderMetric("numeric")(gold, dspy.Prediction(answer="17", judge=judge))
-    wrong = DefenderMetric("numeric")(gold, dspy.Prediction(answer="12", judge={**judge, "overall": 3.0, "level": "L3"}))
+    wrong = DefenderMetric("numeric")(gold, dspy.Prediction(answer="12",
+                                                            judge={**judge, "overall": 3.0, "level": "L3"}))
     assert right.score == 1.0 and "Correct" in right.feedback
     assert wrong.score == 0.25
     assert "does not match the reference '17'" in wrong.feedback and "4 * 3 = 12; 12 + 5 = 17" in wrong.feedback
@@ -250,8 +251,10 @@ def test_the_optimize_compile_loop_runs_from_the_command_line(tmp_path: Path, mo
 def test_the_command_reports_a_bad_recipe_in_one_line_with_exit_code_2(tmp_path: Path) -> None:
     (tmp_path / "jars.yaml").write_text(SPEC)
     (tmp_path / "bad.yaml").write_text("optimizer: Bootstrap\n")
-    result = CliRunner().invoke(main, ["optimize", str(tmp_path / "jars.yaml"), "--recipe", str(tmp_path / "bad.yaml")])
-    assert result.exit_code == 2 and "unknown optimizer 'Bootstrap'" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(main, ["optimize", str(tmp_path / "jars.yaml"),
+                                       "--recipe", str(tmp_path / "bad.yaml")])
+    assert result.exit_code == 2 and "unknown optimizer 'Bootstrap'" in result.output \
+        and "Traceback" not in result.output
 
 
 def test_a_spec_without_examples_and_no_trainset_is_told_where_data_comes_from(tmp_path: Path) -> None:
@@ -273,7 +276,8 @@ def test_rerunning_a_recipe_on_the_same_data_is_served_from_the_lm_cache(tmp_pat
 
 @pytest.mark.slow
 def test_the_bootstrap_recipe_tunes_the_embedded_models_defender(tmp_path: Path) -> None:
-    spec = parse_spec(SPEC.replace("rounds: 6", "rounds: 6\nroles: {defender: {max_tokens: 160}, judge: {max_tokens: 160}}"))
+    spec = parse_spec(SPEC.replace("rounds: 6",
+                                   "rounds: 6\nroles: {defender: {max_tokens: 160}, judge: {max_tokens: 160}}"))
     recipe = parse_recipe({"optimizer": "BootstrapFewShot", "roles": ["defender"], "split": {"max_examples": 3},
                            "params": {"max_bootstrapped_demos": 1, "max_labeled_demos": 1}}, name="tiny")
     result = optimize_spec(spec, recipe, out=tmp_path / "opt", cache_dir=tmp_path / "cache", progress=False)
@@ -288,6 +292,7 @@ def test_a_bad_line_in_a_jsonl_trainset_names_its_file_and_line(tmp_path: Path) 
     trainset = tmp_path / "seeds.jsonl"
     seed = {"question": "2 + 3?", "reference_answer": "5", "solution_steps": ["2 + 3 = 5"]}
     trainset.write_text(json.dumps(seed) + "\n" + json.dumps({"question": "no answer"}) + "\n")
-    with pytest.raises(NanofluxError, match=f"^{re.escape(str(trainset))}:2: neither a journal record nor a seed example"):
+    with pytest.raises(NanofluxError,
+                       match=f"^{re.escape(str(trainset))}:2: neither a journal record nor a seed example"):
         optimize_spec(parse_spec(SPEC), parse_recipe({"optimizer": "BootstrapFewShot"}), trainset=trainset,
                       out=tmp_path / "o", cache_dir=tmp_path / "c", lms=scripted_roles(), progress=False)

@@ -50,7 +50,8 @@ def test_validating_a_spec_loads_no_tool_library():
 
 
 def test_a_tool_loads_its_functions_on_use():
-    code = ("import sys; from nanoflux.tools import get_tool; names = [f.__name__ for f in get_tool('genomics').functions]; "
+    code = ("import sys; from nanoflux.tools import get_tool; "
+            "names = [f.__name__ for f in get_tool('genomics').functions]; "
             "print('Bio' in sys.modules, names[0])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.split() == ["True", "reverse_complement"]

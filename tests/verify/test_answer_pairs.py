@@ -5,7 +5,8 @@ its pinned verdict: never a match, and undecidable where the answer might still 
 import json
 from pathlib import Path
 
-PAIRS = [json.loads(line) for line in (Path(__file__).parents[1] / "data" / "answer_pairs.jsonl").read_text().splitlines()]
+PAIRS = [json.loads(line)
+         for line in (Path(__file__).parents[1] / "data" / "answer_pairs.jsonl").read_text().splitlines()]
 
 
 def test_every_equivalent_rewrite_matches_and_every_wrong_pair_does_not():

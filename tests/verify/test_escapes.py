@@ -147,7 +147,8 @@ def test_a_daemonised_child_does_not_outlive_the_call(tmp_path: Path):
         "    if os.fork():\n        os._exit(0)\n"
         "    os.setsid()\n"
         "    if os.fork():\n        os._exit(0)\n"
-        f"    time.sleep(0.5)\n    os.makedirs({str(tmp_path)!r}, exist_ok=True)\n    open({str(marker)!r}, 'w').write('x')\n"
+        f"    time.sleep(0.5)\n    os.makedirs({str(tmp_path)!r}, exist_ok=True)\n"
+        f"    open({str(marker)!r}, 'w').write('x')\n"
         "try:\n    daemon()\nexcept OSError as exc:\n    print(exc)\n")
     attack(code, timeout_s=3)
     assert processes_named(name) == []

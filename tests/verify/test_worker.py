@@ -54,7 +54,8 @@ def test_a_worker_dead_before_the_request_is_written_is_the_same_crash():
     os.kill(pid, signal.SIGKILL)
     _wait_until_dead(pid, POOL._idle[-1].proc.pid)
     check = check_answer("x^2", "x*x")  # the write hits a broken pipe
-    assert check.verdict == "error" and check.reason == "sympy worker crashed: sympy worker was killed by signal 9 (SIGKILL)"
+    assert check.verdict == "error" \
+        and check.reason == "sympy worker crashed: sympy worker was killed by signal 9 (SIGKILL)"
     assert check_answer("x^2", "x*x").verdict == "match"
 
 
@@ -63,5 +64,6 @@ def test_a_worker_dying_after_the_request_is_written_is_the_same_crash():
     os.kill(pid, signal.SIGSTOP)  # alive, so the request goes into its pipe; then it dies before answering
     threading.Timer(0.3, os.kill, (pid, signal.SIGKILL)).start()
     check = check_answer("x^2", "x*x", timeout_s=5)
-    assert check.verdict == "error" and check.reason == "sympy worker crashed: sympy worker was killed by signal 9 (SIGKILL)"
+    assert check.verdict == "error" \
+        and check.reason == "sympy worker crashed: sympy worker was killed by signal 9 (SIGKILL)"
     assert check_answer("x^2", "x*x").verdict == "match"
