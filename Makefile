@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE ?= 1
 export ANONYMIZED_TELEMETRY ?= False
 export LITELLM_LOCAL_MODEL_COST_MAP ?= True
 
-.PHONY: install run test test-fast bench clean
+.PHONY: install run lint test test-fast bench clean
 
 # llama.cpp builds portable (AVX2/FMA), not -march=native: on a CPU with AMX (Sapphire Rapids and later)
 # a native build crashed with SIGILL in ggml's AMX kernels in a virtual machine that does not enable them.
@@ -26,13 +26,18 @@ install: $(STAMP)
 run: install
 	$(BIN)/nanoflux compile specs/math.yaml --rounds 8 --out runs/math-demo --resume
 
-## make test: the whole suite, slow (real-model) tests included, as CI runs it.
-test: install
+## make lint: the layers contract (import-linter) and ruff's rules, both in pyproject.toml.
+lint: install
+	$(BIN)/lint-imports
+	$(BIN)/ruff check
+
+## make test: lint, then the whole suite, slow (real-model) tests included, as CI runs it.
+test: lint
 	@command -v chromium >/dev/null || (echo "installing chromium for the report's browser test"; apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
 	$(BIN)/python -m pytest -q
 
-test-fast: install
+test-fast: lint
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: install
