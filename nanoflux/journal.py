@@ -91,6 +91,7 @@ class PlayedRound(TypedDict):
     hops: int
     answer_type: str
     avoid: list[str]  # accepted questions the attacker was shown to steer away from
+    rollout_id: NotRequired[int]  # keys the round's LM calls in DSPy's cache (`runner.rollout_id`); absent before it
     program_hash: str
     started_at: str  # ISO 8601, UTC
     status: Literal["ok", "failed"]
@@ -157,10 +158,14 @@ class Journal:
         """Each round once, by its last attempt, in round order."""
         return last_attempts(self)
 
+    def next_attempt(self, round_id: int) -> int:
+        """The attempt number the next line written for `round_id` gets."""
+        return self._attempts[round_id] + 1
+
     def append(self, record: RoundRecord) -> None:
         """Write one attempt at a round and fsync it; sets its `attempt` (1 for a round's first line,
         then 2, ...). A failed write (a full disk) is cut off, keeping every earlier line."""
-        record["attempt"] = self._attempts[record["round_id"]] + 1
+        record["attempt"] = self.next_attempt(record["round_id"])
         line = memoryview((json.dumps(record, ensure_ascii=False, default=str) + "\n").encode())
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

@@ -18,6 +18,7 @@ from pathlib import Path
 # A run directory (compile), an optimize output, a curate selection.
 JOURNAL_NAME = "rounds.jsonl"  # the single source of truth: one line per attempt at a round
 SPEC_NAME = "spec.json"  # the effective spec, overrides applied
+RUN_NAME = "run.json"  # the run's identity: its id keys every LM call of its rounds in DSPy's cache
 PROGRAM_NAME = "program.json"  # the compiled (or tuned) program's prompts and demos, in DSPy's format
 MANIFEST_NAME = "manifest.json"  # written last: vouches for each dataset file of its generation
 LOCK_NAME = ".lock"  # the writer's advisory lock, holding its PID
@@ -74,6 +75,11 @@ class RunDir:
     @property
     def spec(self) -> Path:
         return self.root / SPEC_NAME
+
+    @property
+    def identity(self) -> Path:
+        """`run.json`: the run's id, made when the run starts and kept by every resume."""
+        return self.root / RUN_NAME
 
     @property
     def program(self) -> Path:

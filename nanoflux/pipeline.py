@@ -26,7 +26,7 @@ from nanoflux.lm import check_reachable, using_cache
 from nanoflux.modules import RoleLMs
 from nanoflux.names import ROLES
 from nanoflux.report import build_report
-from nanoflux.rundir import exclusive
+from nanoflux.rundir import exclusive, run_id
 from nanoflux.runner import RoundPlayer, RunProgress, run_rounds
 from nanoflux.spec import Spec, apply_overrides, load_spec
 from nanoflux.stats import record_counts, role_usage
@@ -99,7 +99,7 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
                           require_verified_reference=spec.curation.require_verified_reference)
         player = RoundPlayer(spec, program, program_hash, make_lms, cache)
         state = run_rounds(spec, player, Journal(run.journal), curator, executor=executor,
-                           progress=progress, retry_failed=retry_failed)
+                           progress=progress, retry_failed=retry_failed, run_id=run_id(run_dir))
         manifest = finish_run(run_dir, spec, program_hash=program_hash, program_path=program_path,
                               interrupted=state.interrupted, breaker=state.breaker)
     return RunResult(run_dir, manifest, state)
@@ -144,6 +144,7 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
         "models": {role: getattr(spec.roles, role).model for role in ROLES},
         "alternate": spec.roles.alternate,
         "seed": spec.seed,
+        "run_id": run_id(run_dir),
         "curation": {"band": spec.curation.band, **spec.curation.complexity.to_dict(),
                      "novelty": spec.curation.novelty, "size": spec.curation.size, "against": spec.curation.against},
         "counts": run_counts(attempts, spec.rounds),

@@ -18,13 +18,14 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from nanoflux.errors import NanofluxError, disk_error
-from nanoflux.io import TEMP_SUFFIX
+from nanoflux.io import TEMP_SUFFIX, write_json
 from nanoflux.layout import DATASET_DIR, RunDir
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,26 @@ def exclusive(run_dir: Path) -> Iterator[Path]:
             raise disk_error(run_dir, OSError(errno.ENOSPC, f"{type(exc).__name__}: {exc}")) from exc
     finally:
         os.close(fd)  # releases the lock
+
+
+def run_id(run_dir: Path) -> str:
+    """The run's id, from `run.json`; a run without one (a new run, or one older than ids) gets one now.
+
+    The id keys the run's LM calls in DSPy's cache (`nanoflux.runner.rollout_id`): two runs of one
+    spec sample apart, and every resume of one run finds what it asked before.
+    """
+    path = RunDir(run_dir).identity
+    try:
+        found = json.loads(path.read_text(encoding="utf-8")).get("run_id")
+    except FileNotFoundError:
+        found = None
+    except (ValueError, AttributeError):
+        raise NanofluxError(f"{path}: not the run's identity file; delete it (the run's cached LM calls are then "
+                            "not replayed) or restore it from a backup") from None
+    if not isinstance(found, str) or not found:
+        found = secrets.token_hex(8)
+        write_json(path, {"run_id": found})
+    return found
 
 
 def remove_temporaries(run_dir: Path) -> list[Path]:

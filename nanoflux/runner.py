@@ -6,6 +6,7 @@ receives finished records from the executor, decides curation in round-id order,
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import time
@@ -127,6 +128,19 @@ def round_tasks(spec: Spec, round_ids: list[int]) -> Iterator[dict[str, Any]]:
         }
 
 
+def rollout_id(run_id: str, round_id: int, attempt: int) -> int:
+    """The key every LM call of one attempt at a round carries (DSPy's `rollout_id`).
+
+    DSPy's cache answers a repeated request from the cache; two rounds asking the attacker the same
+    (same topic, hops and `avoid` list) would get one question. With this key each attempt at each
+    round of each run samples afresh, and an attempt played again (a resume after a kill, an
+    executor's retry) asks exactly what it asked before, which the cache answers: the run's cache is
+    its replay log. A 60-bit integer, as DSPy wants one.
+    """
+    digest = hashlib.sha256(f"{run_id}:{round_id}:{attempt}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 4
+
+
 def play_round(program: dspy.Module, task: Task, program_hash: str) -> PlayedRound:
     """Play one round; any failure (LM error, unparseable output) becomes a failed record."""
     started = time.time()
@@ -134,7 +148,7 @@ def play_round(program: dspy.Module, task: Task, program_hash: str) -> PlayedRou
                               "started_at": datetime.fromtimestamp(started, UTC).isoformat()}
     try:
         result = program(topic=task["topic"], hops=task["hops"], answer_type=task["answer_type"],
-                         avoid=task.get("avoid", []), round_index=task["round_id"])
+                         avoid=task.get("avoid", []), round_index=task["round_id"], rollout_id=task.get("rollout_id"))
         record.update(status="ok", **{key: result[key] for key in result.keys()})
     except Exception as exc:  # noqa: BLE001 - LM output is untrusted: any failure is a failed round, not a crashed run
         call = failed_call(exc)
@@ -202,7 +216,8 @@ def _error_kind(exc: Exception) -> str:
 
 
 def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journal, curator: Curator, *,
-               executor: Executor | None = None, progress: bool = True, retry_failed: bool = False) -> RunProgress:
+               executor: Executor | None = None, progress: bool = True, retry_failed: bool = False,
+               run_id: str | None = None) -> RunProgress:
     """Play the spec's rounds not yet done, until `spec.rounds` are played or the dataset is full.
 
     A round is done when the journal holds it and its last attempt is not `replayable`: rounds
@@ -212,7 +227,8 @@ def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journ
     worker was faster; a round delivered twice (an executor's retry) is written once. After
     `execution.max_consecutive_failures` rounds in a row failed for LM reasons, the circuit breaker
     stops taking rounds (`RunProgress.breaker` says why). Ctrl-C stops taking new rounds; every
-    finished round is journaled, and `--resume` goes on.
+    finished round is journaled, and `--resume` goes on. With `run_id`, each task carries the
+    `rollout_id` of its attempt (see `rollout_id`), so every round samples afresh.
     """
     state = RunProgress()
     done: set[int] = set()
@@ -238,6 +254,8 @@ def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journ
             if state.accepted >= spec.curation.size or breaker.tripped:
                 return
             issued.append(task["round_id"])
+            if run_id is not None:
+                task["rollout_id"] = rollout_id(run_id, task["round_id"], journal.next_attempt(task["round_id"]))
             yield {**task, "avoid": curator.novelty.nearest(task["topic"], k=AVOID_SHOWN)}
 
     def write(played: PlayedRound) -> None:

@@ -13,8 +13,8 @@ def test_every_file_a_compile_run_writes_is_named_by_its_rundir(tmp_path: Path) 
     result = compile_spec(parse_spec(SCRIPTED_SPEC), out=tmp_path / "run", cache_dir=tmp_path / "cache",
                           lms=scripted_roles(), progress=False)
     run = RunDir(result.run_dir)
-    assert set(run.root.iterdir()) == {run.journal, run.spec, run.program, run.manifest, run.lock, run.report,
-                                       run.dataset, run.novelty}
+    assert set(run.root.iterdir()) == {run.journal, run.spec, run.identity, run.program, run.manifest, run.lock,
+                                       run.report, run.dataset, run.novelty}
     assert set(run.dataset.iterdir()) == {run.sft, run.dpo, run.examples}
     assert run.embedding_cache.is_file() and run.novelty_store.is_file()
     assert {name: entry["path"] for name, entry in result.manifest["dataset"].items()} == {

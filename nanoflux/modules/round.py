@@ -44,7 +44,9 @@ class Round(dspy.Module):
     """Plays one round: the attacker writes a question, the defender answers, the judge scores.
 
     Each role runs under its own LM and adapter; the prediction carries every role's outputs, the
-    models that played, and per-role latency and token counts for the journal.
+    models that played, and per-role latency and token counts for the journal. A `rollout_id` (the
+    runner gives each attempt at a round its own) keys the calls of every sampling role in DSPy's
+    cache, so identical prompts in two rounds are sampled twice, not answered from the cache.
 
     Example:
         >>> program = Round(Attacker(), Defender(), Judge(weights={"correctness": 1.0}), lms=role_lms)
@@ -62,8 +64,8 @@ class Round(dspy.Module):
         self.adapter = adapter or dspy.JSONAdapter()
 
     def forward(self, topic: str, hops: int, answer_type: str, avoid: Sequence[str] = (),
-                round_index: int = 0) -> dspy.Prediction:
-        lms = self.lms.for_round(round_index)
+                round_index: int = 0, rollout_id: int | None = None) -> dspy.Prediction:
+        lms = {role: sampling(lm, rollout_id) for role, lm in self.lms.for_round(round_index).items()}
         trace: dict[str, dict[str, Any]] = {}
         attack = self._play("attacker", lms, trace, self.attacker, topic=topic, hops=hops,
                             answer_type=answer_type, avoid=avoid)
@@ -101,6 +103,14 @@ class Round(dspy.Module):
             "output_tokens": sum(used["output_tokens"] for used in tokens),
         }
         return result
+
+
+def sampling(lm: dspy.BaseLM, rollout_id: int | None) -> dspy.BaseLM:
+    """`lm` whose calls carry `rollout_id` when it samples (temperature > 0); at temperature 0 the
+    answer is the same whatever the key, so the cache may serve it (and DSPy would warn)."""
+    if rollout_id is None or not (getattr(lm, "kwargs", {}).get("temperature") or 0) > 0:
+        return lm
+    return lm.copy(rollout_id=rollout_id)
 
 
 def token_usage(usage: UsageTracker) -> dict[str, dict[str, int]]:
