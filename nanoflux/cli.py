@@ -107,6 +107,7 @@ def _log_to_stderr(logger: logging.Logger) -> Iterator[None]:
 def validate(spec: Path) -> None:
     """Check a spec file and print what it declares.
 
+    Prints the rate limit each API model gets (roles on one model share the strictest they set).
     Warns (on stderr) when the judge could not run model-written code here because the sandbox
     (bubblewrap) cannot start, and the spec does not say `sandbox: unsafe-local`.
 
@@ -121,6 +122,14 @@ def validate(spec: Path) -> None:
     roles = ", ".join(f"{role}={getattr(loaded.roles, role).model}" for role in ROLES)
     click.echo(f"{spec}: valid spec {loaded.name!r}: {loaded.rounds} rounds, {len(loaded.topics)} topics, "
                f"tools {loaded.tools}, band {loaded.curation.band}, roles {roles}, sandbox {loaded.sandbox}")
+    settings = {role: getattr(loaded.roles, role) for role in ROLES}
+    if any(role.rpm or role.tpm for role in settings.values()):  # else no need to import DSPy
+        from nanoflux.ratelimit import model_key, model_limits
+
+        for key, limit in model_limits(settings.values()).items():
+            sharing = [role for role, its in settings.items() if model_key(its.model, its.api_base) == key]
+            click.echo(f"rate limit of {key} ({', '.join(sharing)}"
+                       f"{'; the strictest they set' if len(sharing) > 1 else ''}): {limit}")
     if refused := Sandbox(mode=loaded.sandbox).refusal():
         runs = "python blocks in solution steps" + (" and the `python` tool" if "python" in loaded.tools else "")
         click.secho(f"warning: the judge runs model-written code ({runs}), but {refused}", fg="yellow", err=True)

@@ -14,6 +14,7 @@ from nanoflux.errors import NanofluxError
 from nanoflux.lm import make_lm
 from nanoflux.modules import Attacker, Defender, Judge, RoleLMs, Round
 from nanoflux.names import ROLES
+from nanoflux.ratelimit import Limit, model_key, model_limits
 from nanoflux.signatures import AttackerSignature, DefenderSignature, JudgeSignature
 from nanoflux.spec import RoleSpec, Spec
 from nanoflux.tools.registry import get_tool
@@ -75,16 +76,21 @@ def judge_signature(spec: Spec) -> type[dspy.Signature]:
 
 
 def build_role_lms(spec: Spec) -> RoleLMs:
-    """One dspy.LM per role, from the spec's role settings."""
-    return RoleLMs(**{role: role_lm(getattr(spec.roles, role)) for role in ROLES}, alternate=spec.roles.alternate)
+    """One dspy.LM per role, from the spec's role settings; roles on one model share its strictest rate limit."""
+    roles = {role: getattr(spec.roles, role) for role in ROLES}
+    limits = model_limits(roles.values())
+    return RoleLMs(**{role: role_lm(settings, limit=limits.get(model_key(settings.model, settings.api_base), Limit()))
+                      for role, settings in roles.items()}, alternate=spec.roles.alternate)
 
 
-def role_lm(settings: RoleSpec, *, cache: bool = True) -> dspy.LM:
-    """The dspy.LM one role's settings describe."""
+def role_lm(settings: RoleSpec, *, cache: bool = True, limit: Limit | None = None) -> dspy.LM:
+    """The dspy.LM one role's settings describe; `limit` replaces the role's own `rpm`/`tpm` (the
+    strictest of the roles on its model)."""
+    limit = Limit(settings.rpm, settings.tpm) if limit is None else limit
     return make_lm(settings.model, temperature=settings.temperature, max_tokens=settings.max_tokens,
                    api_base=settings.api_base, api_key_env=settings.api_key_env,
                    structured_output=settings.structured_output, timeout=settings.timeout,
-                   num_retries=settings.num_retries, cache=cache)
+                   num_retries=settings.num_retries, cache=cache, rpm=limit.rpm, tpm=limit.tpm)
 
 
 def program_digest(program: dspy.Module) -> str:

@@ -42,6 +42,7 @@ from dspy.utils.exceptions import LMError
 
 from nanoflux.errors import NanofluxError
 from nanoflux.names import EMBEDDED_MODEL, LOCAL_PREFIX
+from nanoflux.ratelimit import Limit, RateLimiter, model_key
 
 logger = logging.getLogger(__name__)
 N_CTX = 8192  # SmolLM2's trained context; DSPy prompts with demos outgrow llama-cpp's default of 512.
@@ -66,6 +67,8 @@ def make_lm(
     timeout: float | None = None,
     num_retries: int | None = None,
     cache: bool = True,
+    rpm: int | None = None,
+    tpm: int | None = None,
 ) -> dspy.LM:
     """Build the `dspy.LM` for one role from a spec's model string.
 
@@ -84,9 +87,12 @@ def make_lm(
             429): DSPy's own loop, which waits as long as a Retry-After header asks and
             otherwise 1, 2, 4... seconds; None: DSPy's default (3).
         cache: use DSPy's response cache (see `configure_cache`).
+        rpm, tpm: the most requests and tokens per minute the model may take (`nanoflux.ratelimit`);
+            every LM of this process on the same model and `api_base` shares them, so pass each the
+            same values. None: no limit.
 
-    The embedded model runs in-process: no server to time out, nothing transient to retry, so
-    it ignores `timeout` and never retries.
+    The embedded model runs in-process: no server to time out, nothing transient to retry, no
+    provider's limit, so it ignores `timeout`, `rpm` and `tpm` and never retries.
 
     Raises:
         NanofluxError: unknown model, missing GGUF file, or unset `api_key_env`.
@@ -111,6 +117,8 @@ def make_lm(
     if api_base:
         kwargs["api_base"] = api_base
         kwargs.setdefault("api_key", NO_KEY)
+    if limit := Limit(rpm, tpm):
+        kwargs["callbacks"] = [RateLimiter(model_key(model, api_base), limit)]
     if structured_output is None:
         return dspy.LM(model, **kwargs)
     return DeclaredOutputLM(model, structured_output=structured_output, **kwargs)

@@ -61,6 +61,15 @@ class RoleSpec(_Strict):
     num_retries: int = Field(3, ge=0, le=10)
     """times a call that failed transiently (connection error, timeout, 5xx, 429) is retried, with
     exponential backoff or as long as a 429's Retry-After asks; API models only"""
+    rpm: int | None = Field(None, ge=1)
+    """requests per minute the model may receive (its provider's rate limit): calls are paced evenly to
+    stay under it across all threads and Ray workers, instead of collecting 429s; roles on one model (and
+    `api_base`) share one limit, the strictest they set (`nanoflux validate` prints it); null: no limit;
+    `local/` models are never limited"""
+    tpm: int | None = Field(None, ge=1)
+    """tokens per minute (prompt plus completion) the model may take: each call books its prompt's
+    estimated size plus `max_tokens` before it goes, and is corrected to the usage the server reports
+    when it returns; shared like `rpm`; null: no limit"""
 
 
 class AttackerRoleSpec(RoleSpec):
@@ -327,10 +336,10 @@ class Spec(_Strict):
 
         `rounds`, `threads` and `execution` are left out: a run resumed with more rounds, threads or
         another executor is the same run; so are the seed `examples`, which only `nanoflux optimize`
-        reads, and each role's `timeout` and `num_retries`, so a run stopped by a slow server can be
-        resumed with more patience.
+        reads, and each role's `timeout`, `num_retries`, `rpm` and `tpm`, so a run stopped by a slow
+        server can be resumed with more patience (or a run resumed under another rate limit).
         """
-        roles = {name: {"timeout", "num_retries"} for name, field in RolesSpec.model_fields.items()
+        roles = {name: {"timeout", "num_retries", "rpm", "tpm"} for name, field in RolesSpec.model_fields.items()
                  if field.annotation is not bool}
         unrelated: dict[str, Any] = {"rounds": True, "threads": True, "execution": True, "examples": True,
                                      "roles": roles}

@@ -27,6 +27,7 @@ import json
 import socket
 import threading
 import time
+from bisect import bisect_left
 from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -96,6 +97,12 @@ class FaultServer:
     def roles(self) -> Counter[str]:
         with self._lock:
             return Counter(role for _, role, _ in self.requests)
+
+    def busiest(self, window: float) -> int:
+        """The most requests received in any `window` seconds: what a provider's rate limit counts."""
+        with self._lock:
+            times = sorted(received for _, _, received in self.requests)
+        return max((bisect_left(times, start + window) - i for i, start in enumerate(times)), default=0)
 
     def start(self) -> FaultServer:
         self._thread.start()

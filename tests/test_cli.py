@@ -46,6 +46,17 @@ def test_validate_accepts_a_shipped_spec() -> None:
     assert result.exit_code == 0 and "valid spec 'genomics'" in result.output
 
 
+def test_validate_prints_the_rate_limit_each_model_gets_the_strictest_its_roles_set(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: a\ndescription: d\nroles:\n  attacker: {model: openai/gpt-4o-mini, rpm: 500, tpm: 90000}\n"
+                    "  defender: {model: openai/gpt-4o-mini, rpm: 200}\n  judge: {rpm: 5}\n")
+    result = invoke("validate", str(spec))
+    assert result.exit_code == 0, result.output
+    assert ("rate limit of openai/gpt-4o-mini (attacker, defender; the strictest they set): 200 requests/min, "
+            "90000 tokens/min") in result.output
+    assert "local/" not in result.output.split("\n", 1)[1], "the embedded judge is never limited"
+
+
 @pytest.mark.parametrize(("content", "expected"), [
     (None, "does not exist"),
     ("name: a\ndescription: [oops\n", "malformed YAML"),

@@ -123,8 +123,8 @@ def test_digest_ignores_rounds_and_threads_but_not_models() -> None:
 
 def test_a_run_stopped_by_a_slow_server_may_resume_with_more_patience() -> None:
     base = parse_spec("name: a\ndescription: d\n")
-    patient = parse_spec("name: a\ndescription: d\nroles: {judge: {timeout: 600, num_retries: 10}}\n"
-                         "execution: {max_consecutive_failures: 50}\n")
+    patient = parse_spec("name: a\ndescription: d\nroles: {judge: {timeout: 600, num_retries: 10, rpm: 60, "
+                         "tpm: 9000}}\nexecution: {max_consecutive_failures: 50}\n")
     assert (patient.roles.judge.timeout, patient.roles.judge.num_retries) == (600, 10)
     assert (base.roles.defender.timeout, base.roles.defender.num_retries) == (120, 3)
     assert base.execution.max_consecutive_failures == 5
@@ -134,6 +134,8 @@ def test_a_run_stopped_by_a_slow_server_may_resume_with_more_patience() -> None:
 @pytest.mark.parametrize(("text", "field"), [
     ("roles: {judge: {timeout: 0}}", "roles.judge.timeout"),
     ("roles: {attacker: {num_retries: -1}}", "roles.attacker.num_retries"),
+    ("roles: {defender: {rpm: 0}}", "roles.defender.rpm"),
+    ("roles: {judge: {tpm: -5}}", "roles.judge.tpm"),
     ("execution: {max_consecutive_failures: 0}", "execution.max_consecutive_failures"),
 ])
 def test_failure_settings_out_of_range_name_their_field(text: str, field: str) -> None:

@@ -24,6 +24,7 @@ from dspy.utils.callback import BaseCallback
 from nanoflux.errors import NanofluxError
 from nanoflux.executors.base import Record, Task
 from nanoflux.names import LOCAL_PREFIX
+from nanoflux.ratelimit import Limit, Pacer, share_pacer
 
 try:
     import ray
@@ -74,18 +75,26 @@ def _unreachable(address: str | None, exc: Exception) -> str:
 
 @ray.remote(num_cpus=0)
 class ModelSlots:
-    """At most `limit` calls in flight to each model across every worker of a run.
+    """The run's one owner of each model's limits across every worker: at most `limit` calls in
+    flight, and the pace of requests and tokens a role's `rpm` and `tpm` set (`nanoflux.ratelimit`).
 
-    API rate limits are per model, not per worker: without one shared count, N workers send N
-    times the calls. A dead worker's slots are freed by the driver (`forget`), so a lost node
-    never shrinks the limit.
+    API rate limits are per model, not per worker: without one shared count and one schedule, N
+    workers send N times the calls. A dead worker's slots are freed by the driver (`forget`), so a
+    lost node never shrinks the limit.
     """
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int | None):
         self.limit = limit
         self.free: dict[str, asyncio.Semaphore] = {}
         self.held: Counter[tuple[str, str]] = Counter()
         self.gone: set[str] = set()
+        self.pacer = Pacer()
+
+    async def reserve(self, key: str, limit: Limit, tokens: int) -> float:
+        return self.pacer.reserve(key, limit, tokens)
+
+    async def settle(self, key: str, limit: Limit, booked: int, used: int) -> None:
+        self.pacer.settle(key, limit, booked, used)
 
     async def acquire(self, model: str, holder: str) -> None:
         await self.free.setdefault(model, asyncio.Semaphore(self.limit)).acquire()
@@ -103,6 +112,20 @@ class ModelSlots:
         for (who, model), count in list(self.held.items()):
             for _ in range(count if who == holder else 0):
                 await self.release(model, holder)
+
+
+class SharedPacer:
+    """A worker's pacer: books every call with the run's `ModelSlots`, so all workers keep one schedule
+    (the wait is counted from when the actor booked it, which is the safe side)."""
+
+    def __init__(self, slots: Any):
+        self.slots = slots
+
+    def reserve(self, key: str, limit: Limit, tokens: int) -> float:
+        return ray.get(self.slots.reserve.remote(key, limit, tokens))
+
+    def settle(self, key: str, limit: Limit, booked: int, used: int) -> None:
+        self.slots.settle.remote(key, limit, booked, used)
 
 
 class CallSlots(BaseCallback):
@@ -128,13 +151,14 @@ class CallSlots(BaseCallback):
 class RoundWorker:
     """Plays rounds on its own copy of the program, built once when the pickled `play` is loaded here."""
 
-    def __init__(self, recipe: bytes, slots: Any, holder: str):
+    def __init__(self, recipe: bytes, slots: Any, holder: str, max_concurrent_calls: int | None):
+        share_pacer(SharedPacer(slots))  # this process plays only the run's rounds
         self.problem: str | None = None
         try:
             self.play: Callable[[Task], Record] = cloudpickle.loads(recipe)
         except Exception as exc:  # noqa: BLE001 - a missing key or model file: the driver reports it in one line
             self.problem = str(exc) if isinstance(exc, NanofluxError) else f"{type(exc).__name__}: {exc}"
-        if slots is not None:
+        if max_concurrent_calls:
             dspy.configure(callbacks=[CallSlots(slots, holder)])
 
     def ready(self) -> str | None:
@@ -164,6 +188,9 @@ class RayExecutor:
         threads: rounds one actor plays at once (API models spend rounds waiting on the network).
         max_concurrent_calls: the most calls to one API model in flight across all actors (None: no limit).
 
+    The role LMs' rate limits (`rpm`, `tpm`) hold across all actors too: every actor books its calls
+    with one `ModelSlots` actor of the run.
+
     A worker that dies mid-round (node lost, `ray.kill`) costs only its in-flight rounds: they are
     played again first, and a fresh actor takes its place.
 
@@ -186,7 +213,7 @@ class RayExecutor:
 
     def _run(self, play: Callable[[Task], Record], tasks: Iterable[Task]) -> Iterator[Record]:
         recipe = ray.put(cloudpickle.dumps(play))  # pickled once: the recipe, not the program
-        slots = ModelSlots.remote(self.max_concurrent_calls) if self.max_concurrent_calls else None
+        slots = ModelSlots.remote(self.max_concurrent_calls)  # also the rate limits' owner: always there
         pool = [self._start(recipe, slots) for _ in range(self.workers)]
         inflight: dict[Any, tuple[_Worker, Task]] = {}
         try:
@@ -216,21 +243,20 @@ class RayExecutor:
                         deaths += 1
                         if deaths > self.workers:
                             raise NanofluxError(f"Ray workers keep dying before finishing a round: {exc}") from None
-                        if slots is not None:
-                            slots.forget.remote(worker.holder)
+                        slots.forget.remote(worker.holder)
                         pool[pool.index(worker)] = fresh = self._start(recipe, slots)
                         logger.info("Ray worker %s takes the place of %s", fresh.holder, worker.holder)
                     continue
                 deaths = 0
                 yield record
         finally:
-            for actor in [worker.actor for worker in pool] + ([slots] if slots is not None else []):
+            for actor in [worker.actor for worker in pool] + [slots]:
                 ray.kill(actor)
 
     def _start(self, recipe: Any, slots: Any) -> _Worker:
         holder = f"worker-{next(self._holders)}"
         actor = RoundWorker.options(max_concurrency=self.threads, scheduling_strategy="SPREAD").remote(
-            recipe, slots, holder)
+            recipe, slots, holder, self.max_concurrent_calls)
         return _Worker(actor, holder)
 
 

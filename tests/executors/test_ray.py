@@ -196,6 +196,16 @@ def test_calls_to_one_api_model_stay_within_the_limit_across_workers(tmp_path: P
 
 
 @pytest.mark.slow
+def test_a_models_rpm_holds_across_workers_one_actor_keeping_its_schedule(tmp_path: Path, local_ray: None) -> None:
+    with FaultServer() as server:  # workers build their LMs from the spec, each with the limit
+        spec = parse_spec(fault_spec(server).replace("num_retries: 0}", "num_retries: 0, rpm: 120}"))
+        compile_spec(spec, executor=RayExecutor(workers=2, threads=3), out=tmp_path / "run", rounds=10,
+                     cache_dir=tmp_path / "cache", progress=False)
+        assert server.count() >= 15  # 30 calls, less any DSPy answered from its cache
+        assert server.busiest(5.0) <= 1.1 * 10, "120 a minute: 10 in any 5 s, not 10 from each worker"
+
+
+@pytest.mark.slow
 def test_curate_on_ray_selects_the_same_dataset_as_curate_here(tmp_path: Path, local_ray: None) -> None:
     run = play(tmp_path, ThreadExecutor(1)).run_dir
     copy = tmp_path / "copy"
