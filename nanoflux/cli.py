@@ -225,6 +225,33 @@ def resume_command(ctx: click.Context, run_dir: Path) -> str:
     return shlex.join(words)
 
 
+@main.command(name="estimate")
+@click.argument("source", metavar="SPEC|RUN_DIR", type=click.Path(path_type=Path))
+@click.option("--rounds", type=click.IntRange(min=1), help="Price a run of this many rounds (default: the spec's).")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Play the sample rounds into this run directory and keep it (default: a temporary one); "
+                   "`compile --out DIR --resume` continues it into the real run.")
+@click.option("--model", "models", multiple=True, metavar="ROLE=MODEL",
+              help="Override a role's model, e.g. --model judge=openai/gpt-4o-mini (repeatable).")
+@user_errors
+def estimate_(source: Path, rounds: int | None, out: Path | None, models: tuple[str, ...]) -> None:
+    """Estimate what a run costs before paying for it: tokens and USD per role, per round and for the
+    whole run, at litellm's prices (embedded models cost 0; a model litellm cannot price is shown
+    as unknown, never as free).
+
+    A SPEC is measured by playing its first 3 rounds (with a cache of their own, so every call is
+    paid for and counted); a RUN_DIR by its journal, read as it is.
+
+    \b
+    Examples:
+      nanoflux estimate specs/math.yaml --model judge=openai/gpt-4o-mini --rounds 1000
+      nanoflux estimate runs/math-demo --rounds 5000
+    """
+    from nanoflux.estimate import estimate_cost
+
+    click.echo(estimate_cost(source, rounds=rounds, out=out, models=parse_models(models), progress=True).render())
+
+
 @main.command(name="judge-eval")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--spec", type=click.Path(path_type=Path),
