@@ -18,6 +18,7 @@ from typing import Any
 _HOMES = {
     "NanofluxError": "nanoflux.errors", "Spec": "nanoflux.spec", "load_spec": "nanoflux.spec",
     "parse_spec": "nanoflux.spec", "compile_spec": "nanoflux.pipeline", "optimize_spec": "nanoflux.optimize",
+    "estimate_cost": "nanoflux.estimate",
 }
 __all__ = sorted(_HOMES)
 

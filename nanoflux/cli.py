@@ -153,17 +153,24 @@ def validate(spec: Path) -> None:
 @click.option("--executor", type=click.Choice(["threads", "ray"]), cls=SpecOption, field="execution.executor")
 @click.option("--address", cls=SpecOption, field="execution.address")
 @click.option("--workers", type=click.IntRange(min=1), cls=SpecOption, field="execution.workers")
+@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), metavar="USD", cls=SpecOption,
+              field="budget.max_cost")
+@click.option("--max-tokens", type=click.IntRange(min=1), metavar="N", cls=SpecOption, field="budget.max_tokens")
 @user_errors
 def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str, ...], threads: int | None,
              resume: bool, retry_failed: bool, program_path: Path | None, cache_dir: Path | None,
-             executor: str | None, address: str | None, workers: int | None) -> None:
+             executor: str | None, address: str | None, workers: int | None, max_cost: float | None,
+             max_tokens: int | None) -> None:
     """Compile SPEC into its adversarial program and run it into a dataset.
 
     Every finished round is appended to RUN_DIR/rounds.jsonl at once; accepted rounds become
     RUN_DIR/dataset/sft.jsonl (TRL SFT messages) and dpo.jsonl (preference pairs), described
     by RUN_DIR/manifest.json. Ctrl-C stops cleanly; --resume continues. When a role's server
     fails `execution.max_consecutive_failures` rounds in a row, the run stops, names the server,
-    and exits 1; --resume plays the failed rounds again once it is back.
+    and exits 1; --resume plays the failed rounds again once it is back. The progress bar shows
+    the cost so far and projected; with --max-cost or --max-tokens the run stops before the next
+    round would likely pass the cap (the whole run's spending), and --resume with a higher cap
+    goes on.
 
     \b
     Examples:
@@ -172,6 +179,7 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
       nanoflux compile specs/math.yaml --out runs/demo --resume --retry-failed
       nanoflux compile specs/medical.yaml --model attacker=openai/gpt-4o --model defender=openai/gpt-4o-mini
       nanoflux compile specs/math.yaml --executor ray --address auto --workers 8 --threads 4
+      nanoflux compile specs/math.yaml --model judge=openai/gpt-4o-mini --max-cost 2.50 --out runs/paid
     """
     from nanoflux.pipeline import compile_spec
 
@@ -179,8 +187,9 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
                  {"executor": executor, "address": address, "workers": workers}.items() if value is not None}
     result = compile_spec(spec, out=out, rounds=rounds, models=parse_models(models), threads=threads,
                           resume=resume, retry_failed=retry_failed, program_path=program_path,
-                          cache_dir=cache_dir or dspy_cache_dir(),
-                          execution=execution)
+                          cache_dir=cache_dir or dspy_cache_dir(), execution=execution,
+                          budget={key: value for key, value in {"max_cost": max_cost, "max_tokens": max_tokens}.items()
+                                  if value is not None})
     counts, dataset = result.manifest["counts"], result.manifest["dataset"]
     again = resume_command(click.get_current_context(), result.run_dir)
     if result.progress.interrupted:
@@ -194,6 +203,12 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
     for name, entry in dataset.items():
         click.echo(f"  {name}: {result.run_dir / entry['path']} ({entry['rows']} rows)")
     click.echo(f"  manifest: {RunDir(result.run_dir).manifest}")
+    if stop := result.progress.budget_stop:
+        from nanoflux.budget import describe_stop
+
+        option = "--max-cost" if stop["limit"] == "max_cost" else "--max-tokens"
+        click.secho(f"Stopped: {describe_stop(stop)}. Raise {option} (budget.{stop['limit']} in the spec) and "
+                    f"continue with: {again}", fg="yellow", err=True)
     if trip := result.progress.breaker:
         server = f"{trip['model']} at {trip['api_base']}" if trip["api_base"] else trip["model"]
         click.secho(f"error: stopped after {trip['after']} rounds in a row failed calling the {trip['role']}'s model "
@@ -217,6 +232,33 @@ def resume_command(ctx: click.Context, run_dir: Path) -> str:
         values = value if isinstance(value, tuple) else (value,)
         words += [flag] if value is True else [word for item in values for word in (flag, str(item))]
     return shlex.join(words)
+
+
+@main.command(name="estimate")
+@click.argument("source", metavar="SPEC|RUN_DIR", type=click.Path(path_type=Path))
+@click.option("--rounds", type=click.IntRange(min=1), help="Price a run of this many rounds (default: the spec's).")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Play the sample rounds into this run directory and keep it (default: a temporary one); "
+                   "`compile --out DIR --resume` continues it into the real run.")
+@click.option("--model", "models", multiple=True, metavar="ROLE=MODEL",
+              help="Override a role's model, e.g. --model judge=openai/gpt-4o-mini (repeatable).")
+@user_errors
+def estimate_(source: Path, rounds: int | None, out: Path | None, models: tuple[str, ...]) -> None:
+    """Estimate what a run costs before paying for it: tokens and USD per role, per round and for the
+    whole run, at litellm's prices (embedded models cost 0; a model litellm cannot price is shown
+    as unknown, never as free).
+
+    A SPEC is measured by playing its first 3 rounds (with a cache of their own, so every call is
+    paid for and counted); a RUN_DIR by its journal, read as it is.
+
+    \b
+    Examples:
+      nanoflux estimate specs/math.yaml --model judge=openai/gpt-4o-mini --rounds 1000
+      nanoflux estimate runs/math-demo --rounds 5000
+    """
+    from nanoflux.estimate import estimate_cost
+
+    click.echo(estimate_cost(source, rounds=rounds, out=out, models=parse_models(models), progress=True).render())
 
 
 @main.command(name="judge-eval")
@@ -301,7 +343,8 @@ def curate_(run_dir: Path, band: str | None, hops: str | None, steps: str | None
 @user_errors
 def stats_(run_dir: Path, json_path: Path | None) -> None:
     """Print what a run's journal holds: counts by verdict, level, topic and hops, why rounds were
-    not kept, the acceptance rate, the similarity distribution, and tokens and latency per role.
+    not kept, the acceptance rate, the similarity distribution, tokens and latency per role, and
+    the cost.
 
     \b
     Examples:

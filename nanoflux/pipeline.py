@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from nanoflux.budget import require_prices
 from nanoflux.compiler import build_role_lms, compile_program, program_digest
 from nanoflux.curation.decide import Curator
 from nanoflux.curation.novelty import NoveltyFilter
@@ -47,8 +48,8 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
                  models: Mapping[str, str] | None = None, threads: int | None = None, resume: bool = False,
                  program_path: str | Path | None = None, cache_dir: str | Path | None = None,
                  lms: RoleLMs | Callable[[Spec], RoleLMs] | None = None, executor: Executor | None = None,
-                 execution: Mapping[str, Any] | None = None, retry_failed: bool = False,
-                 progress: bool = True) -> RunResult:
+                 execution: Mapping[str, Any] | None = None, budget: Mapping[str, Any] | None = None,
+                 retry_failed: bool = False, progress: bool = True) -> RunResult:
     """Compile a spec into its adversarial program and run it into a dataset.
 
     Args:
@@ -66,6 +67,7 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
             picklable factory `spec -> RoleLMs`, which executors in other processes (Ray) call once each.
         executor: where rounds run (default: the spec's `execution`, after `execution` overrides).
         execution: overrides of the spec's `execution` section, e.g. {"executor": "ray", "address": "auto"}.
+        budget: overrides of the spec's `budget` section, e.g. {"max_cost": 5.0} or {"max_tokens": 2_000_000}.
         retry_failed: with `resume`, also play again the rounds that failed for other reasons (output
             that did not parse), which are otherwise kept as they are.
 
@@ -74,23 +76,29 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
     played, and `result.progress.breaker` (also the manifest's `circuit_breaker`) names the role,
     model, server and last error. Every attempt at a round stays in the journal; everything counts
     a round once, by its last attempt.
+
+    When the next round would likely pass a cap of `budget` (the whole run's spending, earlier sessions
+    included), the run stops taking rounds the same way: `result.progress.budget_stop` (the manifest's
+    `budget_stop`) says which cap and what was spent; resume with a higher cap to go on. A cost cap with
+    a model litellm cannot price is refused before any call.
     """
     if retry_failed and not resume:
         raise NanofluxError("--retry-failed plays the failed rounds of an existing run again; add --resume "
                             "(and --out RUN_DIR)")
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
-    spec = apply_overrides(spec, rounds=rounds, threads=threads, models=models, execution=execution)
+    spec = apply_overrides(spec, rounds=rounds, threads=threads, models=models, execution=execution, budget=budget)
     cache = Path(cache_dir) if cache_dir else None
     with (exclusive(Path(out) if out else Path("runs") / spec.name) as run_dir,  # before any LM call or write
           using_cache(cache)):
         prepare_run_dir(run_dir, spec, resume=resume)
         run = RunDir(run_dir)
         make_lms = lms if callable(lms) else build_role_lms if lms is None else None
+        role_lms = build_role_lms(spec) if lms is None else lms(spec) if callable(lms) else lms
+        require_prices(spec.budget, [lm.model for lm in role_lms.for_round(0).values()])
         if lms is None:
-            lms = build_role_lms(spec)
-            for lm in {id(lm): lm for lm in lms.for_round(0).values()}.values():
+            for lm in {id(lm): lm for lm in role_lms.for_round(0).values()}.values():
                 check_reachable(lm)  # fail before the run, not in every round
-        program = compile_program(spec, lms=lms(spec) if callable(lms) else lms, program_path=program_path)
+        program = compile_program(spec, lms=role_lms, program_path=program_path)
         program_hash = program_digest(program)
         program.save(str(run.program))
         novelty = NoveltyFilter(run.novelty, threshold=spec.curation.novelty, model=spec.curation.embedding_model,
@@ -101,7 +109,7 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
         state = run_rounds(spec, player, Journal(run.journal), curator, executor=executor,
                            progress=progress, retry_failed=retry_failed, run_id=run_id(run_dir))
         manifest = finish_run(run_dir, spec, program_hash=program_hash, program_path=program_path,
-                              interrupted=state.interrupted, breaker=state.breaker)
+                              interrupted=state.interrupted, breaker=state.breaker, budget_stop=state.budget_stop)
     return RunResult(run_dir, manifest, state)
 
 
@@ -123,11 +131,13 @@ def prepare_run_dir(run_dir: Path, spec: Spec, *, resume: bool) -> Path:
 
 
 def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: str | Path | None,
-               interrupted: bool, breaker: dict[str, Any] | None = None) -> dict[str, Any]:
+               interrupted: bool, breaker: dict[str, Any] | None = None,
+               budget_stop: dict[str, Any] | None = None) -> dict[str, Any]:
     """Export the journal's accepted rounds and write the manifest; safe to call on a partial run.
 
     `breaker`: why the circuit breaker stopped the run (`RunProgress.breaker`), recorded as the
-    manifest's `circuit_breaker`; None when it did not trip. The manifest is written last and names
+    manifest's `circuit_breaker`; None when it did not trip. `budget_stop`: likewise for the budget
+    (`RunProgress.budget_stop`). The manifest is written last and names
     each dataset file with its size and SHA-256 (see `nanoflux.rundir`): a kill before it leaves the
     previous manifest, which the new files do not match.
     """
@@ -153,6 +163,7 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
         "interrupted": interrupted,
         "sandbox": Sandbox(mode=spec.sandbox).record(),
         "circuit_breaker": breaker,
+        "budget_stop": budget_stop,
         "versions": library_versions(),
     }
     write_json(run.manifest, manifest)

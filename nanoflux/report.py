@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from nanoflux.budget import describe_stop
 from nanoflux.errors import NanofluxError
 from nanoflux.io import read_jsonl, write_atomic
 from nanoflux.journal import RoundRecord
@@ -135,6 +136,9 @@ def notice(view: RunView, played: int) -> str | None:
     if trip := view.manifest.get("circuit_breaker"):
         return (f"The run stopped early: {trip['after']} rounds in a row failed calling the {trip['role']}'s model "
                 f"{trip['model']} (last error: {trip['error']}). `nanoflux compile --resume` plays them again.")
+    if stop := view.manifest.get("budget_stop"):
+        return (f"The run stopped early: {describe_stop(stop)}. `nanoflux compile --resume` with a higher cap "
+                "goes on.")
     return None
 
 
@@ -176,7 +180,7 @@ def summary(view: RunView, stats: dict[str, Any]) -> list[tuple[str, str]]:
             ("failed rounds", f"{stats['failed']}, of which {stats['parse_failures']} unparseable LM output"),
             ("model-written code", sandbox_summary(view)),
             ("wall time", duration(stats["wall_seconds"])),
-            ("cost", f"${cost['total']:.4f} at litellm's prices, embedded models free"
+            ("cost", f"${cost['total']:.4f} at litellm's prices (embedded models cost 0)"
              + (f"; no price known for {', '.join(cost['unpriced'])}" if cost["unpriced"] else ""))]
 
 

@@ -21,6 +21,7 @@ import dspy
 from dspy.utils.exceptions import AdapterParseError, LMError
 from tqdm import tqdm
 
+from nanoflux.budget import Budget, Spending, expected_rounds
 from nanoflux.compiler import compile_program
 from nanoflux.curation.decide import Curator
 from nanoflux.errors import NanofluxError
@@ -42,7 +43,8 @@ class RunProgress:
     """Counts over the whole journal (resumed rounds included), each round once by its last attempt.
 
     `failures` counts failed rounds by `error_kind`; `breaker` says why the circuit breaker stopped
-    the run (see `CircuitBreaker.trip`), None when it did not.
+    the run (see `CircuitBreaker.trip`), None when it did not; `budget_stop` why the budget did
+    (`nanoflux.budget.Budget.stop`).
     """
 
     played: int = 0
@@ -52,6 +54,7 @@ class RunProgress:
     failures: Counter[str] = field(default_factory=Counter)
     interrupted: bool = False
     breaker: dict[str, Any] | None = None
+    budget_stop: dict[str, Any] | None = None
     _counted: dict[int, RoundRecord] = field(default_factory=dict, repr=False)
 
     def count(self, record: RoundRecord) -> None:
@@ -226,8 +229,10 @@ def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journ
     the earlier ones still in flight), so which of two near-duplicates is kept never depends on which
     worker was faster; a round delivered twice (an executor's retry) is written once. After
     `execution.max_consecutive_failures` rounds in a row failed for LM reasons, the circuit breaker
-    stops taking rounds (`RunProgress.breaker` says why). Ctrl-C stops taking new rounds; every
-    finished round is journaled, and `--resume` goes on. With `run_id`, each task carries the
+    stops taking rounds (`RunProgress.breaker` says why); so does the spec's `budget` when the next round
+    would likely pass a cap (`RunProgress.budget_stop`). The progress bar shows the cost so far and
+    projected (`nanoflux.budget`). Ctrl-C stops taking new rounds; every finished round is journaled,
+    and `--resume` goes on. With `run_id`, each task carries the
     `rollout_id` of its attempt (see `rollout_id`), so every round samples afresh.
     """
     state = RunProgress()
@@ -246,12 +251,13 @@ def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journ
     todo = [round_id for round_id in range(spec.rounds) if round_id not in done]
     executor = executor or executor_for(spec)
     breaker = CircuitBreaker(spec.execution.max_consecutive_failures)
+    budget = Budget.of(spec.budget, Spending.of(journal))  # every attempt, earlier sessions included
     issued: deque[int] = deque()  # round ids handed out and not yet journaled, in order
     finished: dict[int, PlayedRound] = {}  # rounds that finished ahead of an earlier one
 
     def tasks() -> Iterator[dict[str, Any]]:
         for task in round_tasks(spec, todo):
-            if state.accepted >= spec.curation.size or breaker.tripped:
+            if state.accepted >= spec.curation.size or breaker.tripped or not budget.allows(in_flight=len(issued)):
                 return
             issued.append(task["round_id"])
             if run_id is not None:
@@ -263,11 +269,20 @@ def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journ
         journal.append(record)
         done.add(record["round_id"])
         state.count(record)
+        budget.spending.add(record)
         bar.update(1)
-        bar.set_postfix(accepted=state.accepted, failed=state.failed)
+        show()
+
+    def show() -> None:
+        if bar.disable:
+            return  # pricing may import litellm: not for a bar nobody sees
+        expected = expected_rounds(played=state.played, accepted=state.accepted, planned=spec.rounds,
+                                   size=spec.curation.size)
+        bar.set_postfix({"accepted": state.accepted, "failed": state.failed,
+                         **budget.spending.postfix(played=state.played, expected=expected)})
 
     bar = tqdm(total=spec.rounds, initial=len(done), unit="round", disable=not progress, dynamic_ncols=True)
-    bar.set_postfix(accepted=state.accepted, failed=state.failed)
+    show()
     try:
         for played in executor.run(player, tasks()):
             if played["round_id"] not in done and played["round_id"] not in finished:
@@ -286,4 +301,5 @@ def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journ
         bar.close()
     if breaker.tripped:
         state.breaker = breaker.trip()
+    state.budget_stop = budget.stop()
     return state

@@ -264,6 +264,26 @@ class ExecutionSpec(_Strict):
     `nanoflux compile` exits 1; `--resume` plays those rounds again once the server is back"""
 
 
+class BudgetSpec(_Strict):
+    """A cap on what a run spends, counted over the whole run (earlier sessions of a resumed run too) from
+    the journal's per-role tokens, which count paid calls only (a cache hit costs nothing).
+
+    The run stops taking rounds when the next one would likely pass a cap (at the mean cost of a round so
+    far, counting the rounds in flight), finishes those in flight, and writes its dataset and manifest
+    (`budget_stop` says why); `--resume` with a higher cap goes on.
+    """
+
+    max_cost: float | None = Field(None, gt=0)
+    """the most USD the whole run may spend (earlier sessions of a resumed run included), at litellm's prices:
+    when the next round would likely pass it (at the mean cost of a round so far), the run stops taking
+    rounds, finishes those in flight and writes its dataset and manifest (`budget_stop`); `--resume` with a
+    higher cap goes on. Embedded models cost 0; a model litellm cannot price is refused (cap tokens
+    instead); null: no cap"""
+    max_tokens: int | None = Field(None, ge=1)
+    """the most tokens (input plus output, every role; a cache hit costs none) the whole run may spend, kept
+    as `max_cost` is; null: no cap"""
+
+
 class SeedExample(_Strict):
     """A hand-written round for `nanoflux optimize`, used when no earlier run's journal is given."""
 
@@ -305,6 +325,7 @@ class Spec(_Strict):
     threads: int = Field(1, ge=1, le=256)
     """rounds played at once (raise it for API models); on Ray, per worker"""
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
     examples: list[SeedExample] = Field(default_factory=list)
     """seed rounds `nanoflux optimize` tunes the prompts on when no earlier run is given with --trainset"""
     sandbox: SandboxMode = "isolated"
@@ -334,15 +355,15 @@ class Spec(_Strict):
     def digest(self) -> str:
         """A stable hash of what decides a round's content, recorded in manifests to trace examples.
 
-        `rounds`, `threads` and `execution` are left out: a run resumed with more rounds, threads or
-        another executor is the same run; so are the seed `examples`, which only `nanoflux optimize`
-        reads, and each role's `timeout`, `num_retries`, `rpm` and `tpm`, so a run stopped by a slow
-        server can be resumed with more patience (or a run resumed under another rate limit).
+        `rounds`, `threads`, `execution` and `budget` are left out: a run resumed with more rounds,
+        threads, another executor or a higher cap is the same run; so are the seed `examples`, which
+        only `nanoflux optimize` reads, and each role's `timeout`, `num_retries`, `rpm` and `tpm`, so a
+        run stopped by a slow server can be resumed with more patience (or under another rate limit).
         """
         roles = {name: {"timeout", "num_retries", "rpm", "tpm"} for name, field in RolesSpec.model_fields.items()
                  if field.annotation is not bool}
-        unrelated: dict[str, Any] = {"rounds": True, "threads": True, "execution": True, "examples": True,
-                                     "roles": roles}
+        unrelated: dict[str, Any] = {"rounds": True, "threads": True, "execution": True, "budget": True,
+                                     "examples": True, "roles": roles}
         canonical = json.dumps(self.model_dump(mode="json", exclude=unrelated), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
@@ -459,10 +480,12 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 
 
 def apply_overrides(spec: Spec, *, rounds: int | None = None, threads: int | None = None,
-                    models: Mapping[str, str] | None = None, execution: Mapping[str, Any] | None = None) -> Spec:
+                    models: Mapping[str, str] | None = None, execution: Mapping[str, Any] | None = None,
+                    budget: Mapping[str, Any] | None = None) -> Spec:
     """The spec with CLI overrides applied, validated again as a whole."""
     data = spec.model_dump()
     data["execution"].update(execution or {})
+    data["budget"].update(budget or {})
     if rounds is not None:
         data["rounds"] = rounds
     if threads is not None:
@@ -481,7 +504,8 @@ def _describe_override(error: Mapping[str, Any]) -> str:
     """One line per invalid override, named as the user typed it: `--threads 1000: ...`."""
     loc = tuple(str(part) for part in error["loc"])
     option = {"rounds": "--rounds", "threads": "--threads", "roles": "--model", "address": "--address",
-              "workers": "--workers", "executor": "--executor"}.get(loc[-1] if loc[0] == "execution" else loc[0])
+              "workers": "--workers", "executor": "--executor", "max_cost": "--max-cost", "max_tokens": "--max-tokens",
+              }.get(loc[-1] if loc[0] in ("execution", "budget") else loc[0])
     option = option or ".".join(loc)
     message = error["msg"].removeprefix("Value error, ")
     return f"invalid {option} {error.get('input')!r}: {message}"

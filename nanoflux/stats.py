@@ -18,7 +18,7 @@ import numpy as np
 from nanoflux.errors import NanofluxError
 from nanoflux.journal import RoundRecord, is_accepted, read_rounds
 from nanoflux.layout import JOURNAL_NAME, RunDir
-from nanoflux.names import LOCAL_PREFIX
+from nanoflux.pricing import Spend, dollars
 from nanoflux.scoring import complexity_of
 
 SIMILARITY_BINS = 10  # equal-width bins over 0-1
@@ -170,45 +170,17 @@ def wall_seconds(records: list[RoundRecord]) -> float | None:
 
 
 def role_cost(records: list[RoundRecord]) -> dict[str, Any]:
-    """Money spent per role in USD at litellm's prices; embedded (``local/``) models cost 0.
+    """Money spent per role in USD (`nanoflux.pricing`): litellm's prices, embedded (``local/``) models 0.
 
-    A role that used a model litellm has no price for has cost None (unknown, not free), and the
-    model is listed under ``unpriced``. litellm is imported only when an API model was used.
+    A role that used a model litellm has no price for has cost None (unknown, not free), the model is
+    listed under ``unpriced``, and ``total`` sums the priced tokens only.
     """
-    tokens: Counter[tuple[str, str, str]] = Counter()
+    spend = Spend()
     for record in records:
-        for role, trace in (record.get("roles") or {}).items():
-            tokens[role, trace["model"], "input"] += trace["input_tokens"]
-            tokens[role, trace["model"], "output"] += trace["output_tokens"]
-    prices: dict[str, tuple[float, float] | None] = {}
-    for model in {model for _, model, _ in tokens}:
-        prices[model] = (0.0, 0.0) if model.startswith(LOCAL_PREFIX) else _token_price(model)
-    usd: dict[str, float | None] = {}
-    for (role, model, kind), count in tokens.items():
-        price = prices[model]
-        spent = None if price is None or usd.get(role, 0.0) is None \
-            else usd.get(role, 0.0) + count * price[kind == "output"]
-        usd[role] = None if spent is None else round(spent, 6)
-    priced = [value for value in usd.values() if value is not None]
-    return {"per_role": usd, "total": round(sum(priced), 6) if priced else 0.0,
-            "unpriced": sorted(model for model, price in prices.items() if price is None)}
-
-
-def _token_price(model: str) -> tuple[float, float] | None:
-    """USD per input and per output token from litellm's price map, or None.
-
-    litellm loads its map when first imported: the bundled copy under the CLI (which sets
-    LITELLM_LOCAL_MODEL_COST_MAP), else whatever the caller's environment asks for.
-    """
-    import litellm
-
-    if model not in litellm.model_cost and model.partition("/")[0] not in litellm.provider_list:
-        return None  # no provider litellm knows: asking would print its "Provider List" banner
-    try:
-        return litellm.cost_per_token(model=model, prompt_tokens=1, completion_tokens=0)[0], \
-            litellm.cost_per_token(model=model, prompt_tokens=0, completion_tokens=1)[1]
-    except Exception:  # noqa: BLE001 - litellm raises several kinds for a model it cannot price
-        return None
+        spend.add(record.get("roles"))
+    per_role = {role: spend.usd(role) for role in spend.roles()}
+    return {"per_role": {role: None if usd is None else round(usd, 6) for role, usd in per_role.items()},
+            "total": round(spend.priced_usd(), 6), "unpriced": spend.unpriced()}
 
 
 def run_stats(run_dir: str | Path, records: list[RoundRecord] | None = None) -> dict[str, Any]:
@@ -256,6 +228,9 @@ def format_stats(stats: dict[str, Any]) -> str:
     lines += ["", "role      calls  input tokens  output tokens  seconds  s/call"]
     lines += [f"{role:<8}  {row['calls']:>5}  {row['input_tokens']:>12}  {row['output_tokens']:>13}  "
               f"{row['seconds']:>7.1f}  {row['mean_seconds']:>6.2f}" for role, row in stats["roles"].items()]
+    cost = stats["cost"]
+    lines.append(f"cost: {dollars(cost['total'])} at litellm's prices (embedded models cost 0)"
+                 + (f"; no price known for {', '.join(cost['unpriced'])}" if cost["unpriced"] else ""))
     return "\n".join(lines)
 
 
