@@ -396,8 +396,8 @@ def finetune_(data: Path, base: str, method: str, lora: str, epochs: float, max_
 
     DATA is a run directory (from `compile`), a `curate` output or a dataset file. Writes
     OUT/adapter, OUT/train_log.jsonl (loss per step; grpo: and mean reward), OUT/loss.png and
-    OUT/manifest.json (data, base model, hyperparameters, seed, versions). The embedded model is dequantised once into
-    ~/.cache/nanoflux/models (set NANOFLUX_MODEL_CACHE to move it).
+    OUT/manifest.json (data, base model, hyperparameters, seed, versions). The embedded model is
+    dequantised once into ~/.cache/nanoflux/models (set NANOFLUX_MODEL_CACHE to move it).
 
     \b
     Examples:

@@ -131,7 +131,7 @@ def finetune(data: str | Path, *, base: str = EMBEDDED_MODEL, method: str = "sft
     `max_steps` overrides `epochs`. DPO trains against the base model itself (the adapter switched
     off), so it needs no second copy. GRPO samples `generations` completions of each prompt, of at
     most `max_length` tokens; `batch_size` counts completions, so it is a multiple of `generations`.
-    Same data, base, settings and seed give the same adapter.
+    For SFT and DPO, the same data, base, settings and seed give the same adapter.
     """
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
