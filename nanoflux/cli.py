@@ -425,8 +425,9 @@ def report_(run_dir: Path, out: Path | None) -> None:
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--base", default=EMBEDDED_MODEL, show_default=True,
               help=f"Base model: {EMBEDDED_MODEL} (the embedded model), a Hugging Face model directory or a hub id.")
-@click.option("--method", type=click.Choice(["sft", "dpo"]), default="sft", show_default=True,
-              help="sft trains on dataset/sft.jsonl; dpo on the preference pairs in dataset/dpo.jsonl.")
+@click.option("--method", type=click.Choice(["sft", "dpo", "grpo"]), default="sft", show_default=True,
+              help="sft trains on dataset/sft.jsonl; dpo on the preference pairs in dataset/dpo.jsonl; grpo on "
+                   "the prompts in dataset/rlvr.jsonl, rewarded by the judge's answer check (nanoflux.rewards).")
 @click.option("--lora", default="r=16,alpha=32", show_default=True,
               help="LoRA settings: r, alpha, dropout, targets (e.g. r=8,alpha=16,targets=q_proj+v_proj).")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=1, show_default=True)
@@ -434,33 +435,38 @@ def report_(run_dir: Path, out: Path | None) -> None:
 @click.option("--lr", "learning_rate", type=float, default=2e-4, show_default=True, help="Learning rate.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--max-length", type=click.IntRange(min=8), default=512, show_default=True,
-              help="Tokens per example; longer ones are truncated.")
+              help="Tokens per example; longer ones are truncated (grpo: tokens per generated completion).")
+@click.option("--generations", type=click.IntRange(min=2), default=4, show_default=True,
+              help="grpo: completions sampled per prompt; --batch-size counts completions, a multiple of this.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), help="Output directory (default: runs/finetune-<method>).")
 @user_errors
 def finetune_(data: Path, base: str, method: str, lora: str, epochs: float, max_steps: int | None,
-              learning_rate: float, batch_size: int, max_length: int, seed: int, out: Path | None) -> None:
+              learning_rate: float, batch_size: int, max_length: int, generations: int, seed: int,
+              out: Path | None) -> None:
     """Fine-tune a LoRA adapter on DATA with TRL, on the GPU when there is one.
 
     DATA is a run directory (from `compile`), a `curate` output or a dataset file. Writes
-    OUT/adapter, OUT/train_log.jsonl (loss per step), OUT/loss.png and OUT/manifest.json (data,
-    base model, hyperparameters, seed, versions). The embedded model is dequantised once into
-    ~/.cache/nanoflux/models (set NANOFLUX_MODEL_CACHE to move it).
+    OUT/adapter, OUT/train_log.jsonl (loss per step; grpo: and mean reward), OUT/loss.png and
+    OUT/manifest.json (data, base model, hyperparameters, seed, versions). The embedded model is
+    dequantised once into ~/.cache/nanoflux/models (set NANOFLUX_MODEL_CACHE to move it).
 
     \b
     Examples:
       nanoflux finetune runs/math-demo --max-steps 50 --out runs/math-sft
       nanoflux finetune runs/math-demo --method dpo --lora r=8,alpha=16 --out runs/math-dpo
+      nanoflux finetune runs/math-demo --method grpo --max-steps 20 --max-length 256 --out runs/math-grpo
       nanoflux finetune data/train.jsonl --base HuggingFaceTB/SmolLM2-360M-Instruct --epochs 3
     """
     from nanoflux.train import finetune
 
     result = finetune(data, base=base, method=method, lora=lora, epochs=epochs, max_steps=max_steps,
                       out=out or Path(f"runs/finetune-{method}"), seed=seed, learning_rate=learning_rate,
-                      batch_size=batch_size, max_length=max_length)
+                      batch_size=batch_size, max_length=max_length, generations=generations)
+    rewards = result.manifest["result"].get("final_reward")
     click.echo(f"Trained {result.steps} steps on {result.manifest['data']['rows']} examples "
                f"({result.train_tokens} tokens, {result.wall_s:.0f}s): loss {result.losses[0]:.3f} -> "
-               f"{result.final_loss:.3f}")
+               f"{result.final_loss:.3f}" + (f", last mean reward {rewards:.2f}" if rewards is not None else ""))
     files = FinetuneDir(result.out)
     click.echo(f"  adapter: {files.adapter}  log: {files.log}  plot: {files.plot}")
     click.echo(f"Evaluate it: nanoflux eval --model {base} --model {base}+{result.out} --data HELDOUT.jsonl")

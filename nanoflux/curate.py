@@ -24,7 +24,7 @@ from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.errors import NanofluxError
 from nanoflux.export.dataset import export_dataset
 from nanoflux.io import write_json
-from nanoflux.journal import RoundRecord
+from nanoflux.journal import RoundRecord, is_refuted
 from nanoflux.layout import JOURNAL_NAME, RunDir
 from nanoflux.report import build_report
 from nanoflux.scoring import Band, Complexity, level_for
@@ -113,7 +113,7 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
             reasons[entry["reason"]] += 1
     selected.sort(key=lambda record: record["round_id"])
 
-    files = export_dataset(out_dir, selected, spec.output.formats)
+    files = export_dataset(out_dir, selected, spec.output.formats, refuted=[r for r in records if is_refuted(r)])
     manifest = {
         "created_at": datetime.now(UTC).isoformat(),
         "source": {"run_dir": str(run_dir.resolve()), "journal": JOURNAL_NAME, "spec_digest": spec.digest()},

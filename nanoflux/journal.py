@@ -126,6 +126,11 @@ def is_accepted(record: RoundRecord) -> bool:
     return record["curation"]["accepted"]
 
 
+def is_refuted(record: RoundRecord) -> bool:
+    """A played round whose reference answer the tools proved wrong: never accepted, the source of wrong steps."""
+    return record["status"] == "ok" and reference_refuted(record["judge"])
+
+
 def reference_refuted(judge: JudgeResult) -> bool:
     """The tools proved the reference answer wrong (its own solution steps give another value, or fail)."""
     return judge["reference_check"]["verdict"] in REFUTED

@@ -26,7 +26,8 @@ REPORT_NAME = "report.html"
 STATS_NAME = "stats.json"  # `nanoflux stats --json`'s default
 OPTIMIZE_NAME = "optimize.json"  # `nanoflux optimize`'s report
 DATASET_DIR = "dataset"
-DATASET_FILES = {"sft": "sft.jsonl", "dpo": "dpo.jsonl", "examples": "examples.jsonl"}  # examples: provenance
+DATASET_FILES = {"sft": "sft.jsonl", "dpo": "dpo.jsonl", "rlvr": "rlvr.jsonl", "stepwise": "stepwise.jsonl",
+                 "examples": "examples.jsonl"}  # examples: provenance
 NOVELTY_DIR = "novelty"  # the chromadb collection of accepted questions, and the embedding cache
 COLLECTION_STORE = "chroma.sqlite3"  # chromadb's own file in a persistent collection's folder
 EMBEDDING_CACHE = "embeddings.sqlite"
@@ -110,7 +111,7 @@ class RunDir:
         return self.root / DATASET_DIR
 
     def dataset_file(self, kind: str) -> Path:
-        """The dataset file of `kind`: "sft", "dpo" or "examples"."""
+        """The dataset file of `kind`: "sft", "dpo", "rlvr", "stepwise" or "examples"."""
         return self.root / dataset_path(kind)
 
     @property
@@ -120,6 +121,14 @@ class RunDir:
     @property
     def dpo(self) -> Path:
         return self.dataset_file("dpo")
+
+    @property
+    def rlvr(self) -> Path:
+        return self.dataset_file("rlvr")
+
+    @property
+    def stepwise(self) -> Path:
+        return self.dataset_file("stepwise")
 
     @property
     def examples(self) -> Path:
@@ -168,7 +177,7 @@ class FinetuneDir:
 
     @property
     def log(self) -> Path:
-        """The loss per logged step, one JSON object a line."""
+        """The loss per logged step (and GRPO's mean reward), one JSON object a line."""
         return self.root / TRAIN_LOG_NAME
 
     @property

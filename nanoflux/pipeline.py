@@ -21,7 +21,7 @@ from nanoflux.errors import NanofluxError
 from nanoflux.executors import Executor
 from nanoflux.export.dataset import export_dataset
 from nanoflux.io import write_json
-from nanoflux.journal import Journal, RoundRecord, is_accepted, last_attempts, read_journal
+from nanoflux.journal import Journal, RoundRecord, is_accepted, is_refuted, last_attempts, read_journal
 from nanoflux.layout import PROGRAM_NAME, SPEC_NAME, RunDir
 from nanoflux.lm import check_reachable, using_cache
 from nanoflux.modules import RoleLMs
@@ -145,7 +145,7 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
     attempts = read_journal(run.journal)
     records = last_attempts(attempts)
     accepted = [r for r in records if is_accepted(r)]
-    files = export_dataset(run_dir, accepted, spec.output.formats)
+    files = export_dataset(run_dir, accepted, spec.output.formats, refuted=[r for r in records if is_refuted(r)])
     manifest = {
         "created_at": datetime.now(UTC).isoformat(),
         "spec": {"name": spec.name, "digest": spec.digest(), "file": SPEC_NAME},

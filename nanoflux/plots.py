@@ -15,23 +15,26 @@ def _pyplot() -> Any:
     return plt
 
 
-def plot_losses(curves: dict[str, list[float]], path: Path, tokens: dict[str, list[int]] | None = None) -> None:
-    """Training loss per step for each named run; with `tokens`, a second panel against training tokens.
+def plot_losses(curves: dict[str, list[float]], path: Path, tokens: dict[str, list[int]] | None = None,
+                rewards: dict[str, list[float]] | None = None) -> None:
+    """Training loss per step for each named run; with `tokens`, a panel against training tokens; with
+    `rewards` (GRPO's mean reward per step), a panel of those.
 
     Loss against tokens compares compute: a run that converges on fewer tokens is cheaper.
     """
     plt = _pyplot()
-    panels = 2 if tokens else 1
-    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4), squeeze=False)
+    panels = [("step", "training loss")] + ([("training tokens", "training loss")] if tokens else []) \
+        + ([("step", "mean reward")] if rewards else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
     for name, losses in curves.items():
         axes[0][0].plot(range(1, len(losses) + 1), losses, marker=".", label=name)
         if tokens:
             axes[0][1].plot(tokens[name], losses, marker=".", label=name)
-    axes[0][0].set_xlabel("step")
-    if tokens:
-        axes[0][1].set_xlabel("training tokens")
-    for ax in axes[0]:
-        ax.set_ylabel("training loss")
+    for name, values in (rewards or {}).items():
+        axes[0][-1].plot(range(1, len(values) + 1), values, marker=".", label=name)
+    for ax, (xlabel, ylabel) in zip(axes[0], panels, strict=True):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     fig.tight_layout()

@@ -173,6 +173,8 @@ def summary(view: RunView, stats: dict[str, Any]) -> list[tuple[str, str]]:
     models = {role: roles.get(role, {}).get("model") or (view.manifest or {}).get("models", {}).get(role, "?")
               for role in ROLES}
     cost = stats["cost"]
+    files = ", ".join(f"{entry['path']} {entry['rows']} rows" for name, entry in
+                      (view.manifest or {}).get("dataset", {}).items() if name != "examples")
     return [("spec", f"{view.spec.get('name', '?')} ({RunDir(view.source_dir).spec})"),
             ("models", ", ".join(f"{role} {model}" for role, model in models.items())
              + ("; attacker and defender swap every other round" if roles.get("alternate") else "")),
@@ -181,7 +183,8 @@ def summary(view: RunView, stats: dict[str, Any]) -> list[tuple[str, str]]:
             ("model-written code", sandbox_summary(view)),
             ("wall time", duration(stats["wall_seconds"])),
             ("cost", f"${cost['total']:.4f} at litellm's prices (embedded models cost 0)"
-             + (f"; no price known for {', '.join(cost['unpriced'])}" if cost["unpriced"] else ""))]
+             + (f"; no price known for {', '.join(cost['unpriced'])}" if cost["unpriced"] else ""))] \
+        + ([("dataset files", files)] if files else [])
 
 
 def role_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:

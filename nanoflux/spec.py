@@ -25,7 +25,7 @@ from nanoflux.scoring import Band, Complexity, Span
 from nanoflux.verify.sandbox import SandboxMode
 
 AnswerType = Literal["numeric", "expression", "choice", "text"]
-OutputFormat = Literal["sft", "dpo"]
+OutputFormat = Literal["sft", "dpo", "rlvr", "stepwise"]
 
 
 class _Strict(BaseModel):
@@ -242,7 +242,10 @@ class OutputSpec(_Strict):
     """What the exporter writes."""
 
     formats: list[OutputFormat] = Field(default_factory=lambda: ["sft", "dpo"], min_length=1)
-    """dataset files to write: `sft` = conversational messages, `dpo` = prompt/chosen/rejected pairs"""
+    """dataset files to write: `sft` = conversational messages, `dpo` = prompt/chosen/rejected pairs, `rlvr` =
+    prompts with their verified answer and answer type for GRPO (`nanoflux.rewards`), `stepwise` = solution steps
+    labelled by whether the tools recomputed them and they hold, for a process reward model (refuted rounds give
+    the wrong steps)"""
 
 
 class ExecutionSpec(_Strict):

@@ -40,6 +40,19 @@ def make_record(round_id: int, *, question: str | None = None, reference: str = 
     }
 
 
+CRATE = "A crate holds 3 boxes of 4 apples and 5 loose apples. How many apples?"
+
+
+def checked_record(round_id: int, reference: str, steps: list[str], **kwargs) -> RoundRecord:
+    """A round on `CRATE` whose reference check is the real one (`check_reference`), with its per-step evidence."""
+    from nanoflux.verify import check_reference
+
+    record = make_record(round_id, question=CRATE, reference=reference, steps=steps, **kwargs)
+    record["judge"]["reference_check"] = check_reference(reference, steps, question=CRATE,
+                                                         answer_type="numeric").to_dict()
+    return record
+
+
 # A question, a rewording of it (a duplicate at the default threshold) and distinct questions on its topic.
 ACCEPTED = "What is the role of DNA polymerase during DNA replication?"
 REWORDING = "During DNA replication, what does DNA polymerase do?"

@@ -15,7 +15,7 @@ from nanoflux.curation.embeddings import load_embedder
 from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.errors import NanofluxError
 from nanoflux.scoring import level_for
-from tests.records import ACCEPTED, DISTINCT, REWORDING, SAME_TOPIC, TOPICS, make_record, make_run
+from tests.records import ACCEPTED, DISTINCT, REWORDING, SAME_TOPIC, TOPICS, checked_record, make_record, make_run
 
 
 def picked(result) -> list[str]:
@@ -133,6 +133,19 @@ def test_a_second_curation_embeds_nothing_again(run: Path, monkeypatch: pytest.M
     monkeypatch.setattr(model, "encode", lambda texts, **kw: calls.append(list(texts)) or encode(texts, **kw))
     curate(run, band="L3-L5", hops="2-3", novelty=0.9)
     assert calls == []
+
+
+@pytest.mark.slow
+def test_a_selection_writes_rlvr_for_its_picks_and_stepwise_with_the_refuted_rounds(tmp_path: Path) -> None:
+    steps = ["3 * 4 = 12", "12 + 5 = 17"]
+    records = [checked_record(0, "17", steps), checked_record(1, "17", steps, overall=1.0),
+               checked_record(2, "18", ["3 * 4 = 13", "13 + 5 = 18"], accepted=False, reason="incorrect_reference")]
+    run = make_run(tmp_path / "run", records)
+    spec = json.loads((run / "spec.json").read_text())
+    (run / "spec.json").write_text(json.dumps({**spec, "output": {"formats": ["rlvr", "stepwise"]}}))
+    dataset = curate(run, band="L3-L5").manifest["dataset"]
+    assert dataset["rlvr"]["rows"] == 1, "round 1 is out of the band"
+    assert dataset["stepwise"]["rows"] == 2, "round 0, and the refuted round 2 for its wrong step"
 
 
 @pytest.mark.slow

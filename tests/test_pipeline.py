@@ -125,6 +125,30 @@ def test_a_refuted_reference_is_never_accepted(tmp_path: Path) -> None:
     assert (result.run_dir / "dataset" / "sft.jsonl").read_text() == ""
 
 
+def test_a_run_exports_rlvr_prompts_and_stepwise_rows_with_the_refuted_rounds_steps(tmp_path: Path) -> None:
+    engine = ScriptedEngine()
+    answer = engine.answer
+
+    def some_wrong(role: str, prompt: str) -> dict:  # rounds 1, 3, 5: the steps give 3n + 5, the reference not
+        out = answer(role, prompt)
+        return {**out, "reference_answer": "999"} if role == "attacker" and int(out["reference_answer"]) % 2 == 0 \
+            else out
+
+    engine.answer = some_wrong
+    spec = parse_spec(SPEC + "output: {formats: [sft, rlvr, stepwise]}\n")
+    result = compile_spec(spec, out=tmp_path / "run", cache_dir=tmp_path / "c", lms=scripted_roles(engine),
+                          progress=False)
+    dataset = result.manifest["dataset"]
+    assert set(dataset) == {"sft", "rlvr", "stepwise", "examples"} and result.manifest["counts"]["accepted"] == 3
+    assert dataset["sft"]["rows"] == dataset["rlvr"]["rows"] == 3 and dataset["stepwise"]["rows"] == 6
+    rlvr = [json.loads(line) for line in (result.run_dir / dataset["rlvr"]["path"]).read_text().splitlines()]
+    assert rlvr[0]["prompt"][0]["role"] == "user" and rlvr[0]["answer"] == "5" and rlvr[0]["answer_type"] == "numeric"
+    rows = [json.loads(line) for line in (result.run_dir / dataset["stepwise"]["path"]).read_text().splitlines()]
+    assert [row["labels"] for row in rows] == [[True, True, True], [True, True, False]] * 3
+    assert rows[1]["completions"] == ["1 * 3 = 3", "3 + 5 = 8", "Answer: 999"]
+    assert "dataset/stepwise.jsonl 6 rows" in (result.run_dir / "report.html").read_text()
+
+
 def test_the_run_stops_once_the_dataset_is_full(tmp_path: Path) -> None:
     spec = parse_spec(SPEC.replace("curation: {", "curation: {size: 2, "))
     result = compile_spec(spec, out=tmp_path / "run", cache_dir=tmp_path / "c", lms=scripted_roles(), progress=False)

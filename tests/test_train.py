@@ -87,6 +87,33 @@ def test_finetune_writes_the_adapter_a_loss_log_a_plot_and_a_manifest(tmp_path: 
     assert manifest["versions"]["trl"] and manifest["versions"]["peft"]
 
 
+GRPO = dict(method="grpo", max_steps=2, batch_size=2, generations=2, max_length=4, learning_rate=1e-3)
+
+
+def reward_log(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+
+
+def test_grpo_trains_on_the_rlvr_prompts_and_logs_loss_and_reward_per_step(tmp_path: Path, run_dir: Path,
+                                                                           tiny: Path) -> None:
+    result = finetune(run_dir, base=str(tiny), out=tmp_path, **GRPO)
+    log = reward_log(tmp_path)
+    assert [row["step"] for row in log] == [1, 2] and result.steps == 2
+    assert all(isinstance(row["loss"], float) and 0 <= row["reward"] <= 2 for row in log)
+    assert set(log[0]["rewards"]) == {"answer_reward", "format_reward"}
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["data"]["path"].endswith("rlvr.jsonl") and manifest["hyperparameters"]["generations"] == 2
+    assert manifest["result"]["final_reward"] == log[-1]["reward"] and (tmp_path / "loss.png").stat().st_size > 0
+
+
+def test_grpo_needs_whole_groups_of_completions_in_a_batch(tmp_path: Path, run_dir: Path, tiny: Path) -> None:
+    with pytest.raises(NanofluxError, match="multiple of it"):
+        finetune(run_dir, base=str(tiny), out=tmp_path, method="grpo", batch_size=3, generations=2)
+    (tmp_path / "run").mkdir()
+    with pytest.raises(NanofluxError, match="no grpo dataset .* output.formats lists rlvr"):
+        finetune(tmp_path / "run", base=str(tiny), out=tmp_path, method="grpo")
+
+
 def test_the_same_seed_trains_the_same_adapter(tmp_path: Path, run_dir: Path, tiny: Path) -> None:
     first = finetune(run_dir, base=str(tiny), out=tmp_path / "a", **FAST)
     second = finetune(run_dir, base=str(tiny), out=tmp_path / "b", **FAST)
@@ -104,7 +131,8 @@ def test_the_cli_trains_and_says_where_the_adapter_is(tmp_path: Path, run_dir: P
 
 def test_the_cli_exits_2_on_bad_input(tmp_path: Path, run_dir: Path) -> None:
     for args in (["finetune", str(tmp_path / "nowhere")], ["finetune", str(run_dir), "--lora", "r=oops"],
-                 ["finetune", str(run_dir), "--base", "local/nope"]):
+                 ["finetune", str(run_dir), "--base", "local/nope"],
+                 ["finetune", str(run_dir), "--method", "grpo", "--batch-size", "3", "--generations", "2"]):
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 2 and "error:" in result.output, result.output
 
@@ -131,3 +159,13 @@ def test_lora_on_the_embedded_model_lowers_the_loss_and_its_adapter_changes_the_
                       max_length=64, learning_rate=1e-3)
     assert len(result.losses) == 3 and result.losses[-1] < result.losses[0]
     assert not logits(str(embedded)).allclose(logits(f"{embedded}+{tmp_path}"), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_grpo_on_the_embedded_model_logs_loss_and_reward_per_step(tmp_path: Path, run_dir: Path,
+                                                                  embedded: Path) -> None:
+    result = finetune(run_dir, base=str(embedded), out=tmp_path, **GRPO)
+    log = reward_log(tmp_path)
+    assert result.steps == 2 and [row["step"] for row in log] == [1, 2]
+    assert all("loss" in row and "reward" in row for row in log)
+    assert (result.adapter / "adapter_config.json").is_file()

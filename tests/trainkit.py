@@ -25,11 +25,12 @@ def tiny_model(out: Path) -> Path:
 
 
 def emitted_run(out: Path, rows: int = 4) -> Path:
-    """A run directory whose dataset/ holds what the exporter writes (every defender wrong: DPO pairs too)."""
+    """A run directory whose dataset/ holds what the exporter writes (every defender wrong: DPO pairs too), and
+    the RLVR prompts GRPO trains on."""
     records = [make_record(i, question=f"What is {i + 3} * 4 + 5?", reference=str((i + 3) * 4 + 5),
                            steps=[f"{i + 3} * 4 = {(i + 3) * 4}", f"{(i + 3) * 4} + 5 = {(i + 3) * 4 + 5}"])
                for i in range(rows)]
-    export_dataset(out, records, ["sft", "dpo"])
+    export_dataset(out, records, ["sft", "dpo", "rlvr"])
     return out
 
 

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from nanoflux.export.trl import dpo_example, sft_example
+from nanoflux.export.trl import dpo_example, rlvr_example, sft_example, stepwise_example
 from nanoflux.io import write_jsonl
 from nanoflux.journal import RoundRecord
 from nanoflux.layout import RunDir, dataset_path
 from nanoflux.rundir import file_entry
 
 
-def export_dataset(out_dir: Path, accepted: list[RoundRecord], formats: Iterable[str]) -> dict[str, Any]:
+def export_dataset(out_dir: Path, accepted: list[RoundRecord], formats: Iterable[str],
+                   refuted: Sequence[RoundRecord] = ()) -> dict[str, Any]:
     """Write the accepted rounds as TRL datasets under `out_dir/dataset/`; returns the manifest's file entries.
 
     Each entry names a file with its rows, size and SHA-256 (`nanoflux.rundir.file_entry`): the
     manifest written after them vouches for exactly these bytes. `examples.jsonl` keeps each
-    example's provenance (round id, topic, level, models) in the same order as the training files,
-    which stay free of extra columns so TRL takes them as they are.
+    example's provenance (round id, topic, level, models) in the same order as the sft and rlvr
+    files, which stay free of columns TRL would not use. `stepwise` also takes the `refuted` rounds
+    (`nanoflux.journal.is_refuted`: never accepted) for its wrong steps, all in round order.
     """
     run = RunDir(out_dir)
     rows: dict[str, int] = {}
@@ -27,6 +29,11 @@ def export_dataset(out_dir: Path, accepted: list[RoundRecord], formats: Iterable
         rows["sft"] = write_jsonl(run.sft, map(sft_example, accepted))
     if "dpo" in formats:
         rows["dpo"] = write_jsonl(run.dpo, [p for p in map(dpo_example, accepted) if p is not None])
+    if "rlvr" in formats:
+        rows["rlvr"] = write_jsonl(run.rlvr, map(rlvr_example, accepted))
+    if "stepwise" in formats:
+        rounds = sorted([*accepted, *refuted], key=lambda record: record["round_id"])
+        rows["stepwise"] = write_jsonl(run.stepwise, [s for s in map(stepwise_example, rounds) if s is not None])
     rows["examples"] = write_jsonl(run.examples, map(example_provenance, accepted))
     return {name: file_entry(out_dir, dataset_path(name), count) for name, count in rows.items()}
 

@@ -1,7 +1,10 @@
-"""TRL's dataset formats: conversational SFT (`messages`) and conversational preference pairs.
+"""TRL's dataset formats: conversational SFT (`messages`), preference pairs, RLVR prompts, stepwise supervision.
 
-SFTTrainer takes `{"messages": [...]}` rows and DPOTrainer takes `{"prompt", "chosen", "rejected"}`
-rows with message lists, both without conversion.
+SFTTrainer takes `{"messages": [...]}` rows, DPOTrainer `{"prompt", "chosen", "rejected"}` rows
+with message lists, GRPOTrainer `{"prompt": [...]}` rows whose other columns (`answer`,
+`answer_type`) reach the reward functions (`nanoflux.rewards`), and PRMTrainer stepwise-supervision
+rows `{"prompt", "completions", "labels"}` (plain text: its tokenizer reads the prompt as a string),
+all without conversion.
 """
 
 import re
@@ -39,3 +42,46 @@ def dpo_example(record: RoundRecord) -> dict[str, Any] | None:
         "chosen": [{"role": "assistant", "content": verified_solution(record)}],
         "rejected": [{"role": "assistant", "content": rejected}],
     }
+
+
+def rlvr_example(record: RoundRecord) -> dict[str, Any]:
+    """A prompt for reinforcement learning with a verifiable reward: the question, its verified answer and its type."""
+    return {"prompt": [_user(record)], "answer": record["reference_answer"], "answer_type": record["answer_type"]}
+
+
+def stepwise_example(record: RoundRecord) -> dict[str, Any] | None:
+    """The solution's checked steps, each labelled by whether the tools recomputed it and it holds; None if none was.
+
+    Read from the reference check's evidence (`nanoflux.verify.check_reference`): a step is True
+    when every claim in it was recomputed and holds, False when one does not hold, and left out
+    (never labelled) when the tools did not recompute it: a step no claim was read from, one with a
+    claim no reader could evaluate, one the check skipped (`evidence["skipped"]`). The reference
+    answer closes the row as a step `Answer: ...` when the tools compared it with what the steps
+    compute. The row ends at its first False step: what follows builds on a wrong value.
+    """
+    check = record["judge"]["reference_check"]
+    evidence = check.get("evidence") or {}
+    claims = evidence.get("claims") or []
+    if not claims:  # no step was read: its solution was code run in the sandbox, or nothing checkable
+        return None
+    skipped = {entry["step"] for entry in evidence.get("skipped") or []}
+    steps = [step for step in record["solution_steps"] if isinstance(step, str)]  # as check_reference numbers them
+    completions: list[str] = []
+    labels: list[bool] = []
+    for number, step in enumerate(steps, 1):
+        mine = [claim for claim in claims if claim["step"] == number]
+        if any(claim.get("holds") is False for claim in mine):
+            return _stepwise(record, [*completions, _STEP_NUMBER.sub("", step)], [*labels, False])
+        if mine and number not in skipped and all(claim.get("recomputed") and claim.get("holds") for claim in mine):
+            completions.append(_STEP_NUMBER.sub("", step))
+            labels.append(True)
+    final = (evidence.get("final_check") or {}).get("verdict")
+    if final in ("match", "mismatch"):
+        completions.append(f"Answer: {record['reference_answer']}")
+        labels.append(final == "match")
+    return _stepwise(record, completions, labels) if labels else None
+
+
+def _stepwise(record: RoundRecord, completions: list[str], labels: list[bool]) -> dict[str, Any]:
+    return {"prompt": record["question"], "completions": completions, "labels": labels}
+
