@@ -22,6 +22,7 @@ from nanoflux.curation.decide import Curator
 from nanoflux.curation.embeddings import Embedder
 from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.errors import NanofluxError
+from nanoflux.export.card import write_card
 from nanoflux.export.dataset import export_dataset
 from nanoflux.io import write_json
 from nanoflux.journal import RoundRecord, is_refuted
@@ -130,6 +131,7 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
         "dataset": files,
         "versions": library_versions(CURATION),
     }
+    manifest["card"] = write_card(out_dir, spec, manifest)  # the manifest vouches for the card too
     write_json(RunDir(out_dir).manifest, manifest)
     build_report(out_dir)
     return CurateResult(out_dir, manifest)

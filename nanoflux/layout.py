@@ -28,6 +28,7 @@ OPTIMIZE_NAME = "optimize.json"  # `nanoflux optimize`'s report
 DATASET_DIR = "dataset"
 DATASET_FILES = {"sft": "sft.jsonl", "dpo": "dpo.jsonl", "rlvr": "rlvr.jsonl", "stepwise": "stepwise.jsonl",
                  "examples": "examples.jsonl"}  # examples: provenance
+CARD_NAME = "README.md"  # the dataset card, in the Hugging Face format: what `datasets` and the Hub read
 NOVELTY_DIR = "novelty"  # the chromadb collection of accepted questions, and the embedding cache
 COLLECTION_STORE = "chroma.sqlite3"  # chromadb's own file in a persistent collection's folder
 EMBEDDING_CACHE = "embeddings.sqlite"
@@ -133,6 +134,11 @@ class RunDir:
     @property
     def examples(self) -> Path:
         return self.dataset_file("examples")
+
+    @property
+    def card(self) -> Path:
+        """The dataset card, `dataset/README.md`, beside the files it describes."""
+        return self.dataset / CARD_NAME
 
     @property
     def novelty(self) -> Path:

@@ -19,6 +19,7 @@ from nanoflux.curation.decide import Curator
 from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.errors import NanofluxError
 from nanoflux.executors import Executor
+from nanoflux.export.card import write_card
 from nanoflux.export.dataset import export_dataset
 from nanoflux.io import write_json
 from nanoflux.journal import Journal, RoundRecord, is_accepted, is_refuted, last_attempts, read_journal
@@ -166,6 +167,7 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
         "budget_stop": budget_stop,
         "versions": library_versions(),
     }
+    manifest["card"] = write_card(run_dir, spec, manifest)  # the manifest vouches for the card too
     write_json(run.manifest, manifest)
     build_report(run_dir)
     return manifest

@@ -101,10 +101,11 @@ def remove_temporaries(run_dir: Path) -> list[Path]:
     return stale
 
 
-def file_entry(out_dir: Path, relative: str, rows: int) -> dict[str, Any]:
-    """How a manifest vouches for one file of its generation: path, rows, size and SHA-256."""
+def file_entry(out_dir: Path, relative: str, rows: int | None = None) -> dict[str, Any]:
+    """How a manifest vouches for one file of its generation: path, rows (for a dataset file), size and SHA-256."""
     data = (out_dir / relative).read_bytes()
-    return {"path": relative, "rows": rows, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    counted = {} if rows is None else {"rows": rows}
+    return {"path": relative, **counted, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def verified(path: Path) -> Path:

@@ -246,6 +246,11 @@ class OutputSpec(_Strict):
     prompts with their verified answer and answer type for GRPO (`nanoflux.rewards`), `stepwise` = solution steps
     labelled by whether the tools recomputed them and they hold, for a process reward model (refuted rounds give
     the wrong steps)"""
+    license: str | None = None
+    """the dataset's license as the Hugging Face Hub names it (`cc-by-4.0`, `apache-2.0`, `mit`, ...), written
+    into the dataset card (`dataset/README.md`); null writes `other`, to be settled before publishing"""
+    language: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
+    """the examples' languages as ISO 639-1 codes, for the dataset card"""
 
 
 class ExecutionSpec(_Strict):
@@ -362,11 +367,12 @@ class Spec(_Strict):
         threads, another executor or a higher cap is the same run; so are the seed `examples`, which
         only `nanoflux optimize` reads, and each role's `timeout`, `num_retries`, `rpm` and `tpm`, so a
         run stopped by a slow server can be resumed with more patience (or under another rate limit).
+        `output.license` and `output.language` only label the dataset card.
         """
         roles = {name: {"timeout", "num_retries", "rpm", "tpm"} for name, field in RolesSpec.model_fields.items()
                  if field.annotation is not bool}
         unrelated: dict[str, Any] = {"rounds": True, "threads": True, "execution": True, "budget": True,
-                                     "examples": True, "roles": roles}
+                                     "examples": True, "roles": roles, "output": {"license", "language"}}
         canonical = json.dumps(self.model_dump(mode="json", exclude=unrelated), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -15,10 +15,11 @@ def test_every_file_a_compile_run_writes_is_named_by_its_rundir(tmp_path: Path) 
     run = RunDir(result.run_dir)
     assert set(run.root.iterdir()) == {run.journal, run.spec, run.identity, run.program, run.manifest, run.lock,
                                        run.report, run.dataset, run.novelty}
-    assert set(run.dataset.iterdir()) == {run.sft, run.dpo, run.examples}
+    assert set(run.dataset.iterdir()) == {run.sft, run.dpo, run.examples, run.card}
     assert run.embedding_cache.is_file() and run.novelty_store.is_file()
     assert {name: entry["path"] for name, entry in result.manifest["dataset"].items()} == {
         kind: dataset_path(kind) for kind in ("sft", "dpo", "examples")}
+    assert run.root / result.manifest["card"]["path"] == run.card
 
 
 def test_the_caches_follow_home_and_the_model_cache_its_variable(tmp_path: Path, monkeypatch) -> None:
