@@ -98,7 +98,7 @@ def _counts(manifest: dict[str, Any]) -> str:
                                           "accepted", "selected", "acceptance_rate") if key in counts}
     lines = [f"- {key.replace('_', ' ')}: {value}" for key, value in shown.items()]
     reasons = counts.get("reasons") or {}
-    rejected = [f"- {reason}: {count}" for reason, count in sorted(reasons.items()) if reason]
+    rejected = [f"- {reason}: {count}" for reason, count in sorted((r, n) for r, n in reasons.items() if r)]
     text = "## Counts\n\n" + "\n".join(lines)
     return text + ("\n\nWhy the other rounds were not kept:\n\n" + "\n".join(rejected) if rejected else "")
 
@@ -126,7 +126,7 @@ def _review(found: Any) -> str:
 def _usage(files: dict[str, Any]) -> str:
     name = _default_config(files) or "sft"
     train = {"sft": "SFTTrainer", "dpo": "DPOTrainer", "rlvr": "GRPOTrainer", "stepwise": "PRMTrainer"}.get(name)
-    trainer = (f"\nfrom trl import {train}\n# {train}(model=..., train_dataset=data, ...).train()" if train else "")
+    trainer = (f"\n\nfrom trl import {train}\n# {train}(model=..., train_dataset=data, ...).train()" if train else "")
     return (f"## Use\n\n```python\nfrom datasets import load_dataset\n\n"
             f'data = load_dataset("path/to/this/folder", "{name}", split="train"){trainer}\n```\n\n'
             "Or fine-tune with LoRA: `nanoflux finetune path/to/this/folder/"

@@ -55,9 +55,10 @@ def test_a_run_and_a_curated_selection_each_get_a_card_that_datasets_loads(tmp_p
 
 def test_the_card_shows_decontamination_and_review_only_when_the_manifest_has_them() -> None:
     spec = parse_spec(SCRIPTED_SPEC)
-    plain = {"dataset": {"sft": {"rows": 3}}, "counts": {"accepted": 3, "reasons": {"low_score": 2, "": 3}}}
+    reasons = {"out_of_band": 2, None: 3, "duplicate": 1}  # None: the accepted rounds
+    plain = {"dataset": {"sft": {"rows": 3}}, "counts": {"accepted": 3, "reasons": reasons}}
     card = render_card(spec, plain)
-    assert "Decontamination" not in card and "Human review" not in card and "low_score: 2" in card
+    assert "Decontamination" not in card and "Human review" not in card and "- duplicate: 1\n- out_of_band: 2" in card
     assert header_of(card)["license"] == "other"
     full = {**plain, "decontamination": {"math500.jsonl": {"checked": 3, "matched": 1}},
             "review": {"reviewed": 2, "rejected": 1, "kept": 1}}
