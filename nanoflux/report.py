@@ -94,8 +94,19 @@ def load_view(run_dir: Path) -> RunView:
     return RunView(run_dir, run_dir, records, spec, manifest, band, curation.get("novelty"), curated=False)
 
 
-def render(view: RunView, stats: dict[str, Any]) -> str:
-    """The report's HTML, from the Jinja2 template shipped in `nanoflux/templates/`."""
+def review_page(run_dir: str | Path, review: dict[str, Any]) -> str:
+    """The report of a run with review buttons per played round (what `nanoflux review` serves).
+
+    `review` is embedded for the page's script: `token` (guards the POSTs) and `decisions`
+    (round id -> its current decision and note, `nanoflux.curation.review.read_review`).
+    """
+    view = load_view(Path(run_dir))
+    return render(view, run_stats(view.source_dir, view.records), review=review)
+
+
+def render(view: RunView, stats: dict[str, Any], *, review: dict[str, Any] | None = None) -> str:
+    """The report's HTML, from the Jinja2 template shipped in `nanoflux/templates/`; with `review`, the
+    review page (`review_page`)."""
     from jinja2 import Environment, PackageLoader
 
     env = Environment(loader=PackageLoader("nanoflux", "templates"), autoescape=True, trim_blocks=True,
@@ -112,6 +123,7 @@ def render(view: RunView, stats: dict[str, Any]) -> str:
         rounds=[browser_row(record) for record in view.records],
         filters={"reason": sorted(stats["reasons"]), "topic": list(stats["by_topic"]),
                  "level": [level for level in stats["by_level"] if level != "failed"]},
+        review=review,
     )
 
 
