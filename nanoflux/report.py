@@ -196,7 +196,16 @@ def summary(view: RunView, stats: dict[str, Any]) -> list[tuple[str, str]]:
             ("wall time", duration(stats["wall_seconds"])),
             ("cost", f"${cost['total']:.4f} at litellm's prices (embedded models cost 0)"
              + (f"; no price known for {', '.join(cost['unpriced'])}" if cost["unpriced"] else ""))] \
-        + ([("dataset files", files)] if files else [])
+        + ([("dataset files", files)] if files else []) + review_rows(view)
+
+
+def review_rows(view: RunView) -> list[tuple[str, str]]:
+    """A person's review as the last export applied it (the manifest's `counts.review`), if there was one."""
+    review = (view.manifest or {}).get("counts", {}).get("review")
+    if not review:
+        return []
+    return [("review", f"{review['reviewed']} examples reviewed: {review['kept']} kept, {review['rejected']} rejected; "
+                       f"the dataset lost {review['removed']} and gained {review['restored']} curation had dropped")]
 
 
 def role_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from nanoflux.cli import main
 from nanoflux.curate import curate, run_spec
 from nanoflux.curation.review import append_decision, read_review
-from nanoflux.judge_eval import review_items
+from nanoflux.judge_eval import judge_eval, review_items
 from nanoflux.layout import RunDir
 from nanoflux.pipeline import finish_run
 from nanoflux.review import serve_review
@@ -114,6 +114,20 @@ def test_reviewed_rounds_label_the_judge_for_judge_eval(run_dir: Path) -> None:
     assert items[0].question == DISTINCT[0] and items[0].answer_type == "numeric"
 
 
+def test_judge_eval_scores_the_runs_judge_against_the_review(run_dir: Path) -> None:
+    import dspy
+    from dspy.utils.dummies import DummyLM
+
+    path = RunDir(run_dir).review
+    append_decision(path, 0, "accept")
+    append_decision(path, 1, "reject")
+    scores = {"correctness": 2, "rigor": 3, "completeness": 3, "clarity": 4}
+    lm = DummyLM([{"scores": scores, "verdict": "correct", "critique": "c"}] * 2, adapter=dspy.JSONAdapter())
+    report = judge_eval(from_review=run_dir, lm=lm)
+    # The tools find 12 != 17 in both rounds: the judge agrees with the person on both.
+    assert report.total == 2 and report.confusion["incorrect"]["incorrect"] == 2 and report.accuracy == 1.0
+
+
 def test_judge_eval_takes_a_file_or_a_review_not_both(run_dir: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["judge-eval"])
     assert result.exit_code == 2 and "--from-review RUN_DIR" in result.output
@@ -154,6 +168,12 @@ def test_a_person_rejects_one_example_and_keeps_another_in_the_browser(server, r
     manifest = export_run(run_dir)
     assert exported_ids(run_dir) == [1, 2, 3], "round 0 rejected; round 3 kept though out of band"
     assert manifest["counts"]["review"] == counts
+    assert "2 examples reviewed: 1 kept, 1 rejected" in RunDir(run_dir).report.read_text(), "the report says so"
     result = curate(run_dir, band="L4-L5")
     assert exported_ids(result.out_dir) == [1, 2, 3]
     assert result.manifest["counts"]["review"] == counts and result.manifest["counts"]["selected"] == 3
+
+
+def test_review_of_a_directory_without_a_run_exits_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["review", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "nanoflux compile" in result.output
