@@ -262,13 +262,17 @@ def estimate_(source: Path, rounds: int | None, out: Path | None, models: tuple[
 
 
 @main.command(name="judge-eval")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path), required=False)
+@click.option("--from-review", "from_review", type=click.Path(path_type=Path), metavar="RUN_DIR",
+              help="Label items with a person's review of RUN_DIR (`nanoflux review`) instead of a FILE: "
+                   "a kept round confirms the judge's verdict, a rejected one contradicts it.")
 @click.option("--spec", type=click.Path(path_type=Path),
               help="Evaluate this spec's judge (rubric, tools, model, agentic). Default: a general judge.")
 @click.option("--model", help="The judge's model, e.g. --model openai/gpt-4o-mini (default: the spec's).")
 @click.option("--out", type=click.Path(path_type=Path), help="Also write the report as JSON here.")
 @user_errors
-def judge_eval(file: Path, spec: Path | None, model: str | None, out: Path | None) -> None:
+def judge_eval(file: Path | None, from_review: Path | None, spec: Path | None, model: str | None,
+               out: Path | None) -> None:
     """Measure how often the judge agrees with labelled answers in FILE.
 
     FILE is JSONL, one item a line: question, reference, answer, label (correct or incorrect),
@@ -282,10 +286,11 @@ def judge_eval(file: Path, spec: Path | None, model: str | None, out: Path | Non
       nanoflux judge-eval tests/data/judge_labelled.jsonl
       nanoflux judge-eval labelled.jsonl --spec specs/math.yaml --model openai/gpt-4o-mini --out report.json
       nanoflux judge-eval tests/data/reference_solutions.jsonl
+      nanoflux judge-eval --from-review runs/math-demo
     """
     from nanoflux.judge_eval import judge_eval as evaluate
 
-    report = evaluate(file, spec=spec, model=model, out=out)
+    report = evaluate(file, spec=spec, model=model, out=out, from_review=from_review)
     click.echo(report.render())
     if out is not None:
         click.echo(f"report: {out}")
@@ -419,6 +424,43 @@ def report_(run_dir: Path, out: Path | None) -> None:
     from nanoflux.report import build_report
 
     click.echo(f"Report: {build_report(run_dir, out)}")
+
+
+@main.command(name="review")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port on 127.0.0.1 to serve on; 0 picks a free one.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the review page in the default browser.")
+@user_errors
+def review_(run_dir: Path, port: int, open_browser: bool) -> None:
+    """Review RUN_DIR's examples in the browser: keep, reject or note each played round.
+
+    Serves the run's report on 127.0.0.1 with buttons per round; each decision is appended to
+    RUN_DIR/review.jsonl. The printed URL holds a random token that guards the writes. A rejected
+    example leaves the dataset, a kept one stays whatever the band or novelty, when it is next
+    exported: `nanoflux curate RUN_DIR`, or the run's own export (`compile --resume`). Ctrl-C stops.
+
+    \b
+    Examples:
+      nanoflux review runs/math-demo --open
+      nanoflux judge-eval --from-review runs/math-demo
+    """
+    import time
+
+    from nanoflux.review import serve_review
+
+    try:
+        server = serve_review(run_dir, port=port, open_browser=open_browser)
+    except OSError as exc:
+        raise NanofluxError(f"cannot serve on 127.0.0.1:{port} ({exc.strerror}); pass another --port, "
+                            "or --port 0 for a free one") from None
+    click.echo(f"Review {run_dir} at {server.url}  (Ctrl-C stops)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.shutdown()
+        click.echo(f"Decisions: {RunDir(run_dir).review}")
 
 
 @main.command(name="finetune")

@@ -21,6 +21,7 @@ import numpy as np
 from nanoflux.curation.decide import Curator
 from nanoflux.curation.embeddings import Embedder
 from nanoflux.curation.novelty import NoveltyFilter
+from nanoflux.curation.review import apply_review, read_review
 from nanoflux.errors import NanofluxError
 from nanoflux.export.card import write_card
 from nanoflux.export.dataset import export_dataset
@@ -112,7 +113,8 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
             selected.append({**record, "curation": entry})
         else:
             reasons[entry["reason"]] += 1
-    selected.sort(key=lambda record: record["round_id"])
+    selected, review = apply_review(selected, records, read_review(run.review),
+                                    require_verified_reference=spec.curation.require_verified_reference)
 
     files = export_dataset(out_dir, selected, spec.output.formats, refuted=[r for r in records if is_refuted(r)])
     manifest = {
@@ -127,7 +129,8 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
                    "by_topic": {topic: row["accepted"] for topic, row in
                                 breakdown(selected, lambda r: r["topic"]).items()},
                    "by_level": {level: row["accepted"] for level, row in
-                                breakdown(selected, by_level, level_order).items()}},
+                                breakdown(selected, by_level, level_order).items()},
+                   **({"review": review} if run.review.exists() else {})},
         "dataset": files,
         "versions": library_versions(CURATION),
     }

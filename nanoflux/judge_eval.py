@@ -107,6 +107,39 @@ def load_labelled(path: str | Path) -> list[LabelledItem]:
     return [_item(row, where, number) for number, row, where in read_rows(path, REQUIRED_KEYS)]
 
 
+def review_items(run_dir: str | Path) -> list[LabelledItem]:
+    """Labelled items from a person's review of a run (`nanoflux review`): one per reviewed played round.
+
+    Each item is the round's question, the defender's answer and the reference; its label is the
+    person's reading of the judge's verdict: keeping an example confirms the verdict the judge gave
+    (`correct` or `incorrect`), rejecting it says the verdict is wrong, so the label is the other one.
+    Rounds with only a note, and failed rounds, give no item. `line` is the round id.
+    """
+    from nanoflux.curation.review import ACCEPT, read_review
+    from nanoflux.layout import RunDir
+    from nanoflux.stats import journal_records
+
+    run = RunDir(Path(run_dir))
+    review = read_review(run.review)
+    if not review:
+        raise NanofluxError(f"{run_dir} has no reviewed rounds ({run.review.name}); "
+                            f"review its examples first: nanoflux review {run_dir}")
+    items = []
+    for record in journal_records(run.root):
+        decision = review.get(record["round_id"], {}).get("decision")
+        if not decision or record["status"] != "ok" or record["judge"]["verdict"] not in LABELS:
+            continue
+        verdict = record["judge"]["verdict"]
+        label = verdict if decision == ACCEPT else next(other for other in LABELS if other != verdict)
+        items.append(LabelledItem(question=record["question"], reference=record["reference_answer"],
+                                  answer=record["defender_answer"], label=label,
+                                  reasoning=record.get("defender_reasoning") or "",
+                                  answer_type=record.get("answer_type"), line=record["round_id"]))
+    if not items:
+        raise NanofluxError(f"{run.review} keeps or rejects no played round; keep or reject some in `nanoflux review`")
+    return items
+
+
 def read_rows(path: str | Path, required: tuple[str, ...]) -> list[tuple[int, dict, str]]:
     """The JSON objects of a labelled JSONL file with their line numbers and "file:N" (for messages about
     them); a NanofluxError names the line and the fix for a bad one (not JSON, not an object, a key of
@@ -167,15 +200,18 @@ def _judge_one(item: LabelledItem, judge: Judge, lm: dspy.BaseLM, answer_type: s
             "tool_reason": result.answer_check["reason"], "overall": result.overall, "level": result.level}
 
 
-def judge_eval(path: str | Path, *, spec: Spec | str | Path | None = None, model: str | None = None,
-               out: str | Path | None = None, lm: dspy.BaseLM | None = None) -> JudgeEvalReport | ReferenceEvalReport:
+def judge_eval(path: str | Path | None = None, *, spec: Spec | str | Path | None = None, model: str | None = None,
+               out: str | Path | None = None, lm: dspy.BaseLM | None = None,
+               from_review: str | Path | None = None) -> JudgeEvalReport | ReferenceEvalReport:
     """Calibrate the judge a spec declares (or a general one) on a labelled file; what `nanoflux judge-eval` runs.
 
     A file of whole solutions (lines with `solution_steps`, see `reference_eval`) measures the
     reference check instead: how many wrong references it confirms, how many right ones.
 
     Args:
-        path: the labelled JSONL file.
+        path: the labelled JSONL file (or None with `from_review`).
+        from_review: a run directory whose `nanoflux review` decisions are the labels (`review_items`);
+            its own spec's judge is evaluated unless `spec` is given.
         spec: a Spec or spec file whose judge (rubric, tools, model, agentic setting) is evaluated;
             None: a general judge with the default rubric and the sympy tool, comparing answers by
             their own form ("auto").
@@ -184,11 +220,18 @@ def judge_eval(path: str | Path, *, spec: Spec | str | Path | None = None, model
         lm: the judge's LM, instead of one built from the spec (tests, custom backends).
     """
     from nanoflux.compiler import build_judge, role_lm
+    from nanoflux.curate import run_spec
     from nanoflux.lm import check_reachable
 
-    if is_solutions_file(path):  # whole solutions: the reference check alone, no LM
+    if (path is None) == (from_review is None):
+        raise NanofluxError("pass a labelled FILE or --from-review RUN_DIR, not both or neither")
+    if from_review is not None:
+        items = review_items(from_review)
+        spec = spec if spec is not None else run_spec(Path(from_review))
+    elif is_solutions_file(path):  # whole solutions: the reference check alone, no LM
         return _write(evaluate_references(load_solutions(path)), out)
-    items = load_labelled(path)
+    else:
+        items = load_labelled(path)
     answer_type = None if spec is not None else "auto"
     if spec is None:
         spec = Spec(name="judge-eval", description="Questions from any domain, each with a reference answer.")

@@ -23,6 +23,7 @@ PROGRAM_NAME = "program.json"  # the compiled (or tuned) program's prompts and d
 MANIFEST_NAME = "manifest.json"  # written last: vouches for each dataset file of its generation
 LOCK_NAME = ".lock"  # the writer's advisory lock, holding its PID
 REPORT_NAME = "report.html"
+REVIEW_NAME = "review.jsonl"  # a person's decisions on examples, appended by `nanoflux review`
 STATS_NAME = "stats.json"  # `nanoflux stats --json`'s default
 OPTIMIZE_NAME = "optimize.json"  # `nanoflux optimize`'s report
 DATASET_DIR = "dataset"
@@ -98,6 +99,10 @@ class RunDir:
     @property
     def report(self) -> Path:
         return self.root / REPORT_NAME
+
+    @property
+    def review(self) -> Path:
+        return self.root / REVIEW_NAME
 
     @property
     def stats(self) -> Path:

@@ -17,6 +17,7 @@ from nanoflux.budget import require_prices
 from nanoflux.compiler import build_role_lms, compile_program, program_digest
 from nanoflux.curation.decide import Curator
 from nanoflux.curation.novelty import NoveltyFilter
+from nanoflux.curation.review import apply_review, read_review
 from nanoflux.errors import NanofluxError
 from nanoflux.executors import Executor
 from nanoflux.export.card import write_card
@@ -140,12 +141,14 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
     manifest's `circuit_breaker`; None when it did not trip. `budget_stop`: likewise for the budget
     (`RunProgress.budget_stop`). The manifest is written last and names
     each dataset file with its size and SHA-256 (see `nanoflux.rundir`): a kill before it leaves the
-    previous manifest, which the new files do not match.
+    previous manifest, which the new files do not match. A person's review (`RUN_DIR/review.jsonl`)
+    is applied to the accepted rounds (`nanoflux.curation.review.apply_review`) and counted.
     """
     run = RunDir(run_dir)
     attempts = read_journal(run.journal)
     records = last_attempts(attempts)
-    accepted = [r for r in records if is_accepted(r)]
+    accepted, review = apply_review([r for r in records if is_accepted(r)], records, read_review(run.review),
+                                    require_verified_reference=spec.curation.require_verified_reference)
     files = export_dataset(run_dir, accepted, spec.output.formats, refuted=[r for r in records if is_refuted(r)])
     manifest = {
         "created_at": datetime.now(UTC).isoformat(),
@@ -158,7 +161,7 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
         "run_id": run_id(run_dir),
         "curation": {"band": spec.curation.band, **spec.curation.complexity.to_dict(),
                      "novelty": spec.curation.novelty, "size": spec.curation.size, "against": spec.curation.against},
-        "counts": run_counts(attempts, spec.rounds),
+        "counts": run_counts(attempts, spec.rounds) | ({"review": review} if run.review.exists() else {}),
         "tokens": token_counts(records),
         "dataset": files,
         "interrupted": interrupted,

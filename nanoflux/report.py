@@ -94,8 +94,19 @@ def load_view(run_dir: Path) -> RunView:
     return RunView(run_dir, run_dir, records, spec, manifest, band, curation.get("novelty"), curated=False)
 
 
-def render(view: RunView, stats: dict[str, Any]) -> str:
-    """The report's HTML, from the Jinja2 template shipped in `nanoflux/templates/`."""
+def review_page(run_dir: str | Path, review: dict[str, Any]) -> str:
+    """The report of a run with review buttons per played round (what `nanoflux review` serves).
+
+    `review` is embedded for the page's script: `token` (guards the POSTs) and `decisions`
+    (round id -> its current decision and note, `nanoflux.curation.review.read_review`).
+    """
+    view = load_view(Path(run_dir))
+    return render(view, run_stats(view.source_dir, view.records), review=review)
+
+
+def render(view: RunView, stats: dict[str, Any], *, review: dict[str, Any] | None = None) -> str:
+    """The report's HTML, from the Jinja2 template shipped in `nanoflux/templates/`; with `review`, the
+    review page (`review_page`)."""
     from jinja2 import Environment, PackageLoader
 
     env = Environment(loader=PackageLoader("nanoflux", "templates"), autoescape=True, trim_blocks=True,
@@ -112,6 +123,7 @@ def render(view: RunView, stats: dict[str, Any]) -> str:
         rounds=[browser_row(record) for record in view.records],
         filters={"reason": sorted(stats["reasons"]), "topic": list(stats["by_topic"]),
                  "level": [level for level in stats["by_level"] if level != "failed"]},
+        review=review,
     )
 
 
@@ -184,7 +196,16 @@ def summary(view: RunView, stats: dict[str, Any]) -> list[tuple[str, str]]:
             ("wall time", duration(stats["wall_seconds"])),
             ("cost", f"${cost['total']:.4f} at litellm's prices (embedded models cost 0)"
              + (f"; no price known for {', '.join(cost['unpriced'])}" if cost["unpriced"] else ""))] \
-        + ([("dataset files", files)] if files else [])
+        + ([("dataset files", files)] if files else []) + review_rows(view)
+
+
+def review_rows(view: RunView) -> list[tuple[str, str]]:
+    """A person's review as the last export applied it (the manifest's `counts.review`), if there was one."""
+    review = (view.manifest or {}).get("counts", {}).get("review")
+    if not review:
+        return []
+    return [("review", f"{review['reviewed']} examples reviewed: {review['kept']} kept, {review['rejected']} rejected; "
+                       f"the dataset lost {review['removed']} and gained {review['restored']} curation had dropped")]
 
 
 def role_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
