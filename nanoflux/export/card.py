@@ -59,7 +59,8 @@ def render_card(spec: Spec, manifest: dict[str, Any]) -> str:
                 "defender answered, and a judge with the spec's tools graded each round; the rounds kept are "
                 "those below.",
                 _files(files), _making(spec, manifest), _counts(manifest),
-                _decontamination(manifest.get("decontamination")), _review(manifest.get("review")),
+                _decontamination(manifest.get("decontamination")),
+                _review(manifest.get("counts", {}).get("review")),
                 _usage(files)]
     front = yaml.safe_dump(header, sort_keys=False, allow_unicode=True)
     return f"---\n{front}---\n\n" + "\n\n".join(section for section in sections if section) + "\n"
@@ -115,7 +116,7 @@ def _decontamination(found: Any) -> str:
 
 
 def _review(found: Any) -> str:
-    """What a person decided (`manifest["review"]`: counts such as reviewed, rejected, kept), when there is a review."""
+    """What a person decided (`manifest["counts"]["review"]`: reviewed, rejected, kept...), when there is a review."""
     if not found:
         return ""
     if isinstance(found, dict):
