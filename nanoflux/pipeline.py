@@ -15,6 +15,7 @@ from typing import Any
 
 from nanoflux.compiler import build_role_lms, compile_program, program_digest
 from nanoflux.curation.decide import Curator
+from nanoflux.curation.decontaminate import Decontaminator, journaled
 from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.errors import NanofluxError
 from nanoflux.executors import Executor
@@ -95,13 +96,16 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
         program.save(str(run.program))
         novelty = NoveltyFilter(run.novelty, threshold=spec.curation.novelty, model=spec.curation.embedding_model,
                                 against=[Path(other) for other in spec.curation.against])
+        decontaminator = Decontaminator.load(spec.curation.decontaminate, novelty.embedder,
+                                             spec.curation.decontaminate_threshold)
         curator = Curator(spec.curation.quality_band, novelty, complexity=spec.curation.complexity,
-                          require_verified_reference=spec.curation.require_verified_reference)
+                          require_verified_reference=spec.curation.require_verified_reference,
+                          decontaminator=decontaminator)
         player = RoundPlayer(spec, program, program_hash, make_lms, cache)
         state = run_rounds(spec, player, Journal(run.journal), curator, executor=executor,
                            progress=progress, retry_failed=retry_failed, run_id=run_id(run_dir))
         manifest = finish_run(run_dir, spec, program_hash=program_hash, program_path=program_path,
-                              interrupted=state.interrupted, breaker=state.breaker)
+                              interrupted=state.interrupted, breaker=state.breaker, decontaminator=decontaminator)
     return RunResult(run_dir, manifest, state)
 
 
@@ -123,11 +127,14 @@ def prepare_run_dir(run_dir: Path, spec: Spec, *, resume: bool) -> Path:
 
 
 def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: str | Path | None,
-               interrupted: bool, breaker: dict[str, Any] | None = None) -> dict[str, Any]:
+               interrupted: bool, breaker: dict[str, Any] | None = None,
+               decontaminator: Decontaminator | None = None) -> dict[str, Any]:
     """Export the journal's accepted rounds and write the manifest; safe to call on a partial run.
 
     `breaker`: why the circuit breaker stopped the run (`RunProgress.breaker`), recorded as the
-    manifest's `circuit_breaker`; None when it did not trip. The manifest is written last and names
+    manifest's `circuit_breaker`; None when it did not trip. `decontaminator`: the run's benchmarks,
+    whose checks (journaled in each decision) the manifest's `decontamination` sums up per benchmark;
+    None when the spec names none (no such key). The manifest is written last and names
     each dataset file with its size and SHA-256 (see `nanoflux.rundir`): a kill before it leaves the
     previous manifest, which the new files do not match.
     """
@@ -155,6 +162,8 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
         "circuit_breaker": breaker,
         "versions": library_versions(),
     }
+    if decontaminator is not None:
+        manifest["decontamination"] = decontaminator.summary(journaled(records))
     write_json(run.manifest, manifest)
     build_report(run_dir)
     return manifest
