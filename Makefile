@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python benchmarks/judge_tools.py
 	$(BIN)/python benchmarks/verified_share.py
 	$(BIN)/python benchmarks/novelty.py
+	$(BIN)/python benchmarks/decontaminate.py
 	$(BIN)/python benchmarks/report.py
 	$(BIN)/python benchmarks/train.py
 	$(BIN)/python benchmarks/scale.py  # Ray actors against threads; the driver's cost per round

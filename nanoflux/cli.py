@@ -331,14 +331,62 @@ def curate_(run_dir: Path, band: str | None, hops: str | None, steps: str | None
 
     result = curate(run_dir, band=band, hops=hops, steps=steps, length=length, size=size, novelty=novelty,
                     seed=seed, out=out, executor=executor, address=address)
-    counts = result.manifest["counts"]
+    echo_curation(result.out_dir, result.manifest)
+
+
+def echo_curation(out_dir: Path, manifest: dict[str, Any]) -> None:
+    """What a re-curation kept and why not, its benchmark matches, and where its files are."""
+    counts = manifest["counts"]
     click.echo(f"Curated {counts['selected']} of {counts['rounds']} rounds ({counts['eligible']} in band) "
-               f"into {result.out_dir}")
+               f"into {out_dir}")
     click.echo(f"  not kept: {counts['reasons']}")
     click.echo(f"  by topic: {counts['by_topic']}  by level: {counts['by_level']}")
-    for name, entry in result.manifest["dataset"].items():
-        click.echo(f"  {name}: {result.out_dir / entry['path']} ({entry['rows']} rows)")
-    click.echo(f"  manifest: {RunDir(result.out_dir).manifest}")
+    for benchmark in manifest.get("decontamination", {}).get("benchmarks", []):
+        click.echo(f"  {benchmark['path']} ({benchmark['items']} items, column {benchmark['field']}): "
+                   f"{benchmark['checked']} questions checked, {benchmark['matched']} matched {benchmark['methods']}")
+        for match in benchmark["worst"]:
+            click.echo(f"    round {match['round_id']} ~ item {match['item']} ({match['method']}, similarity "
+                       f"{match['similarity']:.3f}): {_clip(match['question'])} | {_clip(match['text'])}")
+    for name, entry in manifest["dataset"].items():
+        click.echo(f"  {name}: {out_dir / entry['path']} ({entry['rows']} rows)")
+    click.echo(f"  manifest: {RunDir(out_dir).manifest}")
+
+
+def _clip(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+@main.command(name="decontaminate")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--against", "against", multiple=True, required=True, type=click.Path(path_type=Path),
+              metavar="FILE", help="A benchmark file (JSONL, JSON, CSV or Parquet) you will report on (repeatable).")
+@click.option("--field", metavar="COLUMN",
+              help="The question column of the --against files. Default: the first of question, problem, prompt "
+                   "each file has.")
+@click.option("--threshold", type=float, cls=SpecOption, field="curation.decontaminate_threshold")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Where the clean dataset goes. Default: RUN_DIR/curated/<selection>_decontam-<files>-<threshold>.")
+@user_errors
+def decontaminate_(run_dir: Path, against: tuple[Path, ...], field: str | None, threshold: float | None,
+                   out: Path | None) -> None:
+    """Check RUN_DIR's questions against benchmark files and curate its dataset again without the
+    contaminated ones, without calling any LM.
+
+    A question is contaminated when it shares a word 8-gram with a benchmark item (lowercased,
+    punctuation and whitespace collapsed) or its embedding is --threshold close to one. Prints, per
+    benchmark, the questions checked and matched and the closest matches; the new dataset's
+    manifest.json and report.html show them too. The run's own dataset is never touched.
+
+    \b
+    Examples:
+      nanoflux decontaminate runs/math-demo --against bench/math500.jsonl
+      nanoflux decontaminate runs/math-demo --against gpqa.csv --field Question --threshold 0.85
+    """
+    from nanoflux.curate import decontaminate
+
+    result = decontaminate(run_dir, against, field=field, threshold=threshold, out=out)
+    echo_curation(result.out_dir, result.manifest)
 
 
 @main.command(name="stats")

@@ -2,7 +2,8 @@
 
 A small dataset in the right band beats a large one, and the right band differs by domain, so
 trying bands must be cheap: every round's question, scores and verdicts are already journaled, and
-their embeddings cached, so a new band, complexity, size, novelty threshold or seed is a re-selection.
+their embeddings cached, so a new band, complexity, size, novelty threshold, seed or set of benchmarks
+to stay clean of is a re-selection.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 
 from nanoflux.curation.decide import Curator
+from nanoflux.curation.decontaminate import Decontaminator
 from nanoflux.curation.embeddings import Embedder
 from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.curation.review import apply_review, read_review
@@ -30,7 +32,7 @@ from nanoflux.journal import RoundRecord, is_refuted
 from nanoflux.layout import JOURNAL_NAME, RunDir
 from nanoflux.report import build_report
 from nanoflux.scoring import Band, Complexity, level_for
-from nanoflux.spec import Spec
+from nanoflux.spec import BenchmarkFile, Spec
 from nanoflux.stats import breakdown, by_level, journal_records, level_order
 from nanoflux.versions import CURATION, library_versions
 
@@ -46,7 +48,8 @@ class CurateResult:
 def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = None, size: int | None = None,
            novelty: float | None = None, seed: int | None = None, out: str | Path | None = None,
            steps: str | None = None, length: str | None = None, executor: Literal["threads", "ray"] = "threads",
-           address: str | None = None) -> CurateResult:
+           address: str | None = None, decontaminate: Sequence[BenchmarkFile | str | Path] | None = None,
+           decontaminate_threshold: float | None = None) -> CurateResult:
     """Select a new dataset from the rounds a run journaled; the run's own dataset is left as it is.
 
     Args:
@@ -59,6 +62,12 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
         out: where the dataset goes (default: RUN_DIR/curated/<band>_<complexity>_size-<n>_novelty-<x>_seed-<s>).
         executor: where embeddings missing from the run's cache are computed: here, or `ray` (Ray Data on
             the cluster at ``address``, the model loaded once per worker); selection runs here either way.
+        decontaminate: benchmark files (paths, or entries naming the question column) to stay clean of
+            (default: the spec's `curation.decontaminate`); every played question is checked, a contaminated
+            one is not kept, and the manifest's `decontamination` says per benchmark how many were checked
+            and matched.
+        decontaminate_threshold: the cosine similarity to an item at which a question is contaminated
+            (default: the spec's).
 
     When more rounds qualify than ``size``, picks go round-robin over the topics and, inside each
     topic, over the levels in the band, in an order drawn from ``seed``; novelty is decided in that
@@ -81,7 +90,12 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
         raise NanofluxError(f"size must be at least 1, got {size}")
     threshold = spec.curation.novelty if novelty is None else novelty
     seed = spec.seed if seed is None else seed
-    out_dir = Path(out) if out else run.selection(_default_name(chosen_band, complexity, size, threshold, seed))
+    benchmarks = [entry if isinstance(entry, BenchmarkFile) else BenchmarkFile(path=str(entry))
+                  for entry in (spec.curation.decontaminate if decontaminate is None else decontaminate)]
+    contamination = (spec.curation.decontaminate_threshold if decontaminate_threshold is None
+                     else decontaminate_threshold)
+    name = _default_name(chosen_band, complexity, size, threshold, seed, benchmarks, contamination)
+    out_dir = Path(out) if out else run.selection(name)
     _check_out_dir(out_dir, run_dir)
 
     # The run embedded its questions into its own cache: read it (never write it: curate writes only under
@@ -92,19 +106,27 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
     seen = NoveltyFilter(RunDir(out_dir).novelty, threshold=threshold, model=model,
                          against=[Path(other) for other in spec.curation.against], embedder=embedder)
     seen.clear()
+    decontaminator = Decontaminator.load(benchmarks, embedder, contamination)
     curator = Curator(chosen_band, seen, complexity=complexity,
-                      require_verified_reference=spec.curation.require_verified_reference)
+                      require_verified_reference=spec.curation.require_verified_reference,
+                      decontaminator=decontaminator)
 
+    # One batch over every played question, so any later selection finds them all cached.
+    played = [record for record in records if record["status"] == "ok"]
+    seen.embed_many([record["question"] for record in played])
+    if decontaminator is not None:
+        decontaminator.prepare([record["question"] for record in played])
     reasons: Counter[str] = Counter()
     eligible = []
+    contaminated = set()
     for record in records:
         reason = curator.screen(record)
         if reason:
             reasons[reason] += 1
+            if reason == "contaminated":
+                contaminated.add(record["round_id"])
         else:
             eligible.append(record)
-    # One batch over every played question, so any later selection finds them all cached.
-    seen.embed_many([record["question"] for record in records if record["status"] == "ok"])
     selected: list[RoundRecord] = []
     for record in coverage_order(eligible, spec.topics, seed):
         if len(selected) == size:
@@ -114,7 +136,8 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
         else:
             reasons[entry["reason"]] += 1
     selected, review = apply_review(selected, records, read_review(run.review),
-                                    require_verified_reference=spec.curation.require_verified_reference)
+                                    require_verified_reference=spec.curation.require_verified_reference,
+                                    contaminated=contaminated)
 
     files = export_dataset(out_dir, selected, spec.output.formats, refuted=[r for r in records if is_refuted(r)])
     manifest = {
@@ -134,10 +157,47 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
         "dataset": files,
         "versions": library_versions(CURATION),
     }
+    if decontaminator is not None:
+        manifest["decontamination"] = decontaminator.summary(
+            (record["round_id"], record["question"], decontaminator.check(record["question"])) for record in played)
     manifest["card"] = write_card(out_dir, spec, manifest)  # the manifest vouches for the card too
     write_json(RunDir(out_dir).manifest, manifest)
     build_report(out_dir)
     return CurateResult(out_dir, manifest)
+
+
+def decontaminate(run_dir: str | Path, against: Sequence[str | Path], *, field: str | None = None,
+                  threshold: float | None = None, out: str | Path | None = None,
+                  executor: Literal["threads", "ray"] = "threads", address: str | None = None) -> CurateResult:
+    """Check a run's questions against benchmark files and select its dataset again without the contaminated ones.
+
+    The journal is append-only and a run's dataset is its journal's, so a finished run is decontaminated as
+    a re-curation: the spec's selection (band, size, novelty, seed) with `against` added to its
+    `curation.decontaminate`, into a new dataset whose manifest and report show the matches.
+
+    Args:
+        run_dir: a directory made by `nanoflux compile`.
+        against: benchmark files (JSONL, JSON, CSV or Parquet) of the benchmarks you will report.
+        field: their question column (default: the first of `question`, `problem`, `prompt` each has).
+        threshold: the cosine similarity at which a question paraphrases an item (default: the spec's
+            `curation.decontaminate_threshold`).
+        out, executor, address: as `curate` (default out: RUN_DIR/curated/<selection>_decontam-<files>-<threshold>).
+
+    Example::
+
+        result = decontaminate("runs/math-demo", ["bench/math500.jsonl"], field="problem")
+        print(result.manifest["decontamination"]["benchmarks"][0]["matched"])
+    """
+    if not against:
+        raise NanofluxError("name at least one benchmark file to check against, e.g. --against bench/math500.jsonl")
+    own = run_spec(Path(run_dir)).curation
+    threshold = own.decontaminate_threshold if threshold is None else threshold
+    if not 0.0 < threshold <= 1.0:
+        raise NanofluxError(f"--threshold must be in (0, 1], got {threshold}; 0.9 is the default")
+    added = [BenchmarkFile(path=str(path), field=field) for path in against]
+    benchmarks = list({(entry.path, entry.field): entry for entry in [*own.decontaminate, *added]}.values())
+    return curate(run_dir, out=out, executor=executor, address=address, decontaminate=benchmarks,
+                  decontaminate_threshold=threshold)
 
 
 def coverage_order(records: list[RoundRecord], topics: Iterable[str], seed: int) -> list[RoundRecord]:
@@ -186,9 +246,14 @@ def _round_robin(groups: list[list[RoundRecord]]) -> Iterator[RoundRecord]:
         yield from (group[index] for group in groups if index < len(group))
 
 
-def _default_name(band: Band, complexity: Complexity, size: int, novelty: float, seed: int) -> str:
+def _default_name(band: Band, complexity: Complexity, size: int, novelty: float, seed: int,
+                  benchmarks: list[BenchmarkFile], contamination: float) -> str:
     spans = "_".join(f"{name}-{span}" for name, span in complexity.to_dict().items() if span is not None)
-    return "_".join((str(band), spans or "hops-any", f"size-{size}", f"novelty-{novelty:g}", f"seed-{seed}"))
+    parts = [str(band), spans or "hops-any", f"size-{size}", f"novelty-{novelty:g}", f"seed-{seed}"]
+    if benchmarks:
+        stems = "+".join(dict.fromkeys(Path(entry.path).stem for entry in benchmarks))
+        parts.append(f"decontam-{stems}-{contamination:g}")
+    return "_".join(parts)
 
 
 def _check_out_dir(out_dir: Path, run_dir: Path) -> None:

@@ -70,6 +70,17 @@ class RoleUsage(TypedDict):
     output_tokens: int
 
 
+class Contamination(TypedDict):
+    """A benchmark item a question copies or paraphrases (`nanoflux.curation.decontaminate`)."""
+
+    benchmark: str  # the benchmark file, as the spec names it
+    item: int  # the item's row in that file, from 0
+    text: str  # the item's question
+    method: Literal["ngram", "embedding"]  # a shared word 8-gram, or embeddings at least as close as the threshold
+    similarity: float  # cosine similarity of the question's and the item's embeddings
+    ngram: NotRequired[str]  # method "ngram": the first 8-gram they share, normalised
+
+
 class Curation(TypedDict):
     """The curator's decision on a round (`nanoflux.curation.decide.Curator.decide`)."""
 
@@ -77,6 +88,9 @@ class Curation(TypedDict):
     reason: str  # "accepted", or why not: one of `nanoflux.curation.decide.REASONS`
     similarity: NotRequired[float | None]  # to the nearest accepted question (None: none yet); absent if failed
     nearest_id: NotRequired[str | None]
+    # the benchmark items the question matches, most similar first (empty: clean); present only when the spec's
+    # `curation.decontaminate` names benchmarks, and the round was played
+    contamination: NotRequired[list[Contamination]]
 
 
 class PlayedRound(TypedDict):

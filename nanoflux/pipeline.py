@@ -16,6 +16,7 @@ from typing import Any
 from nanoflux.budget import require_prices
 from nanoflux.compiler import build_role_lms, compile_program, program_digest
 from nanoflux.curation.decide import Curator
+from nanoflux.curation.decontaminate import Decontaminator, journaled
 from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.curation.review import apply_review, read_review
 from nanoflux.errors import NanofluxError
@@ -105,13 +106,17 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
         program.save(str(run.program))
         novelty = NoveltyFilter(run.novelty, threshold=spec.curation.novelty, model=spec.curation.embedding_model,
                                 against=[Path(other) for other in spec.curation.against])
+        decontaminator = Decontaminator.load(spec.curation.decontaminate, novelty.embedder,
+                                             spec.curation.decontaminate_threshold)
         curator = Curator(spec.curation.quality_band, novelty, complexity=spec.curation.complexity,
-                          require_verified_reference=spec.curation.require_verified_reference)
+                          require_verified_reference=spec.curation.require_verified_reference,
+                          decontaminator=decontaminator)
         player = RoundPlayer(spec, program, program_hash, make_lms, cache)
         state = run_rounds(spec, player, Journal(run.journal), curator, executor=executor,
                            progress=progress, retry_failed=retry_failed, run_id=run_id(run_dir))
         manifest = finish_run(run_dir, spec, program_hash=program_hash, program_path=program_path,
-                              interrupted=state.interrupted, breaker=state.breaker, budget_stop=state.budget_stop)
+                              interrupted=state.interrupted, breaker=state.breaker, budget_stop=state.budget_stop,
+                              decontaminator=decontaminator)
     return RunResult(run_dir, manifest, state)
 
 
@@ -134,12 +139,15 @@ def prepare_run_dir(run_dir: Path, spec: Spec, *, resume: bool) -> Path:
 
 def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: str | Path | None,
                interrupted: bool, breaker: dict[str, Any] | None = None,
-               budget_stop: dict[str, Any] | None = None) -> dict[str, Any]:
+               budget_stop: dict[str, Any] | None = None,
+               decontaminator: Decontaminator | None = None) -> dict[str, Any]:
     """Export the journal's accepted rounds and write the manifest; safe to call on a partial run.
 
     `breaker`: why the circuit breaker stopped the run (`RunProgress.breaker`), recorded as the
     manifest's `circuit_breaker`; None when it did not trip. `budget_stop`: likewise for the budget
-    (`RunProgress.budget_stop`). The manifest is written last and names
+    (`RunProgress.budget_stop`). `decontaminator`: the run's benchmarks,
+    whose checks (journaled in each decision) the manifest's `decontamination` sums up per benchmark;
+    None when the spec names none (no such key). The manifest is written last and names
     each dataset file with its size and SHA-256 (see `nanoflux.rundir`): a kill before it leaves the
     previous manifest, which the new files do not match. A person's review (`RUN_DIR/review.jsonl`)
     is applied to the accepted rounds (`nanoflux.curation.review.apply_review`) and counted.
@@ -147,8 +155,10 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
     run = RunDir(run_dir)
     attempts = read_journal(run.journal)
     records = last_attempts(attempts)
+    contaminated = {r["round_id"] for r in records if r["curation"]["reason"] == "contaminated"}
     accepted, review = apply_review([r for r in records if is_accepted(r)], records, read_review(run.review),
-                                    require_verified_reference=spec.curation.require_verified_reference)
+                                    require_verified_reference=spec.curation.require_verified_reference,
+                                    contaminated=contaminated)
     files = export_dataset(run_dir, accepted, spec.output.formats, refuted=[r for r in records if is_refuted(r)])
     manifest = {
         "created_at": datetime.now(UTC).isoformat(),
@@ -170,6 +180,8 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
         "budget_stop": budget_stop,
         "versions": library_versions(),
     }
+    if decontaminator is not None:
+        manifest["decontamination"] = decontaminator.summary(journaled(records))
     manifest["card"] = write_card(run_dir, spec, manifest)  # the manifest vouches for the card too
     write_json(run.manifest, manifest)
     build_report(run_dir)

@@ -120,6 +120,7 @@ def render(view: RunView, stats: dict[str, Any], *, review: dict[str, Any] | Non
         roles=role_rows(stats), plots=plots(view, stats) if played else [],
         reasons=[{"reason": reason, "count": n, "share": n / played}
                  for reason, n in sorted(stats["reasons"].items(), key=lambda item: -item[1])],
+        decontamination=(view.manifest or {}).get("decontamination"),
         rounds=[browser_row(record) for record in view.records],
         filters={"reason": sorted(stats["reasons"]), "topic": list(stats["by_topic"]),
                  "level": [level for level in stats["by_level"] if level != "failed"]},
@@ -235,6 +236,7 @@ def browser_row(record: RoundRecord) -> dict[str, Any]:
         "annotation": record.get("annotation"), "defender_reasoning": record.get("defender_reasoning"),
         "defender_answer": record.get("defender_answer"), "scores": judge.get("scores") or {},
         "critique": judge.get("critique"), "error": record.get("error"),
+        "contamination": curation.get("contamination") or [],
         "evidence": {key: judge[key] for key in ("reference_check", "answer_check", "tool_calls") if judge.get(key)},
     }
 

@@ -181,6 +181,17 @@ class RubricSpec(_Strict):
         return {d.name: d.weight / total for d in self.dimensions}
 
 
+class BenchmarkFile(_Strict):
+    """A benchmark file whose items no question may copy or paraphrase."""
+
+    path: str = Field(min_length=1)
+    """a local JSONL, JSON, CSV or Parquet file of the benchmark's items, one per line or row (relative to
+    where nanoflux runs)"""
+    field: str | None = None
+    """the column holding each item's question; null: the first of `question`, `problem`, `prompt` the file
+    has"""
+
+
 class CurationSpec(_Strict):
     """Which rounds become dataset examples; `nanoflux curate` selects again with other values."""
 
@@ -209,6 +220,13 @@ class CurationSpec(_Strict):
     against: list[str] = Field(default_factory=list)
     """other run directories whose accepted questions also count as seen, so this run avoids what earlier
     runs made (read, never written)"""
+    decontaminate: list[BenchmarkFile] = Field(default_factory=list)
+    """benchmarks you will report on: a question sharing a word 8-gram with one of their items (lowercased,
+    punctuation and whitespace collapsed), or whose embedding reaches `decontaminate_threshold`, is rejected
+    as `contaminated`; each a path, or `{path: ..., field: ...}` to name the question column"""
+    decontaminate_threshold: float = Field(0.9, gt=0, le=1)
+    """cosine similarity (embeddings of `embedding_model`) to a benchmark item at which a question is
+    contaminated"""
 
     @field_validator("band")
     @classmethod
@@ -218,6 +236,13 @@ class CurationSpec(_Strict):
         except NanofluxError as exc:
             raise ValueError(str(exc)) from None
         return value
+
+    @field_validator("decontaminate", mode="before")
+    @classmethod
+    def _paths_are_files(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        return [{"path": item} if isinstance(item, str) else item for item in value]
 
     @field_validator("hops", "steps", "length", mode="before")
     @classmethod
@@ -367,12 +392,15 @@ class Spec(_Strict):
         threads, another executor or a higher cap is the same run; so are the seed `examples`, which
         only `nanoflux optimize` reads, and each role's `timeout`, `num_retries`, `rpm` and `tpm`, so a
         run stopped by a slow server can be resumed with more patience (or under another rate limit).
-        `output.license` and `output.language` only label the dataset card.
+        `output.license` and `output.language` only label the dataset card. `curation.decontaminate`
+        counts once it names a benchmark.
         """
         roles = {name: {"timeout", "num_retries", "rpm", "tpm"} for name, field in RolesSpec.model_fields.items()
                  if field.annotation is not bool}
         unrelated: dict[str, Any] = {"rounds": True, "threads": True, "execution": True, "budget": True,
                                      "examples": True, "roles": roles, "output": {"license", "language"}}
+        if not self.curation.decontaminate:  # so specs from before decontamination keep their digest
+            unrelated["curation"] = {"decontaminate", "decontaminate_threshold"}
         canonical = json.dumps(self.model_dump(mode="json", exclude=unrelated), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

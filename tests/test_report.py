@@ -204,6 +204,42 @@ def test_curate_writes_a_report_of_its_selection(tmp_path: Path) -> None:
                                                                      (2, "accepted")]
 
 
+MATCH = {"benchmark": "bench/math500.jsonl", "item": 17, "text": "A shelf holds 9 boxes of 3 jars and 5 more jars.",
+         "method": "ngram", "similarity": 0.985, "ngram": "boxes of 3 jars and 5 more jars"}
+
+
+def contaminated_run(path: Path) -> Path:
+    """A run whose round 0 copied a benchmark item: its decision and the manifest's `decontamination` say so."""
+    copied = make_record(0, question="A shelf holds 8 boxes of 3 jars and 5 more jars. How many jars?",
+                         accepted=False, reason="contaminated")
+    copied["curation"]["contamination"] = [MATCH]
+    clean = make_record(1)
+    clean["curation"]["contamination"] = []
+    run = make_run(path, [copied, clean], manifest=False)
+    benchmark = {"path": MATCH["benchmark"], "field": "problem", "items": 500, "sha256": "ab" * 32, "checked": 2,
+                 "matched": 1, "methods": {"ngram": 1}, "worst": [{"round_id": 0, "question": copied["question"],
+                                                                   **MATCH}]}
+    (run / "manifest.json").write_text(json.dumps({
+        "counts": {"rounds_played": 2}, "interrupted": False,
+        "decontamination": {"threshold": 0.9, "ngram": 8, "embedding_model": "all-MiniLM-L6-v2",
+                            "benchmarks": [benchmark]}}))
+    return run
+
+
+def test_the_benchmark_matches_are_shown_per_benchmark_with_the_question_beside_the_item(tmp_path: Path) -> None:
+    html = build_report(contaminated_run(tmp_path / "run")).read_text()
+    row = re.search(r'<tr data-benchmark="bench/math500.jsonl">(.*?)</tr>', html).group(1)
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", row) == ["bench/math500.jsonl", "problem", "500", "2", "1", "ngram 1"]
+    matches = re.search(r'<table class="matches" data-benchmark="bench/math500.jsonl">(.*?)</table>', html, re.S)
+    assert "A shelf holds 8 boxes" in matches.group(1) and "#17: A shelf holds 9 boxes" in matches.group(1)
+    assert "ngram" in matches.group(1) and "0.985" in matches.group(1)
+    assert [r["contamination"] for r in embedded_rounds(html)] == [[MATCH], []]
+
+
+def test_a_report_without_benchmarks_has_no_contamination_section(run_dir: Path) -> None:
+    assert 'id="decontamination"' not in build_report(run_dir).read_text()
+
+
 # A real browser: the plots are drawn, the examples browser lists, pages and filters rounds, no console errors.
 
 @pytest.fixture
@@ -265,4 +301,17 @@ def test_a_headless_browser_draws_the_plots_and_browses_and_filters_the_rounds(t
     body = WebDriverWait(browser, 10).until(
         lambda driver: driver.find_element(By.CSS_SELECTOR, "#round-list .round .body"))
     assert records[1]["question"] in body.text
+    assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
+
+
+def test_a_headless_browser_shows_the_benchmark_item_a_contaminated_round_matches(tmp_path: Path, browser) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(build_report(contaminated_run(tmp_path / "run")).as_uri())
+    browser.find_element(By.CSS_SELECTOR, '#round-list .round[data-round="0"] summary').click()
+    body = WebDriverWait(browser, 10).until(
+        lambda driver: driver.find_element(By.CSS_SELECTOR, "#round-list .round .body"))
+    assert "BENCHMARK MATCH (NGRAM, SIMILARITY 0.985)" in body.text.upper()
+    assert f"bench/math500.jsonl item #17: {MATCH['text']}" in body.text
     assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,12 +61,14 @@ def read_review(path: Path) -> dict[int, dict[str, Any]]:
 
 
 def apply_review(chosen: list[RoundRecord], records: Iterable[RoundRecord], review: dict[int, dict[str, Any]], *,
-                 require_verified_reference: bool) -> tuple[list[RoundRecord], dict[str, int]]:
+                 require_verified_reference: bool,
+                 contaminated: Collection[int] = ()) -> tuple[list[RoundRecord], dict[str, int]]:
     """The rounds to export once a person's review is applied, in round order, and the review's counts.
 
     A rejected round leaves `chosen`; a kept (accepted) one joins it unless its reference fails
-    verification (refuted, or not verified under `require_verified_reference`): a person keeps an
-    example against the band, novelty or size, never against the tools. Counts: `reviewed` (rounds
+    verification (refuted, or not verified under `require_verified_reference`) or it copies a benchmark
+    (its id is in `contaminated`): a person keeps an example against the band, novelty or size, never
+    against the tools or the decontamination. Counts: `reviewed` (rounds
     with a decision), `rejected`, `kept`, `removed` (rejected rounds taken out) and `restored` (kept
     rounds curation had dropped).
     """
@@ -77,7 +79,7 @@ def apply_review(chosen: list[RoundRecord], records: Iterable[RoundRecord], revi
     restored = [{**record, "curation": {**record["curation"], "accepted": True, "reason": "accepted"}}
                 for record in records
                 if record["round_id"] in kept_ids and record["round_id"] not in chosen_ids
-                and _verified(record, require_verified_reference)]
+                and record["round_id"] not in contaminated and _verified(record, require_verified_reference)]
     result = sorted(result + restored, key=lambda record: record["round_id"])
     counts = {"reviewed": len(verdicts), "rejected": len(verdicts) - len(kept_ids), "kept": len(kept_ids),
               "removed": len(chosen) - (len(result) - len(restored)), "restored": len(restored)}

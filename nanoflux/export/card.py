@@ -9,7 +9,6 @@ under `card` (`write_card`'s return).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -108,11 +107,12 @@ def _decontamination(found: Any) -> str:
     """Per benchmark: questions checked and matched (`manifest["decontamination"]`), when the run has it."""
     if not found:
         return ""
-    if isinstance(found, dict) and all(isinstance(value, dict) for value in found.values()):
-        rows = [f"| {name} | {entry.get('checked', '')} | {entry.get('matched', '')} |"
-                for name, entry in found.items()]
-        return ("## Decontamination\n\n| benchmark | checked | matched |\n|---|---|---|\n" + "\n".join(rows))
-    return f"## Decontamination\n\n```json\n{json.dumps(found, indent=2, default=str)}\n```"
+    rows = [f"| {entry['path']} | {entry['items']} | {entry['checked']} | {entry['matched']} |"
+            for entry in found["benchmarks"]]
+    return (f"## Decontamination\n\nEach question was checked against these benchmarks: a shared word "
+            f"{found['ngram']}-gram, or a cosine similarity of {found['threshold']} or more "
+            f"({found['embedding_model']}), rejected it.\n\n"
+            "| benchmark | items | questions checked | matched |\n|---|---|---|---|\n" + "\n".join(rows))
 
 
 def _review(found: Any) -> str:

@@ -60,10 +60,12 @@ def test_the_card_shows_decontamination_and_review_only_when_the_manifest_has_th
     card = render_card(spec, plain)
     assert "Decontamination" not in card and "Human review" not in card and "- duplicate: 1\n- out_of_band: 2" in card
     assert header_of(card)["license"] == "other"
-    full = {**plain, "decontamination": {"math500.jsonl": {"checked": 3, "matched": 1}},
+    benchmark = {"path": "math500.jsonl", "items": 500, "checked": 3, "matched": 1}
+    full = {**plain, "decontamination": {"threshold": 0.9, "ngram": 8, "embedding_model": "all-MiniLM-L6-v2",
+                                         "benchmarks": [benchmark]},
             "counts": {**plain["counts"], "review": {"reviewed": 2, "rejected": 1, "kept": 1}}}
     card = render_card(spec, full)
-    assert "| math500.jsonl | 3 | 1 |" in card and "- rejected: 1" in card
+    assert "| math500.jsonl | 500 | 3 | 1 |" in card and "- rejected: 1" in card
     assert [size_category(n) for n in (0, 999, 1000, 250_000, 5_000_000)] == [
         "n<1K", "n<1K", "1K<n<10K", "100K<n<1M", "n>1M"]
 
