@@ -98,6 +98,16 @@ def test_a_kept_round_never_overrides_a_refuted_reference(run_dir: Path) -> None
     assert manifest["counts"]["review"] == {"reviewed": 1, "rejected": 0, "kept": 1, "removed": 0, "restored": 0}
 
 
+def test_a_kept_round_never_puts_a_contaminated_question_back(tmp_path: Path) -> None:
+    copied = make_record(6, question=DISTINCT[2], topic="rates", accepted=False, reason="contaminated")
+    run = make_run(tmp_path / "run", [*RECORDS, copied], curation="{band: L4}")
+    append_decision(RunDir(run).review, 3, "accept")
+    append_decision(RunDir(run).review, 6, "accept")
+    manifest = export_run(run)
+    assert exported_ids(run) == [0, 1, 2, 3]
+    assert manifest["counts"]["review"]["restored"] == 1
+
+
 def test_a_run_without_a_review_exports_as_before(run_dir: Path) -> None:
     manifest = export_run(run_dir)
     assert exported_ids(run_dir) == [0, 1, 2] and "review" not in manifest["counts"]
