@@ -17,7 +17,7 @@ from nanoflux.compiler import build_role_lms, compile_program, program_digest
 from nanoflux.curation.decide import Curator
 from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.errors import NanofluxError
-from nanoflux.executors import Executor
+from nanoflux.executors import Executor, ThreadExecutor, executor_for
 from nanoflux.export.dataset import export_dataset
 from nanoflux.io import write_json
 from nanoflux.journal import Journal, RoundRecord, is_accepted, last_attempts, read_journal
@@ -31,6 +31,7 @@ from nanoflux.runner import RoundPlayer, RunProgress, run_rounds
 from nanoflux.spec import Spec, apply_overrides, load_spec
 from nanoflux.stats import record_counts, role_usage
 from nanoflux.verify.sandbox import Sandbox
+from nanoflux.verify.worker import POOL as SYMPY_WORKERS
 from nanoflux.versions import library_versions
 
 
@@ -98,6 +99,9 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
         curator = Curator(spec.curation.quality_band, novelty, complexity=spec.curation.complexity,
                           require_verified_reference=spec.curation.require_verified_reference)
         player = RoundPlayer(spec, program, program_hash, make_lms, cache)
+        executor = executor or executor_for(spec)
+        if isinstance(executor, ThreadExecutor):  # rounds play here: their judges' sympy checks start warm
+            SYMPY_WORKERS.prestart(executor.threads)
         state = run_rounds(spec, player, Journal(run.journal), curator, executor=executor,
                            progress=progress, retry_failed=retry_failed)
         manifest = finish_run(run_dir, spec, program_hash=program_hash, program_path=program_path,

@@ -19,6 +19,7 @@ from nanoflux.journal import read_journal
 from nanoflux.modules import RoleLMs
 from nanoflux.pipeline import compile_spec
 from nanoflux.testing import ScriptedEngine, scripted_roles
+from nanoflux.verify.worker import POOL as SYMPY_WORKERS
 from tests.fakes import SCRIPTED_SPEC
 
 SPEC = SCRIPTED_SPEC + "curation: {band: L3-L5, require_verified_reference: true}\n"
@@ -142,6 +143,14 @@ def test_a_round_handed_out_while_the_dataset_filled_is_played_but_not_journaled
     assert "round 2 was handed out as the dataset filled; not journaled (--resume plays it)" in caplog.text
 
 
+def test_a_run_on_threads_starts_sympy_workers_for_its_threads_before_its_first_round(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, started = ScriptedEngine(), []
+    monkeypatch.setattr(SYMPY_WORKERS, "prestart", lambda count: started.append((count, len(engine.calls))))
+    run(tmp_path, rounds=2, threads=3, lms=scripted_roles(engine))
+    assert started == [(3, 0)]
+
+
 def test_a_second_run_into_the_same_directory_needs_resume(tmp_path: Path) -> None:
     run(tmp_path)
     with pytest.raises(NanofluxError, match="--resume"):
@@ -167,6 +176,7 @@ KILLABLE = textwrap.dedent("""
     from nanoflux import parse_spec
     from nanoflux.pipeline import compile_spec
     from nanoflux.testing import ScriptedEngine, scripted_roles
+from nanoflux.verify.worker import POOL as SYMPY_WORKERS
     spec = parse_spec({spec!r})
     compile_spec(spec, out={out!r}, rounds=12, threads=2, cache_dir={cache!r},
                  lms=scripted_roles(ScriptedEngine(latency=0.15)), progress=False)
