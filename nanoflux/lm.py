@@ -90,7 +90,7 @@ def make_lm(
         cache: use DSPy's response cache (see `configure_cache`).
 
     The embedded model runs in-process: no server to time out, nothing transient to retry, so
-    it ignores `timeout` and never retries. Its threads come from `llama_threads`.
+    it ignores `timeout` and never retries.
 
     Raises:
         NanofluxError: unknown model, missing GGUF file, unset `api_key_env`, or a thread setting
