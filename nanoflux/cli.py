@@ -103,7 +103,7 @@ def _log_to_stderr(logger: logging.Logger) -> Iterator[None]:
 
 @contextmanager
 def _torch_on_one_thread() -> Iterator[None]:
-    """Torch on one intra-op thread while a command runs (as it was after), unless OMP_NUM_THREADS chooses.
+    """Torch on one intra-op thread while a command runs (restored after), unless OMP_NUM_THREADS chooses.
 
     The driver embeds one question at a time: torch's default, a thread per core, gains nothing on
     so small a batch and spins against whatever else holds the cores. On 2 busy cores one
