@@ -176,7 +176,6 @@ KILLABLE = textwrap.dedent("""
     from nanoflux import parse_spec
     from nanoflux.pipeline import compile_spec
     from nanoflux.testing import ScriptedEngine, scripted_roles
-from nanoflux.verify.worker import POOL as SYMPY_WORKERS
     spec = parse_spec({spec!r})
     compile_spec(spec, out={out!r}, rounds=12, threads=2, cache_dir={cache!r},
                  lms=scripted_roles(ScriptedEngine(latency=0.15)), progress=False)
