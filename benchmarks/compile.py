@@ -16,11 +16,11 @@ Prints:
 The latency, 4 s by default: the bound must be reachable by the machine, not only by the driver.
 Every round also costs CPU outside the wait: DSPy formatting and parsing three calls, the HTTP
 client, the judge's tool checks (sympy workers), the driver's embedding and novelty query, and the
-server's own handling; the round threads and the driver share one interpreter lock. On 2 shared
-cores that came to about 0.1-0.15 s of CPU per round, so one process plays at most 7-10 rounds/s.
-At 64 threads the bound is 64 / (3 x L) rounds/s: L = 4 s asks for 5.3, leaving headroom for the
-load of a shared machine; L = 1 s would ask for 21 and measure the cores, not NanoFlux. A bigger
-machine reaches the bound at smaller L (`--latency`).
+server's own handling; the round threads and the driver share one interpreter lock. On 2 cores
+under load (5-8), 64 threads at 2 s a request played 8.2 rounds/s, 0.77 of the bound of 10.7: about
+what the cores give. At 4 s the bound at 64 threads is 5.3 rounds/s, which leaves them headroom, so
+the shortfall measured is NanoFlux's; a shorter latency measures the cores. A bigger machine
+reaches the bound at a shorter latency (`--latency`).
 
 Run: .venv/bin/python benchmarks/compile.py [--latency 4] [--waves 3] [--threads 1 8 32 64] [--embedded-rounds 3]
 """
