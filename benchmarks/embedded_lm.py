@@ -1,19 +1,35 @@
-"""Embedded LM speed inside NanoFlux (dspy.Predict + JSONAdapter + LlamaCppEngine) against bare llama-cpp-python.
+"""Embedded LM speed inside NanoFlux against bare llama-cpp-python.
 
-Both sides use the same loaded `Llama`, the same rendered messages, grammar, seed and max_tokens, so the
-difference is NanoFlux's and DSPy's overhead (prompt formatting, request conversion, parsing). Calls
-alternate which side goes first, since llama.cpp reuses the KV cache of an identical prompt prefix.
+`compare`: tokens/s through dspy.Predict + JSONAdapter + LlamaCppEngine against the same loaded `Llama`
+called directly, with the same rendered messages, grammar, seed and max_tokens, so the difference is
+NanoFlux's and DSPy's overhead (prompt formatting, request conversion, parsing). Calls alternate which
+side goes first, since llama.cpp reuses the KV cache of an identical prompt prefix.
 
-    python benchmarks/embedded_lm.py [--calls 8] [--max-tokens 128]
+`rounds_against_bare`: seconds per round of specs/math.yaml in NanoFlux (its thread counts and prompt
+cache, `nanoflux.lm.load_llama`) against the same llama calls replayed on a `Llama` with
+llama-cpp-python's defaults (its thread counts, no prompt cache), round by round.
+
+    python benchmarks/embedded_lm.py [--calls 8] [--max-tokens 128] [--rounds 3]
 """
 
 import argparse
+import sys
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
-import dspy
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from nanoflux.lm import bound_schema, load_llama, make_lm
-from nanoflux.names import EMBEDDED_MODEL
+import dspy  # noqa: E402
+
+from nanoflux import load_spec  # noqa: E402
+from nanoflux.journal import read_journal  # noqa: E402
+from nanoflux.layout import RunDir  # noqa: E402
+from nanoflux.lm import N_CTX, bound_schema, llama_threads, load_llama, make_lm, resolve_gguf  # noqa: E402
+from nanoflux.names import EMBEDDED_MODEL  # noqa: E402
+from nanoflux.pipeline import compile_spec  # noqa: E402
 
 TOPICS = ["prime numbers", "photosynthesis", "volcanoes", "the Roman empire", "DNA", "gravity", "jazz", "tides",
           "enzymes", "glaciers", "probability", "magnetism"]
@@ -31,8 +47,63 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=0, help="also time this many rounds against bare defaults")
     args = parser.parse_args()
     compare(calls=args.calls, max_tokens=args.max_tokens)
+    if args.rounds:
+        rounds_against_bare(args.rounds)
+
+
+def rounds_against_bare(rounds: int = 3) -> None:
+    """Print each round's seconds in NanoFlux and for its llama calls on llama-cpp-python's defaults.
+
+    Round i is played by a `compile_spec` resumed to i + 1 rounds (a fresh DSPy cache directory each
+    time, so no call is answered from a cache); NanoFlux's time is the journal's `seconds` (the whole
+    round: three or more LM calls, the judge's tools, DSPy). The calls its `Llama` received are then
+    replayed, same messages, grammar, seed and max_tokens, on a second `Llama` with only `n_ctx` set.
+    """
+    from llama_cpp import Llama
+
+    path = resolve_gguf(EMBEDDED_MODEL)
+    llama, _ = load_llama(path)
+    bare = Llama(model_path=str(path), n_ctx=N_CTX, verbose=False)
+    bare.create_chat_completion(messages=[{"role": "user", "content": "Hi"}], max_tokens=1)  # warm-up
+    calls: list[dict[str, Any]] = []
+    play = llama.create_chat_completion
+
+    def recorded(**kwargs: Any) -> Any:
+        out = play(**kwargs)
+        calls.append({"kwargs": kwargs, "tokens": out["usage"]["completion_tokens"]})
+        return out
+
+    print(f"embedded model, specs/math.yaml, seconds per round: NanoFlux (threads {llama_threads()}, "
+          f"prompt cache) against bare llama-cpp-python defaults (threads {(bare.n_threads, bare.n_threads_batch)}, "
+          "no prompt cache), same calls:")
+    times: list[tuple[float, float]] = []
+    llama.create_chat_completion = recorded
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            for i in range(rounds):
+                calls.clear()
+                compile_spec(load_spec(ROOT / "specs" / "math.yaml"), rounds=i + 1, out=work / "run",
+                             cache_dir=work / f"cache-{i}", resume=i > 0, progress=False)
+                ours = read_journal(RunDir(work / "run").journal)[-1]["seconds"]
+                start, bare_tokens = time.perf_counter(), 0
+                for call in calls:
+                    bare_tokens += bare.create_chat_completion(**call["kwargs"])["usage"]["completion_tokens"]
+                theirs = time.perf_counter() - start
+                times.append((ours, theirs))
+                print(f"  round {i}: NanoFlux {ours:6.1f} s, bare {theirs:6.1f} s ({len(calls)} calls; "
+                      f"{sum(call['tokens'] for call in calls)} and {bare_tokens} tokens written): "
+                      f"{theirs / ours:.2f}x", flush=True)
+    finally:
+        del llama.create_chat_completion
+    for label, part in (("every round", times), ("after the first (each role's prefix cached)", times[1:])):
+        if part:
+            ours, theirs = (sum(side) / len(part) for side in zip(*part, strict=True))
+            print(f"  {label}: NanoFlux {ours:.1f} s a round, bare defaults {theirs:.1f} s: {theirs / ours:.2f}x "
+                  "faster (goal 3x)")
 
 
 def compare(*, calls: int = 8, max_tokens: int = 128) -> None:

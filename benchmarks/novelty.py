@@ -1,5 +1,10 @@
 """How the novelty filter scales: time to check one candidate against 1k, 10k and 100k accepted
-questions, and embedding throughput of the real model.
+questions, embedding throughput of the real model, and the driver's one-question embedding with
+torch on one thread against torch's default (one thread per core), alternating, as ratios.
+
+The driver of a run embeds one new question at a time; torch's intra-op threads gain nothing on
+so small a batch and, on cores other processes hold, spin against them (`nanoflux compile` runs
+torch on one thread unless OMP_NUM_THREADS is set).
 
 The large collections hold random unit vectors (inserted directly, in batches) so the benchmark
 takes a few minutes on 2 cores; only the check is timed, with its embedding already cached.
@@ -22,6 +27,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import chromadb
 import numpy as np
+import torch
 from chromadb.config import Settings
 
 from nanoflux.curation.embeddings import load_embedder
@@ -85,6 +91,35 @@ def throughput(n: int = 512) -> float:
     return n / (time.perf_counter() - start)
 
 
+def one_at_a_time(repeats: int = 200) -> dict[int, list[float]]:
+    """Seconds to embed one new question, torch on 1 thread and on its default, alternating call by call."""
+    model = load_embedder(EMBEDDING_MODEL)
+    default = torch.get_num_threads()
+    times: dict[int, list[float]] = {1: [], default: []}
+    try:
+        for i in range(repeats):
+            for threads in (1, default) if i % 2 else (default, 1):
+                torch.set_num_threads(threads)
+                start = time.perf_counter()
+                model.encode([f"{CANDIDATE} (question {i} on {threads} threads)"])
+                times[threads].append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(default)
+    return times
+
+
+def report_one_at_a_time(repeats: int) -> None:
+    times = one_at_a_time(repeats)
+    for threads, values in sorted(times.items()):
+        cuts = statistics.quantiles(values, n=10)
+        print(f"one question, torch on {threads} thread(s): median {1e3 * statistics.median(values):.1f} ms, "
+              f"p90 {1e3 * cuts[-1]:.1f} ms, mean {1e3 * statistics.fmean(values):.1f} ms")
+    if len(times) > 1:
+        (_, one), (_, default) = sorted(times.items())
+        print(f"default / one thread: median {statistics.median(default) / statistics.median(one):.2f}x, "
+              f"mean {statistics.fmean(default) / statistics.fmean(one):.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -116,6 +151,7 @@ def main() -> None:
     for size, seconds in results[1:]:
         print(f"ratio {size:,} / {base_size:,}: {seconds / base:.2f}x time for {size / base_size:.0f}x size")
     print(f"embedding throughput ({EMBEDDING_MODEL}, cpu): {throughput():.0f} sentences/s")
+    report_one_at_a_time(args.repeats)
     print(f"(cpu cores: {os.cpu_count()}, load average over the last 5 min: {os.getloadavg()[1]:.1f})")
 
 

@@ -30,8 +30,6 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +44,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.g
 import ray  # noqa: E402
 import torch  # noqa: E402
 
+from benchmarks.driver import DriverProbe  # noqa: E402
 from nanoflux import load_spec  # noqa: E402
 from nanoflux.curation.decide import Curator  # noqa: E402
 from nanoflux.curation.novelty import NoveltyFilter  # noqa: E402
@@ -74,46 +73,6 @@ class StandIn:
         # embeds every question, as in a real run, instead of finding most in its cache.
         first = 10_000 * os.getpid()
         return scripted_roles(ScriptedEngine(default_answers(itertools.count(first)), latency=self.latency))
-
-
-class DriverProbe:
-    """Times the driver's per-round work inside a run by wrapping the three methods it calls.
-
-    Also notes when the first round is handed out (the first `nearest`) and when each round is
-    journaled, with the driver process's CPU time at both ends.
-    """
-
-    METHODS = ((NoveltyFilter, "nearest"), (Curator, "decide"), (Journal, "append"))
-
-    def __init__(self) -> None:
-        self.spent: dict[str, float] = defaultdict(float)
-        self.first_handout: tuple[float, float] | None = None
-        self.last_append: tuple[float, float] | None = None
-
-    @contextmanager
-    def installed(self) -> Iterator[DriverProbe]:
-        originals = [(owner, name, getattr(owner, name)) for owner, name in self.METHODS]
-        for owner, name, method in originals:
-            setattr(owner, name, self._timed(name, method))
-        try:
-            yield self
-        finally:
-            for owner, name, method in originals:
-                setattr(owner, name, method)
-
-    def _timed(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            if name == "nearest" and self.first_handout is None:
-                self.first_handout = (time.perf_counter(), time.process_time())
-            start = time.perf_counter()
-            try:
-                return method(*args, **kwargs)
-            finally:
-                self.spent[name] += time.perf_counter() - start
-                if name == "append":
-                    self.last_append = (time.perf_counter(), time.process_time())
-
-        return timed
 
 
 def timed_run(spec: Spec, executor: Any, concurrency: int, work: Path, label: str) -> dict[str, float]:

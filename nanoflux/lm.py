@@ -52,6 +52,10 @@ CHARS_PER_TOKEN = 3  # English averages about 4; the margin keeps JSON whole whe
 MAX_STRING_CHARS = 600
 REPEAT_PENALTY = 1.1  # llama.cpp's classic default; 1.0 (no penalty) lets a 135M model loop
 CUT_JSON_RETRIES = 2  # fresh samples for a schema-constrained answer that max_tokens cut
+THREADS_ENV = "NANOFLUX_LLAMA_THREADS"  # the embedded model's threads for generating tokens
+BATCH_THREADS_ENV = "NANOFLUX_LLAMA_BATCH_THREADS"  # ... and for evaluating a prompt
+# Each role's latest prompt state (8-28 MB for the math spec's prompts): room for every role's prefix.
+PROMPT_CACHE_BYTES = 256 << 20
 NO_KEY = "nanoflux-no-key"  # sent to an api_base server when no key is named, never the user's provider key
 PROVIDERS_URL = "https://docs.litellm.ai/docs/providers"
 
@@ -95,11 +99,13 @@ def make_lm(
     provider's limit, so it ignores `timeout`, `rpm` and `tpm` and never retries.
 
     Raises:
-        NanofluxError: unknown model, missing GGUF file, or unset `api_key_env`.
+        NanofluxError: unknown model, missing GGUF file, unset `api_key_env`, or a thread setting
+            (NANOFLUX_LLAMA_THREADS, NANOFLUX_LLAMA_BATCH_THREADS) that is not a positive number.
     """
     if model.startswith(LOCAL_PREFIX):
         if api_base or api_key_env:
             raise NanofluxError(f"{model} runs in-process: remove api_base/api_key_env from its settings")
+        llama_threads()  # a bad setting fails here, before the run, not in every round
         engine = LlamaCppEngine(model)
         return dspy.LM(model, engine=engine, async_engine=AsyncLlamaCppEngine(engine), temperature=temperature,
                        max_tokens=max_tokens, cache=cache, num_retries=0)
@@ -458,13 +464,64 @@ _models_lock = threading.Lock()
 
 
 def load_llama(path: Path) -> tuple[Any, threading.Lock]:
-    """The process's one `Llama` for `path` and the lock that serialises calls to it."""
+    """The process's one `Llama` for `path` and the lock that serialises calls to it.
+
+    It runs on `llama_threads()` and keeps each role's prompt prefix in a `prompt_cache`.
+    """
     with _models_lock:
         if path not in _models:
             from llama_cpp import Llama
 
-            _models[path] = (Llama(model_path=str(path), n_ctx=N_CTX, verbose=False), threading.Lock())
+            n_threads, n_threads_batch = llama_threads()
+            llama = Llama(model_path=str(path), n_ctx=N_CTX, n_threads=n_threads, n_threads_batch=n_threads_batch,
+                          verbose=False)
+            llama.set_cache(prompt_cache(PROMPT_CACHE_BYTES))
+            _models[path] = (llama, threading.Lock())
         return _models[path]
+
+
+def llama_threads() -> tuple[int, int]:
+    """The embedded model's threads: (generating tokens, evaluating a prompt).
+
+    Each is half the cores this process may run on (its CPU affinity, which a container or
+    `taskset` narrows: llama-cpp-python's defaults count every core of the machine, and take all
+    of them for prompts), unless NANOFLUX_LLAMA_THREADS / NANOFLUX_LLAMA_BATCH_THREADS say. A thread
+    more than there are free cores spins against the rest of the run: on 2 busy cores the math
+    spec's judge prompt (1,170 tokens) took 58 s on llama-cpp-python's 2 prompt threads and 28 s on 1.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    half = max(1, cores // 2)
+    return _threads_setting(THREADS_ENV, half), _threads_setting(BATCH_THREADS_ENV, half)
+
+
+def _threads_setting(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise NanofluxError(f"{name}={value!r} is not a number of threads: set it to a positive whole number, "
+                            f"e.g. export {name}={default}, or unset it for half the cores ({default})")
+    return int(value)
+
+
+def prompt_cache(capacity_bytes: int) -> Any:
+    """llama-cpp-python's `LlamaRAMCache`, holding each role's latest prompt state for its next call.
+
+    Rounds alternate attacker, defender and judge, whose prompts begin differently, so llama.cpp's
+    own reuse of the previous call's prefix finds nothing; the cache restores the saved state that
+    shares the longest prefix with the new prompt (the judge's ~1,100 tokens of instructions: a
+    judge call took 10 s instead of 46 s), and a hit answers exactly as a miss. A saved state also
+    copies the last 512 rows of logits (100 MB for SmolLM2's vocabulary), which sampling never reads
+    (`logits_all` is off): one row is kept, so `capacity_bytes` bounds what the cache holds.
+    """
+    from llama_cpp import LlamaRAMCache
+
+    class PromptCache(LlamaRAMCache):
+        def __setitem__(self, key: Any, value: Any) -> None:
+            value.scores = value.scores[-1:].copy()  # load_state broadcasts it over the rows it restores
+            super().__setitem__(key, value)
+
+    return PromptCache(capacity_bytes)
 
 
 def _check_routable(model: str) -> None:

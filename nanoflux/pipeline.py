@@ -20,7 +20,7 @@ from nanoflux.curation.decontaminate import Decontaminator, journaled
 from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.curation.review import apply_review, read_review
 from nanoflux.errors import NanofluxError
-from nanoflux.executors import Executor
+from nanoflux.executors import Executor, ThreadExecutor, executor_for
 from nanoflux.export.card import write_card
 from nanoflux.export.dataset import export_dataset
 from nanoflux.io import write_json
@@ -35,6 +35,7 @@ from nanoflux.runner import RoundPlayer, RunProgress, run_rounds
 from nanoflux.spec import Spec, apply_overrides, load_spec
 from nanoflux.stats import record_counts, role_usage
 from nanoflux.verify.sandbox import Sandbox
+from nanoflux.verify.worker import POOL as SYMPY_WORKERS
 from nanoflux.versions import library_versions
 
 
@@ -112,6 +113,9 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
                           require_verified_reference=spec.curation.require_verified_reference,
                           decontaminator=decontaminator)
         player = RoundPlayer(spec, program, program_hash, make_lms, cache)
+        executor = executor or executor_for(spec)
+        if isinstance(executor, ThreadExecutor):  # rounds play here: their judges' sympy checks start warm
+            SYMPY_WORKERS.prestart(executor.threads)
         state = run_rounds(spec, player, Journal(run.journal), curator, executor=executor,
                            progress=progress, retry_failed=retry_failed, run_id=run_id(run_dir))
         manifest = finish_run(run_dir, spec, program_hash=program_hash, program_path=program_path,

@@ -11,7 +11,7 @@ import logging
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +24,7 @@ from tqdm import tqdm
 from nanoflux.budget import Budget, Spending, expected_rounds
 from nanoflux.compiler import compile_program
 from nanoflux.curation.decide import Curator
+from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.errors import NanofluxError
 from nanoflux.executors import Executor, executor_for
 from nanoflux.executors.base import Task
@@ -218,6 +219,86 @@ def _error_kind(exc: Exception) -> str:
     return "lm" if isinstance(exc, LMError) else "error"
 
 
+class RoundFeed:
+    """Hands out the spec's rounds not yet done and keeps them in order until they are journaled (a `Feed`).
+
+    A round is handed out only while the dataset is not full, the circuit breaker has not
+    tripped and the budget has room for it with the rounds in flight (a round already handed out is
+    never revoked for the budget: its calls are paid for); with a `run_id` it carries the
+    `rollout_id` of its attempt. With a refill-first executor, a round may be handed out before the rounds that
+    finished with it are curated: such a round is provisional, and when curating those rounds
+    fills the dataset it is revoked (its record, when it comes back, is not journaled), so the
+    journal holds the rounds it held when executors refilled only after curation. The breaker
+    needs no such care: it sees finished rounds (`finished`) before the next round is handed out.
+    """
+
+    def __init__(self, spec: Spec, todo: list[int], state: RunProgress, breaker: CircuitBreaker,
+                 novelty: NoveltyFilter, done: set[int], *, budget: Budget, journal: Journal,
+                 run_id: str | None = None):
+        self.spec = spec
+        self.budget = budget
+        self.journal = journal
+        self.run_id = run_id
+        self.state = state
+        self.breaker = breaker
+        self.novelty = novelty
+        self.done = done
+        self.notified = False  # the executor reports finished rounds through `finished` (it refills first)
+        self.issued: deque[int] = deque()  # round ids handed out and not yet journaled, in order
+        self.finished_rounds: dict[int, PlayedRound] = {}  # rounds that finished ahead of an earlier one
+        self._provisional: list[int] = []  # handed out while finished rounds waited to be journaled
+        self._revoked: set[int] = set()
+        self._tasks = round_tasks(spec, todo)
+
+    def stopped(self) -> bool:
+        return self.state.accepted >= self.spec.curation.size or self.breaker.tripped
+
+    def __iter__(self) -> RoundFeed:
+        return self
+
+    def __next__(self) -> Task:
+        if self.stopped() or not self.budget.allows(in_flight=len(self.issued)):
+            raise StopIteration
+        task = next(self._tasks)
+        if self.run_id is not None:
+            task["rollout_id"] = rollout_id(self.run_id, task["round_id"], self.journal.next_attempt(task["round_id"]))
+        if self.ready():
+            self._provisional.append(task["round_id"])
+        self.issued.append(task["round_id"])
+        return {**task, "avoid": self.novelty.nearest(task["topic"], k=AVOID_SHOWN)}
+
+    def finished(self, records: Sequence[PlayedRound]) -> None:
+        self.notified = True
+        for record in records:
+            self.receive(record)
+
+    def receive(self, played: PlayedRound) -> None:
+        """Keep a finished round until it can be journaled; the breaker sees it at once."""
+        round_id = played["round_id"]
+        if round_id in self._revoked:
+            logger.info("round %d was handed out as the dataset filled; not journaled (--resume plays it)", round_id)
+        elif round_id in self.done or round_id in self.finished_rounds:
+            logger.info("round %d came back twice (its executor played it again); journaled once", round_id)
+        else:
+            self.finished_rounds[round_id] = played
+            self.breaker.see(played)
+
+    def ready(self) -> bool:
+        """The earliest round not yet journaled has finished."""
+        return bool(self.issued) and self.issued[0] in self.finished_rounds
+
+    def next_ready(self) -> PlayedRound:
+        return self.finished_rounds.pop(self.issued.popleft())
+
+    def settle(self) -> None:
+        """After the finished rounds are journaled: revoke the provisional rounds if they filled the dataset."""
+        if self._provisional and self.stopped():
+            for round_id in self._provisional:
+                self.issued.remove(round_id)
+                self._revoked.add(round_id)
+        self._provisional.clear()
+
+
 def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journal, curator: Curator, *,
                executor: Executor | None = None, progress: bool = True, retry_failed: bool = False,
                run_id: str | None = None) -> RunProgress:
@@ -233,7 +314,8 @@ def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journ
     would likely pass a cap (`RunProgress.budget_stop`). The progress bar shows the cost so far and
     projected (`nanoflux.budget`). Ctrl-C stops taking new rounds; every finished round is journaled,
     and `--resume` goes on. With `run_id`, each task carries the
-    `rollout_id` of its attempt (see `rollout_id`), so every round samples afresh.
+    `rollout_id` of its attempt (see `rollout_id`), so every round samples afresh. See `RoundFeed` for how rounds
+    are handed out.
     """
     state = RunProgress()
     done: set[int] = set()
@@ -252,17 +334,8 @@ def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journ
     executor = executor or executor_for(spec)
     breaker = CircuitBreaker(spec.execution.max_consecutive_failures)
     budget = Budget.of(spec.budget, Spending.of(journal))  # every attempt, earlier sessions included
-    issued: deque[int] = deque()  # round ids handed out and not yet journaled, in order
-    finished: dict[int, PlayedRound] = {}  # rounds that finished ahead of an earlier one
-
-    def tasks() -> Iterator[dict[str, Any]]:
-        for task in round_tasks(spec, todo):
-            if state.accepted >= spec.curation.size or breaker.tripped or not budget.allows(in_flight=len(issued)):
-                return
-            issued.append(task["round_id"])
-            if run_id is not None:
-                task["rollout_id"] = rollout_id(run_id, task["round_id"], journal.next_attempt(task["round_id"]))
-            yield {**task, "avoid": curator.novelty.nearest(task["topic"], k=AVOID_SHOWN)}
+    feed = RoundFeed(spec, todo, state, breaker, curator.novelty, done, budget=budget, journal=journal,
+                     run_id=run_id)
 
     def write(played: PlayedRound) -> None:
         record: RoundRecord = {**played, "curation": curator.decide(played)}
@@ -284,20 +357,17 @@ def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journ
     bar = tqdm(total=spec.rounds, initial=len(done), unit="round", disable=not progress, dynamic_ncols=True)
     show()
     try:
-        for played in executor.run(player, tasks()):
-            if played["round_id"] not in done and played["round_id"] not in finished:
-                finished[played["round_id"]] = played
-                breaker.see(played)
-            else:
-                logger.info("round %d came back twice (its executor played it again); journaled once",
-                            played["round_id"])
-            while issued and issued[0] in finished:
-                write(finished.pop(issued.popleft()))
+        for played in executor.run(player, feed):
+            if not feed.notified:  # an executor that refills first has passed it to `feed.finished` already
+                feed.receive(played)
+            while feed.ready():
+                write(feed.next_ready())
+            feed.settle()
     except KeyboardInterrupt:
         state.interrupted = True
     finally:
-        for round_id in sorted(finished):  # finished work is kept even when an earlier round never came back
-            write(finished.pop(round_id))
+        for round_id in sorted(feed.finished_rounds):  # finished work is kept though an earlier round never came back
+            write(feed.finished_rounds.pop(round_id))
         bar.close()
     if breaker.tripped:
         state.breaker = breaker.trip()

@@ -123,3 +123,31 @@ def test_a_spec_names_a_known_sandbox_mode(tmp_path: Path) -> None:
     spec.write_text("name: a\ndescription: d\nsandbox: docker\n")
     result = invoke("validate", str(spec))
     assert result.exit_code == 2 and "sandbox (line 3)" in result.output and "unsafe-local" in result.output
+
+
+@pytest.mark.parametrize("command", ["compile", "curate"])
+def test_compile_and_curate_run_torch_on_one_thread_and_leave_it_as_it_was(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    import torch
+
+    from nanoflux.errors import NanofluxError
+
+    seen: list[int] = []
+
+    def job(*args: object, **kwargs: object) -> None:
+        seen.append(torch.get_num_threads())
+        raise NanofluxError("stopped by the test")
+
+    monkeypatch.setattr("nanoflux.pipeline.compile_spec", job)
+    monkeypatch.setattr("nanoflux.curate.curate", job)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert invoke(command, str(tmp_path)).exit_code == 2
+        assert torch.get_num_threads() == 2
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the user's choice stands
+        assert invoke(command, str(tmp_path)).exit_code == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1, 2]

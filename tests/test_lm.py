@@ -20,6 +20,8 @@ from nanoflux.lm import (
     bound_schema,
     check_reachable,
     configure_cache,
+    llama_threads,
+    load_llama,
     make_lm,
     resolve_gguf,
     restored_cache,
@@ -57,6 +59,11 @@ def embedded(fresh_cache):
 def ask(lm, topic: str, **config) -> dspy.Prediction:
     with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
         return dspy.Predict(QuestionAnswer)(topic=topic, config=config)
+
+
+def rhyme(lm) -> None:
+    with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
+        dspy.Predict("word -> rhyme")(word="cat")
 
 
 # --- fast: no model runs -------------------------------------------------------------------
@@ -175,7 +182,47 @@ def test_a_program_with_the_embedded_lm_saves_and_loads(tmp_path):
     assert loaded.lm.kwargs["temperature"] == 0.3
 
 
+def test_the_embedded_model_takes_half_the_cores_this_process_may_use_for_each_kind_of_work(monkeypatch):
+    monkeypatch.delenv("NANOFLUX_LLAMA_THREADS", raising=False)
+    monkeypatch.delenv("NANOFLUX_LLAMA_BATCH_THREADS", raising=False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5}, raising=False)
+    assert llama_threads() == (3, 3)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {7}, raising=False)
+    assert llama_threads() == (1, 1)
+
+
+def test_a_user_sets_the_embedded_models_threads_and_a_bad_setting_fails_before_the_run(monkeypatch):
+    monkeypatch.setenv("NANOFLUX_LLAMA_THREADS", "3")
+    monkeypatch.setenv("NANOFLUX_LLAMA_BATCH_THREADS", "5")
+    assert llama_threads() == (3, 5)
+    monkeypatch.setenv("NANOFLUX_LLAMA_BATCH_THREADS", "all")
+    with pytest.raises(NanofluxError, match="NANOFLUX_LLAMA_BATCH_THREADS='all' is not a number of threads"):
+        make_lm(EMBEDDED_MODEL)
+
+
 # --- slow: the real model ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_loaded_model_runs_on_the_chosen_threads_and_a_prompt_cache_hit_answers_as_a_miss(fresh_cache):
+    lm = make_lm(EMBEDDED_MODEL, temperature=0.0, max_tokens=48, cache=False)
+    llama, _ = load_llama(lm.engine.path)
+    assert (llama.context_params.n_threads, llama.context_params.n_threads_batch) == llama_threads()
+    cache, restored = llama.cache, []
+    load_state = llama.load_state
+    llama.load_state = lambda state: restored.append(state.n_tokens) or load_state(state)
+    try:
+        ask(lm, "the water cycle")
+        rhyme(lm)  # another role's prompt in between: llama.cpp's own prefix reuse finds nothing
+        restored.clear()
+        hit = ask(lm, "the tides")  # shares the signature's instructions with the first call
+        assert restored, "the state of the first call was restored"
+        llama.set_cache(None)
+        rhyme(lm)
+        assert ask(lm, "the tides").toDict() == hit.toDict()  # evaluated whole
+    finally:
+        del llama.load_state
+        llama.set_cache(cache)
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from nanoflux.journal import read_journal
 from nanoflux.modules import RoleLMs
 from nanoflux.pipeline import compile_spec
 from nanoflux.testing import ScriptedEngine, scripted_roles
+from nanoflux.verify.worker import POOL as SYMPY_WORKERS
 from tests.fakes import SCRIPTED_SPEC
 
 SPEC = SCRIPTED_SPEC + "curation: {band: L3-L5, require_verified_reference: true}\n"
@@ -153,6 +154,25 @@ def test_the_run_stops_once_the_dataset_is_full(tmp_path: Path) -> None:
     spec = parse_spec(SPEC.replace("curation: {", "curation: {size: 2, "))
     result = compile_spec(spec, out=tmp_path / "run", cache_dir=tmp_path / "c", lms=scripted_roles(), progress=False)
     assert result.manifest["counts"]["accepted"] == 2 and result.manifest["counts"]["rounds_played"] < 6
+
+
+def test_a_round_handed_out_while_the_dataset_filled_is_played_but_not_journaled(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="nanoflux")
+    engine = ScriptedEngine()
+    spec = parse_spec(SPEC.replace("curation: {", "curation: {size: 2, "))
+    result = compile_spec(spec, out=tmp_path / "run", lms=scripted_roles(engine), progress=False)
+    assert [r["round_id"] for r in read_journal(result.run_dir / "rounds.jsonl")] == [0, 1]
+    assert engine.calls.count("attacker") == 3, "round 2 took round 1's slot before round 1 was curated"
+    assert "round 2 was handed out as the dataset filled; not journaled (--resume plays it)" in caplog.text
+
+
+def test_a_run_on_threads_starts_sympy_workers_for_its_threads_before_its_first_round(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, started = ScriptedEngine(), []
+    monkeypatch.setattr(SYMPY_WORKERS, "prestart", lambda count: started.append((count, len(engine.calls))))
+    run(tmp_path, rounds=2, threads=3, lms=scripted_roles(engine))
+    assert started == [(3, 0)]
 
 
 def test_a_second_run_into_the_same_directory_needs_resume(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from nanoflux.verify import check_answer
-from nanoflux.verify.worker import POOL
+from nanoflux.verify.worker import POOL, WorkerPool
 
 
 def _next_worker_pid() -> int:
@@ -67,3 +67,18 @@ def test_a_worker_dying_after_the_request_is_written_is_the_same_crash():
     assert check.verdict == "error" \
         and check.reason == "sympy worker crashed: sympy worker was killed by signal 9 (SIGKILL)"
     assert check_answer("x^2", "x*x").verdict == "match"
+
+
+def test_prestart_starts_workers_in_the_background_up_to_the_count_and_requests_use_them():
+    pool = WorkerPool(size=2)
+    try:
+        pool.prestart(5).join(timeout=30)
+        started = {worker.pid for worker in pool._idle}
+        assert len(started) == 2, "no more than the pool's size"
+        pool.prestart(2).join(timeout=30)
+        assert {worker.pid for worker in pool._idle} == started, "as many are alive already: none started"
+        reply = pool.call("compare", {"pred": "x + 1", "ref": "1 + x", "rel_tol": 1e-9, "abs_tol": 0.0,
+                                      "pred_places": None, "ref_places": None}, 30)
+        assert reply["ok"] and {worker.pid for worker in pool._idle} == started
+    finally:
+        pool.close()

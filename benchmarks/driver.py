@@ -1,0 +1,53 @@
+"""The driver's own work per round, timed inside a run: shared by benchmarks/compile.py and benchmarks/scale.py."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from nanoflux.curation.decide import Curator
+from nanoflux.curation.novelty import NoveltyFilter
+from nanoflux.journal import Journal
+
+
+class DriverProbe:
+    """Times the driver's per-round work inside a run by wrapping the three methods it calls.
+
+    Also notes when the first round is handed out (the first `nearest`) and when each round is
+    journaled, with the driver process's CPU time at both ends.
+    """
+
+    METHODS = ((NoveltyFilter, "nearest"), (Curator, "decide"), (Journal, "append"))
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = defaultdict(float)
+        self.first_handout: tuple[float, float] | None = None
+        self.last_append: tuple[float, float] | None = None
+
+    @contextmanager
+    def installed(self) -> Iterator[DriverProbe]:
+        originals = [(owner, name, getattr(owner, name)) for owner, name in self.METHODS]
+        for owner, name, method in originals:
+            setattr(owner, name, self._timed(name, method))
+        try:
+            yield self
+        finally:
+            for owner, name, method in originals:
+                setattr(owner, name, method)
+
+    def _timed(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if name == "nearest" and self.first_handout is None:
+                self.first_handout = (time.perf_counter(), time.process_time())
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.spent[name] += time.perf_counter() - start
+                if name == "append":
+                    self.last_append = (time.perf_counter(), time.process_time())
+
+        return timed
