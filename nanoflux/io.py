@@ -43,6 +43,24 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+def append_line(path: Path, row: dict[str, Any]) -> None:
+    """Append `row` as one JSON line and fsync it. A failed write (a full disk) is cut off, keeping every
+    earlier line whole: an append-only file is never left with half a line of ours."""
+    line = memoryview((json.dumps(row, ensure_ascii=False, default=str) + "\n").encode())
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            while line:
+                line = line[os.write(fd, line):]
+            os.fsync(fd)
+        except OSError as exc:
+            os.ftruncate(fd, size)
+            raise disk_error(path, exc) from None
+    finally:
+        os.close(fd)
+
+
 def read_jsonl(path: Path, *, fix: str, torn_tail: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
     """Each JSON object of a JSONL file with its line number; blank lines are skipped.
 

@@ -10,15 +10,12 @@ A record's shape is `RoundRecord`: the JSON on disk is the contract, the types o
 """
 
 # No `from __future__ import annotations`: TypedDict reads NotRequired from evaluated annotations only.
-import json
-import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
 
-from nanoflux.errors import disk_error
-from nanoflux.io import read_jsonl
+from nanoflux.io import append_line, read_jsonl
 
 if TYPE_CHECKING:
     from nanoflux.verify.answers import Verdict  # importing it loads pint and sympy's wrappers
@@ -185,19 +182,7 @@ class Journal:
         """Write one attempt at a round and fsync it; sets its `attempt` (1 for a round's first line,
         then 2, ...). A failed write (a full disk) is cut off, keeping every earlier line."""
         record["attempt"] = self.next_attempt(record["round_id"])
-        line = memoryview((json.dumps(record, ensure_ascii=False, default=str) + "\n").encode())
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            size = os.fstat(fd).st_size
-            try:
-                while line:
-                    line = line[os.write(fd, line):]
-                os.fsync(fd)
-            except OSError as exc:
-                os.ftruncate(fd, size)
-                raise disk_error(self.path, exc) from None
-        finally:
-            os.close(fd)
+        append_line(self.path, record)
         self._attempts[record["round_id"]] += 1
 
     def _repair_tail(self) -> None:

@@ -8,15 +8,12 @@ a re-curation with another band keeps what a person kept and drops what they rej
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from nanoflux.errors import disk_error
-from nanoflux.io import read_jsonl
+from nanoflux.io import append_line, read_jsonl
 from nanoflux.journal import RoundRecord, reference_refuted, reference_verified
 
 ACCEPT, REJECT, NOTE = "accept", "reject", "note"
@@ -28,19 +25,7 @@ def append_decision(path: Path, round_id: int, decision: str, note: str = "") ->
     if decision not in DECISIONS:
         raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, got {decision!r}")
     row = {"round_id": round_id, "decision": decision, "note": note, "time": datetime.now(UTC).isoformat()}
-    line = memoryview((json.dumps(row, ensure_ascii=False) + "\n").encode())
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        size = os.fstat(fd).st_size
-        try:
-            while line:
-                line = line[os.write(fd, line):]
-            os.fsync(fd)
-        except OSError as exc:
-            os.ftruncate(fd, size)
-            raise disk_error(path, exc) from None
-    finally:
-        os.close(fd)
+    append_line(path, row)
     return row
 
 
