@@ -188,6 +188,8 @@ def summary(view: RunView, stats: dict[str, Any]) -> list[tuple[str, str]]:
     cost = stats["cost"]
     files = ", ".join(f"{entry['path']} {entry['rows']} rows" for name, entry in
                       (view.manifest or {}).get("dataset", {}).items() if name != "examples")
+    if card := (view.manifest or {}).get("card"):
+        files += f", dataset card {card['path']}"  # a curate selection has one too
     return [("spec", f"{view.spec.get('name', '?')} ({RunDir(view.source_dir).spec})"),
             ("models", ", ".join(f"{role} {model}" for role, model in models.items())
              + ("; attacker and defender swap every other round" if roles.get("alternate") else "")),

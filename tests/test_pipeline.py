@@ -147,7 +147,8 @@ def test_a_run_exports_rlvr_prompts_and_stepwise_rows_with_the_refuted_rounds_st
     rows = [json.loads(line) for line in (result.run_dir / dataset["stepwise"]["path"]).read_text().splitlines()]
     assert [row["labels"] for row in rows] == [[True, True, True], [True, True, False]] * 3
     assert rows[1]["completions"] == ["1 * 3 = 3", "3 + 5 = 8", "Answer: 999"]
-    assert "dataset/stepwise.jsonl 6 rows" in (result.run_dir / "report.html").read_text()
+    report = (result.run_dir / "report.html").read_text()
+    assert "dataset/stepwise.jsonl 6 rows" in report and "dataset card dataset/README.md" in report
 
 
 def test_the_run_stops_once_the_dataset_is_full(tmp_path: Path) -> None:
