@@ -222,14 +222,15 @@ def _error_kind(exc: Exception) -> str:
 class RoundFeed:
     """Hands out the spec's rounds not yet done and keeps them in order until they are journaled (a `Feed`).
 
-    A round is handed out only while the dataset is not full, the circuit breaker has not
-    tripped and the budget has room for it with the rounds in flight (a round already handed out is
-    never revoked for the budget: its calls are paid for); with a `run_id` it carries the
-    `rollout_id` of its attempt. With a refill-first executor, a round may be handed out before the rounds that
-    finished with it are curated: such a round is provisional, and when curating those rounds
-    fills the dataset it is revoked (its record, when it comes back, is not journaled), so the
-    journal holds the rounds it held when executors refilled only after curation. The breaker
-    needs no such care: it sees finished rounds (`finished`) before the next round is handed out.
+    A round is handed out only while the dataset is not full, the circuit breaker has not tripped
+    and the budget has room for it with the rounds in flight (a round already handed out is never
+    revoked for the budget: its calls are paid for); with a `run_id` it carries the `rollout_id` of
+    its attempt. With a refill-first executor, a round may be handed out before the rounds that
+    finished with it are curated: such a round is provisional, and when curating those rounds fills
+    the dataset it is revoked (its record, when it comes back, is not journaled; a resume replays it
+    from the cache), so the journal holds the rounds it held when executors refilled only after
+    curation. The breaker needs no such care: it sees finished rounds (`finished`) before the next
+    round is handed out.
     """
 
     def __init__(self, spec: Spec, todo: list[int], state: RunProgress, breaker: CircuitBreaker,
