@@ -52,6 +52,21 @@ def fault_spec(server: FaultServer, *, timeout: float = 5, num_retries: int = 0,
             f"curation: {{band: L3-L5}}\nexecution: {{max_consecutive_failures: {breaker}}}\n")
 
 
+# A server's `ok` answers report 10 prompt and 20 completion tokens a call: priced as gpt-4o-mini, a round's
+# cost is known exactly (the budget and estimate tests).
+CALLS_PER_ROUND = 3
+ROUND_TOKENS = CALLS_PER_ROUND * (10 + 20)
+ROUND_USD = CALLS_PER_ROUND * (10 * 0.15e-6 + 20 * 0.60e-6)  # gpt-4o-mini at litellm's bundled prices
+PRICED = "openai/gpt-4o-mini"
+
+
+def priced_spec_text(server: FaultServer) -> str:
+    """Every role on `server` as gpt-4o-mini, with a topic per round so that no prompt repeats: no call is
+    answered from the cache, and every round costs the same."""
+    topics = ", ".join(f"topic{i}" for i in range(20))
+    return fault_spec(server, model=PRICED).replace("topics: [shelves, crates]", f"topics: [{topics}]")
+
+
 class FaultServer:
     """A chat-completions server whose behaviour per request the test plans; counts every request.
 

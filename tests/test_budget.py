@@ -21,19 +21,14 @@ from nanoflux.pipeline import compile_spec
 from nanoflux.spec import BudgetSpec, apply_overrides
 from nanoflux.testing import scripted_roles
 from tests.fakes import SCRIPTED_SPEC
-from tests.faultserver import FaultServer, fault_spec
-
-CALLS_PER_ROUND = 3
-ROUND_TOKENS = CALLS_PER_ROUND * (10 + 20)
-ROUND_USD = CALLS_PER_ROUND * (10 * 0.15e-6 + 20 * 0.60e-6)  # gpt-4o-mini at litellm's bundled prices
-PRICED = "openai/gpt-4o-mini"
-
-
-def priced_spec_text(server: FaultServer) -> str:
-    """Every role on `server` as gpt-4o-mini, with a topic per round so that no prompt repeats: no call is
-    answered from the cache, and every round costs the same."""
-    topics = ", ".join(f"topic{i}" for i in range(20))
-    return fault_spec(server, model=PRICED).replace("topics: [shelves, crates]", f"topics: [{topics}]")
+from tests.faultserver import (
+    CALLS_PER_ROUND,
+    PRICED,
+    ROUND_TOKENS,
+    ROUND_USD,
+    FaultServer,
+    priced_spec_text,
+)
 
 
 def invoke(*args: str):
