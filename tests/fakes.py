@@ -1,4 +1,9 @@
-"""The spec the tests play with the scripted LM (nanoflux.testing): small, two topics, the default rubric."""
+"""The spec the tests play with the scripted LM (nanoflux.testing): small, two topics, the default rubric; and
+a guard that no LM is called."""
+
+import dspy
+import litellm
+import pytest
 
 SCRIPTED_SPEC = """
 name: jars
@@ -12,3 +17,14 @@ rubric:
     - {name: clarity, description: clear}
 rounds: 6
 """
+
+
+def forbid_lm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any LM call, through DSPy or litellm, fails the test from here on (work that must need no LM)."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("an LM was called")
+
+    monkeypatch.setattr(dspy.BaseLM, "__call__", forbidden)
+    monkeypatch.setattr(dspy.BaseLM, "forward", forbidden)
+    monkeypatch.setattr(litellm, "completion", forbidden)

@@ -4,8 +4,6 @@ and levels, duplicates are dropped, and no LM is ever called."""
 import json
 from pathlib import Path
 
-import dspy
-import litellm
 import pytest
 from click.testing import CliRunner
 
@@ -15,6 +13,7 @@ from nanoflux.curation.embeddings import load_embedder
 from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.errors import NanofluxError
 from nanoflux.scoring import level_for
+from tests.fakes import forbid_lm
 from tests.records import ACCEPTED, DISTINCT, REWORDING, SAME_TOPIC, TOPICS, checked_record, make_record, make_run
 
 
@@ -31,13 +30,7 @@ def picked_ids(result) -> list[int]:
 @pytest.fixture
 def no_lm(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any LM call, through DSPy or litellm, fails the test."""
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("re-curation called an LM")
-
-    monkeypatch.setattr(dspy.BaseLM, "__call__", forbidden)
-    monkeypatch.setattr(dspy.BaseLM, "forward", forbidden)
-    monkeypatch.setattr(litellm, "completion", forbidden)
+    forbid_lm(monkeypatch)
 
 
 # Levels L2..L5 by topic: rates 4.0 4.6 2.0 | geometry 3.6 3.0 4.9 | probability 4.2 3.5 2.7 | ...

@@ -6,8 +6,6 @@ import csv
 import json
 from pathlib import Path
 
-import dspy
-import litellm
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -22,7 +20,7 @@ from nanoflux.layout import REPORT_NAME
 from nanoflux.pipeline import compile_spec
 from nanoflux.spec import parse_spec
 from nanoflux.testing import scripted_roles
-from tests.fakes import SCRIPTED_SPEC
+from tests.fakes import SCRIPTED_SPEC, forbid_lm
 from tests.records import make_record, make_run
 
 ITEMS = [
@@ -55,17 +53,6 @@ def write_benchmark(path: Path, rows: list[dict]) -> Path:
 @pytest.fixture
 def bench(tmp_path: Path) -> Path:
     return write_benchmark(tmp_path / "bench.jsonl", [{"id": i, "problem": item} for i, item in enumerate(ITEMS)])
-
-
-def forbid_lm(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any LM call, through DSPy or litellm, fails the test from here on."""
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("decontamination called an LM")
-
-    monkeypatch.setattr(dspy.BaseLM, "__call__", forbidden)
-    monkeypatch.setattr(dspy.BaseLM, "forward", forbidden)
-    monkeypatch.setattr(litellm, "completion", forbidden)
 
 
 # Benchmark files
