@@ -28,7 +28,7 @@ from nanoflux.curation.novelty import NoveltyFilter
 from nanoflux.errors import NanofluxError
 from nanoflux.executors import Executor, executor_for
 from nanoflux.executors.base import Task
-from nanoflux.journal import Journal, PlayedRound, RoundRecord, is_accepted
+from nanoflux.journal import Journal, PlayedRound, RoundRecord, is_accepted, last_attempts
 from nanoflux.lm import configure_cache
 from nanoflux.modules import RoleLMs
 from nanoflux.modules.round import failed_call
@@ -321,7 +321,8 @@ def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journ
     state = RunProgress()
     done: set[int] = set()
     replays = 0
-    rounds = journal.rounds()
+    attempts = list(journal)  # read once: the rounds and the budget's spending both come from it
+    rounds = last_attempts(attempts)
     for record in rounds:
         state.count(record)
         if replayable(record, retry_failed=retry_failed):
@@ -334,7 +335,7 @@ def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journ
     todo = [round_id for round_id in range(spec.rounds) if round_id not in done]
     executor = executor or executor_for(spec)
     breaker = CircuitBreaker(spec.execution.max_consecutive_failures)
-    budget = Budget.of(spec.budget, Spending.of(journal))  # every attempt, earlier sessions included
+    budget = Budget.of(spec.budget, Spending.of(attempts))  # every attempt, earlier sessions included
     feed = RoundFeed(spec, todo, state, breaker, curator.novelty, done, budget=budget, journal=journal,
                      run_id=run_id)
 
