@@ -59,10 +59,11 @@ def bwrap_argv(bwrap: str, command: Sequence[str], *, disk_mb: int = DEFAULT_DIS
                one_shot: bool = True) -> list[str]:
     """The bwrap command line that runs `command` isolated.
 
-    `one_shot` runs get `--die-with-parent` and `--new-session`. A long-lived worker goes without
-    them: the kernel ties --die-with-parent to the *thread* that started bwrap, which in a thread
-    pool exits long before the worker should; such a worker runs as PID 1 of its namespace in the
-    caller's new process group instead, so one `killpg` ends it (and the namespace with it).
+    Every sandbox gets `--die-with-parent`, which the kernel ties to the *thread* that started bwrap:
+    a one-shot run's thread waits for it, and a long-lived worker must be started from a thread that
+    lives as long as the process (`worker.py` has one). `one_shot` runs also get `--new-session`; a
+    worker runs as PID 1 of its namespace in bwrap's process group instead, so one `killpg` ends it
+    (and the namespace with it).
     """
     argv = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(SANDBOX_UID),
             "--gid", str(SANDBOX_UID), "--cap-drop", "ALL", "--hostname", "sandbox",
@@ -86,10 +87,7 @@ def bwrap_argv(bwrap: str, command: Sequence[str], *, disk_mb: int = DEFAULT_DIS
     argv += ["--remount-ro", "/proc/sys", "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORKDIR, "--clearenv"]
     for key, value in environment().items():
         argv += ["--setenv", key, value]
-    if one_shot:
-        argv += ["--die-with-parent", "--new-session"]
-    else:
-        argv += ["--as-pid-1"]
+    argv += ["--die-with-parent", "--new-session" if one_shot else "--as-pid-1"]
     if seccomp_fd is not None:
         argv += ["--seccomp", str(seccomp_fd)]
     if info_fd is not None:

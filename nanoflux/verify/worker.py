@@ -16,12 +16,16 @@ import atexit
 import json
 import logging
 import os
+import queue
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
+from typing import TypeVar
 
 from . import isolation
 
@@ -33,6 +37,7 @@ KILL_GRACE_S = 1.0  # how long past its soft limit a worker may take to report b
 # `__init__`s import lazily); -I keeps the caller's environment and paths out, so the root is added here.
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from nanoflux.verify.symbolic import serve; serve()"
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+T = TypeVar("T")
 
 
 class WorkerTimeout(Exception):
@@ -43,17 +48,60 @@ class WorkerDied(Exception):
     """The worker process exited (crashed, or was killed by a resource limit) mid-request."""
 
 
+class _Spawner:
+    """Starts every worker from one thread that lives as long as this process.
+
+    The kernel sends bwrap's `--die-with-parent` signal when the *thread* that started it ends, and
+    the threads that ask for workers (the runner's, the prestart) end long before their workers
+    should. Started from here, the isolated workers die with the process, even one killed with
+    SIGKILL in the middle of a computation that would never read the end of its input.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+
+    def call(self, start: Callable[[], T]) -> T:
+        """`start()`'s result (or exception), run on the spawner thread."""
+        done: Future = Future()
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():  # first use, or in a forked child
+                self._requests = queue.SimpleQueue()
+                self._thread = threading.Thread(target=self._serve, args=(self._requests,), name="sympy-spawner",
+                                                daemon=True)
+                self._thread.start()
+            self._requests.put((start, done))
+        return done.result()
+
+    @staticmethod
+    def _serve(requests: queue.SimpleQueue) -> None:
+        while True:
+            start, done = requests.get()
+            try:
+                done.set_result(start())
+            except BaseException as exc:  # noqa: BLE001 - the caller raises it
+                done.set_exception(exc)
+
+
+_SPAWNER = _Spawner()
+
+
+def _start() -> tuple[subprocess.Popen, int | None]:
+    """A worker process (isolated where bubblewrap works) and the host PID of bwrap's child, if any."""
+    command = [sys.executable, "-I", "-c", _BOOT, _PACKAGE_ROOT]
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL}
+    found = isolation.probe()
+    if found.available:
+        return isolation.spawn(found.path, command, disk_mb=8, one_shot=False,
+                               ro_binds=[os.path.join(_PACKAGE_ROOT, "nanoflux")], **pipes)
+    logger.info("sympy worker runs without isolation: %s", found.detail)
+    return subprocess.Popen(command, start_new_session=True, **pipes), None
+
+
 class _Worker:
     def __init__(self) -> None:
-        command = [sys.executable, "-I", "-c", _BOOT, _PACKAGE_ROOT]
-        pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL}
-        found = isolation.probe()
-        if found.available:
-            self.proc, pid = isolation.spawn(found.path, command, disk_mb=8, one_shot=False,
-                                             ro_binds=[os.path.join(_PACKAGE_ROOT, "nanoflux")], **pipes)
-        else:
-            logger.info("sympy worker runs without isolation: %s", found.detail)
-            self.proc, pid = subprocess.Popen(command, start_new_session=True, **pipes), None
+        self.proc, pid = _SPAWNER.call(_start)
         self.pid = pid or self.proc.pid  # the Python process itself (inside bwrap: its PID 1)
         self.ready = False
 

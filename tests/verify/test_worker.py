@@ -2,12 +2,15 @@
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 from nanoflux.verify import check_answer
 from nanoflux.verify.worker import POOL, WorkerPool
+from tests.verify.attacks import requires_isolation
 
 
 def _next_worker_pid() -> int:
@@ -82,3 +85,34 @@ def test_prestart_starts_workers_in_the_background_up_to_the_count_and_requests_
         assert reply["ok"] and {worker.pid for worker in pool._idle} == started
     finally:
         pool.close()
+
+
+# A caller whose worker was started by a thread that has ended (the prestart's), as in a run, and has answered.
+CALLER = """
+import time
+from nanoflux.verify import check_answer
+from nanoflux.verify.worker import POOL
+POOL.prestart(1).join()
+assert check_answer("x + 1", "1 + x").verdict == "match"
+print(POOL._idle[0].pid, POOL._idle[0].proc.pid, flush=True)
+time.sleep(600)
+"""
+
+
+@requires_isolation
+def test_an_isolated_worker_dies_with_a_caller_killed_mid_computation():
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    caller = subprocess.Popen([sys.executable, "-c", CALLER], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        worker, bwrap = (int(pid) for pid in caller.stdout.readline().split())
+        os.kill(worker, signal.SIGSTOP)  # deaf, like a C-level computation: it never sees its input close
+    finally:
+        caller.kill()
+        caller.wait()
+        caller.stdout.close()
+    try:
+        _wait_until_dead(worker, bwrap)
+    finally:
+        for pid in (worker, bwrap):
+            if _state(pid) not in ("Z", None):
+                os.kill(pid, signal.SIGKILL)
