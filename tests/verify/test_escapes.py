@@ -112,11 +112,12 @@ def test_files_of_the_caller_cannot_be_read(tmp_path: Path):
     assert secret.read_text() == SECRET
 
 
-def test_nothing_is_written_into_site_packages_home_cwd_or_tmp(tmp_path: Path, monkeypatch):
+def test_nothing_is_written_into_site_packages_the_repository_home_cwd_or_tmp(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     name = f"nanoflux-escape-{uuid.uuid4().hex}"
     targets = [Path(p) / f"{name}.pth" for p in {*site.getsitepackages(), sys.prefix}]
-    targets += [Path.home() / name, tmp_path / name, Path("/tmp") / name, Path(os.getcwd()) / f"{name}.cwd"]
+    targets += [Path.home() / name, tmp_path / name, Path("/tmp") / name, Path(os.getcwd()) / f"{name}.cwd",
+                Path(__file__).resolve().parents[2] / name]  # and this repository
     code = "import os\n" + "".join(
         f"try:\n    os.makedirs({str(t.parent)!r}, exist_ok=True)\n    open({str(t)!r}, 'w').write('import os')\n"
         "except OSError as exc:\n    print(exc)\n" for t in targets)
@@ -124,19 +125,39 @@ def test_nothing_is_written_into_site_packages_home_cwd_or_tmp(tmp_path: Path, m
     assert gone(*targets)
 
 
-def test_a_signal_to_the_caller_is_never_received():
+def test_a_signal_to_the_caller_its_group_or_everyone_is_never_received():
+    """SIGWINCH: ignored by default, so were it to escape to other processes (kill -1) it would harm none."""
     received = []
-    previous = signal.signal(signal.SIGUSR1, lambda *_: received.append(True))
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    previous = signal.signal(signal.SIGWINCH, lambda *_: received.append(True))
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGWINCH})
     try:
-        code = (f"import os\nfor pid in ({os.getpid()},):\n"
-                "    try:\n        os.kill(pid, 10)\n    except OSError as exc:\n        print(exc)\n")
+        code = ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                f"for pid in ({os.getpid()}, -{os.getpgrp()}, -1):\n"
+                "    try:\n        os.kill(pid, 28)\n    except OSError as exc:\n        print(exc)\n"
+                "    print(libc.kill(pid, 28), ctypes.get_errno())\n")
         attack(code)
         pending = signal.sigpending()
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
-        signal.signal(signal.SIGUSR1, previous)
-    assert signal.SIGUSR1 not in pending and not received
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGWINCH})
+        signal.signal(signal.SIGWINCH, previous)
+    assert signal.SIGWINCH not in pending and not received
+
+
+def test_no_descriptor_of_the_caller_reaches_the_code(tmp_path: Path):
+    """Not even one the caller left inheritable (an open journal, a lock file): writes through it go nowhere."""
+    journal = tmp_path / "rounds.jsonl"
+    fd = os.open(journal, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+    os.set_inheritable(fd, True)
+    try:
+        code = ("import os\nfor fd in range(3, 1024):\n"
+                "    try:\n        os.write(fd, b'pwned')\n    except OSError:\n        pass\n"
+                "for fd in os.listdir('/proc/self/fd'):\n"
+                "    try:\n        print(os.readlink(f'/proc/self/fd/{fd}'))\n    except OSError:\n        pass\n")
+        result = attack(code)
+    finally:
+        os.close(fd)
+    assert journal.read_bytes() == b""
+    assert str(journal) not in json.dumps(result)
 
 
 def test_a_daemonised_child_does_not_outlive_the_call(tmp_path: Path):
@@ -156,6 +177,38 @@ def test_a_daemonised_child_does_not_outlive_the_call(tmp_path: Path):
     while time.monotonic() < deadline and not marker.exists():
         time.sleep(0.1)
     assert gone(marker) and processes_named(name) == []
+
+
+# A caller running code from a thread of its own, as the runner does, until it is killed.
+BUSY_CALLER = """
+import sys, threading
+from nanoflux.verify.sandbox import run_python
+threading.Thread(target=run_python, args=(sys.stdin.read(),), kwargs={"timeout_s": 120}).start()
+threading.Event().wait()
+"""
+
+
+def test_a_caller_killed_mid_run_leaves_no_process_behind():
+    name = uuid.uuid4().hex[:15]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    caller = subprocess.Popen([sys.executable, "-c", BUSY_CALLER], stdin=subprocess.PIPE, env=env)
+    try:
+        caller.stdin.write((HOOK_BYPASS + rename_self(name) + "while True:\n    pass\n").encode())
+        caller.stdin.close()
+        deadline = time.monotonic() + 30
+        while not processes_named(name):  # until the code runs
+            assert time.monotonic() < deadline and caller.poll() is None
+            time.sleep(0.05)
+    finally:
+        caller.kill()
+        caller.wait()
+    deadline = time.monotonic() + 10
+    while processes_named(name) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    survivors = processes_named(name)
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert survivors == []
 
 
 def test_a_fork_bomb_ends_with_the_call_and_leaves_no_process(tmp_path: Path):
