@@ -139,7 +139,6 @@ def validate(spec: Path) -> None:
       nanoflux validate specs/genomics.yaml
     """
     from nanoflux.spec import load_spec
-    from nanoflux.verify.sandbox import Sandbox
 
     loaded = load_spec(spec)
     roles = ", ".join(f"{role}={getattr(loaded.roles, role).model}" for role in ROLES)
@@ -153,7 +152,7 @@ def validate(spec: Path) -> None:
             sharing = [role for role, its in settings.items() if model_key(its.model, its.api_base) == key]
             click.echo(f"rate limit of {key} ({', '.join(sharing)}"
                        f"{'; the strictest they set' if len(sharing) > 1 else ''}): {limit}")
-    if refused := Sandbox(mode=loaded.sandbox).refusal():
+    if refused := loaded.code_sandbox().refusal():
         runs = "python blocks in solution steps" + (" and the `python` tool" if "python" in loaded.tools else "")
         click.secho(f"warning: the judge runs model-written code ({runs}), but {refused}", fg="yellow", err=True)
 

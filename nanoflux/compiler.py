@@ -18,7 +18,6 @@ from nanoflux.ratelimit import Limit, model_key, model_limits
 from nanoflux.signatures import AttackerSignature, DefenderSignature, JudgeSignature
 from nanoflux.spec import RoleSpec, Spec
 from nanoflux.tools.registry import get_tool
-from nanoflux.verify.sandbox import Sandbox
 
 
 def compile_program(spec: Spec, *, lms: RoleLMs | None = None, program_path: str | Path | None = None) -> Round:
@@ -51,7 +50,7 @@ def build_judge(spec: Spec) -> Judge:
 
     Code (the solution steps' python blocks, the `python` tool) runs in the spec's `sandbox` mode.
     """
-    settings, sandbox = spec.roles.judge, Sandbox(mode=spec.sandbox)
+    settings, sandbox = spec.roles.judge, spec.code_sandbox()
     agent_tools = [fn for name in spec.tools for fn in get_tool(name).functions_for(sandbox)] \
         if settings.agentic else []
     return Judge(judge_signature(spec), weights=spec.rubric.weights(), answer_type=spec.questions.answer_type,

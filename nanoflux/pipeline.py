@@ -34,7 +34,6 @@ from nanoflux.rundir import exclusive, run_id
 from nanoflux.runner import RoundPlayer, RunProgress, run_rounds
 from nanoflux.spec import Spec, apply_overrides, load_spec
 from nanoflux.stats import record_counts, role_usage
-from nanoflux.verify.sandbox import Sandbox
 from nanoflux.verify.worker import POOL as SYMPY_WORKERS
 from nanoflux.versions import library_versions
 
@@ -179,7 +178,7 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
         "tokens": token_counts(records),
         "dataset": files,
         "interrupted": interrupted,
-        "sandbox": Sandbox(mode=spec.sandbox).record(),
+        "sandbox": spec.code_sandbox().record(),
         "circuit_breaker": breaker,
         "budget_stop": budget_stop,
         "versions": library_versions(),

@@ -22,7 +22,7 @@ from pydantic.fields import FieldInfo
 from nanoflux.errors import NanofluxError
 from nanoflux.names import EMBEDDED_MODEL, EMBEDDING_MODEL
 from nanoflux.scoring import Band, Complexity, Span
-from nanoflux.verify.sandbox import SandboxMode
+from nanoflux.verify.sandbox import DEFAULT_DISK_MB, Sandbox, SandboxMode
 
 AnswerType = Literal["numeric", "expression", "choice", "text"]
 OutputFormat = Literal["sft", "dpo", "rlvr", "stepwise"]
@@ -366,6 +366,8 @@ class Spec(_Strict):
     `isolated` runs it under bubblewrap and treats it as undecidable where bubblewrap cannot start;
     `unsafe-local` runs it as a plain child process with your files and network, recorded in the manifest
     and shown in the report (the README's Safety section)"""
+    sandbox_disk_mb: int = Field(DEFAULT_DISK_MB, ge=1, le=4096)
+    """MiB of the size-capped tmpfs that is isolated code's working directory and its only writable place"""
 
     @field_validator("tools")
     @classmethod
@@ -378,6 +380,10 @@ class Spec(_Strict):
             except NanofluxError as exc:
                 raise ValueError(str(exc)) from None
         return value
+
+    def code_sandbox(self) -> Sandbox:
+        """The sandbox the judge runs model-written code in, as this spec sets it."""
+        return Sandbox(mode=self.sandbox, disk_mb=self.sandbox_disk_mb)
 
     @model_validator(mode="after")
     def _agentic_judge_has_tools(self) -> Spec:
@@ -392,13 +398,15 @@ class Spec(_Strict):
         threads, another executor or a higher cap is the same run; so are the seed `examples`, which
         only `nanoflux optimize` reads, and each role's `timeout`, `num_retries`, `rpm` and `tpm`, so a
         run stopped by a slow server can be resumed with more patience (or under another rate limit).
-        `output.license` and `output.language` only label the dataset card. `curation.decontaminate`
+        `output.license` and `output.language` only label the dataset card; `sandbox_disk_mb` is a
+        resource limit like a timeout. `curation.decontaminate`
         counts once it names a benchmark.
         """
         roles = {name: {"timeout", "num_retries", "rpm", "tpm"} for name, field in RolesSpec.model_fields.items()
                  if field.annotation is not bool}
         unrelated: dict[str, Any] = {"rounds": True, "threads": True, "execution": True, "budget": True,
-                                     "examples": True, "roles": roles, "output": {"license", "language"}}
+                                     "examples": True, "sandbox_disk_mb": True, "roles": roles,
+                                     "output": {"license", "language"}}
         if not self.curation.decontaminate:  # so specs from before decontamination keep their digest
             unrelated["curation"] = {"decontaminate", "decontaminate_threshold"}
         canonical = json.dumps(self.model_dump(mode="json", exclude=unrelated), sort_keys=True)

@@ -65,7 +65,8 @@ def test_without_isolation_code_steps_are_undecidable_and_the_manifest_says_why(
     checks = reference_checks(result.run_dir)
     assert checks and all(c["verdict"] == "undecidable" and "apt-get install bubblewrap" in c["reason"] for c in checks)
     assert result.manifest["sandbox"] == {"mode": "isolated", "isolation_available": False,
-                                          "isolation": "bubblewrap ('bwrap') is not installed or not on PATH"}
+                                          "isolation": "bubblewrap ('bwrap') is not installed or not on PATH",
+                                          "disk_mb": 64}
     assert result.manifest["counts"]["accepted"] == 0
     assert 'id="sandbox-warning"' in (result.run_dir / "report.html").read_text()
 
@@ -78,3 +79,16 @@ def test_unsafe_local_runs_the_code_and_is_recorded_and_shown(tmp_path: Path):
     report = build_report(result.run_dir).read_text()
     assert 'id="sandbox-warning"' in report and "WITHOUT isolation" in report
     assert "sandbox: unsafe-local (no isolation)" in report  # the summary table's row
+
+
+@requires_isolation
+def test_the_specs_disk_cap_is_the_one_isolated_code_gets(tmp_path: Path):
+    """The code counts the MiB it could write; it prints the reference (17) only if the cap stopped it by 8 MiB."""
+    fill = ("written = 0\ntry:\n    for i in range(20):\n        with open(f'fill{i}', 'wb') as f:\n"
+            "            f.write(b'x' * (1 << 20))\n        written += 1\nexcept OSError:\n    pass\n"
+            "print(17 if written <= 8 else written)\n")
+    capped = compile_with(tmp_path / "capped", attacker_writing(fill), SPEC + "sandbox_disk_mb: 8\n")
+    assert [check["verdict"] for check in reference_checks(capped.run_dir)] == ["match", "match"]
+    assert capped.manifest["sandbox"]["disk_mb"] == 8
+    default = compile_with(tmp_path / "default", attacker_writing(fill))
+    assert all(check["verdict"] == "mismatch" for check in reference_checks(default.run_dir))

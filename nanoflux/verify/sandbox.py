@@ -97,7 +97,8 @@ class Sandbox:
     def record(self) -> dict:
         """What a run's manifest says about the sandbox it used."""
         found = self.isolation()
-        return {"mode": self.mode, "isolation_available": found.available, "isolation": found.detail}
+        return {"mode": self.mode, "isolation_available": found.available, "isolation": found.detail,
+                "disk_mb": self.disk_mb}
 
 
 def run_python(code: str, *, timeout_s: float = 5, memory_mb: int = 512, max_output_bytes: int = MAX_OUTPUT_BYTES,
