@@ -384,8 +384,13 @@ def _claim_holds(claim: Claim, values: dict[str, dict]) -> bool | None:
 
 def _established(claims: list[Claim]) -> set[Fraction | str]:
     """The values recomputed claims establish: premise equations and restatements ("42 = 42") establish nothing."""
-    return {v for c in claims if c.holds and c.kind != "equation (premise)"
-            and (c.kind != "arithmetic" or any(_COMPUTES.search(p.lstrip("-−")) for p in c.parts)) for v in c.values}
+    return {v for c in claims if c.holds and _computes(c) for v in c.values}
+
+
+def _computes(claim: Claim) -> bool:
+    """Whether a claim computes a value: not an equation set up from the question, not "42 = 42"."""
+    return claim.kind != "equation (premise)" and (
+        claim.kind != "arithmetic" or any(_COMPUTES.search(p.lstrip("-−")) for p in claim.parts))
 
 
 def _percents(claims: list[Claim], step: int | None = None) -> set[Fraction]:
@@ -397,7 +402,7 @@ def _percents(claims: list[Claim], step: int | None = None) -> set[Fraction]:
 def _conclusion(claims: list[Claim], given: set, final: str) -> tuple[int, set[Fraction | str]]:
     """The last computing step and the values it ends at. A last step that only checks the stated answer
     back against the question ("Check: 2*4 + 3 = 11" ends at a number the question gives) is passed over."""
-    computing = [c for c in claims if c.kind != "equation (premise)"]
+    computing = [c for c in claims if _computes(c)]
     steps = sorted({c.step for c in computing}, reverse=True)
     for number, step in enumerate(steps):
         here = [c for c in computing if c.step == step]

@@ -184,6 +184,8 @@ def test_steps_that_do_not_follow_from_the_questions_equations_are_not_verified(
 @pytest.mark.parametrize("question, steps, reference", [
     ("A shop has 12 boxes of 15 pens and sells 30. How many are left?",
      ["12 * 15 = 180", "180 - 30 = 150", "The answer is 180."], "180"),  # an intermediate value as the answer
+    ("A shop has 12 boxes of 15 pens and sells 30. How many are left?",
+     ["12 * 15 = 180", "180 - 30 = 150", "180 = 180", "The answer is 180."], "180"),  # a restatement computes nothing
     ("What is 1 of 4 as a percentage?", ["1/4 = 0.25", "The answer is 0.25%"], "0.25%"),  # 0.25 is 25%, not 0.25%
     ("What is 1 of 4 as a percentage?", ["1/4 * 100 = 25", "The answer is 0.25%"], "0.25%"),
 ])
