@@ -7,7 +7,8 @@ percentages and words; equations solved by sympy; `claims.quantities` for units 
 `claims.sequences` for genomics) and recomputed, and the final result must be one of the recomputed
 values. A claim no reader can read is never guessed at and never waved through: the reference is
 then "undecidable", naming the step. Python code in the steps (a fenced block) is run in the
-sandbox instead, and its last printed line compared with the reference.
+sandbox instead, and its last printed line compared with the reference: a line it computed, from
+numbers the question gives, beside prose whose claims hold.
 """
 
 from __future__ import annotations
@@ -68,12 +69,14 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
                     sandbox: Sandbox = Sandbox()) -> AnswerCheck:
     """Check that `reference` is what `solution_steps` compute: "match" only for what was recomputed.
 
-    A fenced python block is run in `sandbox` and its last printed line compared with the reference.
+    A fenced python block is run in `sandbox` and its last printed line compared with the reference
+    (undecidable when the code writes that number itself or uses one `question` does not give).
     Otherwise "match" needs every claim recomputed and holding, every number stated in prose given
     by `question` or recomputed by a step, and a final result that is a recomputed value equal to
-    the reference. A false claim is a "mismatch" naming its step; a claim no reader could read, or
-    nothing checkable, is "undecidable" naming the step and why. `evidence["claims"]` records each
-    claim (kind, holds) and `evidence["skipped"]` each unchecked step.
+    the reference (a stated answer: what the last computing step ends at). A false claim is a
+    "mismatch" naming its step; a claim no reader could read, or nothing checkable, is "undecidable"
+    naming the step and why. `evidence["claims"]` records each claim (kind, holds) and
+    `evidence["skipped"]` each unchecked step.
     """
     deadline = time.monotonic() + timeout_s
     steps = [solution_steps] if isinstance(solution_steps, str) else [s for s in solution_steps if isinstance(s, str)]
@@ -254,8 +257,7 @@ def _read_clause(index: int, clause: str, allele_p: Fraction | None, reading: _R
 
 def _arithmetic(sides: list[str]) -> tuple[list[str], bool]:
     """The arithmetic on each side of the equals signs, and whether a side with numbers was unreadable."""
-    parts: list[str] = []
-    unreadable = False
+    parts, unreadable = [], False
     for i, side in enumerate(sides):
         if side.strip() in _CONSTANTS:
             parts.append(side.strip())
