@@ -4,8 +4,9 @@
 
 Each kind of claim `check_reference` reads gets right solutions (every value computed here, in
 Python) and wrong ones whose false step is followed consistently to a wrong reference, the case an
-attacker model produces when it slips once. A row: question, solution_steps, reference, label
-(`right` or `wrong`), kind. Seeded, so the file is the same on every run.
+attacker model produces when it slips once; then hand-written pairs (`HANDWRITTEN`) in other forms.
+A row: question, solution_steps, reference, label (`right` or `wrong`), kind. Seeded, so the file is
+the same on every run.
 """
 
 from __future__ import annotations
@@ -165,6 +166,96 @@ KINDS = {"arithmetic": _arithmetic, "mod": _mod, "remainder": _remainder, "binom
          "GC content": _gc_content, "Hardy-Weinberg": _hardy_weinberg, "bare statement": _bare}
 
 
+# Written by hand, in forms the templates above do not use: the false step in the middle, a false claim in
+# prose, a wrong value a later step reuses, units, percentages, code, a restated reference, a wrong root, the
+# domain tools, a mean in words, an intermediate value stated as the answer. Each kind has pairs of
+# (question, right steps, right reference, the same with one planted error, wrong reference).
+HANDWRITTEN: list[tuple[str, str, list[str], str, list[str], str]] = [
+    ("false step in the middle", "A shop has 12 boxes of 15 pens and sells 30. How many are left?",
+     ["12 * 15 = 180", "180 - 30 = 150", "The answer is 150."], "150",
+     ["12 * 15 = 180", "180 - 30 = 140", "140 + 0 = 140", "The answer is 140."], "140"),
+    ("false step in the middle", "Tickets cost 14 dollars. 23 adults and 9 children go; children pay half. Total?",
+     ["23 * 14 = 322", "Half of 14 is 7", "9 * 7 = 63", "322 + 63 = 385"], "385",
+     ["23 * 14 = 322", "Half of 14 is 8", "9 * 8 = 72", "322 + 72 = 394"], "394"),
+    ("false claim in prose", "How many ways can 2 of 5 people be chosen?",
+     ["C(5, 2) = 10", "so there are 10 ways"], "10",
+     ["We pick 2 of the 5 people", "so there are 12 ways"], "12"),
+    ("false claim in prose", "How many ways can 2 of 5 people be chosen?",
+     ["5 choose 2 = 10", "There are 10 ways to choose them."], "10",
+     ["5 choose 2 = 10", "There are 12 ways to choose them."], "12"),
+    ("wrong intermediate reused", "A box holds 6 rows of 7 eggs. How many eggs are in 4 boxes?",
+     ["6 * 7 = 42", "42 * 4 = 168", "Answer: 168"], "168",
+     ["6 * 7 = 48", "48 * 4 = 192", "Answer: 192"], "192"),
+    ("wrong intermediate reused", "A box holds 6 rows of 7 eggs. How many eggs are in 4 boxes?",
+     ["Each box holds 6 × 7 = 42 eggs", "4 × 42 = 168"], "168",
+     ["Each box holds 6 × 7 = 48 eggs", "4 × 48 = 192"], "192"),
+    ("numbers with units", "A rope is 3.2 km long and 200 m is cut off. How long is it now, in metres?",
+     ["3.2 km = 3200 m", "3200 - 200 = 3000"], "3000",
+     ["3.2 km = 3000 m", "3000 - 200 = 2800"], "2800"),
+    ("numbers with units", "A film lasts 2.5 h. How many minutes is that?", ["2.5 h = 150 min"], "150 min",
+     ["2.5 h = 120 min"], "120 min"),
+    ("numbers with units", "A bag weighs 1.5 kg. How many grams is that?", ["1.5 kg = 1500 g"], "1500",
+     ["1.5 kg = 150 g"], "150"),
+    ("percentages", "What is 15% of 240?", ["15% of 240 = 36"], "36", ["15% of 240 = 32"], "32"),
+    ("percentages", "A price of 80 dollars rises by 25%. What is the new price?",
+     ["25% of 80 = 20", "80 + 20 = 100"], "100", ["25% of 80 = 20", "80 + 20 = 110"], "110"),
+    ("percentages", "12 of 48 pupils passed. What percent passed?", ["12 / 48 = 0.25", "0.25 = 25%"], "25%",
+     ["12 / 48 = 0.25", "0.25 = 20%"], "20%"),
+    ("percentages", "12 of 48 pupils passed. What percent passed?", ["12/48 × 100 = 25%"], "25%",
+     ["12/48 × 100 = 30%"], "30%"),
+    ("percentages", "One of 4 pupils walks to school. What percent walk?", ["1/4 = 0.25", "0.25 × 100 = 25",
+                                                                           "The answer is 25%."], "25%",
+     ["1/4 = 0.25", "The answer is 0.25%."], "0.25%"),
+    ("code block", "What is 17 * 23?", ["```python\nprint(17 * 23)\n```"], "391",
+     ["```python\nprint(17 * 25)\n```"], "425"),
+    ("code block", "What is 17 * 23?", ["We multiply with code.", "```python\nx = 17 * 23\nprint(x)\n```"], "391",
+     ["17 * 23 = 400", "```python\nprint(16 * 25)\n```"], "400"),
+    ("code block", "How many subsets of 3 can be drawn from 10 cards?",
+     ["```python\nfrom math import comb\nprint(comb(10, 3))\n```"], "120",
+     ["```python\nprint(720)\n```"], "720"),
+    ("restated reference", "What is 17 * 23?", ["17 * 23 = 391", "The answer is 391."], "391",
+     ["We compute 17 * 23.", "The answer is 392."], "392"),
+    ("restated reference", "What is 17 * 23?", ["17 * 23 = 391"], "391", ["17 * 23 = 17 * 23", "392 = 392"], "392"),
+    ("equation with a wrong solution", "Solve 3x - 5 = 16.", ["3x - 5 = 16", "3x = 21", "x = 7"], "7",
+     ["3x - 5 = 16", "3x = 21", "x = 6"], "6"),
+    ("equation with a wrong solution", "Solve 3x - 5 = 16.", ["3x - 5 = 16", "3x = 21", "x = 7"], "7",
+     ["3x - 5 = 16", "3x = 24", "x = 8"], "8"),
+    ("equation with a wrong solution", "Find the positive root of x^2 - 5x - 6 = 0.",
+     ["x^2 - 5x - 6 = 0", "(x - 6)(x + 1) = 0", "x = 6"], "6",
+     ["x^2 - 5x - 6 = 0", "(x - 6)(x + 1) = 0", "x = 5"], "5"),
+    ("GC content", "What is the GC content of GGCCAATT?", ["The GC content of GGCCAATT is 50%"], "50%",
+     ["The GC content of GGCCAATT is 60%"], "60%"),
+    ("GC content", "What is the GC content of GGCCAATT, as a fraction?", ["GC content of GGCCAATT = 0.5"], "0.5",
+     ["GC content of GGCCAATT = 0.4"], "0.4"),
+    ("reverse complement", "What is the reverse complement of AACCGT?",
+     ["The reverse complement of AACCGT is ACGGTT"], "ACGGTT", ["The reverse complement of AACCGT is TTGGCA"],
+     "TTGGCA"),
+    ("reverse complement", "What is the reverse complement of AACCGT?",
+     ["The reverse complement of AACCGT is ACGGTT", "so the answer is ACGGTT"], "ACGGTT",
+     ["The reverse complement of AACCGT is ACGGTT", "so the answer is ACGGTA"], "ACGGTA"),
+    ("weight-based dose", "A 60 kg patient is prescribed 4 mg/kg. What is the dose?",
+     ["4 mg/kg × 60 kg = 240 mg"], "240 mg", ["4 mg/kg × 60 kg = 260 mg"], "260 mg"),
+    ("weight-based dose", "A 60 kg patient gets 4 mg/kg of a 40 mg/mL solution. What volume is given?",
+     ["4 mg/kg × 60 kg = 240 mg", "240 mg / 40 mg/mL = 6 mL"], "6 mL",
+     ["4 mg/kg × 60 kg = 240 mg", "240 mg / 40 mg/mL = 5 mL"], "5 mL"),
+    ("weight-based dose", "A 60 kg patient is prescribed 4 mg/kg. What is the dose in mg?",
+     ["4 * 60 = 240", "Dose: 240 mg"], "240", ["4 * 60 = 260", "Dose: 260 mg"], "260"),
+    ("mean in words", "Three tests scored 70, 80 and 96. What is the mean score?",
+     ["The mean of 70, 80 and 96 is 82"], "82", ["The mean of 70, 80 and 96 is 84"], "84"),
+    ("mean in words", "Three tests scored 70, 80 and 96. What is the mean score?",
+     ["70 + 80 + 96 = 246", "246 / 3 = 82"], "82",
+     ["70 + 80 + 96 = 246", "the average of the three scores is 83"], "83"),
+    ("intermediate stated as the answer", "A shop has 12 boxes of 15 pens and sells 30. How many are left?",
+     ["12 * 15 = 180", "180 - 30 = 150", "\\boxed{150}"], "150",
+     ["12 * 15 = 180", "180 - 30 = 150", "\\boxed{180}"], "180"),
+    ("intermediate stated as the answer", "Solve 2x + 3 = 11.",
+     ["2x + 3 = 11", "2x = 8", "x = 4", "Check: 2*4 + 3 = 11", "The answer is 4."], "4",
+     ["2x + 3 = 11", "2x = 8", "x = 4", "The answer is 8."], "8"),
+    ("mod in words", "What is the remainder when 100 is divided by 7?",
+     ["the remainder when 100 is divided by 7 is 2"], "2", ["the remainder when 100 is divided by 7 is 3"], "3"),
+]
+
+
 def make_solutions(seed: int = 14) -> list[dict]:
     r = random.Random(seed)
     rows = []
@@ -173,6 +264,9 @@ def make_solutions(seed: int = 14) -> list[dict]:
             question, steps, reference = make(r, label == "wrong")
             rows.append({"question": question, "solution_steps": steps, "reference": reference, "label": label,
                          "kind": kind})
+    for kind, question, right, right_reference, wrong, wrong_reference in HANDWRITTEN:
+        rows += [{"question": question, "solution_steps": steps, "reference": reference, "label": label, "kind": kind}
+                 for steps, reference, label in ((right, right_reference, "right"), (wrong, wrong_reference, "wrong"))]
     return rows
 
 

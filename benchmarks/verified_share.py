@@ -2,11 +2,12 @@
 
 Compiles specs/math.yaml with a scripted attacker whose solutions (benchmarks/data/claim_kinds.jsonl)
 use each claim kind: arithmetic chains, mod and remainders, C(n, k) / P(n, k) / n!, percentages and
-fractions of, equations and systems, means and sums in words, unit conversions; some carry one planted
-error each. Prints, per kind and overall, the share of rounds whose reference the judge's reference
-check confirmed (`match`), refuted (`mismatch`) and left undecidable, for the right solutions and the
-planted errors apart, and how many wrong references were confirmed (the goal is 0). Run it before and
-after a change to the reference check: the figures are that change's effect on a run.
+fractions of, percentages as results, equations and systems, means and sums in words, unit conversions,
+weight-based doses, genomics, code and stated answers; some carry one planted error each. Prints, per
+kind and overall, the share of rounds whose reference the judge's reference check confirmed (`match`),
+refuted (`mismatch`) and left undecidable, for the right solutions and the planted errors apart, and
+how many wrong references were confirmed (the goal is 0). Run it before and after a change to the
+reference check: the figures are that change's effect on a run.
 
 Run: .venv/bin/python benchmarks/verified_share.py [--rounds N]  (default: every solution once)
 """

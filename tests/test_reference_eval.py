@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from benchmarks.reference_solutions import KINDS, make_solutions
+from benchmarks.reference_solutions import HANDWRITTEN, KINDS, make_solutions
 from nanoflux.cli import main
 from nanoflux.reference_eval import evaluate_references, load_solutions
 
@@ -17,7 +17,8 @@ def test_the_shipped_set_is_what_the_generator_writes_and_covers_every_kind_both
     rows = [json.loads(line) for line in SHIPPED.read_text().splitlines()]
     assert rows == make_solutions()
     assert len(rows) >= 100
-    assert {(row["kind"], row["label"]) for row in rows} == {(k, label) for k in KINDS for label in ("right", "wrong")}
+    kinds = [*KINDS, *(row[0] for row in HANDWRITTEN)]
+    assert {(row["kind"], row["label"]) for row in rows} == {(k, label) for k in kinds for label in ("right", "wrong")}
 
 
 def test_no_wrong_reference_is_confirmed_and_at_least_90_percent_of_right_ones_are():

@@ -34,7 +34,7 @@ _FRACTION_RE = re.compile(
     rf"({_SIGN})\s*(?:\\[dt]?frac\s*\{{\s*(\d+)\s*\}}\s*\{{\s*(\d+)\s*\}}|\\[dt]?frac(\d)(\d)|(\d+)\s*/\s*(\d+))"
 )
 _MIXED_RE = re.compile(r"([-+−]?)(\d+)\s*(?:\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}|\s(\d+)\s*/\s*(\d+))")
-_PERCENT_RE = re.compile(r"^(.*?)\s*(?:\\?%|\\text\{\s*percent\s*\}|percent)$")
+_PERCENT_RE = re.compile(r"^(.*?)\s*(?:\\?%|\\text\{\s*percent\s*\}|percent|per\s+cent|pct\.?)$", re.I)
 _WRAPPERS_RE = re.compile(r"^\\\$|^\$|\\,|\{,\}|\\!|\\ |\s(?=\d{3}\b)")
 
 

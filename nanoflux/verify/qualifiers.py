@@ -15,28 +15,30 @@ from .words import parse_number_words
 
 # Kinds of qualified answer, each with the phrases (as regex alternatives) that introduce it.
 _PREFIXES = {
-    "at least": r"at\s+least|no\s+(?:less|fewer)\s+than|not\s+(?:less|fewer)\s+than|a\s+minimum\s+of"
+    "at least": r"at\s+least|no\s+(?:less|fewer)\s+than|not\s+(?:less|fewer)\s+than|(?:a\s+)?minimum(?:\s+of)?"
                 r"|>=|≥|⩾|\\geq?\b",
-    "at most": r"at\s+most|no\s+more\s+than|not\s+more\s+than|up\s+to|a\s+maximum\s+of|<=|≤|⩽|\\leq?\b",
+    "at most": r"at\s+most|no\s+more\s+than|not\s+more\s+than|up\s+to|(?:a\s+)?maximum(?:\s+of)?|<=|≤|⩽|\\leq?\b",
     "more than": r"more\s+than|greater\s+than|over|above|exceeding|in\s+excess\s+of|>|\\gt\b",
     "less than": r"less\s+than|fewer\s+than|under|below|<|\\lt\b",
     "about": r"about|approximately|approx\.?|around|roughly|nearly|almost|circa|ca\.|close\s+to"
              r"|~|∼|≈|\\approx\b|\\sim\b",
 }
-_SUFFIXES = {"at least": r"or\s+(?:more|greater|higher|above)", "at most": r"or\s+(?:less|fewer|lower|below)"}
+_SUFFIXES = {"at least": r"or\s+(?:more|greater|higher|above|over)|at\s+(?:the\s+)?least|minimum",
+             "at most": r"or\s+(?:less|fewer|lower|below|under)|at\s+(?:the\s+)?most|maximum",
+             "about": r"or\s+so|or\s+thereabouts|approximately|approx\.?|roughly|\(approx(?:\.|imately)?\)"}
 BOUNDS = ("at least", "at most", "more than", "less than")
 
 _NUMBER = r"[-+−]?\$?(?:\d[\d,]*(?:\.\d+)?|\.\d+)"
 _GROUPS = "|".join(f"(?P<{kind.replace(' ', '_')}>{phrases})" for kind, phrases in _PREFIXES.items())
 _PREFIX = re.compile(rf"^(?:{_GROUPS})\s*(?P<rest>.+)$", re.I | re.S)
-_SUFFIX = re.compile(rf"^(?P<rest>.+?)\s+(?:(?P<at_least>{_SUFFIXES['at least']})"
-                     rf"|(?P<at_most>{_SUFFIXES['at most']}))$", re.I | re.S)
+_SUFFIX_GROUPS = "|".join(f"(?P<{kind.replace(' ', '_')}>{phrases})" for kind, phrases in _SUFFIXES.items())
+_SUFFIX = re.compile(rf"^(?P<rest>.+?)\s+(?:{_SUFFIX_GROUPS})$", re.I | re.S)
 _UNSIGNED = r"\$?(?:\d[\d,]*(?:\.\d+)?|\.\d+)"
-# "between 3 and 5", "from 3 to 5", "3 to 5", "3–5" (any dash with any spacing), "3-5" (a bare hyphen
-# only between unsigned numbers, low to high: "10-3" is a subtraction).
+# "between 3 and 5", "from 3 to 5", "3 to 5", "3–5" (any dash with any spacing), "3-5" or "3 - 5" (a
+# hyphen only between unsigned numbers, low to high: "10-3" is a subtraction).
 _RANGE = re.compile(rf"^(?:between\s+(?P<lo1>{_NUMBER})\s+and\s+(?P<hi1>{_NUMBER})"
                     rf"|(?:from\s+)?(?P<lo2>{_NUMBER})\s*(?:to|–|—|\.\.)\s*(?P<hi2>{_NUMBER})"
-                    rf"|(?P<lo3>{_UNSIGNED})-(?P<hi3>{_UNSIGNED}))(?P<tail>(?:\s*%|\s+[^\d\s].*)?)$", re.I | re.S)
+                    rf"|(?P<lo3>{_UNSIGNED})\s*-\s*(?P<hi3>{_UNSIGNED}))(?P<tail>(?:\s*%|\s+[^\d\s].*)?)$", re.I | re.S)
 _ANYWHERE = re.compile(rf"(?<![A-Za-z])(?:{'|'.join(_PREFIXES.values())})\s*{_NUMBER}"
                        rf"|{_NUMBER}\s+(?:{'|'.join(_SUFFIXES.values())})\b|\bbetween\s+{_NUMBER}\s+and\s+{_NUMBER}"
                        rf"|{_NUMBER}\s+to\s+{_NUMBER}"

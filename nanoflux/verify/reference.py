@@ -7,13 +7,16 @@ percentages and words; equations solved by sympy; `claims.quantities` for units 
 `claims.sequences` for genomics) and recomputed, and the final result must be one of the recomputed
 values. A claim no reader can read is never guessed at and never waved through: the reference is
 then "undecidable", naming the step. Python code in the steps (a fenced block) is run in the
-sandbox instead, and its last printed line compared with the reference.
+sandbox instead, and its last printed line compared with the reference: a line it computed, from
+numbers the question gives, beside prose whose claims hold.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import time
+import tokenize
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -43,6 +46,9 @@ _CONSTANT_VALUES = {Fraction(n) for n in (*range(11), 12, 24, 60, 100, 180, 360,
 # Numbers that only count or label ("Step 2", "Case 1", "x_1"), not quantities a step states.
 _NOT_QUANTITY = re.compile(r"(?i)\b(?:step|case|part|stage|method|option|equation|line)\s+\d+|[A-Za-z_]\d+")
 _COMPUTES = re.compile(r"[-+−*/^!(]|sqrt|pi|π")
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
+_PERCENT_WHOLE = re.compile(r"^\d+(?:\.\d+)?\s*%$")
+_TIMES_100 = re.compile(r"[*]\s*100\s*$")
 _NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 # An equation: math characters, with letter runs of at most two (variables "x", "pq"), up to the end.
 _MATH_WORD = re.compile(r"^(?:[\d.+\-−*/^()=²³]|(?<![A-Za-z])[A-Za-z]{1,2}(?![A-Za-z]))+$")
@@ -63,20 +69,25 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
                     sandbox: Sandbox = Sandbox()) -> AnswerCheck:
     """Check that `reference` is what `solution_steps` compute: "match" only for what was recomputed.
 
-    A fenced python block is run in `sandbox` and its last printed line compared with the reference.
+    A fenced python block is run in `sandbox` and its last printed line compared with the reference
+    (undecidable when the code writes that number itself or uses one `question` does not give).
     Otherwise "match" needs every claim recomputed and holding, every number stated in prose given
     by `question` or recomputed by a step, and a final result that is a recomputed value equal to
-    the reference. A false claim is a "mismatch" naming its step; a claim no reader could read, or
-    nothing checkable, is "undecidable" naming the step and why. `evidence["claims"]` records each
-    claim (kind, holds) and `evidence["skipped"]` each unchecked step.
+    the reference (a stated answer: what the last computing step ends at). A false claim is a
+    "mismatch" naming its step; a claim no reader could read, or nothing checkable, is "undecidable"
+    naming the step and why. `evidence["claims"]` records each claim (kind, holds) and
+    `evidence["skipped"]` each unchecked step.
     """
     deadline = time.monotonic() + timeout_s
     steps = [solution_steps] if isinstance(solution_steps, str) else [s for s in solution_steps if isinstance(s, str)]
-    if code := "\n".join(block for step in steps for block in _CODE_BLOCK.findall(step)):
-        return _check_code(code, reference, answer_type, timeout_s, sandbox)
     reading = _read_steps([_CODE_BLOCK.sub("", s) for s in steps])
     if (failed := _recompute(reading.claims, _question_equations(question), deadline)) is not None:
         return failed
+    if code := "\n".join(block for step in steps for block in _CODE_BLOCK.findall(step)):
+        if wrong := next((c for c in reading.claims if c.holds is False), None):  # the prose around the code
+            return AnswerCheck("mismatch", f"step {wrong.step + 1} is wrong: {wrong.text!r} does not hold",
+                               {"method": "recomputed solution steps", "claims": [_record(c) for c in reading.claims]})
+        return _check_code(code, reference, question, answer_type, timeout_s, sandbox)
     evidence: dict = {"method": "recomputed solution steps", "claims": [_record(c) for c in reading.claims],
                       "skipped": reading.skipped}
     if wrong := next((c for c in reading.claims if c.holds is False), None):
@@ -105,9 +116,13 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
     if not reading.claims:
         return AnswerCheck("undecidable", "the steps contain nothing checkable", evidence)
     final = reading.final or _last_value(reading.claims[-1])
-    if not _among(final, established):
+    if not _among(final, established, percent_of=_percents(reading.claims)):
         return AnswerCheck("undecidable", f"the final result {final!r} is not a value any recomputed step computes",
                            evidence)
+    step, ends = _conclusion(reading.claims, given, final)
+    if reading.final is not None and not _among(final, ends, percent_of=_percents(reading.claims, step)):
+        return AnswerCheck("undecidable", f"the stated answer {final!r} is not what the last computing step "
+                                          f"(step {step + 1}) ends at", evidence)
     outcome = check_answer(final, reference, answer_type=answer_type, timeout_s=max(deadline - time.monotonic(), 0.5))
     evidence.update(final_result=final, final_check=outcome.to_dict())
     premises = sum(c.kind == "equation (premise)" for c in reading.claims)
@@ -120,7 +135,8 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
     return AnswerCheck(outcome.verdict, f"{recomputed}; final result undecided: {outcome.reason}", evidence)
 
 
-def _check_code(code: str, reference: str, answer_type: str, timeout_s: float, sandbox: Sandbox) -> AnswerCheck:
+def _check_code(code: str, reference: str, question: str, answer_type: str, timeout_s: float,
+                sandbox: Sandbox) -> AnswerCheck:
     if refused := sandbox.refusal():
         return AnswerCheck("undecidable", refused, {"method": "not run: no sandbox", "sandbox": sandbox.record()})
     run = run_python(code, timeout_s=timeout_s, sandbox=sandbox)
@@ -131,12 +147,33 @@ def _check_code(code: str, reference: str, answer_type: str, timeout_s: float, s
     printed = lines[-1].strip() if lines else run.return_value
     if printed is None:
         return AnswerCheck("undecidable", "the solution's code printed nothing", evidence)
+    evidence["printed"] = printed
+    if (literals := _code_literals(code)) is None:
+        return AnswerCheck("undecidable", "the solution's code could not be read for the numbers it uses", evidence)
+    if _among(printed, {n.value for n in map(parse_number, literals["printable"]) if n}):
+        return AnswerCheck("undecidable", f"the code prints {printed!r}, which it states rather than computes",
+                           evidence)
+    if question and (invented := [n for n in literals["numbers"] if not _among(n, _given(question), _CONSTANT_VALUES)]):
+        return AnswerCheck("undecidable", f"the code uses {', '.join(invented)}, which the question does not give",
+                           evidence)
     outcome = check_answer(printed, reference, answer_type=answer_type, timeout_s=timeout_s)
-    evidence.update(printed=printed, final_check=outcome.to_dict())
+    evidence["final_check"] = outcome.to_dict()
     if outcome.verdict in ("match", "mismatch"):
         verb = "matches" if outcome.verdict == "match" else "does not match"
         return AnswerCheck(outcome.verdict, f"the code prints {printed!r}, which {verb} the reference", evidence)
     return AnswerCheck(outcome.verdict, f"the code prints {printed!r}: {outcome.reason}", evidence)
+
+
+def _code_literals(code: str) -> dict[str, list[str]] | None:
+    """The numbers a piece of Python writes: as number literals ("numbers"), and those plus the numbers
+    inside its strings ("printable"); what it prints must be neither, what it starts from the question's."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+    numbers = [t.string.replace("_", "") for t in tokens if t.type == tokenize.NUMBER]
+    strings = [n for t in tokens if t.type == tokenize.STRING for n in _NUMBER.findall(t.string)]
+    return {"numbers": numbers, "printable": numbers + strings}
 
 
 def _read_steps(steps: list[str]) -> _Reading:
@@ -176,10 +213,10 @@ def _operands(claim: Claim) -> list[str]:
 
 
 def _last_value(claim: Claim) -> str:
-    """What a claim ends at: its last side, or the value an in-process reader read."""
+    """What a claim ends at: its last side as written, or the value an in-process reader read."""
     if claim.equation is not None:
         return claim.equation.split("=")[-1].strip()
-    return claim.parts[-1] if claim.parts else claim.result
+    return claim.result
 
 
 def _clauses(line: str) -> list[str]:
@@ -204,7 +241,7 @@ def _read_clause(index: int, clause: str, allele_p: Fraction | None, reading: _R
     if len(sides) > 1:
         parts, unreadable = _arithmetic(sides)
         if len(parts) > 1 and not unreadable:
-            reading.claims.append(Claim(index, clause, "arithmetic", parts=parts,
+            reading.claims.append(Claim(index, clause, "arithmetic", parts=_percent_sides(parts), result=parts[-1],
                                         approximate="≈" in clause or "\\approx" in clause))
             return
         if equations := _equations(clause):
@@ -231,6 +268,16 @@ def _arithmetic(sides: list[str]) -> tuple[list[str], bool]:
         elif re.search(r"\d", side):
             unreadable = True
     return parts, unreadable
+
+
+def _percent_sides(parts: list[str]) -> list[str]:
+    """Percentages as fractions: "0.25 = 25%" compares 0.25 with 25/100, and "12/48 × 100 = 25%" (a fraction
+    written as a percentage) compares (12/48 × 100)/100 with 25/100."""
+    out = [_PERCENT.sub(r"(\1/100)", part) for part in parts]
+    for i in range(1, len(parts)):
+        if _PERCENT_WHOLE.match(parts[i]) and _TIMES_100.search(parts[i - 1]):
+            out[i - 1] = f"({parts[i - 1]})/100"
+    return out
 
 
 def _core(side: str, *, first: bool, last: bool) -> str | None:
@@ -339,12 +386,39 @@ def _claim_holds(claim: Claim, values: dict[str, dict]) -> bool | None:
 
 def _established(claims: list[Claim]) -> set[Fraction | str]:
     """The values recomputed claims establish: premise equations and restatements ("42 = 42") establish nothing."""
-    return {v for c in claims if c.holds and c.kind != "equation (premise)"
-            and (c.kind != "arithmetic" or any(_COMPUTES.search(p.lstrip("-−")) for p in c.parts)) for v in c.values}
+    return {v for c in claims if c.holds and _computes(c) for v in c.values}
 
 
-def _among(text: str, *pools: set) -> bool:
-    """Whether a number (or a sequence) written in `text` is one of the values in `pools`."""
+def _computes(claim: Claim) -> bool:
+    """Whether a claim computes a value: not an equation set up from the question, not "42 = 42"."""
+    return claim.kind != "equation (premise)" and (
+        claim.kind != "arithmetic" or any(_COMPUTES.search(p.lstrip("-−")) for p in claim.parts))
+
+
+def _percents(claims: list[Claim], step: int | None = None) -> set[Fraction]:
+    """The percentages arithmetic "E × 100 = V" states (V% is E), from every claim or from one step's."""
+    return {c.values[-1] for c in claims if c.holds and c.kind == "arithmetic" and c.values and
+            _TIMES_100.search(c.parts[0]) and step in (None, c.step)}
+
+
+def _conclusion(claims: list[Claim], given: set, final: str) -> tuple[int, set[Fraction | str]]:
+    """The last computing step and the values it ends at. A last step that only checks the stated answer
+    back against the question ("Check: 2*4 + 3 = 11" ends at a number the question gives) is passed over."""
+    computing = [c for c in claims if _computes(c)]
+    steps = sorted({c.step for c in computing}, reverse=True)
+    for number, step in enumerate(steps):
+        here = [c for c in computing if c.step == step]
+        ends = {v for c in here for v in (c.values[-1:] if c.kind == "arithmetic" else c.values)}
+        stated = {n.value for c in here for n in map(parse_number, _NUMBER.findall(c.text)) if n}
+        checks = ends and ends <= given and _among(final, stated) and not _among(final, ends)
+        if not checks or number == len(steps) - 1:
+            return step, ends
+    return -1, set()
+
+
+def _among(text: str, *pools: set, percent_of: set[Fraction] = frozenset()) -> bool:
+    """Whether a number (or a sequence) written in `text` is one of the values in `pools`. A percentage
+    p% is the value p/100 (or p, where `percent_of` holds what "E × 100 = p" made a percentage)."""
     number = parse_number(text.replace("−", "-"))
     if number is None and (quantity := units.parse_quantity(text)):
         number = parse_number(quantity[0])  # "350 mg": the unit was recomputed with the claim
@@ -353,10 +427,13 @@ def _among(text: str, *pools: set) -> bool:
             number = parse_number(m.group(1))  # "17 jars"
     if number is None:
         return any(text.strip().upper() in pool for pool in pools)
-    value = number.value / 100 if number.percent else number.value
-    return any(isinstance(v, Fraction) and (numbers_agree(v, None, candidate, number.places, rel_tol=1e-9,
-                                                          abs_tol=0)[0])
-               for pool in pools for v in pool for candidate in {number.value, value})
+    value, places = number.value, number.places
+    if number.percent:
+        if value in percent_of:
+            return True
+        value, places = value / 100, None if places is None else places + 2
+    return any(isinstance(v, Fraction) and numbers_agree(v, None, value, places, rel_tol=1e-9, abs_tol=0)[0]
+               for pool in pools for v in pool)
 
 
 def _record(claim: Claim) -> dict:

@@ -56,7 +56,8 @@ def parse_quantity(text: str) -> tuple[str, pint.Unit] | None:
     if not m or parse_number(m.group(1)) is None:
         return None
     unit_text = m.group(2).strip()
-    if unit_text in _VARIABLE_LETTERS or unit_text in ("%", "percent", "pi"):  # plain numbers, and 2 pi is 2π
+    # Plain numbers: percentages ("5 pct" is no picocarat), and 2 pi is 2π.
+    if unit_text in _VARIABLE_LETTERS or unit_text.lower() in ("%", "percent", "per cent", "pct", "pct.", "pi"):
         return None
     unit = parse_unit(unit_text)
     if unit is not None and re.fullmatch(r"a[a-z]{1,2}", unit_text) and str(unit).startswith("atto"):

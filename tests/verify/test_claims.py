@@ -179,3 +179,32 @@ def test_right_solutions_as_models_write_them_are_verified(question, reference, 
 ])
 def test_steps_that_do_not_follow_from_the_questions_equations_are_not_verified(question, reference, steps):
     assert check_reference(reference, steps, question=question).verdict in ("mismatch", "undecidable")
+
+
+@pytest.mark.parametrize("question, steps, reference", [
+    ("A shop has 12 boxes of 15 pens and sells 30. How many are left?",
+     ["12 * 15 = 180", "180 - 30 = 150", "The answer is 180."], "180"),  # an intermediate value as the answer
+    ("A shop has 12 boxes of 15 pens and sells 30. How many are left?",
+     ["12 * 15 = 180", "180 - 30 = 150", "180 = 180", "The answer is 180."], "180"),  # a restatement computes nothing
+    ("What is 1 of 4 as a percentage?", ["1/4 = 0.25", "The answer is 0.25%"], "0.25%"),  # 0.25 is 25%, not 0.25%
+    ("What is 1 of 4 as a percentage?", ["1/4 * 100 = 25", "The answer is 0.25%"], "0.25%"),
+])
+def test_a_stated_answer_that_is_not_what_the_steps_end_at_is_not_verified(question, steps, reference):
+    check = check_reference(reference, steps, question=question)
+    assert check.verdict == "undecidable" and reference.rstrip("%") in check.reason
+
+
+@pytest.mark.parametrize("question, steps, reference, verdict", [
+    ("12 of 48 pupils passed. What percent passed?", ["12 / 48 = 0.25", "0.25 = 25%"], "25%", "match"),
+    ("12 of 48 pupils passed. What percent passed?", ["12/48 × 100 = 25%"], "25%", "match"),
+    ("12 of 48 pupils passed. What percent passed?", ["12/48 * 100 = 25", "The answer is 25%"], "25%", "match"),
+    ("12 of 48 pupils passed. What percent passed?", ["12 / 48 = 0.25", "0.25 = 20%"], "20%", "mismatch"),
+    ("12 of 48 pupils passed. What percent passed?", ["12/48 × 100 = 30%"], "30%", "mismatch"),
+])
+def test_a_percentage_a_step_computes_is_its_value_over_100(question, steps, reference, verdict):
+    assert check_reference(reference, steps, question=question).verdict == verdict
+
+
+def test_a_check_after_the_answer_does_not_hide_it():
+    steps = ["2x + 3 = 11", "2x = 8", "x = 4", "Check: 2*4 + 3 = 11", "The answer is 4."]
+    assert check_reference("4", steps, question="Solve 2x + 3 = 11.").verdict == "match"

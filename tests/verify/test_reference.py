@@ -82,7 +82,29 @@ def test_python_that_fails_makes_the_reference_undecidable():
 
 
 def test_python_is_undecidable_where_the_sandbox_cannot_start(tmp_path):
-    steps = ["```python\nprint(252)\n```"]
+    steps = ["```python\nfrom math import comb\nprint(comb(10, 5))\n```"]
     check = check_reference("252", steps, sandbox=Sandbox(bwrap=str(tmp_path / "no-bwrap")))
     assert check.verdict == "undecidable" and "apt-get install bubblewrap" in check.reason
     assert check_reference("252", steps, sandbox=Sandbox(mode="unsafe-local")).verdict == "match"
+
+
+@pytest.mark.parametrize("question, steps, reference", [
+    ("What is 17 * 23?", ["```python\nprint(392)\n```"], "392"),  # prints the reference it writes
+    ("", ["```python\nanswer = '392'\nprint(answer)\n```"], "392"),
+    ("What is 17 * 23?", ["```python\nprint(17 * 25)\n```"], "425"),  # 25: not the question's number
+])
+def test_code_that_prints_a_value_it_does_not_compute_from_the_question_is_undecidable(question, steps, reference):
+    check = check_reference(reference, steps, question=question, sandbox=Sandbox(mode="unsafe-local"))
+    assert check.verdict == "undecidable" and check.evidence["printed"] == reference
+
+
+def test_a_false_claim_next_to_code_is_a_mismatch_though_the_code_prints_the_reference():
+    steps = ["17 * 23 = 400", "```python\nprint(16 * 25)\n```"]
+    check = check_reference("400", steps, sandbox=Sandbox(mode="unsafe-local"))
+    assert check.verdict == "mismatch" and "step 1" in check.reason
+
+
+def test_code_computing_from_the_questions_numbers_is_verified():
+    steps = ["We multiply with code.", "```python\nprint(17 * 23)\n```"]
+    assert check_reference("391", steps, question="What is 17 * 23?", sandbox=Sandbox(mode="unsafe-local")).verdict \
+        == "match"

@@ -27,6 +27,6 @@ class Claim:
     equation: str | None = None
     holds: bool | None = None
     values: list[Fraction | str] = field(default_factory=list)
-    result: str = ""  # the value as the step writes it ("350 mg", "60%"), for in-process readers
+    result: str = ""  # the value its last side states as written ("350 mg", "25%")
     operands: list[str] = field(default_factory=list)  # what it starts from, which the question must give
     why: str = "it could not be evaluated"  # when `holds` stays None

@@ -34,7 +34,8 @@ def read(step: int, clause: str, allele_p: Fraction | None) -> Claim | None:
         places = None if stated.places is None else stated.places + (2 if stated.percent or stated.value > 1 else 0)
         holds, _ = numbers_agree(Fraction(repr(genomics.gc_content(m.group(1)))), None, value, places,
                                  rel_tol=1e-9, abs_tol=0)
-        return Claim(step, clause, "genomics", holds=holds, values=[stated.value], result=m.group(2),
+        return Claim(step, clause, "genomics", holds=holds, values=[value if stated.percent else stated.value],
+                     result=m.group(2),
                      operands=[m.group(1).upper()])
     if allele_p is not None and (m := _HW_CLAIM.search(clause)):
         key = _HW_KEYS["".join(m.group(1).split())]
