@@ -83,12 +83,12 @@ def test_unsafe_local_runs_the_code_and_is_recorded_and_shown(tmp_path: Path):
 
 @requires_isolation
 def test_the_specs_disk_cap_is_the_one_isolated_code_gets(tmp_path: Path):
-    """The code counts the MiB it could write; it prints the reference (17) only if the cap stopped it by 8 MiB."""
+    """The code counts the MiB files it could write (of 20) and prints the count, which the journal keeps."""
     fill = ("written = 0\ntry:\n    for i in range(20):\n        with open(f'fill{i}', 'wb') as f:\n"
             "            f.write(b'x' * (1 << 20))\n        written += 1\nexcept OSError:\n    pass\n"
-            "print(17 if written <= 8 else written)\n")
+            "print(written)\n")
     capped = compile_with(tmp_path / "capped", attacker_writing(fill), SPEC + "sandbox_disk_mb: 8\n")
-    assert [check["verdict"] for check in reference_checks(capped.run_dir)] == ["match", "match"]
+    assert all(0 < int(check["evidence"]["printed"]) <= 8 for check in reference_checks(capped.run_dir))
     assert capped.manifest["sandbox"]["disk_mb"] == 8
     default = compile_with(tmp_path / "default", attacker_writing(fill))
-    assert all(check["verdict"] == "mismatch" for check in reference_checks(default.run_dir))
+    assert all(check["evidence"]["printed"] == "20" for check in reference_checks(default.run_dir))
