@@ -127,7 +127,8 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
     evidence.update(final_result=final, final_check=outcome.to_dict())
     premises = sum(c.kind == "equation (premise)" for c in reading.claims)
     recomputed = f"all {len(reading.claims) - premises} claim(s) recomputed and hold" + (
-        f" (from {premises} equation(s) set up from the question)" if premises else "")
+        f" (from {premises} equation(s) " + ("set up from the question)" if question else
+                                             "taken as given: no question to trace them to)") if premises else "")
     if outcome.verdict == "match":
         return AnswerCheck("match", f"{recomputed} and the final result {final!r} matches the reference", evidence)
     if outcome.verdict == "mismatch":

@@ -108,3 +108,9 @@ def test_code_computing_from_the_questions_numbers_is_verified():
     steps = ["We multiply with code.", "```python\nprint(17 * 23)\n```"]
     assert check_reference("391", steps, question="What is 17 * 23?", sandbox=Sandbox(mode="unsafe-local")).verdict \
         == "match"
+
+
+def test_without_a_question_the_reason_says_equations_were_taken_as_given():
+    assert "taken as given: no question to trace them to" in check_reference("8", ["3x = 24", "x = 8"]).reason
+    asked = check_reference("8", ["3x = 24", "x = 8"], question="Three boxes hold 24 eggs. How many in each box?")
+    assert "set up from the question" in asked.reason
