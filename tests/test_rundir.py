@@ -238,12 +238,13 @@ def test_a_spec_that_is_a_symlink_loop_is_one_message(tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("option", [("--threads", "1000"), ("--workers", "99999"), ("--model", "judge=nonsense")])
+@pytest.mark.parametrize("option", [("--threads", "1000"), ("--workers", "99999"), ("--model", "judge=nonsense"),
+                                    ("--rounds", "-1"), ("--rounds", "abc"), ("--threads", "0"), ("--max-cost", "x")])
 def test_an_invalid_override_is_one_line(tmp_path: Path, option: tuple[str, str]) -> None:
     result = CliRunner().invoke(main, ["compile", str(ROOT / "specs" / "math.yaml"), "--out", str(tmp_path / "run"),
                                        *option])
     assert result.exit_code == 2 and option[1].split("=")[-1] in result.output and "pydantic" not in result.output
-    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert len(result.output.strip().splitlines()) == 1 and result.output.startswith("error: "), result.output
 
 
 # The run dir lives on a 16 MiB tmpfs in a private mount namespace: a first run of 3 rounds sets it up,
