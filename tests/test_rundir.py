@@ -212,12 +212,19 @@ def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-def test_a_corrupt_journal_line_is_one_message_with_its_file_and_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("damage", [
+    lambda line: '{"round_id": 2, "status": "ok", garbage\n',  # not JSON
+    lambda line: "{}\n",  # JSON, but no record: every reader indexed it and crashed
+    lambda line: line.replace('"round_id": 2', '"round_id": "two"'),
+    lambda line: line.replace('"status": "ok"', '"status": "done"'),
+], ids=["not-json", "empty-object", "round-id-a-word", "unknown-status"])
+def test_a_corrupt_journal_line_is_one_message_with_its_file_and_line(tmp_path: Path, damage) -> None:
     run_dir = tmp_path / "run"
     run(run_dir)
     journal = run_dir / "rounds.jsonl"
     lines = journal.read_text().splitlines(keepends=True)
-    lines[2] = '{"round_id": 2, "status": "ok", garbage\n'
+    lines[2] = damage(lines[2])
+    assert lines[2] != journal.read_text().splitlines(keepends=True)[2]
     journal.write_text("".join(lines))
     spec_file = tmp_path / "jars.yaml"
     spec_file.write_text(SPEC)
