@@ -302,3 +302,36 @@ def test_a_full_disk_is_one_message_and_loses_no_journaled_round(tmp_path: Path)
     after = read_journal(run_dir / "rounds.jsonl")
     assert after[: len(kept)] == kept and sorted(r["round_id"] for r in after) == list(range(len(kept) + 3))
     assert result.manifest["counts"]["rounds_played"] == len(kept) + 3
+
+
+# The LM cache (--cache-dir, ~/.cache by default) may sit on another disk than the run: here a full 1 MiB tmpfs.
+CACHE_ON_FULL_DISK = textwrap.dedent("""
+    set -e
+    mount -t tmpfs -o size=1m tmpfs "$SMALL"
+    dd if=/dev/zero of="$SMALL/filler" bs=4k 2>/dev/null || true
+    rc=0
+    "$1" -c "from nanoflux.cli import main; main()" compile "$SPEC_FILE" --out "$OUT/run" --cache-dir "$SMALL/cache" \
+        2>"$OUT/stderr" || rc=$?
+    echo $rc >"$OUT/rc"
+""")
+
+
+def test_an_lm_cache_on_a_full_disk_is_one_message_naming_it(tmp_path: Path) -> None:
+    small, out = tmp_path / "small", tmp_path / "out"
+    small.mkdir()
+    out.mkdir()
+    spec_file = tmp_path / "jars.yaml"
+    spec_file.write_text(SPEC)
+    env = {**ENV, "SMALL": str(small), "OUT": str(out), "SPEC_FILE": str(spec_file)}
+    for wrapper in (["unshare", "--mount"], ["unshare", "--user", "--map-root-user", "--mount"]):
+        done = subprocess.run([*wrapper, "bash", "-c", CACHE_ON_FULL_DISK, "cache-full", sys.executable], env=env,
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+        if (out / "rc").exists():
+            break
+    else:
+        pytest.skip(f"no small filesystem can be mounted here: {done.stderr.strip()[-300:]}")
+    stderr = (out / "stderr").read_text()
+    assert (out / "rc").read_text().strip() == "2", stderr
+    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
+    assert f"cannot write {small / 'cache'}: no space left" in stderr
+    assert not (out / "run" / "rounds.jsonl").exists()
