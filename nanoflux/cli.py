@@ -47,6 +47,37 @@ def parse_models(values: tuple[str, ...]) -> dict[str, str]:
     return models
 
 
+class OneLineUsageError(click.UsageError):
+    """A usage error shown as one line, like NanoFlux's own errors (click's shows the usage, a hint, then it)."""
+
+    def show(self, file: Any = None) -> None:
+        see = f" See `{self.ctx.command_path} --help`." if self.ctx else ""
+        click.secho(f"error: {self.format_message()}{see}", fg="red", err=True, file=file)
+
+
+class Group(click.Group):
+    """The `nanoflux` group: an option out of range, a word where a number goes, an unknown option is one line
+    and exit code 2 (`OneLineUsageError`). `nanoflux` alone still shows the help."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        with _one_line_usage():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _one_line_usage():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _one_line_usage() -> Iterator[None]:
+    try:
+        yield
+    except click.UsageError as exc:
+        if isinstance(exc, (OneLineUsageError, getattr(click.exceptions, "NoArgsIsHelpError", ()))):
+            raise  # the help itself (click >= 8.2 raises it for `nanoflux` alone)
+        raise OneLineUsageError(exc.format_message(), exc.ctx) from None
+
+
 class SpecOption(click.Option):
     """An option that overrides a spec field: its help is that field's description in the spec model,
     read when help is shown (so the CLI starts without importing the model)."""
@@ -63,7 +94,7 @@ class SpecOption(click.Option):
         return super().get_help_record(ctx)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="nanoflux")
 @click.option("-v", "--verbose", is_flag=True,
               help="Say on stderr what NanoFlux recovers from on its own: failed rounds played again, a dead Ray "

@@ -1,7 +1,10 @@
 """The one error type a user can cause, and a full disk said as one: the CLI prints it without a traceback, exits 2."""
 
 import errno
+import os
 from pathlib import Path
+
+LOW_SPACE_BYTES = 1 << 20  # free space below which a failed write is taken for a full disk
 
 
 class NanofluxError(Exception):
@@ -17,3 +20,14 @@ def disk_error(path: Path, exc: OSError) -> NanofluxError | OSError:
         return exc
     return NanofluxError(f"cannot write {path}: no space left on its device; free some space and run the command "
                          "again (`nanoflux compile ... --resume` keeps every round already in the journal)")
+
+
+def out_of_space(path: Path) -> bool:
+    """Whether the filesystem holding `path` is (nearly) full: a failed write there was for want of space.
+
+    For libraries that hide ENOSPC in errors of their own (sqlite's "disk I/O error", chromadb's)."""
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < LOW_SPACE_BYTES

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
 
+from nanoflux.errors import NanofluxError
 from nanoflux.io import append_line, read_jsonl
 
 if TYPE_CHECKING:
@@ -197,11 +198,39 @@ class Journal:
 
 
 def read_journal(path: Path) -> list[RoundRecord]:
-    """All complete records of a journal, none if there is none yet (a torn last line is skipped; a damaged one
-    is a NanofluxError naming its line)."""
+    """All complete records of a journal, none if there is none yet (a torn last line is skipped; a damaged one,
+    not JSON or not a record, is a NanofluxError naming its line)."""
     if not path.exists():
         return []
-    return cast(list[RoundRecord], [record for _, record in read_jsonl(path, fix=DAMAGED, torn_tail=True)])
+    records = []
+    for number, row in read_jsonl(path, fix=DAMAGED, torn_tail=True):
+        if problem := not_a_record(row):
+            raise NanofluxError(f"{path}:{number}: not a journal record ({problem}); {DAMAGED}")
+        records.append(cast(RoundRecord, row))
+    return records
+
+
+def not_a_record(row: dict[str, Any]) -> str | None:
+    """What keeps a JSON object from being a journal record, checked on the fields every reader relies on; None
+    when it is one."""
+    def number(key: str) -> bool:
+        return isinstance(row.get(key), int) and not isinstance(row.get(key), bool) and row[key] >= 0
+
+    curation = row.get("curation")
+    if not number("round_id"):
+        return f"round_id is {row.get('round_id')!r}, not a round number"
+    if row.get("status") not in ("ok", "failed"):
+        return f"status is {row.get('status')!r}, not 'ok' or 'failed'"
+    if not isinstance(row.get("topic"), str) or not number("hops"):
+        return "no topic or hops"
+    if not (isinstance(curation, dict) and isinstance(curation.get("accepted"), bool)
+            and isinstance(curation.get("reason"), str)):
+        return "no curation decision"
+    if row["status"] == "ok" and not (isinstance(row.get("question"), str) and isinstance(row.get("judge"), dict)):
+        return "a played round without its question or judge"
+    if "attempt" in row and not number("attempt"):
+        return f"attempt is {row['attempt']!r}, not a number"
+    return None
 
 
 def last_attempts(records: Iterable[RoundRecord]) -> list[RoundRecord]:

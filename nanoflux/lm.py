@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import difflib
+import errno
 import importlib.util
 import logging
 import os
@@ -40,7 +41,7 @@ from dspy.lm15 import (
 )
 from dspy.utils.exceptions import LMError
 
-from nanoflux.errors import NanofluxError
+from nanoflux.errors import NanofluxError, disk_error, out_of_space
 from nanoflux.names import EMBEDDED_MODEL, LOCAL_PREFIX
 from nanoflux.ratelimit import Limit, RateLimiter, model_key
 
@@ -357,7 +358,12 @@ def configure_cache(directory: Path | None) -> None:
     except OSError as exc:
         raise NanofluxError(f"cannot create the LM cache directory {directory}: {exc.strerror}; "
                             "pick a writable path") from exc
-    dspy.configure_cache(enable_disk_cache=True, enable_memory_cache=True, disk_cache_dir=str(directory))
+    try:
+        dspy.configure_cache(enable_disk_cache=True, enable_memory_cache=True, disk_cache_dir=str(directory))
+    except Exception as exc:  # diskcache's sqlite says "disk I/O error" or "database or disk is full"
+        if not out_of_space(directory):
+            raise
+        raise disk_error(directory, OSError(errno.ENOSPC, f"{type(exc).__name__}: {exc}")) from exc
 
 
 @contextmanager

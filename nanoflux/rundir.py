@@ -24,13 +24,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from nanoflux.errors import NanofluxError, disk_error
+from nanoflux.errors import NanofluxError, disk_error, out_of_space
 from nanoflux.io import TEMP_SUFFIX, write_json
 from nanoflux.layout import DATASET_DIR, RunDir
 
 log = logging.getLogger(__name__)
-
-LOW_SPACE_BYTES = 1 << 20  # free space below which a failed write is taken for a full disk
 
 
 @contextmanager
@@ -134,12 +132,3 @@ def verified(path: Path) -> Path:
                             "interrupted; finish it with `nanoflux compile SPEC --out RUN_DIR --resume` "
                             "(or curate again)")
     return path
-
-
-def out_of_space(path: Path) -> bool:
-    """Whether the filesystem holding `path` is (nearly) full: a failed write there was for want of space."""
-    try:
-        stats = os.statvfs(path)
-    except OSError:
-        return False
-    return stats.f_bavail * stats.f_frsize < LOW_SPACE_BYTES

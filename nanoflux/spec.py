@@ -413,11 +413,19 @@ class Spec(_Strict):
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+MAX_SPEC_BYTES = 16 << 20  # a spec is a small YAML file; more is a wrong path (`/dev/zero` would never end)
+
+
 def load_spec(path: str | Path) -> Spec:
     """Load and validate a spec file; raises NanofluxError naming the field, its line and the fix."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_SPEC_BYTES + 1)
+        if len(data) > MAX_SPEC_BYTES:
+            raise NanofluxError(f"cannot read spec file {path}: more than {MAX_SPEC_BYTES >> 20} MiB, which no spec "
+                                "is (a device?); pass the path of a YAML spec such as specs/math.yaml")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise NanofluxError(f"spec file {path} does not exist; "
                             "pass the path of a YAML spec such as specs/math.yaml") from None

@@ -9,6 +9,9 @@ the server fails and counts what the client sent:
     429      a rate limit with `Retry-After: <retry_after>` seconds
     hang     no answer until the server stops (or `hang_limit` seconds pass): a hung backend
     garbage  200 with a completion whose content is not JSON: output that does not parse
+    not_json 200 whose body is not JSON at all: a proxy's page, not a completion
+    truncated
+             200 whose body stops short of its Content-Length, and the connection closed
     drop     the connection closed without a response: a server dying mid-request
     die      as drop, and the server stops: every later connection is refused
     json_object
@@ -35,7 +38,7 @@ from typing import Any
 from nanoflux.testing import Answer, default_answers, role_of
 from tests.fakes import SCRIPTED_SPEC
 
-BEHAVIOURS = ("ok", "500", "429", "hang", "garbage", "drop", "die", "json_object")
+BEHAVIOURS = ("ok", "500", "429", "hang", "garbage", "not_json", "truncated", "drop", "die", "json_object")
 
 
 # DSPy sends `openai/` models to an api_base through its own HTTP client, and providers it has no
@@ -164,6 +167,11 @@ class FaultServer:
                     self._send(200, _completion(body, json.dumps(payload)))
                 elif behaviour == "garbage":
                     self._send(200, _completion(body, "Sure! The answer is probably 42, I think."))
+                elif behaviour in ("not_json", "truncated"):
+                    body = b"<html>upstream gone</html>" if behaviour == "not_json" else b'{"id": "chatcmpl-fa'
+                    self._send_bytes(200, body, promised=len(body) + 100 * (behaviour == "truncated"))
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
                 elif behaviour == "500":
                     self._send(500, {"error": {"message": "injected failure", "type": "server_error"}})
                 elif behaviour == "429":
@@ -179,10 +187,13 @@ class FaultServer:
                     self.close_connection = True
 
             def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode()
+                self._send_bytes(status, json.dumps(body).encode(), headers=headers)
+
+            def _send_bytes(self, status: int, data: bytes, promised: int | None = None,
+                            headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", str(len(data) if promised is None else promised))
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
                 self.end_headers()

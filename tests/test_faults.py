@@ -101,7 +101,7 @@ def test_a_429_is_retried_after_the_wait_its_retry_after_asks(tmp_path: Path, cl
     assert retried - refused >= 1.9, "Retry-After: 2 honoured (DSPy's own first backoff is 1 s)"
 
 
-@pytest.mark.parametrize("behaviour", ["500", "429", "drop"])
+@pytest.mark.parametrize("behaviour", ["500", "429", "drop", "not_json", "truncated"])
 def test_every_kind_of_server_failure_is_an_lm_failure_of_the_role_that_called(tmp_path: Path, behaviour: str) -> None:
     with FaultServer() as server:
         server.plan("ok", behaviour)  # the attacker's call succeeds, the defender's fails

@@ -212,12 +212,19 @@ def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-def test_a_corrupt_journal_line_is_one_message_with_its_file_and_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("damage", [
+    lambda line: '{"round_id": 2, "status": "ok", garbage\n',  # not JSON
+    lambda line: "{}\n",  # JSON, but no record: every reader indexed it and crashed
+    lambda line: line.replace('"round_id": 2', '"round_id": "two"'),
+    lambda line: line.replace('"status": "ok"', '"status": "done"'),
+], ids=["not-json", "empty-object", "round-id-a-word", "unknown-status"])
+def test_a_corrupt_journal_line_is_one_message_with_its_file_and_line(tmp_path: Path, damage) -> None:
     run_dir = tmp_path / "run"
     run(run_dir)
     journal = run_dir / "rounds.jsonl"
     lines = journal.read_text().splitlines(keepends=True)
-    lines[2] = '{"round_id": 2, "status": "ok", garbage\n'
+    lines[2] = damage(lines[2])
+    assert lines[2] != journal.read_text().splitlines(keepends=True)[2]
     journal.write_text("".join(lines))
     spec_file = tmp_path / "jars.yaml"
     spec_file.write_text(SPEC)
@@ -238,12 +245,13 @@ def test_a_spec_that_is_a_symlink_loop_is_one_message(tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("option", [("--threads", "1000"), ("--workers", "99999"), ("--model", "judge=nonsense")])
+@pytest.mark.parametrize("option", [("--threads", "1000"), ("--workers", "99999"), ("--model", "judge=nonsense"),
+                                    ("--rounds", "-1"), ("--rounds", "abc"), ("--threads", "0"), ("--max-cost", "x")])
 def test_an_invalid_override_is_one_line(tmp_path: Path, option: tuple[str, str]) -> None:
     result = CliRunner().invoke(main, ["compile", str(ROOT / "specs" / "math.yaml"), "--out", str(tmp_path / "run"),
                                        *option])
     assert result.exit_code == 2 and option[1].split("=")[-1] in result.output and "pydantic" not in result.output
-    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert len(result.output.strip().splitlines()) == 1 and result.output.startswith("error: "), result.output
 
 
 # The run dir lives on a 16 MiB tmpfs in a private mount namespace: a first run of 3 rounds sets it up,
@@ -294,3 +302,36 @@ def test_a_full_disk_is_one_message_and_loses_no_journaled_round(tmp_path: Path)
     after = read_journal(run_dir / "rounds.jsonl")
     assert after[: len(kept)] == kept and sorted(r["round_id"] for r in after) == list(range(len(kept) + 3))
     assert result.manifest["counts"]["rounds_played"] == len(kept) + 3
+
+
+# The LM cache (--cache-dir, ~/.cache by default) may sit on another disk than the run: here a full 1 MiB tmpfs.
+CACHE_ON_FULL_DISK = textwrap.dedent("""
+    set -e
+    mount -t tmpfs -o size=1m tmpfs "$SMALL"
+    dd if=/dev/zero of="$SMALL/filler" bs=4k 2>/dev/null || true
+    rc=0
+    "$1" -c "from nanoflux.cli import main; main()" compile "$SPEC_FILE" --out "$OUT/run" --cache-dir "$SMALL/cache" \
+        2>"$OUT/stderr" || rc=$?
+    echo $rc >"$OUT/rc"
+""")
+
+
+def test_an_lm_cache_on_a_full_disk_is_one_message_naming_it(tmp_path: Path) -> None:
+    small, out = tmp_path / "small", tmp_path / "out"
+    small.mkdir()
+    out.mkdir()
+    spec_file = tmp_path / "jars.yaml"
+    spec_file.write_text(SPEC)
+    env = {**ENV, "SMALL": str(small), "OUT": str(out), "SPEC_FILE": str(spec_file)}
+    for wrapper in (["unshare", "--mount"], ["unshare", "--user", "--map-root-user", "--mount"]):
+        done = subprocess.run([*wrapper, "bash", "-c", CACHE_ON_FULL_DISK, "cache-full", sys.executable], env=env,
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+        if (out / "rc").exists():
+            break
+    else:
+        pytest.skip(f"no small filesystem can be mounted here: {done.stderr.strip()[-300:]}")
+    stderr = (out / "stderr").read_text()
+    assert (out / "rc").read_text().strip() == "2", stderr
+    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
+    assert f"cannot write {small / 'cache'}: no space left" in stderr
+    assert not (out / "run" / "rounds.jsonl").exists()

@@ -51,6 +51,14 @@ def test_missing_file_says_which_and_how_to_fix(tmp_path: Path) -> None:
         load_spec(tmp_path / "nope.yaml")
 
 
+def test_a_spec_path_that_never_ends_is_one_message_not_a_memory_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import nanoflux.spec
+
+    monkeypatch.setattr(nanoflux.spec, "MAX_SPEC_BYTES", 1 << 10)
+    with pytest.raises(NanofluxError, match="cannot read spec file /dev/zero: more than"):
+        load_spec("/dev/zero")  # a device: read whole, it filled the memory
+
+
 def test_malformed_yaml_names_the_line() -> None:
     message = _error("name: a\ndescription: [unclosed\nrounds: 3\n")
     assert "malformed YAML" in message and "line" in message
