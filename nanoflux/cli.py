@@ -265,7 +265,8 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
                     f"continue with: {again}", fg="yellow", err=True)
     if trip := result.progress.breaker:
         server = f"{trip['model']} at {trip['api_base']}" if trip["api_base"] else trip["model"]
-        click.secho(f"error: stopped after {trip['after']} rounds in a row failed calling the {trip['role']}'s model "
+        in_a_row = "1 round" if trip["after"] == 1 else f"{trip['after']} rounds in a row"
+        click.secho(f"error: stopped after {in_a_row} failed calling the {trip['role']}'s model "
                     f"{server}. Last error (round {trip['round_id']}): {trip['error']}\n"
                     f"Fix the server or roles.<role> in the spec (timeout, num_retries), then continue with: {again}",
                     fg="red", err=True)

@@ -79,7 +79,8 @@ class RunProgress:
 @dataclass
 class CircuitBreaker:
     """Trips after `limit` rounds in a row failed because an LM call failed, in the order rounds finish
-    (a round waiting for an earlier one to be journaled has still told us the server is down).
+    (a round waiting for an earlier one to be journaled has still told us the server is down). The
+    runner caps `limit` at the rounds it has to play, so a short run whose every round failed trips too.
 
     A round that reached the server and got any answer, even one that did not parse, resets the
     count: the breaker is for a server that is down, not for a model that writes badly.
@@ -334,7 +335,7 @@ def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journ
         logger.info("playing %d failed round(s) again", replays)
     todo = [round_id for round_id in range(spec.rounds) if round_id not in done]
     executor = executor or executor_for(spec)
-    breaker = CircuitBreaker(spec.execution.max_consecutive_failures)
+    breaker = CircuitBreaker(max(1, min(spec.execution.max_consecutive_failures, len(todo))))
     budget = Budget.of(spec.budget, Spending.of(attempts))  # every attempt, earlier sessions included
     feed = RoundFeed(spec, todo, state, breaker, curator.novelty, done, budget=budget, journal=journal,
                      run_id=run_id)

@@ -293,8 +293,9 @@ class ExecutionSpec(_Strict):
     null: no limit (`local/` models, which run inside each worker, are never limited)"""
     max_consecutive_failures: int = Field(5, ge=1)
     """the circuit breaker: after this many rounds in a row failed because an LM call failed (after its
-    retries), the run stops taking rounds, writes its dataset and manifest, names the failing server, and
-    `nanoflux compile` exits 1; `--resume` plays those rounds again once the server is back"""
+    retries), or every round of a shorter run, the run stops taking rounds, writes its dataset and manifest,
+    names the failing server, and `nanoflux compile` exits 1; `--resume` plays those rounds again once the
+    server is back"""
 
 
 class BudgetSpec(_Strict):

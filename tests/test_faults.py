@@ -110,7 +110,18 @@ def test_every_kind_of_server_failure_is_an_lm_failure_of_the_role_that_called(t
     assert record["status"] == "failed" and record["error_kind"] == "lm"
     assert (record["failed_role"], record["failed_model"], record["failed_api_base"]) == (
         "defender", "openai/fault", server.api_base)
-    assert result.progress.failures == {"lm": 1} and result.progress.breaker is None
+    assert result.progress.failures == {"lm": 1} and result.progress.breaker["role"] == "defender"
+
+
+def test_a_run_shorter_than_the_breaker_whose_every_round_failed_exits_1(tmp_path: Path) -> None:
+    with FaultServer(default="500") as server:
+        spec_path = tmp_path / "spec.yaml"
+        spec_path.write_text(fault_spec(server, breaker=5))
+        broken = invoke("compile", str(spec_path), "--rounds", "2", "--out", str(tmp_path / "run"),
+                        "--cache-dir", str(tmp_path / "cache"))
+    assert broken.exit_code == 1, broken.output
+    assert server.count() == 2
+    assert "stopped after 2 rounds in a row failed calling the attacker's model" in broken.output
 
 
 def test_an_answer_that_does_not_parse_resets_the_breaker_count(tmp_path: Path) -> None:
