@@ -31,7 +31,7 @@ from nanoflux.modules import RoleLMs
 from nanoflux.names import ROLES
 from nanoflux.report import build_report
 from nanoflux.rundir import exclusive, run_id
-from nanoflux.runner import RoundPlayer, RunProgress, run_rounds
+from nanoflux.runner import RoundPlayer, RunProgress, rounds_to_play, run_rounds
 from nanoflux.spec import Spec, apply_overrides, load_spec
 from nanoflux.stats import record_counts, role_usage
 from nanoflux.verify.worker import POOL as SYMPY_WORKERS
@@ -98,9 +98,9 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
         make_lms = lms if callable(lms) else build_role_lms if lms is None else None
         role_lms = build_role_lms(spec) if lms is None else lms(spec) if callable(lms) else lms
         require_prices(spec.budget, [lm.model for lm in role_lms.for_round(0).values()])
-        if lms is None:
+        if lms is None and rounds_to_play(spec, last_attempts(read_journal(run.journal)), retry_failed=retry_failed):
             for lm in {id(lm): lm for lm in role_lms.for_round(0).values()}.values():
-                check_reachable(lm)  # fail before the run, not in every round
+                check_reachable(lm)  # fail before the run, not in every round; a finished run needs no server
         program = compile_program(spec, lms=role_lms, program_path=program_path)
         program_hash = program_digest(program)
         program.save(str(run.program))

@@ -119,6 +119,17 @@ def replayable(record: RoundRecord, *, retry_failed: bool = False) -> bool:
     return lm_failed(record) or (retry_failed and record["status"] != "ok")
 
 
+def finished_round_ids(rounds: list[RoundRecord], *, retry_failed: bool = False) -> set[int]:
+    """The ids of journaled rounds (given by their last attempts) that a run does not play again."""
+    return {record["round_id"] for record in rounds if not replayable(record, retry_failed=retry_failed)}
+
+
+def rounds_to_play(spec: Spec, rounds: list[RoundRecord], *, retry_failed: bool = False) -> list[int]:
+    """The round ids a run plays: up to `spec.rounds`, those not journaled or whose last attempt is `replayable`."""
+    done = finished_round_ids(rounds, retry_failed=retry_failed)
+    return [round_id for round_id in range(spec.rounds) if round_id not in done]
+
+
 def round_tasks(spec: Spec, round_ids: list[int]) -> Iterator[dict[str, Any]]:
     """Each round's inputs, a pure function of the spec's seed and the round id (so resume replays them)."""
     topics = list(spec.topics) or [spec.name]
@@ -320,20 +331,15 @@ def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journ
     are handed out.
     """
     state = RunProgress()
-    done: set[int] = set()
-    replays = 0
     attempts = list(journal)  # read once: the rounds and the budget's spending both come from it
     rounds = last_attempts(attempts)
     for record in rounds:
         state.count(record)
-        if replayable(record, retry_failed=retry_failed):
-            replays += record["round_id"] < spec.rounds
-        else:
-            done.add(record["round_id"])
+    done = finished_round_ids(rounds, retry_failed=retry_failed)
+    todo = rounds_to_play(spec, rounds, retry_failed=retry_failed)
     curator.novelty.rebuild([record for record in rounds if is_accepted(record)])
-    if replays:
+    if replays := len({record["round_id"] for record in rounds} & set(todo)):
         logger.info("playing %d failed round(s) again", replays)
-    todo = [round_id for round_id in range(spec.rounds) if round_id not in done]
     executor = executor or executor_for(spec)
     breaker = CircuitBreaker(max(1, min(spec.execution.max_consecutive_failures, len(todo))))
     budget = Budget.of(spec.budget, Spending.of(attempts))  # every attempt, earlier sessions included

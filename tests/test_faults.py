@@ -187,3 +187,18 @@ def test_retry_failed_without_resume_is_refused(tmp_path: Path) -> None:
     spec = Path(__file__).parent.parent / "specs" / "math.yaml"
     result = invoke("compile", str(spec), "--retry-failed", "--out", str(tmp_path / "run"))
     assert result.exit_code == 2 and "add --resume" in result.output
+
+
+def test_resume_of_a_run_with_nothing_left_to_play_needs_no_server(tmp_path: Path) -> None:
+    """A kill during the final writes is finished with --resume, though the server has gone away since."""
+    with FaultServer() as server:
+        spec_path = tmp_path / "spec.yaml"
+        spec_path.write_text(fault_spec(server))
+        args = ["compile", str(spec_path), "--rounds", "2", "--out", str(tmp_path / "run"),
+                "--cache-dir", str(tmp_path / "cache")]
+        assert invoke(*args).exit_code == 0
+    manifest = tmp_path / "run" / "manifest.json"
+    manifest.unlink()  # as if killed before the manifest was written
+    finished = invoke(*args, "--resume")
+    assert finished.exit_code == 0, finished.output
+    assert json.loads(manifest.read_text())["counts"]["rounds_played"] == 2
