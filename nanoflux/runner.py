@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -168,7 +169,7 @@ def play_round(program: dspy.Module, task: Task, program_hash: str) -> PlayedRou
         record.update(status="ok", **{key: result[key] for key in result.keys()})
     except Exception as exc:  # noqa: BLE001 - LM output is untrusted: any failure is a failed round, not a crashed run
         call = failed_call(exc)
-        record.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:2000], error_kind=_error_kind(exc),
+        record.update(status="failed", error=_error_text(exc, call.get("role")), error_kind=_error_kind(exc),
                       failed_role=call.get("role"), failed_model=call.get("model"),
                       failed_api_base=call.get("api_base"))
     record["seconds"] = round(time.time() - started, 3)
@@ -221,6 +222,19 @@ def _rebuild_player(spec_data: dict[str, Any], state: dict[str, Any], program_ha
     program = compile_program(spec, lms=make_lms(spec))
     program.load_state(state)
     return RoundPlayer(spec, program, program_hash, make_lms, cache_dir)
+
+
+# DSPy's own client names its own setting in a timeout; a NanoFlux user sets the role's `timeout` instead.
+_CLIENT_TIMEOUT_HINT = re.compile(r"raise it with Timeouts\(read=\.\.\.\)")
+
+
+def _error_text(exc: Exception, role: str | None) -> str:
+    """What the journal (and the circuit breaker's message) says of a failed round: the error, pointing
+    at the spec's setting where the client's message names its own."""
+    text = f"{type(exc).__name__}: {exc}"
+    if role:
+        text = _CLIENT_TIMEOUT_HINT.sub(f"raise it with roles.{role}.timeout in the spec", text)
+    return text[:2000]
 
 
 def _error_kind(exc: Exception) -> str:
