@@ -166,9 +166,9 @@ def _outermost(paths: Iterable[str]) -> list[str]:
 
 
 # seccomp: refuse fork/vfork/clone (except threads), new namespaces, the kernel keyrings (mapped to root
-# outside, the sandbox would reach root's) and ptrace / process_vm_writev (into its unfiltered PID 1);
-# clone3 answers ENOSYS so that glibc falls back to clone for threads. Another architecture's syscalls
-# (i386 on x86-64) kill the process.
+# outside, the sandbox would reach root's) and ptrace / process_vm_writev (into another process of the
+# sandbox, bwrap's PID 1 included); clone3 answers ENOSYS so that glibc falls back to clone for threads.
+# Another architecture's syscalls (i386 on x86-64) kill the process.
 _ARCHES = {  # machine: (AUDIT_ARCH, clone, clone3, refused: [fork, vfork,] unshare, setns, add_key,
     #                                                  request_key, keyctl, ptrace, process_vm_writev)
     "x86_64": (0xC000003E, 56, 435, (57, 58, 272, 308, 248, 249, 250, 101, 311)),
