@@ -39,7 +39,7 @@ class Spending:
         return spending
 
     def add(self, record: Mapping[str, Any]) -> None:
-        """Count one journaled attempt (a failed one records no usage, and counts as a round that cost 0)."""
+        """Count one journaled attempt (a failed one with the calls it made before it failed)."""
         self.spend.add(record.get("roles"))
         self.rounds += 1
 

@@ -117,7 +117,7 @@ class PlayedRound(TypedDict):
     defender_answer: NotRequired[str]
     judge: NotRequired[JudgeResult]
     models: NotRequired[dict[str, str]]  # role -> model
-    roles: NotRequired[dict[str, RoleUsage]]  # role -> its call
+    roles: NotRequired[dict[str, RoleUsage]]  # role -> its call; a failed round's: the calls it paid for
     # status "failed"; failed_* are None when no role's call raised, absent from journals older than attempts
     error: NotRequired[str]  # "ExceptionType: message", at most 2000 characters
     error_kind: NotRequired[ErrorKind]

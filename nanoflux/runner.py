@@ -32,7 +32,7 @@ from nanoflux.executors.base import Task
 from nanoflux.journal import Journal, PlayedRound, RoundRecord, is_accepted, last_attempts
 from nanoflux.lm import configure_cache
 from nanoflux.modules import RoleLMs
-from nanoflux.modules.round import failed_call
+from nanoflux.modules.round import failed_call, paid_calls
 from nanoflux.spec import Spec
 
 logger = logging.getLogger(__name__)
@@ -172,6 +172,8 @@ def play_round(program: dspy.Module, task: Task, program_hash: str) -> PlayedRou
         record.update(status="failed", error=_error_text(exc, call.get("role")), error_kind=_error_kind(exc),
                       failed_role=call.get("role"), failed_model=call.get("model"),
                       failed_api_base=call.get("api_base"))
+        if paid := paid_calls(exc):
+            record["roles"] = paid  # what the round cost before it failed: the budget and stats count it
     record["seconds"] = round(time.time() - started, 3)
     return cast(PlayedRound, record)
 

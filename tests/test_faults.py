@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from nanoflux import parse_spec
+from nanoflux.budget import Spending
 from nanoflux.cli import main
 from nanoflux.journal import read_journal
 from nanoflux.pipeline import compile_spec
@@ -204,3 +205,22 @@ def test_resume_of_a_run_with_nothing_left_to_play_needs_no_server(tmp_path: Pat
     finished = invoke(*args, "--resume")
     assert finished.exit_code == 0, finished.output
     assert json.loads(manifest.read_text())["counts"]["rounds_played"] == 2
+
+
+def test_a_failed_round_keeps_the_calls_it_paid_for(tmp_path: Path) -> None:
+    """Each answer the server gives costs 10 + 20 tokens: the journal, stats and budget count a failed round's too."""
+    with FaultServer() as server:
+        server.plan("ok", "500")  # the attacker is answered, the defender's call fails
+        lm_failed = compile_against(server, tmp_path / "lm", rounds=1)
+    with FaultServer(default="garbage") as server:  # answered, but nothing parses
+        parse_failed = compile_against(server, tmp_path / "parse", rounds=1)
+        answers = server.count()
+    [record] = read_journal(lm_failed.run_dir / "rounds.jsonl")
+    assert record["error_kind"] == "lm"
+    assert {role: (call["input_tokens"], call["output_tokens"]) for role, call in record["roles"].items()} == {
+        "attacker": (10, 20)}
+    assert run_stats(lm_failed.run_dir)["roles"]["attacker"]["input_tokens"] == 10
+    assert Spending.of(read_journal(lm_failed.run_dir / "rounds.jsonl")).spent("max_tokens") == 30
+    [record] = read_journal(parse_failed.run_dir / "rounds.jsonl")
+    assert record["error_kind"] == "parse" and answers >= 1
+    assert record["roles"]["attacker"]["input_tokens"] == 10 * answers
