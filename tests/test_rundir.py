@@ -273,22 +273,27 @@ DISK_FULL = textwrap.dedent("""
 """)
 
 
-@pytest.mark.slow  # two CLI processes on a filling disk: about a minute
-def test_a_full_disk_is_one_message_and_loses_no_journaled_round(tmp_path: Path) -> None:
+def on_a_small_disk(tmp_path: Path, script: str, env: dict[str, str], *, timeout: float) -> tuple[Path, Path]:
+    """Run `script` (bash; $1 is this Python) in a mount namespace of its own, where it mounts a small tmpfs
+    on $SMALL; it compiles $SPEC_FILE and leaves its exit code in $OUT/rc. Skips where no namespace is allowed."""
     small, out = tmp_path / "small", tmp_path / "out"
     small.mkdir()
     out.mkdir()
     spec_file = tmp_path / "jars.yaml"
     spec_file.write_text(SPEC)
-    env = {**ENV, "SMALL": str(small), "OUT": str(out), "ROOT": str(ROOT), "SPEC_FILE": str(spec_file),
-           "SCRIPT": SCRIPTED_CLI.format(latency=0.0)}
+    env = {**ENV, **env, "SMALL": str(small), "OUT": str(out), "SPEC_FILE": str(spec_file)}
     for wrapper in (["unshare", "--mount"], ["unshare", "--user", "--map-root-user", "--mount"]):
-        done = subprocess.run([*wrapper, "bash", "-c", DISK_FULL, "disk-full", sys.executable], env=env,
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run([*wrapper, "bash", "-c", script, "small-disk", sys.executable], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=timeout)
         if (out / "rc").exists():
-            break
-    else:
-        pytest.skip(f"no small filesystem can be mounted here: {done.stderr.strip()[-300:]}")
+            return small, out
+    pytest.skip(f"no small filesystem can be mounted here: {done.stderr.strip()[-300:]}")
+
+
+@pytest.mark.slow  # two CLI processes on a filling disk: about a minute
+def test_a_full_disk_is_one_message_and_loses_no_journaled_round(tmp_path: Path) -> None:
+    _, out = on_a_small_disk(tmp_path, DISK_FULL, {"ROOT": str(ROOT), "SCRIPT": SCRIPTED_CLI.format(latency=0.0)},
+                                 timeout=600)
     stderr = (out / "stderr").read_text()
     messages = [line for line in re.split(r"[\r\n]", stderr) if line.strip() and not re.search(r"\d+%\|", line)]
     assert (out / "rc").read_text().strip() == "2", stderr
@@ -317,19 +322,7 @@ CACHE_ON_FULL_DISK = textwrap.dedent("""
 
 
 def test_an_lm_cache_on_a_full_disk_is_one_message_naming_it(tmp_path: Path) -> None:
-    small, out = tmp_path / "small", tmp_path / "out"
-    small.mkdir()
-    out.mkdir()
-    spec_file = tmp_path / "jars.yaml"
-    spec_file.write_text(SPEC)
-    env = {**ENV, "SMALL": str(small), "OUT": str(out), "SPEC_FILE": str(spec_file)}
-    for wrapper in (["unshare", "--mount"], ["unshare", "--user", "--map-root-user", "--mount"]):
-        done = subprocess.run([*wrapper, "bash", "-c", CACHE_ON_FULL_DISK, "cache-full", sys.executable], env=env,
-                              cwd=ROOT, capture_output=True, text=True, timeout=300)
-        if (out / "rc").exists():
-            break
-    else:
-        pytest.skip(f"no small filesystem can be mounted here: {done.stderr.strip()[-300:]}")
+    small, out = on_a_small_disk(tmp_path, CACHE_ON_FULL_DISK, {}, timeout=300)
     stderr = (out / "stderr").read_text()
     assert (out / "rc").read_text().strip() == "2", stderr
     assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
