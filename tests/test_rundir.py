@@ -293,7 +293,7 @@ def on_a_small_disk(tmp_path: Path, script: str, env: dict[str, str], *, timeout
 @pytest.mark.slow  # two CLI processes on a filling disk: about a minute
 def test_a_full_disk_is_one_message_and_loses_no_journaled_round(tmp_path: Path) -> None:
     _, out = on_a_small_disk(tmp_path, DISK_FULL, {"ROOT": str(ROOT), "SCRIPT": SCRIPTED_CLI.format(latency=0.0)},
-                                 timeout=600)
+                             timeout=600)
     stderr = (out / "stderr").read_text()
     messages = [line for line in re.split(r"[\r\n]", stderr) if line.strip() and not re.search(r"\d+%\|", line)]
     assert (out / "rc").read_text().strip() == "2", stderr
