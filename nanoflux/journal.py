@@ -160,16 +160,21 @@ def reference_verified(judge: JudgeResult, *, required: bool) -> bool:
 
 
 class Journal:
-    """Append-only JSONL journal with torn-tail repair; numbers each round's attempts from 1."""
+    """Append-only JSONL journal with torn-tail repair; numbers each round's attempts from 1.
+
+    The file is read once, on open: the directory has one writer (`rundir.exclusive`), so what it
+    held then and what this journal appended since is all there is.
+    """
 
     def __init__(self, path: Path):
         self.path = path
         self._repair_tail()
-        self._attempts = Counter(record["round_id"] for record in read_journal(path))
+        self._records = read_journal(path)
+        self._attempts = Counter(record["round_id"] for record in self._records)
 
     def __iter__(self) -> Iterator[RoundRecord]:
         """Every attempt, in the order written."""
-        return iter(read_journal(self.path))
+        return iter(list(self._records))
 
     def rounds(self) -> list[RoundRecord]:
         """Each round once, by its last attempt, in round order."""
@@ -184,6 +189,7 @@ class Journal:
         then 2, ...). A failed write (a full disk) is cut off, keeping every earlier line."""
         record["attempt"] = self.next_attempt(record["round_id"])
         append_line(self.path, record)
+        self._records.append(record)
         self._attempts[record["round_id"]] += 1
 
     def _repair_tail(self) -> None:

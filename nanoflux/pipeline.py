@@ -98,7 +98,8 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
         make_lms = lms if callable(lms) else build_role_lms if lms is None else None
         role_lms = build_role_lms(spec) if lms is None else lms(spec) if callable(lms) else lms
         require_prices(spec.budget, [lm.model for lm in role_lms.for_round(0).values()])
-        if lms is None and rounds_to_play(spec, last_attempts(read_journal(run.journal)), retry_failed=retry_failed):
+        journal = Journal(run.journal)
+        if lms is None and rounds_to_play(spec, journal.rounds(), retry_failed=retry_failed):
             for lm in {id(lm): lm for lm in role_lms.for_round(0).values()}.values():
                 check_reachable(lm)  # fail before the run, not in every round; a finished run needs no server
         program = compile_program(spec, lms=role_lms, program_path=program_path)
@@ -115,7 +116,7 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
         executor = executor or executor_for(spec)
         if isinstance(executor, ThreadExecutor):  # rounds play here: their judges' sympy checks start warm
             SYMPY_WORKERS.prestart(executor.threads)
-        state = run_rounds(spec, player, Journal(run.journal), curator, executor=executor,
+        state = run_rounds(spec, player, journal, curator, executor=executor,
                            progress=progress, retry_failed=retry_failed, run_id=run_id(run_dir))
         manifest = finish_run(run_dir, spec, program_hash=program_hash, program_path=program_path,
                               interrupted=state.interrupted, breaker=state.breaker, budget_stop=state.budget_stop,

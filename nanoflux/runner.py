@@ -347,7 +347,7 @@ def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journ
     are handed out.
     """
     state = RunProgress()
-    attempts = list(journal)  # read once: the rounds and the budget's spending both come from it
+    attempts = list(journal)  # the rounds and the budget's spending both come from these
     rounds = last_attempts(attempts)
     for record in rounds:
         state.count(record)
