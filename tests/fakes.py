@@ -1,9 +1,10 @@
-"""The spec the tests play with the scripted LM (nanoflux.testing): small, two topics, the default rubric; and
-a guard that no LM is called."""
+"""The spec the tests play with the scripted LM (nanoflux.testing): small, two topics, the default rubric; a
+guard that no LM is called; and the CLI, invoked in-process."""
 
 import dspy
 import litellm
 import pytest
+from click.testing import CliRunner, Result
 
 SCRIPTED_SPEC = """
 name: jars
@@ -28,3 +29,10 @@ def forbid_lm(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dspy.BaseLM, "__call__", forbidden)
     monkeypatch.setattr(dspy.BaseLM, "forward", forbidden)
     monkeypatch.setattr(litellm, "completion", forbidden)
+
+
+def invoke(*args: str) -> Result:
+    """`nanoflux ARGS...` run in this process, its output and exit code captured."""
+    from nanoflux.cli import main
+
+    return CliRunner().invoke(main, list(args))

@@ -11,16 +11,14 @@ import shlex
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from nanoflux import NanofluxError, parse_spec
 from nanoflux.budget import Budget, Spending, expected_rounds
-from nanoflux.cli import main
 from nanoflux.journal import read_journal
 from nanoflux.pipeline import compile_spec
 from nanoflux.spec import BudgetSpec, apply_overrides
 from nanoflux.testing import scripted_roles
-from tests.fakes import SCRIPTED_SPEC
+from tests.fakes import SCRIPTED_SPEC, invoke
 from tests.faultserver import (
     CALLS_PER_ROUND,
     PRICED,
@@ -29,10 +27,6 @@ from tests.faultserver import (
     FaultServer,
     priced_spec_text,
 )
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(main, list(args))
 
 
 def round_record(model: str = PRICED, tokens: tuple[int, int] = (10, 20)) -> dict:

@@ -3,15 +3,10 @@
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from nanoflux.cli import main
+from tests.fakes import invoke
 
 ROOT = Path(__file__).parent.parent
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(main, list(args))
 
 
 def test_help_lists_the_commands_with_examples() -> None:

@@ -8,24 +8,18 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from nanoflux import NanofluxError, estimate_cost, parse_spec
-from nanoflux.cli import main
 from nanoflux.journal import read_journal
 from nanoflux.pipeline import compile_spec
 from nanoflux.testing import scripted_roles
-from tests.fakes import SCRIPTED_SPEC
+from tests.fakes import SCRIPTED_SPEC, invoke
 from tests.faultserver import (
     CALLS_PER_ROUND,
     ROUND_USD,
     FaultServer,
     priced_spec_text,
 )
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(main, list(args))
 
 
 def priced_spec(tmp_path: Path, server: FaultServer) -> Path:

@@ -10,14 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from nanoflux import parse_spec
 from nanoflux.budget import Spending
-from nanoflux.cli import main
 from nanoflux.journal import read_journal
 from nanoflux.pipeline import compile_spec
 from nanoflux.stats import run_stats
+from tests.fakes import invoke
 from tests.faultserver import CLIENTS, FaultServer, fault_spec
 
 CALLS_PER_ROUND = 3  # attacker, defender, judge: one request each when nothing fails
@@ -26,10 +25,6 @@ CALLS_PER_ROUND = 3  # attacker, defender, judge: one request each when nothing 
 def compile_against(server: FaultServer, tmp_path: Path, *, spec: str | None = None, **kwargs):
     options = {"out": tmp_path / "run", "cache_dir": tmp_path / "cache", "progress": False}
     return compile_spec(parse_spec(spec or fault_spec(server)), **{**options, **kwargs})
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(main, list(args))
 
 
 def attempts(run_dir: Path) -> list[tuple[int, int, str]]:
