@@ -145,9 +145,7 @@ def measure(run_dir: Path, *, rounds: int | None = None, kept: bool = True) -> E
         raise NanofluxError(f"{run.spec} is not a spec NanoFlux wrote ({type(exc).__name__}); pass a run directory "
                             "made by `nanoflux compile`") from None
     attempts = read_journal(run.journal)
-    spend = Spend()
-    for record in attempts:
-        spend.add(record.get("roles"))
+    spend = Spend.of(attempts)
     if not spend.token_count():
         raise NanofluxError(f"no round in {run_dir} spent a token ({len(attempts)} journaled: each failed, or was "
                             "answered from the cache), so there is nothing to scale up; estimate the spec instead")

@@ -64,8 +64,16 @@ class Spend:
         self.calls: Counter[str] = Counter()  # role -> calls
         self._prices: dict[str, Price | None] = {}
 
+    @classmethod
+    def of(cls, records: Iterable[Mapping[str, Any]]) -> Spend:
+        """What the journal records' calls spent."""
+        spend = cls()
+        for record in records:
+            spend.add(record.get("roles"))
+        return spend
+
     def add(self, roles: Mapping[str, Mapping[str, Any]] | None) -> None:
-        """Count one round's per-role usage (absent in a failed round)."""
+        """Count one round's per-role usage (a failed round's: the calls it made before it failed, if any)."""
         for role, call in (roles or {}).items():
             self.calls[role] += 1
             self.tokens[role, call["model"], "input"] += call["input_tokens"]

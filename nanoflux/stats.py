@@ -175,9 +175,7 @@ def role_cost(records: list[RoundRecord]) -> dict[str, Any]:
     A role that used a model litellm has no price for has cost None (unknown, not free), the model is
     listed under ``unpriced``, and ``total`` sums the priced tokens only.
     """
-    spend = Spend()
-    for record in records:
-        spend.add(record.get("roles"))
+    spend = Spend.of(records)
     per_role = {role: spend.usd(role) for role in spend.roles()}
     return {"per_role": {role: None if usd is None else round(usd, 6) for role, usd in per_role.items()},
             "total": round(spend.priced_usd(), 6), "unpriced": spend.unpriced()}
