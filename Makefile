@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE ?= 1
 export ANONYMIZED_TELEMETRY ?= False
 export LITELLM_LOCAL_MODEL_COST_MAP ?= True
 
-.PHONY: install run lint test test-fast bench clean
+.PHONY: install run lint docs docs-check test test-fast bench clean
 
 # llama.cpp builds portable (AVX2/FMA), not -march=native: on a CPU with AMX (Sapphire Rapids and later)
 # a native build crashed with SIGILL in ggml's AMX kernels in a virtual machine that does not enable them.
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	CMAKE_ARGS="-DGGML_NATIVE=OFF $$CMAKE_ARGS" $(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-## bubblewrap is the sandbox for model-written code (see the README's Safety section).
+## bubblewrap is the sandbox for model-written code (see docs/safety.md).
 install: $(STAMP)
 	@command -v bwrap >/dev/null || (echo "installing bubblewrap, the sandbox for model-written code"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null)
@@ -31,13 +31,21 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/ruff check
 
-## make test: lint, then the whole suite, slow (real-model) tests included, as CI runs it.
-test: lint
+## make docs: serve the manual (docs/, MkDocs) on http://127.0.0.1:8000, rebuilt as you edit it.
+docs: install
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+## The manual builds with no warning: a broken link, a missing page or a page left out of the nav fails.
+docs-check: install
+	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+
+## make test: lint, the manual, then the whole suite, slow (real-model) tests included, as CI runs it.
+test: lint docs-check
 	@command -v chromium >/dev/null || (echo "installing chromium for the report's browser test"; apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
 	$(BIN)/python -m pytest -q
 
-test-fast: lint
+test-fast: lint docs-check
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: install

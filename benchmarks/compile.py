@@ -52,13 +52,13 @@ import torch  # noqa: E402
 from benchmarks.driver import DriverProbe  # noqa: E402
 from benchmarks.embedded_lm import rounds_against_bare  # noqa: E402
 from nanoflux import load_spec  # noqa: E402
-from nanoflux.compiler import role_lm  # noqa: E402
-from nanoflux.journal import read_journal  # noqa: E402
-from nanoflux.layout import RunDir  # noqa: E402
+from nanoflux.base.names import ROLES  # noqa: E402
+from nanoflux.base.paths import RunDir  # noqa: E402
+from nanoflux.engine.compiler import role_lm  # noqa: E402
+from nanoflux.engine.journal import read_journal  # noqa: E402
+from nanoflux.jobs.compile import compile_spec  # noqa: E402
 from nanoflux.modules import RoleLMs  # noqa: E402
-from nanoflux.names import ROLES  # noqa: E402
-from nanoflux.pipeline import compile_spec  # noqa: E402
-from nanoflux.spec import Spec  # noqa: E402
+from nanoflux.spec.model import Spec  # noqa: E402
 
 CALLS_PER_ROUND = 3
 

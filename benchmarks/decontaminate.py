@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nanoflux.curation.decontaminate import Decontaminator, load_benchmark
-from nanoflux.curation.embeddings import Embedder
+from nanoflux.engine.curation.decontaminate import Decontaminator, load_benchmark
+from nanoflux.engine.curation.embeddings import Embedder
 
 DIM = 384
 VOCABULARY = [f"w{i}" for i in range(5000)]

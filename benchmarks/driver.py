@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from nanoflux.curation.decide import Curator
-from nanoflux.curation.novelty import NoveltyFilter
-from nanoflux.journal import Journal
+from nanoflux.engine.curation.decide import Curator
+from nanoflux.engine.curation.novelty import NoveltyFilter
+from nanoflux.engine.journal import Journal
 
 
 class DriverProbe:

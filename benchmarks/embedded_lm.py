@@ -6,7 +6,7 @@ NanoFlux's and DSPy's overhead (prompt formatting, request conversion, parsing).
 side goes first, since llama.cpp reuses the KV cache of an identical prompt prefix.
 
 `rounds_against_bare`: seconds per round of specs/math.yaml in NanoFlux (its thread counts and prompt
-cache, `nanoflux.lm.load_llama`) against the same llama calls replayed on a `Llama` with
+cache, `nanoflux.clients.lm.load_llama`) against the same llama calls replayed on a `Llama` with
 llama-cpp-python's defaults (its thread counts, no prompt cache), round by round.
 
     python benchmarks/embedded_lm.py [--calls 8] [--max-tokens 128] [--rounds 3]
@@ -25,11 +25,11 @@ sys.path.insert(0, str(ROOT))
 import dspy  # noqa: E402
 
 from nanoflux import load_spec  # noqa: E402
-from nanoflux.journal import read_journal  # noqa: E402
-from nanoflux.layout import RunDir  # noqa: E402
-from nanoflux.lm import N_CTX, bound_schema, llama_threads, load_llama, make_lm, resolve_gguf  # noqa: E402
-from nanoflux.names import EMBEDDED_MODEL  # noqa: E402
-from nanoflux.pipeline import compile_spec  # noqa: E402
+from nanoflux.base.names import EMBEDDED_MODEL  # noqa: E402
+from nanoflux.base.paths import RunDir  # noqa: E402
+from nanoflux.clients.lm import N_CTX, bound_schema, llama_threads, load_llama, make_lm, resolve_gguf  # noqa: E402
+from nanoflux.engine.journal import read_journal  # noqa: E402
+from nanoflux.jobs.compile import compile_spec  # noqa: E402
 
 TOPICS = ["prime numbers", "photosynthesis", "volcanoes", "the Roman empire", "DNA", "gravity", "jazz", "tides",
           "enzymes", "glaciers", "probability", "magnetism"]

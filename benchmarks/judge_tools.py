@@ -23,7 +23,7 @@ from fractions import Fraction
 from math import comb
 from pathlib import Path
 
-from nanoflux.reference_eval import evaluate_references, load_solutions
+from nanoflux.jobs.reference_eval import evaluate_references, load_solutions
 from nanoflux.verify import answers_match, run_python
 from nanoflux.verify.sandbox import Sandbox
 

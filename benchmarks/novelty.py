@@ -30,9 +30,9 @@ import numpy as np
 import torch
 from chromadb.config import Settings
 
-from nanoflux.curation.embeddings import load_embedder
-from nanoflux.curation.novelty import COLLECTION, NoveltyFilter
-from nanoflux.names import EMBEDDING_MODEL
+from nanoflux.base.names import EMBEDDING_MODEL
+from nanoflux.engine.curation.embeddings import load_embedder
+from nanoflux.engine.curation.novelty import COLLECTION, NoveltyFilter
 
 CANDIDATE = "How does the proofreading activity of DNA polymerase lower the mutation rate?"
 INSERT_BATCH = 5000  # below chromadb's maximum batch size

@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from nanoflux.journal import Journal
-from nanoflux.layout import JOURNAL_NAME
-from nanoflux.report import build_report
-from nanoflux.spec import parse_spec
+from nanoflux.base.paths import JOURNAL_NAME
+from nanoflux.engine.journal import Journal
+from nanoflux.jobs.report.page import build_report
+from nanoflux.spec.model import parse_spec
 
 REASONS = ("accepted", "out_of_band", "duplicate", "unverified_reference", "incorrect_reference")
 WORDS = "the crate holds boxes of apples each costing three dollars and a discount applies after tax".split()

@@ -46,14 +46,14 @@ import torch  # noqa: E402
 
 from benchmarks.driver import DriverProbe  # noqa: E402
 from nanoflux import load_spec  # noqa: E402
-from nanoflux.curation.decide import Curator  # noqa: E402
-from nanoflux.curation.novelty import NoveltyFilter  # noqa: E402
-from nanoflux.executors import ThreadExecutor  # noqa: E402
-from nanoflux.executors.ray import RayExecutor  # noqa: E402
-from nanoflux.journal import Journal, read_journal  # noqa: E402
-from nanoflux.layout import JOURNAL_NAME  # noqa: E402
-from nanoflux.pipeline import compile_spec  # noqa: E402
-from nanoflux.spec import Spec  # noqa: E402
+from nanoflux.base.paths import JOURNAL_NAME  # noqa: E402
+from nanoflux.engine.curation.decide import Curator  # noqa: E402
+from nanoflux.engine.curation.novelty import NoveltyFilter  # noqa: E402
+from nanoflux.engine.executors import ThreadExecutor  # noqa: E402
+from nanoflux.engine.executors.ray import RayExecutor  # noqa: E402
+from nanoflux.engine.journal import Journal, read_journal  # noqa: E402
+from nanoflux.jobs.compile import compile_spec  # noqa: E402
+from nanoflux.spec.model import Spec  # noqa: E402
 from nanoflux.testing import ScriptedEngine, default_answers, scripted_roles  # noqa: E402
 
 CALLS_PER_ROUND = 3

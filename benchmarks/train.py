@@ -17,8 +17,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from nanoflux.export import export_dataset
-from nanoflux.train import finetune
+from nanoflux.engine.export import export_dataset
+from nanoflux.jobs.train import finetune
 
 
 def record(i: int) -> dict:

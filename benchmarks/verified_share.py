@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from nanoflux.journal import read_journal  # noqa: E402
-from nanoflux.pipeline import compile_spec  # noqa: E402
+from nanoflux.engine.journal import read_journal  # noqa: E402
+from nanoflux.jobs.compile import compile_spec  # noqa: E402
 from nanoflux.testing import ScriptedEngine, scripted_roles  # noqa: E402
 
 SOLUTIONS_PATH = ROOT / "benchmarks" / "data" / "claim_kinds.jsonl"

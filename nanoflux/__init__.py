@@ -16,9 +16,9 @@ from typing import Any
 # Each public name loads its module on first use: `import nanoflux.verify.symbolic` (the sympy
 # worker) must not pull in pydantic, DSPy, chromadb or the models.
 _HOMES = {
-    "NanofluxError": "nanoflux.errors", "Spec": "nanoflux.spec", "load_spec": "nanoflux.spec",
-    "parse_spec": "nanoflux.spec", "compile_spec": "nanoflux.pipeline", "optimize_spec": "nanoflux.optimize",
-    "estimate_cost": "nanoflux.estimate",
+    "NanofluxError": "nanoflux.base.errors", "Spec": "nanoflux.spec.model", "load_spec": "nanoflux.spec.model",
+    "parse_spec": "nanoflux.spec.model", "compile_spec": "nanoflux.jobs.compile",
+    "optimize_spec": "nanoflux.jobs.optimize", "estimate_cost": "nanoflux.jobs.estimate",
 }
 __all__ = sorted(_HOMES)
 

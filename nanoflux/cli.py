@@ -14,9 +14,9 @@ from typing import Any
 
 import click
 
-from nanoflux.errors import NanofluxError, disk_error
-from nanoflux.layout import AblateDir, EvalDir, FinetuneDir, RunDir, dspy_cache_dir
-from nanoflux.names import EMBEDDED_MODEL, ROLES
+from nanoflux.base.errors import NanofluxError, disk_error
+from nanoflux.base.names import EMBEDDED_MODEL, ROLES
+from nanoflux.base.paths import AblateDir, EvalDir, FinetuneDir, RunDir, dspy_cache_dir
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -87,7 +87,7 @@ class SpecOption(click.Option):
         self.field = field
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
-        from nanoflux.spec import describe, field_at
+        from nanoflux.spec.model import describe, field_at
 
         text = describe(field_at(self.field))
         self.help = f"{text[:1].upper()}{text[1:]}. Default: the spec's `{self.field}`."
@@ -169,7 +169,7 @@ def validate(spec: Path) -> None:
     Example:
       nanoflux validate specs/genomics.yaml
     """
-    from nanoflux.spec import load_spec
+    from nanoflux.spec.model import load_spec
 
     loaded = load_spec(spec)
     roles = ", ".join(f"{role}={getattr(loaded.roles, role).model}" for role in ROLES)
@@ -177,7 +177,7 @@ def validate(spec: Path) -> None:
                f"tools {loaded.tools}, band {loaded.curation.band}, roles {roles}, sandbox {loaded.sandbox}")
     settings = {role: getattr(loaded.roles, role) for role in ROLES}
     if any(role.rpm or role.tpm for role in settings.values()):  # else no need to import DSPy
-        from nanoflux.ratelimit import model_key, model_limits
+        from nanoflux.clients.ratelimit import model_key, model_limits
 
         for key, limit in model_limits(settings.values()).items():
             sharing = [role for role, its in settings.items() if model_key(its.model, its.api_base) == key]
@@ -234,7 +234,7 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
       nanoflux compile specs/math.yaml --executor ray --address auto --workers 8 --threads 4
       nanoflux compile specs/math.yaml --model judge=openai/gpt-4o-mini --max-cost 2.50 --out runs/paid
     """
-    from nanoflux.pipeline import compile_spec
+    from nanoflux.jobs.compile import compile_spec
 
     click.get_current_context().with_resource(_torch_on_one_thread())
     execution = {key: value for key, value in
@@ -258,7 +258,7 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
         click.echo(f"  {name}: {result.run_dir / entry['path']} ({entry['rows']} rows)")
     click.echo(f"  manifest: {RunDir(result.run_dir).manifest}")
     if stop := result.progress.budget_stop:
-        from nanoflux.budget import describe_stop
+        from nanoflux.engine.budget import describe_stop
 
         option = "--max-cost" if stop["limit"] == "max_cost" else "--max-tokens"
         click.secho(f"Stopped: {describe_stop(stop)}. Raise {option} (budget.{stop['limit']} in the spec) and "
@@ -311,7 +311,7 @@ def estimate_(source: Path, rounds: int | None, out: Path | None, models: tuple[
       nanoflux estimate specs/math.yaml --model judge=openai/gpt-4o-mini --rounds 1000
       nanoflux estimate runs/math-demo --rounds 5000
     """
-    from nanoflux.estimate import estimate_cost
+    from nanoflux.jobs.estimate import estimate_cost
 
     click.echo(estimate_cost(source, rounds=rounds, out=out, models=parse_models(models), progress=True).render())
 
@@ -343,7 +343,7 @@ def judge_eval(file: Path | None, from_review: Path | None, spec: Path | None, m
       nanoflux judge-eval tests/data/reference_solutions.jsonl
       nanoflux judge-eval --from-review runs/math-demo
     """
-    from nanoflux.judge_eval import judge_eval as evaluate
+    from nanoflux.jobs.judge_eval import judge_eval as evaluate
 
     report = evaluate(file, spec=spec, model=model, out=out, from_review=from_review)
     click.echo(report.render())
@@ -382,7 +382,7 @@ def curate_(run_dir: Path, band: str | None, hops: str | None, steps: str | None
       nanoflux curate runs/math-demo --band L3-L5 --hops 3-4
       nanoflux curate runs/math-demo --band 3.5-4.49 --size 100 --novelty 0.75 --seed 1 --out data/math-l4
     """
-    from nanoflux.curate import curate
+    from nanoflux.jobs.curate import curate
 
     click.get_current_context().with_resource(_torch_on_one_thread())
     result = curate(run_dir, band=band, hops=hops, steps=steps, length=length, size=size, novelty=novelty,
@@ -439,7 +439,7 @@ def decontaminate_(run_dir: Path, against: tuple[Path, ...], field: str | None, 
       nanoflux decontaminate runs/math-demo --against bench/math500.jsonl
       nanoflux decontaminate runs/math-demo --against gpqa.csv --field Question --threshold 0.85
     """
-    from nanoflux.curate import decontaminate
+    from nanoflux.jobs.curate import decontaminate
 
     result = decontaminate(run_dir, against, field=field, threshold=threshold, out=out)
     echo_curation(result.out_dir, result.manifest)
@@ -460,7 +460,7 @@ def stats_(run_dir: Path, json_path: Path | None) -> None:
       nanoflux stats runs/math-demo
       nanoflux stats runs/math-demo --json reports/math-demo.json
     """
-    from nanoflux.stats import format_stats, save_stats
+    from nanoflux.jobs.stats import format_stats, save_stats
 
     stats, path = save_stats(run_dir, json_path)
     click.echo(format_stats(stats))
@@ -495,7 +495,7 @@ def optimize_(spec: Path, recipe: Path, trainset: Path | None, out: Path | None,
       nanoflux optimize specs/math.yaml --recipe optimizers/gepa.yaml --trainset runs/math-demo --out runs/math-gepa
       nanoflux compile specs/math.yaml --program runs/math-gepa/program.json
     """
-    from nanoflux.optimize import optimize_spec
+    from nanoflux.jobs.optimize import optimize_spec
 
     result = optimize_spec(spec, recipe, trainset=trainset, out=out, models=parse_models(models),
                            cache_dir=cache_dir or dspy_cache_dir())
@@ -525,7 +525,7 @@ def report_(run_dir: Path, out: Path | None) -> None:
       nanoflux report runs/math-demo
       nanoflux report runs/math-demo --out reports/math-demo.html
     """
-    from nanoflux.report import build_report
+    from nanoflux.jobs.report.page import build_report
 
     click.echo(f"Report: {build_report(run_dir, out)}")
 
@@ -551,7 +551,7 @@ def review_(run_dir: Path, port: int, open_browser: bool) -> None:
     """
     import time
 
-    from nanoflux.review import serve_review
+    from nanoflux.jobs.review import serve_review
 
     try:
         server = serve_review(run_dir, port=port, open_browser=open_browser)
@@ -604,7 +604,7 @@ def finetune_(data: Path, base: str, method: str, lora: str, epochs: float, max_
       nanoflux finetune runs/math-demo --method grpo --max-steps 20 --max-length 256 --out runs/math-grpo
       nanoflux finetune data/train.jsonl --base HuggingFaceTB/SmolLM2-360M-Instruct --epochs 3
     """
-    from nanoflux.train import finetune
+    from nanoflux.jobs.train import finetune
 
     result = finetune(data, base=base, method=method, lora=lora, epochs=epochs, max_steps=max_steps,
                       out=out or Path(f"runs/finetune-{method}"), seed=seed, learning_rate=learning_rate,
@@ -638,7 +638,7 @@ def eval_(models: tuple[str, ...], data: Path, out: Path | None, answer_type: st
       nanoflux eval --model local/smollm2-135m --data heldout.jsonl
       nanoflux eval --model local/smollm2-135m --model local/smollm2-135m+runs/math-sft --data heldout.jsonl
     """
-    from nanoflux.eval import evaluate
+    from nanoflux.jobs.eval import evaluate
 
     result = evaluate(list(models), data, out=out or Path("runs/eval"), answer_type=answer_type,
                       max_new_tokens=max_new_tokens)
@@ -681,7 +681,7 @@ def ablate_(run_dir: Path, heldout: Path, baseline: Path, bands: tuple[str, ...]
       nanoflux ablate runs/math --heldout heldout.jsonl --baseline data/train.jsonl --band L3 --band L4 --band L5
       nanoflux ablate runs/math --heldout heldout.jsonl --baseline data/train.jsonl --size 50 --size 200 --max-steps 100
     """
-    from nanoflux.ablate import ablate
+    from nanoflux.jobs.ablate import ablate
 
     result = ablate(run_dir, heldout=heldout, baseline=baseline, bands=bands, hops=hops, sizes=sizes,
                     novelty=novelty, base=base, method=method, lora=lora, epochs=epochs, max_steps=max_steps,

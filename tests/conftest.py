@@ -16,7 +16,7 @@ import dspy
 import pytest
 from dspy.dsp.utils.settings import DEFAULT_CONFIG
 
-from nanoflux.lm import configure_cache, restored_cache
+from nanoflux.clients.lm import configure_cache, restored_cache
 
 
 @pytest.fixture(autouse=True)

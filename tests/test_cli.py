@@ -4,9 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import invoke
-
-ROOT = Path(__file__).parent.parent
+from tests.support import ROOT
+from tests.support.fakes import invoke
 
 
 def test_help_lists_the_commands_with_examples() -> None:
@@ -29,7 +28,7 @@ def test_compile_help_shows_every_option() -> None:
 ])
 def test_an_option_that_overrides_a_spec_field_is_described_by_the_spec_model(command: str, option: str,
                                                                                field: str) -> None:
-    from nanoflux.spec import describe, field_at
+    from nanoflux.spec.model import describe, field_at
 
     text = " ".join(invoke(command, "--help").output.split())
     description = describe(field_at(field))
@@ -125,7 +124,7 @@ def test_compile_and_curate_run_torch_on_one_thread_and_leave_it_as_it_was(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
     import torch
 
-    from nanoflux.errors import NanofluxError
+    from nanoflux.base.errors import NanofluxError
 
     seen: list[int] = []
 
@@ -133,8 +132,8 @@ def test_compile_and_curate_run_torch_on_one_thread_and_leave_it_as_it_was(
         seen.append(torch.get_num_threads())
         raise NanofluxError("stopped by the test")
 
-    monkeypatch.setattr("nanoflux.pipeline.compile_spec", job)
-    monkeypatch.setattr("nanoflux.curate.curate", job)
+    monkeypatch.setattr("nanoflux.jobs.compile.compile_spec", job)
+    monkeypatch.setattr("nanoflux.jobs.curate.curate", job)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     before = torch.get_num_threads()
     torch.set_num_threads(2)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from nanoflux.errors import NanofluxError
+from nanoflux.base.errors import NanofluxError
 from nanoflux.rewards import answer_reward, completion_text, format_reward
 from nanoflux.verify import check_answer
 

@@ -1,4 +1,5 @@
-"""The roles as DSPy modules, and the Round that plays attacker -> defender -> judge."""
+"""The roles as DSPy modules, and the Round that plays attacker -> defender -> judge. A module calls the LMs it
+is given; it never builds one (the compiler does) nor writes anything."""
 
 from nanoflux.modules.attacker import Attacker
 from nanoflux.modules.defender import Defender

@@ -6,7 +6,7 @@ from typing import Any
 import dspy
 from pydantic import BaseModel
 
-from nanoflux.scoring import level_name
+from nanoflux.base.scoring import level_name
 from nanoflux.signatures import JudgeSignature
 from nanoflux.verify import AnswerCheck, check_answer, check_reference
 from nanoflux.verify.sandbox import Sandbox
@@ -20,7 +20,7 @@ class Judge(dspy.Module):
 
     The tools' verdict overrides the LM's when the tools can decide; the LM's verdict stands only
     when they cannot (a text answer, say). The overall score is the weighted mean of the dimension
-    scores, and its level (L1..L5) comes from `nanoflux.scoring`. Given `agent_tools`, the
+    scores, and its level (L1..L5) comes from `nanoflux.base.scoring`. Given `agent_tools`, the
     grader is a `dspy.ReAct` agent that may call them before it scores (its calls are returned as
     `tool_calls`); the deterministic evidence still comes first and still overrides.
 

@@ -8,6 +8,7 @@ from typing import Any
 import dspy
 from dspy.utils.usage_tracker import UsageTracker
 
+from nanoflux.clients.usage import token_usage
 from nanoflux.modules.attacker import Attacker
 from nanoflux.modules.defender import Defender
 from nanoflux.modules.judge import Judge
@@ -128,16 +129,6 @@ def sampling(lm: dspy.BaseLM, rollout_id: int | None) -> dspy.BaseLM:
     if rollout_id is None or not (getattr(lm, "kwargs", {}).get("temperature") or 0) > 0:
         return lm
     return lm.copy(rollout_id=rollout_id)
-
-
-def token_usage(usage: UsageTracker) -> dict[str, dict[str, int]]:
-    """Input and output tokens per model that a `dspy.track_usage()` block paid for (a cache hit costs none).
-
-    Providers name the counts prompt/completion or input/output tokens; either is read.
-    """
-    return {model: {"input_tokens": int(used.get("prompt_tokens") or used.get("input_tokens") or 0),
-                    "output_tokens": int(used.get("completion_tokens") or used.get("output_tokens") or 0)}
-            for model, used in usage.get_total_tokens().items()}
 
 
 def failed_call(exc: BaseException) -> dict[str, Any]:

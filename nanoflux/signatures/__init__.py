@@ -1,4 +1,5 @@
-"""The three roles' DSPy signatures; their docstrings are the base prompts the compiler extends per domain."""
+"""The three roles' DSPy signatures; their docstrings are the base prompts the compiler extends per domain.
+Fields and prompts only: no logic, no imports from the rest of the package."""
 
 from nanoflux.signatures.attacker import AttackerSignature
 from nanoflux.signatures.defender import DefenderSignature

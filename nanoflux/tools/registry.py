@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nanoflux.errors import NanofluxError
+from nanoflux.base.errors import NanofluxError
 
 if TYPE_CHECKING:
     from nanoflux.verify.sandbox import Sandbox

@@ -2,7 +2,8 @@
 and the sandbox that runs model-written code.
 
 The names below load their module on first use, so a process that needs one part (the sympy
-worker imports only `symbolic`) does not pay for the rest.
+worker imports only `symbolic`) does not pay for the rest. Nothing here imports the rest of NanoFlux
+but `nanoflux.base`: every other layer may check answers, so the checks depend on none of them.
 """
 
 from __future__ import annotations

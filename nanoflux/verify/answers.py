@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Literal
 
-from nanoflux.errors import NanofluxError
+from nanoflux.base.errors import NanofluxError
 
 from . import extract
 from .numeric import compare_numbers, is_percentage, numbers_agree, parse_number, strip_percent

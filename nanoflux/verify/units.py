@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import pint
 
-from nanoflux.errors import NanofluxError
+from nanoflux.base.errors import NanofluxError
 
 from .numeric import Number, parse_number
 

@@ -4,10 +4,10 @@ import dspy
 import pytest
 from dspy.utils.dummies import DummyLM
 
-from nanoflux.compiler import build_judge
-from nanoflux.errors import NanofluxError
+from nanoflux.base.errors import NanofluxError
+from nanoflux.engine.compiler import build_judge
 from nanoflux.modules import Judge
-from nanoflux.spec import parse_spec
+from nanoflux.spec.model import parse_spec
 from nanoflux.tools import get_tool
 
 QUESTION = "A shelf has 4 boxes of 3 jars and 5 loose jars. How many jars?"

@@ -3,10 +3,8 @@
 import dspy
 import pytest
 from dspy.utils.dummies import DummyLM
-from dspy.utils.usage_tracker import UsageTracker
 
 from nanoflux.modules import Attacker, Defender, Judge, RoleLMs, Round
-from nanoflux.modules.round import token_usage
 
 ATTACK = {"question": "A shelf has 4 boxes of 3 jars and 5 loose jars. How many jars?", "reference_answer": "17",
           "solution_steps": ["4 * 3 = 12", "12 + 5 = 17"], "annotation": "Multiply before adding."}
@@ -91,12 +89,3 @@ def test_an_empty_question_fails_the_round() -> None:
     program = Round(Attacker(), Defender(), Judge(weights=WEIGHTS), lms=lms)
     with pytest.raises(ValueError, match="question"):
         program(topic="t", hops=2, answer_type="numeric")
-
-
-def test_token_usage_sums_each_models_calls_whichever_names_its_provider_uses() -> None:
-    usage = UsageTracker()
-    usage.add_usage("openai/a", {"prompt_tokens": 10, "completion_tokens": 3})
-    usage.add_usage("openai/a", {"prompt_tokens": 5, "completion_tokens": 2})
-    usage.add_usage("anthropic/b", {"input_tokens": 7, "output_tokens": 4})
-    assert token_usage(usage) == {"openai/a": {"input_tokens": 15, "output_tokens": 5},
-                                  "anthropic/b": {"input_tokens": 7, "output_tokens": 4}}

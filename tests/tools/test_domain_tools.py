@@ -2,7 +2,7 @@
 
 import pytest
 
-from nanoflux.errors import NanofluxError
+from nanoflux.base.errors import NanofluxError
 from nanoflux.tools import sympy as algebra
 from nanoflux.verify import genomics, units
 

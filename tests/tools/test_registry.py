@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from nanoflux.errors import NanofluxError
+from nanoflux.base.errors import NanofluxError
 from nanoflux.tools import TOOLS, Tool, get_tool, tool_names
 from tests.verify.attacks import requires_isolation
 
@@ -43,7 +43,7 @@ def test_the_python_tool_runs_code_in_the_sandbox():
 
 def test_validating_a_spec_loads_no_tool_library():
     """Tool names and descriptions come without their functions: neither Biopython nor pint is imported."""
-    code = ("import sys; from nanoflux.spec import load_spec; load_spec('specs/genomics.yaml'); "
+    code = ("import sys; from nanoflux.spec.model import load_spec; load_spec('specs/genomics.yaml'); "
             "load_spec('specs/medical.yaml'); print(sorted(m for m in ('Bio', 'pint', 'sympy') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[]"

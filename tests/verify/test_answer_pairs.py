@@ -3,10 +3,11 @@ and every loose pair (a percentage, bound, range or approximation against a valu
 its pinned verdict: never a match, and undecidable where the answer might still be right."""
 
 import json
-from pathlib import Path
+
+from tests.support import DATA
 
 PAIRS = [json.loads(line)
-         for line in (Path(__file__).parents[1] / "data" / "answer_pairs.jsonl").read_text().splitlines()]
+         for line in (DATA / "answer_pairs.jsonl").read_text().splitlines()]
 
 
 def test_every_equivalent_rewrite_matches_and_every_wrong_pair_does_not():

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from nanoflux.errors import NanofluxError
+from nanoflux.base.errors import NanofluxError
 from nanoflux.verify import ANSWER_TYPES, AnswerCheck, answers_match, check_answer
 
 EQUIVALENT = {

@@ -21,6 +21,7 @@ import pytest
 
 from nanoflux.verify import run_python
 from nanoflux.verify.isolation import WORKDIR, python_roots
+from tests.support import ROOT
 from tests.verify.attacks import HOOK_BYPASS, requires_isolation
 
 pytestmark = requires_isolation
@@ -89,7 +90,7 @@ print(json.dumps(run_python(code, sandbox=Sandbox(mode=sys.argv[1])).to_dict()))
 
 
 def run_as_caller_with_a_secret(code: str, mode: str = "isolated") -> str:
-    env = {**os.environ, "NANOFLUX_TEST_SECRET": SECRET, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {**os.environ, "NANOFLUX_TEST_SECRET": SECRET, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", CALLER, mode], input=HOOK_BYPASS + code, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -117,7 +118,7 @@ def test_nothing_is_written_into_site_packages_the_repository_home_cwd_or_tmp(tm
     name = f"nanoflux-escape-{uuid.uuid4().hex}"
     targets = [Path(p) / f"{name}.pth" for p in {*site.getsitepackages(), sys.prefix}]
     targets += [Path.home() / name, tmp_path / name, Path("/tmp") / name, Path(os.getcwd()) / f"{name}.cwd",
-                Path(__file__).resolve().parents[2] / name]  # and this repository
+                ROOT / name]  # and this repository
     code = "import os\n" + "".join(
         f"try:\n    os.makedirs({str(t.parent)!r}, exist_ok=True)\n    open({str(t)!r}, 'w').write('import os')\n"
         "except OSError as exc:\n    print(exc)\n" for t in targets)
@@ -190,7 +191,7 @@ threading.Event().wait()
 
 def test_a_caller_killed_mid_run_leaves_no_process_behind():
     name = uuid.uuid4().hex[:15]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     caller = subprocess.Popen([sys.executable, "-c", BUSY_CALLER], stdin=subprocess.PIPE, env=env)
     try:
         caller.stdin.write((HOOK_BYPASS + rename_self(name) + "while True:\n    pass\n").encode())

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from nanoflux.verify import check_answer
 from nanoflux.verify.worker import POOL, WorkerPool
+from tests.support import ROOT
 from tests.verify.attacks import requires_isolation
 
 
@@ -101,7 +102,7 @@ time.sleep(600)
 
 @requires_isolation
 def test_an_isolated_worker_dies_with_a_caller_killed_mid_computation():
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     caller = subprocess.Popen([sys.executable, "-c", CALLER], stdout=subprocess.PIPE, text=True, env=env)
     try:
         worker, bwrap = (int(pid) for pid in caller.stdout.readline().split())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from nanoflux.errors import NanofluxError
+from nanoflux.base.errors import NanofluxError
 
 from .. import units
 from ..numeric import numbers_agree, parse_number

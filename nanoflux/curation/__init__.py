@@ -1,1 +1,0 @@
-"""Curation: which rounds become examples (tool-verified, in the quality band, novel)."""

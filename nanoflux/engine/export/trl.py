@@ -1,0 +1,87 @@
+"""TRL's dataset formats: conversational SFT (`messages`), preference pairs, RLVR prompts, stepwise supervision.
+
+SFTTrainer takes `{"messages": [...]}` rows, DPOTrainer `{"prompt", "chosen", "rejected"}` rows
+with message lists, GRPOTrainer `{"prompt": [...]}` rows whose other columns (`answer`,
+`answer_type`) reach the reward functions (`nanoflux.rewards`), and PRMTrainer stepwise-supervision
+rows `{"prompt", "completions", "labels"}` (plain text: its tokenizer reads the prompt as a string),
+all without conversion.
+"""
+
+import re
+from typing import Any
+
+from nanoflux.engine.journal import RoundRecord
+
+# "1. ", "2) ", "Step 3: " at the start of a step: the export numbers steps itself.
+_STEP_NUMBER = re.compile(r"^\s*(?:step\s*)?\d+\s*[.):]\s+", re.IGNORECASE)
+
+
+def verified_solution(record: RoundRecord) -> str:
+    """The tool-verified worked solution: the skill it trains, numbered steps, the final answer."""
+    steps = "\n".join(f"{i}. {_STEP_NUMBER.sub('', step)}" for i, step in enumerate(record["solution_steps"], 1))
+    parts = [f"Approach: {record['annotation']}" if record.get("annotation") else "", steps,
+             f"Answer: {record['reference_answer']}"]
+    return "\n\n".join(part for part in parts if part)
+
+
+def _user(record: RoundRecord) -> dict[str, str]:
+    return {"role": "user", "content": record["question"]}
+
+
+def sft_example(record: RoundRecord) -> dict[str, Any]:
+    return {"messages": [_user(record), {"role": "assistant", "content": verified_solution(record)}]}
+
+
+def dpo_example(record: RoundRecord) -> dict[str, Any] | None:
+    """A preference pair when the judge found the defender wrong: chosen = verified, rejected = the defender's."""
+    if record["judge"]["verdict"] != "incorrect" or not record.get("defender_answer"):
+        return None
+    rejected = f"{record['defender_reasoning']}\n\nAnswer: {record['defender_answer']}".strip()
+    return {
+        "prompt": [_user(record)],
+        "chosen": [{"role": "assistant", "content": verified_solution(record)}],
+        "rejected": [{"role": "assistant", "content": rejected}],
+    }
+
+
+def rlvr_example(record: RoundRecord) -> dict[str, Any]:
+    """A prompt for reinforcement learning with a verifiable reward: the question, its verified answer and its type."""
+    return {"prompt": [_user(record)], "answer": record["reference_answer"], "answer_type": record["answer_type"]}
+
+
+def stepwise_example(record: RoundRecord) -> dict[str, Any] | None:
+    """The solution's checked steps, each labelled by whether the tools recomputed it and it holds; None if none was.
+
+    Read from the reference check's evidence (`nanoflux.verify.check_reference`): a step is True
+    when every claim in it was recomputed and holds, False when one does not hold, and left out
+    (never labelled) when the tools did not recompute it: a step no claim was read from, one with a
+    claim no reader could evaluate, one the check skipped (`evidence["skipped"]`). The reference
+    answer closes the row as a step `Answer: ...` when the tools compared it with what the steps
+    compute. The row ends at its first False step: what follows builds on a wrong value.
+    """
+    check = record["judge"]["reference_check"]
+    evidence = check.get("evidence") or {}
+    claims = evidence.get("claims") or []
+    if not claims:  # no step was read: its solution was code run in the sandbox, or nothing checkable
+        return None
+    skipped = {entry["step"] for entry in evidence.get("skipped") or []}
+    steps = [step for step in record["solution_steps"] if isinstance(step, str)]  # as check_reference numbers them
+    completions: list[str] = []
+    labels: list[bool] = []
+    for number, step in enumerate(steps, 1):
+        mine = [claim for claim in claims if claim["step"] == number]
+        if any(claim.get("holds") is False for claim in mine):
+            return _stepwise(record, [*completions, _STEP_NUMBER.sub("", step)], [*labels, False])
+        if mine and number not in skipped and all(claim.get("recomputed") and claim.get("holds") for claim in mine):
+            completions.append(_STEP_NUMBER.sub("", step))
+            labels.append(True)
+    final = (evidence.get("final_check") or {}).get("verdict")
+    if final in ("match", "mismatch"):
+        completions.append(f"Answer: {record['reference_answer']}")
+        labels.append(final == "match")
+    return _stepwise(record, completions, labels) if labels else None
+
+
+def _stepwise(record: RoundRecord, completions: list[str], labels: list[bool]) -> dict[str, Any]:
+    return {"prompt": record["question"], "completions": completions, "labels": labels}
+

@@ -1,0 +1,256 @@
+"""The run journal, rounds.jsonl: one JSON object per finished attempt at a round, append-only.
+
+Each record is written and fsynced as soon as its round finishes, so a killed run loses at most
+the rounds still in flight. A line torn by a crash is dropped on the next open. A round played
+again (its LM call failed, or `--retry-failed`) gets a new line with the next `attempt` number;
+earlier attempts stay as the audit trail, and every reader counts a round by its last attempt
+(`last_attempts`).
+
+A record's shape is `RoundRecord`: the JSON on disk is the contract, the types only name it.
+"""
+
+# No `from __future__ import annotations`: TypedDict reads NotRequired from evaluated annotations only.
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
+
+from nanoflux.base.errors import NanofluxError
+from nanoflux.base.io import append_line, read_jsonl
+
+if TYPE_CHECKING:
+    from nanoflux.verify.answers import Verdict  # importing it loads pint and sympy's wrappers
+
+DAMAGED = ("a journal line is one JSON record, and this one was damaged outside NanoFlux: restore it from a backup, "
+           "or delete that line (its round is then played again on --resume)")
+
+ErrorKind = Literal["parse", "lm", "error"]  # why a round failed (`nanoflux.engine.runner._error_kind`)
+REFUTED = ("mismatch", "error")  # reference-check verdicts that prove a reference wrong
+
+
+class Check(TypedDict):
+    """A tool check (`nanoflux.verify.AnswerCheck.to_dict`): only `match` means the tools showed it."""
+
+    verdict: "Verdict"
+    reason: str
+    evidence: dict[str, Any]
+
+
+class ToolCall(TypedDict):
+    """One call an agentic judge made before it scored (`nanoflux.modules.judge.tool_calls`)."""
+
+    tool: str
+    args: dict[str, Any]
+    observation: Any
+
+
+class JudgeResult(TypedDict):
+    """What the judge made of a round (`nanoflux.modules.Judge`): rubric scores, their weighted overall and
+    its level, the verdict on the defender's answer, and the tools' evidence for it."""
+
+    scores: dict[str, int]  # rubric dimension -> 1..5
+    overall: float
+    level: str  # L1..L5 (`nanoflux.base.scoring.level_name`)
+    verdict: Literal["correct", "incorrect"]  # the defender's answer
+    verdict_source: Literal["tools", "judge"]  # who decided the verdict: the tools when they could
+    critique: str
+    reference_check: Check  # the reference answer against the attacker's own solution steps
+    answer_check: Check  # the defender's answer against the reference
+    tool_calls: NotRequired[list[ToolCall]]  # absent from journals written before the agentic judge
+
+
+class RoleUsage(TypedDict):
+    """One role's call in a round: the model that played it, its latency and tokens (0 on a cache hit)."""
+
+    model: str
+    seconds: float
+    input_tokens: int
+    output_tokens: int
+
+
+class Contamination(TypedDict):
+    """A benchmark item a question copies or paraphrases (`nanoflux.engine.curation.decontaminate`)."""
+
+    benchmark: str  # the benchmark file, as the spec names it
+    item: int  # the item's row in that file, from 0
+    text: str  # the item's question
+    method: Literal["ngram", "embedding"]  # a shared word 8-gram, or embeddings at least as close as the threshold
+    similarity: float  # cosine similarity of the question's and the item's embeddings
+    ngram: NotRequired[str]  # method "ngram": the first 8-gram they share, normalised
+
+
+class Curation(TypedDict):
+    """The curator's decision on a round (`nanoflux.engine.curation.decide.Curator.decide`)."""
+
+    accepted: bool
+    reason: str  # "accepted", or why not: one of `nanoflux.engine.curation.decide.REASONS`
+    similarity: NotRequired[float | None]  # to the nearest accepted question (None: none yet); absent if failed
+    nearest_id: NotRequired[str | None]
+    # the benchmark items the question matches, most similar first (empty: clean); present only when the spec's
+    # `curation.decontaminate` names benchmarks, and the round was played
+    contamination: NotRequired[list[Contamination]]
+
+
+class PlayedRound(TypedDict):
+    """A round as a player returns it (`nanoflux.engine.runner.play_round`), before the driver curates it.
+
+    The task's inputs and the timing are always there; a round with status "ok" adds what the
+    roles made (question ... roles), a "failed" one adds what went wrong (error ... failed_api_base).
+    """
+
+    round_id: int
+    topic: str
+    hops: int
+    answer_type: str
+    avoid: list[str]  # accepted questions the attacker was shown to steer away from
+    rollout_id: NotRequired[int]  # keys the round's LM calls in DSPy's cache (`runner.rollout_id`); absent before it
+    program_hash: str
+    started_at: str  # ISO 8601, UTC
+    status: Literal["ok", "failed"]
+    seconds: float
+    # status "ok"
+    question: NotRequired[str]
+    reference_answer: NotRequired[str]
+    solution_steps: NotRequired[list[str]]
+    annotation: NotRequired[str]
+    defender_reasoning: NotRequired[str]
+    defender_answer: NotRequired[str]
+    judge: NotRequired[JudgeResult]
+    models: NotRequired[dict[str, str]]  # role -> model
+    roles: NotRequired[dict[str, RoleUsage]]  # role -> its call; a failed round's: the calls it paid for
+    # status "failed"; failed_* are None when no role's call raised, absent from journals older than attempts
+    error: NotRequired[str]  # "ExceptionType: message", at most 2000 characters
+    error_kind: NotRequired[ErrorKind]
+    failed_role: NotRequired[str | None]
+    failed_model: NotRequired[str | None]
+    failed_api_base: NotRequired[str | None]
+
+
+class RoundRecord(PlayedRound):
+    """One line of rounds.jsonl: a played round with the curator's decision and its attempt number."""
+
+    curation: Curation
+    attempt: NotRequired[int]  # 1, 2, ... per round (`Journal.append`); absent from journals older than it
+
+
+def is_accepted(record: RoundRecord) -> bool:
+    """Whether the curator kept the round (the dataset holds it)."""
+    return record["curation"]["accepted"]
+
+
+def is_refuted(record: RoundRecord) -> bool:
+    """A played round whose reference answer the tools proved wrong: never accepted, the source of wrong steps."""
+    return record["status"] == "ok" and reference_refuted(record["judge"])
+
+
+def reference_refuted(judge: JudgeResult) -> bool:
+    """The tools proved the reference answer wrong (its own solution steps give another value, or fail)."""
+    return judge["reference_check"]["verdict"] in REFUTED
+
+
+def reference_verified(judge: JudgeResult, *, required: bool) -> bool:
+    """Whether a round's reference answer counts as verified, the one rule curation and the optimizers share.
+
+    `required` is the spec's `curation.require_verified_reference`: True, only a reference the tools
+    confirmed (`match`) counts; False, also one no tool could decide (`undecidable`). A refuted one
+    (`REFUTED`) never counts.
+    """
+    verdict = judge["reference_check"]["verdict"]
+    return verdict == "match" or (not required and verdict == "undecidable")
+
+
+class Journal:
+    """Append-only JSONL journal with torn-tail repair; numbers each round's attempts from 1.
+
+    The file is read once, on open: the directory has one writer (`rundir.exclusive`), so what it
+    held then and what this journal appended since is all there is.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._repair_tail()
+        self._records = read_journal(path)
+        self._attempts = Counter(record["round_id"] for record in self._records)
+
+    def __iter__(self) -> Iterator[RoundRecord]:
+        """Every attempt, in the order written."""
+        return iter(list(self._records))
+
+    def rounds(self) -> list[RoundRecord]:
+        """Each round once, by its last attempt, in round order."""
+        return last_attempts(self)
+
+    def next_attempt(self, round_id: int) -> int:
+        """The attempt number the next line written for `round_id` gets."""
+        return self._attempts[round_id] + 1
+
+    def append(self, record: RoundRecord) -> None:
+        """Write one attempt at a round and fsync it; sets its `attempt` (1 for a round's first line,
+        then 2, ...). A failed write (a full disk) is cut off, keeping every earlier line."""
+        record["attempt"] = self.next_attempt(record["round_id"])
+        append_line(self.path, record)
+        self._records.append(record)
+        self._attempts[record["round_id"]] += 1
+
+    def _repair_tail(self) -> None:
+        """Cut a last line without its newline (a write interrupted by a kill)."""
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            with self.path.open("r+b") as handle:
+                handle.truncate(keep)
+
+
+def read_journal(path: Path) -> list[RoundRecord]:
+    """All complete records of a journal, none if there is none yet (a torn last line is skipped; a damaged one,
+    not JSON or not a record, is a NanofluxError naming its line)."""
+    if not path.exists():
+        return []
+    records = []
+    for number, row in read_jsonl(path, fix=DAMAGED, torn_tail=True):
+        if problem := not_a_record(row):
+            raise NanofluxError(f"{path}:{number}: not a journal record ({problem}); {DAMAGED}")
+        records.append(cast(RoundRecord, row))
+    return records
+
+
+def not_a_record(row: dict[str, Any]) -> str | None:
+    """What keeps a JSON object from being a journal record, checked on the fields every reader relies on; None
+    when it is one."""
+    def number(key: str) -> bool:
+        return isinstance(row.get(key), int) and not isinstance(row.get(key), bool) and row[key] >= 0
+
+    curation = row.get("curation")
+    if not number("round_id"):
+        return f"round_id is {row.get('round_id')!r}, not a round number"
+    if row.get("status") not in ("ok", "failed"):
+        return f"status is {row.get('status')!r}, not 'ok' or 'failed'"
+    if not isinstance(row.get("topic"), str) or not number("hops"):
+        return "no topic or hops"
+    if not (isinstance(curation, dict) and isinstance(curation.get("accepted"), bool)
+            and isinstance(curation.get("reason"), str)):
+        return "no curation decision"
+    if row["status"] == "ok" and not (isinstance(row.get("question"), str) and isinstance(row.get("judge"), dict)):
+        return "a played round without its question or judge"
+    if "attempt" in row and not number("attempt"):
+        return f"attempt is {row['attempt']!r}, not a number"
+    return None
+
+
+def last_attempts(records: Iterable[RoundRecord]) -> list[RoundRecord]:
+    """Each round once, by its last attempt (the last line written for it), in round order.
+
+    The one rule every reader of a journal follows: counts, datasets, stats, the report, novelty
+    replay and training sets describe a round by what its last attempt made.
+    """
+    last: dict[int, RoundRecord] = {}
+    for record in records:
+        last[record["round_id"]] = record
+    return [last[round_id] for round_id in sorted(last)]
+
+
+def read_rounds(path: Path) -> list[RoundRecord]:
+    """A journal's rounds, each once by its last attempt, in round order (see `last_attempts`)."""
+    return last_attempts(read_journal(path))

@@ -1,6 +1,0 @@
-"""Export: accepted rounds -> TRL-ready datasets (SFT messages, DPO pairs, RLVR prompts, stepwise supervision)."""
-
-from nanoflux.export.dataset import export_dataset
-from nanoflux.export.trl import dpo_example, rlvr_example, sft_example, stepwise_example, verified_solution
-
-__all__ = ["dpo_example", "export_dataset", "rlvr_example", "sft_example", "stepwise_example", "verified_solution"]

@@ -1,0 +1,74 @@
+"""The dataset card: every dataset folder loads with `datasets` by its card alone, and the manifest vouches for it."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import datasets
+import yaml
+
+from nanoflux import parse_spec
+from nanoflux.engine.export.card import render_card, size_category
+from nanoflux.jobs.compile import compile_spec
+from nanoflux.jobs.curate import curate
+from nanoflux.testing import scripted_roles
+from tests.support.fakes import SCRIPTED_SPEC
+
+SPEC = SCRIPTED_SPEC + "output: {formats: [sft, dpo, rlvr], license: cc-by-4.0}\n"
+
+
+def header(card: Path) -> dict:
+    text = card.read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+def vouched(out_dir: Path) -> str:
+    """The card's text, once its manifest entry matches its bytes."""
+    entry = json.loads((out_dir / "manifest.json").read_text())["card"]
+    data = (out_dir / entry["path"]).read_bytes()
+    assert entry["path"] == "dataset/README.md" and entry["sha256"] == hashlib.sha256(data).hexdigest()
+    assert entry["bytes"] == len(data)
+    return data.decode()
+
+
+def test_a_run_and_a_curated_selection_each_get_a_card_that_datasets_loads(tmp_path: Path) -> None:
+    spec = parse_spec(SPEC)
+    run = compile_spec(spec, out=tmp_path / "run", cache_dir=tmp_path / "cache", lms=scripted_roles(),
+                       progress=False).run_dir
+    card = vouched(run)
+    meta = header(run / "dataset" / "README.md")
+    assert meta["license"] == "cc-by-4.0" and meta["language"] == ["en"] and meta["size_categories"] == ["n<1K"]
+    assert [c["config_name"] for c in meta["configs"]] == ["sft", "dpo", "rlvr", "examples"]
+    assert "Counting jars on shelves." in card and "shelves, crates" in card and "huggingface-cli upload" in card
+    sft = datasets.load_dataset(str(run / "dataset"), "sft", split="train", cache_dir=str(tmp_path / "hf"))
+    assert len(sft) == 6 and sft[0]["messages"][0]["role"] == "user"
+    rlvr = datasets.load_dataset(str(run / "dataset"), "rlvr", split="train", cache_dir=str(tmp_path / "hf"))
+    assert set(rlvr.column_names) >= {"prompt", "answer"}
+
+    selection = curate(run, size=2, out=tmp_path / "picked").out_dir
+    picked = vouched(selection)
+    assert "size `2`" in picked and header(selection / "dataset" / "README.md")["license"] == "cc-by-4.0"
+    assert len(datasets.load_dataset(str(selection / "dataset"), "sft", split="train",
+                                     cache_dir=str(tmp_path / "hf"))) == 2
+
+
+def test_the_card_shows_decontamination_and_review_only_when_the_manifest_has_them() -> None:
+    spec = parse_spec(SCRIPTED_SPEC)
+    reasons = {"out_of_band": 2, None: 3, "duplicate": 1}  # None: the accepted rounds
+    plain = {"dataset": {"sft": {"rows": 3}}, "counts": {"accepted": 3, "reasons": reasons}}
+    card = render_card(spec, plain)
+    assert "Decontamination" not in card and "Human review" not in card and "- duplicate: 1\n- out_of_band: 2" in card
+    assert header_of(card)["license"] == "other"
+    benchmark = {"path": "math500.jsonl", "items": 500, "checked": 3, "matched": 1}
+    full = {**plain, "decontamination": {"threshold": 0.9, "ngram": 8, "embedding_model": "all-MiniLM-L6-v2",
+                                         "benchmarks": [benchmark]},
+            "counts": {**plain["counts"], "review": {"reviewed": 2, "rejected": 1, "kept": 1}}}
+    card = render_card(spec, full)
+    assert "| math500.jsonl | 500 | 3 | 1 |" in card and "- rejected: 1" in card
+    assert [size_category(n) for n in (0, 999, 1000, 250_000, 5_000_000)] == [
+        "n<1K", "n<1K", "1K<n<10K", "100K<n<1M", "n>1M"]
+
+
+def header_of(card: str) -> dict:
+    return yaml.safe_load(card.split("---\n")[1])

@@ -1,0 +1,317 @@
+"""The run report: every figure matches the journal, unfinished and empty runs say so, `compile` and
+`curate` write one, and a real headless Chromium draws its plots and browses its rounds without errors."""
+
+import base64
+import copy
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nanoflux.base.errors import NanofluxError
+from nanoflux.base.paths import JOURNAL_NAME, REPORT_NAME
+from nanoflux.cli import main
+from nanoflux.engine.journal import Journal
+from nanoflux.jobs.report.page import build_report
+from nanoflux.jobs.stats import run_stats
+from nanoflux.spec.model import parse_spec
+from tests.support.records import make_record
+
+SPEC = parse_spec("name: demo\ndescription: d\ntopics: [rates, ratios]\ncuration: {band: L3-L5, novelty: 0.8}\n")
+PLOTS = ("acceptance", "levels", "scores", "similarity", "topics", "complexity", "defender", "roles")
+RECORDS = [
+    make_record(0, topic="rates", hops=2, overall=4.0, similarity=None),
+    make_record(1, topic="rates", hops=3, overall=4.6, verdict="correct", similarity=0.35, steps=["a", "b", "c"]),
+    make_record(2, topic="ratios", hops=3, overall=2.0, accepted=False, reason="out_of_band", similarity=0.12),
+    make_record(3, topic="ratios", hops=4, overall=3.9, accepted=False, reason="duplicate", similarity=0.93),
+    make_record(4, topic="ratios", hops=2, accepted=False, reason="incorrect_reference", reference_check="mismatch"),
+    make_record(5, topic="rates", hops=4, status="failed"),
+]
+
+
+def timed(record: dict, started: str, seconds: float) -> dict:
+    return {**record, "started_at": started, "seconds": seconds}
+
+
+def make_run(path: Path, records: list[dict], *, manifest: bool = True) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "spec.json").write_text(SPEC.model_dump_json())
+    journal = Journal(path / JOURNAL_NAME)
+    for record in reversed(records):  # the journal is in finishing order, not round order
+        journal.append(record)
+    if manifest:
+        (path / "manifest.json").write_text(json.dumps({"counts": {"rounds_played": len(records)},
+                                                        "interrupted": False}))
+    return path
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    records = [timed(record, "2026-01-01T10:00:30+00:00", 1.0) for record in copy.deepcopy(RECORDS)]
+    records[0], records[4] = (timed(records[0], "2026-01-01T10:00:00+00:00", 5.0),
+                              timed(records[4], "2026-01-01T10:01:00+00:00", 15.0))
+    records[1]["roles"]["judge"] = {"model": "openai/gpt-4o-mini", "seconds": 0.4, "input_tokens": 2000,
+                                    "output_tokens": 2000}
+    return make_run(tmp_path / "run", records)
+
+
+def text_of(html: str, element_id: str) -> str:
+    return re.search(rf'id="{element_id}">([^<]*)<', html).group(1)
+
+
+def embedded_rounds(html: str) -> list[dict]:
+    return json.loads(re.search(r'<script type="application/json" id="rounds-data">(.*?)</script>', html,
+                                re.S).group(1))
+
+
+def test_the_summary_counts_rounds_acceptance_failures_and_cost_as_the_journal_has_them(run_dir: Path) -> None:
+    html = build_report(run_dir).read_text()
+    assert (text_of(html, "played"), text_of(html, "accepted"), text_of(html, "failed")) == ("6", "2", "1")
+    assert text_of(html, "rate") == "33.3%"
+    # gpt-4o-mini at litellm's bundled prices ($0.15 / $0.60 per million tokens); the embedded model is free
+    assert text_of(html, "cost") == "$0.0015"
+    assert "local/smollm2-135m" in html and "1 min 15 s" in html, "models per role and wall time (10:00:00-10:01:15)"
+
+
+def test_the_roles_table_sums_calls_tokens_and_cost_over_the_played_rounds(run_dir: Path) -> None:
+    html = build_report(run_dir).read_text()
+    judge = re.search(r'<tr data-role="judge">(.*?)</tr>', html).group(1)
+    assert re.findall(r'class="num">([^<]*)<', judge) == ["5", str(4 * 10 + 2000), str(4 * 5 + 2000), "0.16", "0.0015"]
+    attacker = re.search(r'<tr data-role="attacker">(.*?)</tr>', html).group(1)
+    assert re.findall(r'class="num">([^<]*)<', attacker) == ["5", "50", "25", "0.10", "0.0000"]
+
+
+def test_a_model_litellm_cannot_price_makes_its_cost_unknown_not_free(tmp_path: Path) -> None:
+    record = make_record(0)
+    record["roles"]["judge"]["model"] = "openai/my-own-vllm-model"
+    cost = run_stats(make_run(tmp_path / "run", [record]))["cost"]
+    assert cost["per_role"] == {"attacker": 0.0, "defender": 0.0, "judge": None}
+    assert cost["unpriced"] == ["openai/my-own-vllm-model"]
+
+
+def test_each_rejection_reason_is_counted_and_links_to_its_examples(run_dir: Path) -> None:
+    html = build_report(run_dir).read_text()
+    rows = dict(re.findall(r'<tr data-reason="([^"]+)"><td>[^<]*</td><td class="num">(\d+)</td>', html))
+    assert rows == {"accepted": "2", "out_of_band": "1", "duplicate": "1", "incorrect_reference": "1", "failed": "1"}
+    assert len(re.findall(r'<a href="#examples" class="reason-link" data-reason=', html)) == 5
+
+
+def test_every_plot_is_an_inline_png(run_dir: Path) -> None:
+    html = build_report(run_dir).read_text()
+    for plot in PLOTS:
+        image = re.search(rf'<figure id="plot-{plot}">.*?<img src="data:image/png;base64,([^"]+)"', html, re.S)
+        assert image and base64.b64decode(image.group(1)).startswith(b"\x89PNG"), plot
+    assert not re.search(r'(src|href)="(https?:)?//', html), "nothing is fetched from the network"
+
+
+def test_the_plotted_figures_are_the_journals(run_dir: Path) -> None:
+    stats = run_stats(run_dir)
+    assert [point["accepted"] for point in stats["acceptance_curve"]] == [1, 2, 2, 2, 2, 2]
+    assert stats["acceptance_curve"][-1]["rate"] == pytest.approx(2 / 6, abs=1e-4)
+    assert stats["by_level"] == {"L2": {"rounds": 1, "accepted": 0}, "L4": {"rounds": 3, "accepted": 1},
+                                 "L5": {"rounds": 1, "accepted": 1}, "failed": {"rounds": 1, "accepted": 0}}
+    assert stats["scores"] == {"correctness": {"1": 0, "2": 5, "3": 0, "4": 0, "5": 0},
+                               "clarity": {"1": 0, "2": 0, "3": 0, "4": 5, "5": 0}}
+    assert [b["count"] for b in stats["similarity"]["bins"]] == [0, 1, 1, 1, 0, 0, 0, 0, 0, 1]
+    assert stats["by_topic"] == {"rates": {"rounds": 3, "accepted": 2}, "ratios": {"rounds": 3, "accepted": 0}}
+    l4 = stats["by_level_profile"]["L4"]
+    assert (l4["rounds"], l4["hops"], l4["mean_hops"], l4["steps"]) == (3, {"2": 2, "4": 1}, 2.67, {"2": 3})
+    assert stats["by_level_profile"]["L5"]["defender_correct_rate"] == 1.0
+    assert l4["defender_correct_rate"] == 0.0
+    assert stats["wall_seconds"] == 75.0
+
+
+def test_the_examples_browser_embeds_every_round_with_its_decision_and_evidence(run_dir: Path) -> None:
+    rounds = embedded_rounds(build_report(run_dir).read_text())
+    assert [(r["id"], r["accepted"], r["reason"]) for r in rounds] == [
+        (r["round_id"], r["curation"]["accepted"], r["curation"]["reason"]) for r in RECORDS]
+    first = rounds[0]
+    assert first["question"] == RECORDS[0]["question"] and first["steps"] == RECORDS[0]["solution_steps"]
+    assert first["defender_answer"] == "12" and first["critique"] == "Added instead of multiplying."
+    assert first["evidence"]["answer_check"]["reason"] == "12 != 17" and first["scores"]["clarity"] == 4
+    assert rounds[5]["level"] == "failed" and rounds[5]["error"].startswith("AdapterParseError")
+
+
+def test_lm_text_cannot_break_out_of_the_page(tmp_path: Path) -> None:
+    html = build_report(make_run(tmp_path / "run",
+                                 [make_record(0, question="</script><script>alert(1)</script>")])).read_text()
+    assert "<script>alert(1)" not in html
+    assert embedded_rounds(html)[0]["question"] == "</script><script>alert(1)</script>"
+
+
+def test_a_killed_run_is_reported_up_to_its_last_complete_round(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run", RECORDS[:3], manifest=False)
+    with (run / JOURNAL_NAME).open("a") as journal:
+        journal.write('{"round_id": 3, "topic": "ra')  # the line a kill -9 tore
+    html = build_report(run).read_text()
+    assert "no manifest yet: it is still going, or was stopped before it finished" in html
+    assert text_of(html, "played") == "3" and len(embedded_rounds(html)) == 3
+
+
+def test_a_run_whose_journal_outgrew_its_manifest_says_it_is_still_going(run_dir: Path) -> None:
+    Journal(run_dir / JOURNAL_NAME).append(make_record(6))
+    assert "The journal holds 7 rounds, the manifest 6" in build_report(run_dir).read_text()
+
+
+@pytest.mark.parametrize("journal", ["", '{"round_id": 0, "top'], ids=["no journal", "only a torn line"])
+def test_an_empty_run_renders_a_clear_message_and_no_plots(tmp_path: Path, journal: str) -> None:
+    run = make_run(tmp_path / "run", [], manifest=False)
+    if journal:
+        (run / JOURNAL_NAME).write_text(journal)
+    html = build_report(run).read_text()
+    assert "No round has finished yet in" in html and "<figure" not in html
+    assert text_of(html, "played") == "0"
+
+
+def test_a_directory_without_a_run_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(NanofluxError, match="holds no run"):
+        build_report(tmp_path)
+    with pytest.raises(NanofluxError, match="does not exist"):
+        build_report(tmp_path / "missing")
+
+
+def test_the_cli_writes_the_report_where_asked_and_exits_2_on_a_bad_directory(run_dir: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["report", str(run_dir), "--out", str(tmp_path / "out" / "r.html")])
+    assert result.exit_code == 0 and (tmp_path / "out" / "r.html").is_file()
+    assert str(tmp_path / "out" / "r.html") in result.output
+    failed = CliRunner().invoke(main, ["report", str(tmp_path / "missing")])
+    assert failed.exit_code == 2 and "does not exist" in failed.output
+
+
+def test_compile_writes_the_report_into_its_run_directory(tmp_path: Path) -> None:
+    from nanoflux.jobs.compile import compile_spec
+    from nanoflux.testing import scripted_roles
+
+    result = compile_spec(SPEC, rounds=2, out=tmp_path / "run", cache_dir=tmp_path / "cache", lms=scripted_roles(),
+                          progress=False)
+    assert text_of((result.run_dir / REPORT_NAME).read_text(), "played") == "2"
+
+
+def test_curate_writes_a_report_of_its_selection(tmp_path: Path) -> None:
+    from nanoflux.jobs.curate import curate
+
+    questions = ["How many apples are in 3 crates of 4?", "A train covers 120 km in 2 hours; what is its speed?",
+                 "Split 45 sweets in the ratio 2:3; how many in the larger share?"]
+    run = make_run(tmp_path / "run", [make_record(i, question=q, overall=2.5 + i) for i, q in enumerate(questions)])
+    result = curate(run, band="L4-L5")
+    html = (result.out_dir / REPORT_NAME).read_text()
+    assert "A re-curation of" in html and text_of(html, "accepted") == "2"
+    assert [(r["id"], r["reason"]) for r in embedded_rounds(html)] == [(0, "not_selected"), (1, "accepted"),
+                                                                     (2, "accepted")]
+
+
+MATCH = {"benchmark": "bench/math500.jsonl", "item": 17, "text": "A shelf holds 9 boxes of 3 jars and 5 more jars.",
+         "method": "ngram", "similarity": 0.985, "ngram": "boxes of 3 jars and 5 more jars"}
+
+
+def contaminated_run(path: Path) -> Path:
+    """A run whose round 0 copied a benchmark item: its decision and the manifest's `decontamination` say so."""
+    copied = make_record(0, question="A shelf holds 8 boxes of 3 jars and 5 more jars. How many jars?",
+                         accepted=False, reason="contaminated")
+    copied["curation"]["contamination"] = [MATCH]
+    clean = make_record(1)
+    clean["curation"]["contamination"] = []
+    run = make_run(path, [copied, clean], manifest=False)
+    benchmark = {"path": MATCH["benchmark"], "field": "problem", "items": 500, "sha256": "ab" * 32, "checked": 2,
+                 "matched": 1, "methods": {"ngram": 1}, "worst": [{"round_id": 0, "question": copied["question"],
+                                                                   **MATCH}]}
+    (run / "manifest.json").write_text(json.dumps({
+        "counts": {"rounds_played": 2}, "interrupted": False,
+        "decontamination": {"threshold": 0.9, "ngram": 8, "embedding_model": "all-MiniLM-L6-v2",
+                            "benchmarks": [benchmark]}}))
+    return run
+
+
+def test_the_benchmark_matches_are_shown_per_benchmark_with_the_question_beside_the_item(tmp_path: Path) -> None:
+    html = build_report(contaminated_run(tmp_path / "run")).read_text()
+    row = re.search(r'<tr data-benchmark="bench/math500.jsonl">(.*?)</tr>', html).group(1)
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", row) == ["bench/math500.jsonl", "problem", "500", "2", "1", "ngram 1"]
+    matches = re.search(r'<table class="matches" data-benchmark="bench/math500.jsonl">(.*?)</table>', html, re.S)
+    assert "A shelf holds 8 boxes" in matches.group(1) and "#17: A shelf holds 9 boxes" in matches.group(1)
+    assert "ngram" in matches.group(1) and "0.985" in matches.group(1)
+    assert [r["contamination"] for r in embedded_rounds(html)] == [[MATCH], []]
+
+
+def test_a_report_without_benchmarks_has_no_contamination_section(run_dir: Path) -> None:
+    assert 'id="decontamination"' not in build_report(run_dir).read_text()
+
+
+# A real browser: the plots are drawn, the examples browser lists, pages and filters rounds, no console errors.
+
+@pytest.fixture
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("Chromium is not installed (make test installs it)")
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1300,1000"):
+        options.add_argument(flag)
+    profile = tempfile.mkdtemp(prefix="nanoflux-chromium-")
+    options.add_argument(f"--user-data-dir={profile}")
+    options.binary_location = shutil.which("chromium")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_a_headless_browser_draws_the_plots_and_browses_and_filters_the_rounds(tmp_path: Path, browser) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    topics = ["rates", "ratios", "percentages"]
+    records = [make_record(i, topic=topics[i % 3], overall=1.0 + (i % 9) / 2, accepted=i % 4 == 0,
+                           reason="accepted" if i % 4 == 0 else "out_of_band", similarity=(i % 10) / 10)
+               for i in range(120)]
+    browser.get(build_report(make_run(tmp_path / "run", records)).as_uri())
+
+    def shown() -> list[str]:
+        return [item.get_attribute("data-round")
+                for item in browser.find_elements(By.CSS_SELECTOR, "#round-list .round")]
+
+    images = browser.find_elements(By.CSS_SELECTOR, "figure img")
+    assert len(images) == len(PLOTS)
+    assert all(browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 100", img)
+               for img in images), "every plot decodes and is drawn"
+    assert shown() == [str(i) for i in range(50)], "the first page lists 50 rounds"
+    browser.find_element(By.ID, "next").click()
+    assert shown()[0] == "50" and "rounds 51-100 of 120" in browser.find_element(By.ID, "page-info").text
+
+    Select(browser.find_element(By.ID, "filter-status")).select_by_value("accepted")
+    assert shown() == [str(i) for i in range(0, 120, 4)]
+    Select(browser.find_element(By.ID, "filter-topic")).select_by_visible_text("ratios")
+    assert shown() == [str(i) for i in range(0, 120, 4) if i % 3 == 1]
+    Select(browser.find_element(By.ID, "filter-level")).select_by_visible_text("L5")
+    assert shown() and all(i % 9 >= 7 for i in map(int, shown())), "L5 is an overall score of 4.5 or more"
+
+    browser.find_element(By.CSS_SELECTOR, '.reason-link[data-reason="out_of_band"]').click()
+    assert len(shown()) == 50 and "of 90" in browser.find_element(By.ID, "page-info").text
+    first = browser.find_element(By.CSS_SELECTOR, "#round-list .round summary")
+    first.click()
+    # The details body is built by the "toggle" event, which the browser dispatches as a later task.
+    body = WebDriverWait(browser, 10).until(
+        lambda driver: driver.find_element(By.CSS_SELECTOR, "#round-list .round .body"))
+    assert records[1]["question"] in body.text
+    assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
+
+
+def test_a_headless_browser_shows_the_benchmark_item_a_contaminated_round_matches(tmp_path: Path, browser) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(build_report(contaminated_run(tmp_path / "run")).as_uri())
+    browser.find_element(By.CSS_SELECTOR, '#round-list .round[data-round="0"] summary').click()
+    body = WebDriverWait(browser, 10).until(
+        lambda driver: driver.find_element(By.CSS_SELECTOR, "#round-list .round .body"))
+    assert "BENCHMARK MATCH (NGRAM, SIMILARITY 0.985)" in body.text.upper()
+    assert f"bench/math500.jsonl item #17: {MATCH['text']}" in body.text
+    assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []

@@ -1,0 +1,201 @@
+"""The spec: defaults make a short spec valid; every class of bad spec names the field, line and fix."""
+
+from pathlib import Path
+
+import pytest
+
+from nanoflux import NanofluxError, load_spec, parse_spec
+from nanoflux.base.scoring import Band
+from nanoflux.spec.doc import END, PAGE, REGENERATE, START, render_table, replace_table, rows
+from nanoflux.spec.model import CurationSpec, RoleSpec
+from tests.support import ROOT
+
+SPECS = sorted(ROOT.joinpath("specs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+def test_every_shipped_spec_is_valid(path: Path) -> None:
+    spec = load_spec(path)
+    assert spec.name == path.stem
+    assert spec.topics and spec.rubric.dimensions
+
+
+def test_three_example_specs_ship() -> None:
+    assert {p.stem for p in SPECS} >= {"math", "genomics", "medical"}
+
+
+def test_a_two_line_spec_is_valid_with_documented_defaults() -> None:
+    spec = parse_spec("name: algebra\ndescription: Multi-step algebra.\n")
+    assert spec.roles.attacker.model == "local/smollm2-135m"
+    assert spec.roles.alternate is True
+    assert spec.questions.hops == (2, 4)
+    assert spec.questions.answer_type == "numeric"
+    assert spec.curation.band == "L3-L5" and spec.curation.novelty == 0.8
+    assert spec.output.formats == ["sft", "dpo"]
+    assert abs(sum(spec.rubric.weights().values()) - 1) < 1e-9
+
+
+def test_hops_accept_a_range_string_or_a_single_number() -> None:
+    assert parse_spec("name: a\ndescription: d\nquestions: {hops: 3-5}").questions.hops == (3, 5)
+    assert parse_spec("name: a\ndescription: d\nquestions: {hops: 2}").questions.hops == (2, 2)
+
+
+def _error(text: str) -> str:
+    with pytest.raises(NanofluxError) as caught:
+        parse_spec(text, source="bad.yaml")
+    return str(caught.value)
+
+
+def test_missing_file_says_which_and_how_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(NanofluxError, match="does not exist.*specs/math.yaml"):
+        load_spec(tmp_path / "nope.yaml")
+
+
+def test_a_spec_path_that_never_ends_is_one_message_not_a_memory_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import nanoflux.spec.model
+
+    monkeypatch.setattr(nanoflux.spec.model, "MAX_SPEC_BYTES", 1 << 10)
+    with pytest.raises(NanofluxError, match="cannot read spec file /dev/zero: more than"):
+        load_spec("/dev/zero")  # a device: read whole, it filled the memory
+
+
+@pytest.mark.parametrize(("text", "fragments"), [
+    pytest.param("name: a\ndescription: [unclosed\nrounds: 3\n", ["malformed YAML", "line"],
+                 id="malformed-yaml-names-the-line"),
+    pytest.param("- just\n- a list\n", ["name: algebra"], id="not-a-mapping-shows-a-minimal-example"),
+    pytest.param("name: a\ndescription: d\ncuration:\n  novelti: 0.9\n",
+                 ["curation.novelti (line 4)", "did you mean `novelty`"], id="unknown-field-suggests-the-close-one"),
+    pytest.param("name: a\ndescription: d\nround: 3\n", ["round (line 3)", "did you mean `rounds`"],
+                 id="unknown-top-level-field-suggests-the-close-one"),
+    pytest.param("name: a\ndescription: d\nroles:\n  judge:\n    temperature: hot\n",
+                 ["roles.judge.temperature (line 5)", "'hot'"], id="wrong-type-names-the-field-path-and-line"),
+    pytest.param("name: a\n",
+                 ["description (line 1): required field is missing; add it (the domain, in a few sentences;"],
+                 id="missing-field-is-named-with-its-description"),
+    pytest.param("name: a\ndescription: d\nrubric:\n  dimensions:\n    - {name: x}\n",
+                 ["rubric.dimensions.0.description (line 5): required field is missing; add it (what a 5 looks like"],
+                 id="missing-nested-field-is-named-with-its-description"),
+    pytest.param("name: a\ndescription: d\nquestions:\n  answer_type: essay\n",
+                 ["questions.answer_type (line 4)", "'numeric'"], id="unknown-answer-type-lists-the-valid-ones"),
+    pytest.param("name: a\ndescription: d\ntools: [sympy, calculator]\n", ["tools", "calculator", "sympy"],
+                 id="unknown-tool-lists-the-known-tools"),
+    pytest.param("name: a\ndescription: d\ncuration:\n  band: L7\n", ["curation.band (line 4)", "L3-L5"],
+                 id="bad-band-shows-the-accepted-forms"),
+    pytest.param("name: a\ndescription: d\nquestions: {hops: [4, 2]}\n", ["hops"], id="backwards-hops-are-rejected"),
+    pytest.param("name: a\ndescription: d\nrubric:\n  dimensions:\n"
+                 "    - {name: x, description: one}\n    - {name: x, description: two}\n", ["unique"],
+                 id="duplicate-rubric-dimensions-are-rejected"),
+    pytest.param("name: a\ndescription: d\nrounds: 0\nthreads: -1\n", ["2 problem(s)"],
+                 id="every-problem-is-reported-at-once"),
+])
+def test_a_bad_spec_is_one_message_naming_the_problem_and_the_fix(text: str, fragments: list[str]) -> None:
+    message = _error(text)
+    assert all(fragment in message for fragment in fragments), message
+
+
+def test_digest_ignores_rounds_and_threads_but_not_models() -> None:
+    base = parse_spec("name: a\ndescription: d\n")
+    more = parse_spec("name: a\ndescription: d\nrounds: 99\nthreads: 4\n")
+    other = parse_spec("name: a\ndescription: d\nroles: {judge: {model: openai/gpt-4o-mini}}\n")
+    assert base.digest() == more.digest() != other.digest()
+
+
+def test_a_run_stopped_by_a_slow_server_may_resume_with_more_patience() -> None:
+    base = parse_spec("name: a\ndescription: d\n")
+    patient = parse_spec("name: a\ndescription: d\nroles: {judge: {timeout: 600, num_retries: 10, rpm: 60, "
+                         "tpm: 9000}}\nexecution: {max_consecutive_failures: 50}\n")
+    assert (patient.roles.judge.timeout, patient.roles.judge.num_retries) == (600, 10)
+    assert (base.roles.defender.timeout, base.roles.defender.num_retries) == (120, 3)
+    assert base.execution.max_consecutive_failures == 5
+    assert base.digest() == patient.digest()
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ("roles: {judge: {timeout: 0}}", "roles.judge.timeout"),
+    ("roles: {attacker: {num_retries: -1}}", "roles.attacker.num_retries"),
+    ("roles: {defender: {rpm: 0}}", "roles.defender.rpm"),
+    ("roles: {judge: {tpm: -5}}", "roles.judge.tpm"),
+    ("execution: {max_consecutive_failures: 0}", "execution.max_consecutive_failures"),
+])
+def test_failure_settings_out_of_range_name_their_field(text: str, field: str) -> None:
+    assert field in _error(f"name: a\ndescription: d\n{text}\n")
+
+
+@pytest.mark.parametrize(("text", "inside", "outside"), [
+    ("L4", [3.5, 4.0, 4.49], [3.49, 4.5]),
+    ("L3-L5", [2.5, 5.0], [2.49]),
+    ("3.5-4.49", [3.5, 4.49], [4.5, 3.4]),
+    ("L1", [1.0, 1.49], [1.5]),
+])
+def test_bands_select_exactly_what_they_say(text: str, inside: list[float], outside: list[float]) -> None:
+    band = Band.parse(text)
+    assert all(band.contains(s) for s in inside)
+    assert not any(band.contains(s) for s in outside)
+
+
+def test_curation_names_complexity_defaults_and_runs_to_avoid() -> None:
+    spec = parse_spec("name: a\ndescription: d\ncuration: {hops: 2-4, steps: 3, length: 40+, against: [runs/old]}\n")
+    assert spec.curation.complexity.to_dict() == {"hops": "2-4", "steps": "3", "length": "40+"}
+    assert spec.curation.against == ["runs/old"]
+    assert parse_spec("name: a\ndescription: d\n").curation.complexity.to_dict() == dict.fromkeys(
+        ("hops", "steps", "length"))
+
+
+def test_a_malformed_complexity_band_names_the_field_and_line() -> None:
+    with pytest.raises(NanofluxError, match=r"curation.hops \(line 4\): hops range '4-2'"):
+        parse_spec("name: a\ndescription: d\ncuration:\n  hops: 4-2\n")
+
+
+def test_a_role_given_in_part_keeps_its_own_temperature_default() -> None:
+    spec = parse_spec("name: t\ndescription: d\nroles:\n  attacker: {timeout: 5}\n  defender: {max_tokens: 64}\n"
+                      "  judge: {timeout: 5}\n")
+    assert (spec.roles.attacker.temperature, spec.roles.defender.temperature,
+            spec.roles.judge.temperature) == (0.9, 0.3, 0.0)
+
+
+# --- the spec table: the docs' spec page's is rendered from the models -----------------------------------
+
+
+def test_the_spec_pages_table_is_the_one_the_models_render() -> None:
+    page = (ROOT / PAGE).read_text(encoding="utf-8")
+    assert START in page and END in page
+    assert replace_table(page) == page, (
+        f"{PAGE}'s spec table differs from the models in nanoflux/spec/model.py; regenerate it with `{REGENERATE}`")
+
+
+def test_every_field_of_the_spec_has_a_row_with_a_description() -> None:
+    table = {row.path: row for row in rows()}
+    assert all(row.description for row in table.values()), [p for p, row in table.items() if not row.description]
+    leaves = {f"curation.{name}" for name in CurationSpec.model_fields} | {"name", "rounds", "sandbox", "examples"}
+    assert leaves <= set(table)
+    assert {"roles.<role>.model", "roles.<role>.timeout", "roles.judge.agentic", "roles.alternate",
+            "rubric.dimensions[].weight", "examples[].reference_answer", "execution.workers"} <= set(table)
+    assert not any(path.startswith(("roles.attacker.", "roles.defender.")) for path in table)
+
+
+def test_the_table_reads_defaults_bounds_and_types_from_the_models() -> None:
+    table = {row.path: row for row in rows()}
+    assert (table["name"].default, table["description"].type) == ("required", "str, not empty")
+    assert (table["curation.novelty"].type, table["curation.novelty"].default) == ("float in (0, 1]", "`0.8`")
+    assert table["curation.hops"].type == "str or null" and table["curation.hops"].default == "`null`"
+    assert table["roles.<role>.temperature"].default == "attacker `0.9`, defender `0.3`, judge `0.0`"
+    assert table["roles.<role>.max_tokens"].default == f"`{RoleSpec.model_fields['max_tokens'].default}`"
+    assert table["execution.max_concurrent_calls"].type == "int >= 1 or null"
+    assert table["execution.executor"].type == "`threads` or `ray`"
+    assert table["questions.hops"].default == "`[2, 4]`"
+    assert table["rubric.dimensions"].default == "correctness 0.4, rigor 0.3, completeness 0.2, clarity 0.1"
+    assert table["roles.alternate"].default == "`true`"
+
+
+def test_a_table_cell_with_a_pipe_does_not_break_the_markdown_row() -> None:
+    from pydantic import BaseModel, Field
+
+    class Odd(BaseModel):
+        mode: str = Field("a|b", description="either | or")
+
+    assert render_table(Odd).splitlines()[-1] == "| `mode` | str | `a\\|b` | either \\| or |"
+
+
+def test_a_page_without_the_markers_is_refused() -> None:
+    with pytest.raises(NanofluxError, match="spec-table"):
+        replace_table("# A page\n\n| field | default |\n")
