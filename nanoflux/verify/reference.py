@@ -22,9 +22,10 @@ from fractions import Fraction
 
 from . import extract, units, words
 from .answers import DEFAULT_TIMEOUT_S, AnswerCheck, check_answer
-from .claims import Claim, phrases, quantities, sequences
+from .claims import Claim, chains, phrases, quantities, sequences
 from .numeric import numbers_agree, parse_number
 from .sandbox import Sandbox, run_python
+from .tokens import tokenize as read_tokens
 from .worker import WorkerDied, WorkerTimeout, call_sympy
 
 _CODE_BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.S | re.I)
@@ -45,6 +46,7 @@ _OPERATOR_WORDS = [[w] for w in ("minus", "plus", "times", "of", "by", "over", "
 _CONSTANT_VALUES = {Fraction(n) for n in (*range(11), 12, 24, 60, 100, 180, 360, 365, 1000)}
 # Numbers that only count or label ("Step 2", "Case 1", "x_1"), not quantities a step states.
 _NOT_QUANTITY = re.compile(r"(?i)\b(?:step|case|part|stage|method|option|equation|line)\s+\d+|[A-Za-z_]\d+")
+_STEP_LABEL = re.compile(r"(?i)\b(?:step|case|part|stage|method|option|equation|line)\s+\d+")
 _COMPUTES = re.compile(r"[-+−*/^!(]|sqrt|pi|π")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
 _PERCENT_WHOLE = re.compile(r"^\d+(?:\.\d+)?\s*%$")
@@ -52,6 +54,13 @@ _TIMES_100 = re.compile(r"[*]\s*100\s*$")
 _NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 # An equation: math characters, with letter runs of at most two (variables "x", "pq"), up to the end.
 _MATH_WORD = re.compile(r"^(?:[\d.+\-−*/^()=²³]|(?<![A-Za-z])[A-Za-z]{1,2}(?![A-Za-z]))+$")
+# Words in a question that give a number: "half" gives 1/2 (and 2: halving divides by 2), "twice" 2.
+_MULTIPLES = {w: [Fraction(v) for v in vs] for w, vs in {
+    "half": (Fraction(1, 2), 2), "halves": (Fraction(1, 2), 2), "twice": (2,), "double": (2,), "doubles": (2,),
+    "triple": (3,), "thrice": (3,), "quadruple": (4,), "third": (Fraction(1, 3), 3), "thirds": (Fraction(1, 3), 3),
+    "quarter": (Fraction(1, 4), 4), "quarters": (Fraction(1, 4), 4), "dozen": (12,), "dozens": (12,),
+    "fourth": (Fraction(1, 4), 4), "fifth": (Fraction(1, 5), 5), "tenth": (Fraction(1, 10), 10)}.items()}
+_CHAINS = ("arithmetic", "arithmetic (prose)")  # claims whose last value is what they end at
 _PROSE_SHORT = {"so", "is", "be", "of", "to", "we", "as", "if", "by", "or", "an", "at", "it", "in", "on", "he",
                 "me", "my", "us", "do", "up", "no"}
 
@@ -131,9 +140,23 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
                                              "taken as given: no question to trace them to)") if premises else "")
     if outcome.verdict == "match":
         return AnswerCheck("match", f"{recomputed} and the final result {final!r} matches the reference", evidence)
+    if outcome.verdict == "mismatch" and (stated := _stated_after(steps, reference)):
+        return AnswerCheck("undecidable", f"the steps compute {final!r} last, then state {stated!r} without "
+                                          "computing it", evidence)
     if outcome.verdict == "mismatch":
         return AnswerCheck("mismatch", f"the steps end at {final!r}, not the reference: {outcome.reason}", evidence)
     return AnswerCheck(outcome.verdict, f"{recomputed}; final result undecided: {outcome.reason}", evidence)
+
+
+def _stated_after(steps: list[str], reference: str) -> str | None:
+    """The reference as the last step states it in prose ("so it took three days"), or None: a final
+    result that is not the reference is a mismatch only where the steps do not go on to state it."""
+    if (wanted := parse_number(reference)) is None or not steps:
+        return None
+    for token in read_tokens(steps[-1][-2000:]):
+        if token.kind == "num" and token.value in (wanted.value, wanted.value / 100, wanted.value * 100):
+            return token.raw
+    return None
 
 
 def _check_code(code: str, reference: str, question: str, answer_type: str, timeout_s: float,
@@ -184,7 +207,7 @@ def _read_steps(steps: list[str]) -> _Reading:
         if (answer := extract.final_answer(step))[1] in ("boxed", "after 'answer'"):
             stated = answer[0]
         for line in step.splitlines():
-            line = _LIST_MARKER.sub("", line)
+            line = _LIST_MARKER.sub("", line).replace("–", "-")  # an en dash between numbers is a minus
             for pattern, replacement in _LATEX_OPS:
                 line = pattern.sub(replacement, line)
             line, _ = phrases.rewrite(line)
@@ -203,6 +226,11 @@ def _given(question: str) -> set[Fraction | str]:
     """What the question states: its numbers (in digits or words) and its DNA sequences."""
     numbers = [n.value for n in map(parse_number, _NUMBER.findall(question)) if n]
     numbers += [words.parse_number_words(w) for w in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)?", question)]
+    for token in read_tokens(question[:20_000]):  # money, clock times, "a dozen", and a percentage as a fraction
+        if token.kind == "num":
+            numbers += [token.value, token.value / 100] if token.percent else [token.value]
+        elif token.kind == "word" and token.text in _MULTIPLES:
+            numbers += _MULTIPLES[token.text]
     return {n for n in numbers if n is not None} | set(re.findall(r"\b[ACGTU]{4,}\b", question))
 
 
@@ -235,7 +263,25 @@ def _clauses(line: str) -> list[str]:
 
 
 def _read_clause(index: int, clause: str, allele_p: Fraction | None, reading: _Reading) -> None:
-    if claim := sequences.read(index, clause, allele_p) or quantities.read(index, clause):
+    """Read one clause into `reading`; a reader that fails leaves the step unchecked, saying why."""
+    try:
+        _read_claims(index, clause, allele_p, reading)
+    except Exception as exc:  # noqa: BLE001 - a checker of model text never raises: the step stays unchecked
+        reading.skipped.append({"step": index + 1, "claim": clause,
+                                "why": f"a reader failed on it ({type(exc).__name__}: {str(exc)[:120]})"})
+
+
+def _read_claims(index: int, clause: str, allele_p: Fraction | None, reading: _Reading) -> None:
+    if claim := sequences.read(index, clause, allele_p):
+        reading.claims.append(claim)
+        return
+    if read := chains.read(index, _STEP_LABEL.sub(" ", clause)):  # arithmetic in prose, unit facts
+        claims, rest = read
+        reading.claims.extend(claims)
+        if numbers := [chains.number_text(t.value) for t in rest if any(ch.isdigit() for ch in t.raw)]:
+            reading.prose.append({"step": index + 1, "text": clause, "numbers": numbers})
+        return
+    if claim := quantities.read(index, clause):
         reading.claims.append(claim)
         return
     sides = _EQUALS.split(clause)
@@ -392,13 +438,13 @@ def _established(claims: list[Claim]) -> set[Fraction | str]:
 
 def _computes(claim: Claim) -> bool:
     """Whether a claim computes a value: not an equation set up from the question, not "42 = 42"."""
-    return claim.kind != "equation (premise)" and (
+    return claim.computes and claim.kind != "equation (premise)" and (
         claim.kind != "arithmetic" or any(_COMPUTES.search(p.lstrip("-−")) for p in claim.parts))
 
 
 def _percents(claims: list[Claim], step: int | None = None) -> set[Fraction]:
     """The percentages arithmetic "E × 100 = V" states (V% is E), from every claim or from one step's."""
-    return {c.values[-1] for c in claims if c.holds and c.kind == "arithmetic" and c.values and
+    return {c.values[-1] for c in claims if c.holds and c.kind in _CHAINS and c.values and
             _TIMES_100.search(c.parts[0]) and step in (None, c.step)}
 
 
@@ -409,7 +455,7 @@ def _conclusion(claims: list[Claim], given: set, final: str) -> tuple[int, set[F
     steps = sorted({c.step for c in computing}, reverse=True)
     for number, step in enumerate(steps):
         here = [c for c in computing if c.step == step]
-        ends = {v for c in here for v in (c.values[-1:] if c.kind == "arithmetic" else c.values)}
+        ends = {v for c in here for v in (c.values[-1:] if c.kind in _CHAINS else c.values)}
         stated = {n.value for c in here for n in map(parse_number, _NUMBER.findall(c.text)) if n}
         checks = ends and ends <= given and _among(final, stated) and not _among(final, ends)
         if not checks or number == len(steps) - 1:

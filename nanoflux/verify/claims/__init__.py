@@ -30,3 +30,4 @@ class Claim:
     result: str = ""  # the value its last side states as written ("350 mg", "25%")
     operands: list[str] = field(default_factory=list)  # what it starts from, which the question must give
     why: str = "it could not be evaluated"  # when `holds` stays None
+    computes: bool = True  # False for "42 = 42": a restatement establishes no value

@@ -1,0 +1,450 @@
+"""Arithmetic chains inside prose, read by a small grammar over `tokens` and recomputed exactly.
+
+"so 3 + 4 = 7 duck eggs are used", "Toby's book is 45 x 200 = 9000 words", "20 x 2 = 40 x 3 = 120",
+"$1,200 × 5% = $60", "6 days/week * 4 weeks/month = 24 days/month": wherever it stands in the sentence,
+a chain is expression = expression (= ...), an expression being numbers (with their units, currency,
+percent and clock times) joined by operators and brackets. Each is evaluated in-process with
+`Fraction` (no sympy: fast, and nothing unbounded: literals are capped, powers small), and adjacent
+sides compared:
+
+- equal, or the exact value rounded to the places the shown side writes ("180 / 7 = 25.7" holds);
+- a percentage side read either way ("100 - 60 = 40%", "0.25 = 25%");
+- a running chain, where the next side starts from the value so far ("20 x 2 = 40 x 3 = 120");
+- a conversion, when magnitudes differ but pint agrees ("1 foot = 12 inches", "2.5 km = 2500 m");
+- a quotient shown as a whole number ("180 / 7 = 25") does not hold, but is no proof of a false
+  calculation either (the question may ask to round): the claim is left unchecked.
+
+A pair that differs is a false calculation only when its left side computes (has an operator) and
+does not continue words before it ("5 more than 3 x 4 = 17"); "48 = 20% greater" equates a number
+with a description, and stays unchecked. Unit facts ("there are 12 inches in a foot") are confirmed
+with pint. Nothing here raises: the caller turns an unexpected exception into an unchecked step.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from .. import units
+from ..tokens import Token, tokenize
+from . import Claim
+
+MAX_TOKENS = 300
+_MAX_POWER = 64
+_JOINING = {"of", "than", "more", "less", "plus", "minus", "times", "by", "and", "from", "fewer", "over", "per",
+            "at", "with", "into"}
+_NOT_UNIT = {"x", "times", "plus", "minus", "divided", "multiplied", "and", "or", "of", "is", "are", "was", "were",
+             "to", "for", "in", "on", "at", "each", "per", "so", "then", "that", "which", "the", "a", "an", "by",
+             "from", "with", "than", "more", "less", "as", "if", "it", "he", "she", "they", "we", "i", "you",
+             "be", "will", "would", "can", "has", "have", "had", "total", "left", "remaining", "gives", "makes",
+             "equals", "not", "but", "because", "since", "this", "these", "there", "his", "her", "their", "into"}
+# Words pint reads as units that in prose are mostly something else ("a" is a year, "in" an inch).
+_PINT_STOP = {"a", "an", "in", "s", "t", "at", "b", "c", "d", "k", "p", "y", "am", "pm", "are", "point", "points"}
+_GLUED = re.compile(r"(?<![A-Za-z$€£\d.])\d+(?:\.\d+)?([A-Za-z]+)(?![A-Za-z\d])")
+# What may follow digits without a space and is no unknown: ordinals, times of day, unit symbols.
+_SUFFIXES = {"st", "nd", "rd", "th", "am", "pm", "s", "m", "h", "k", "g", "l", "d", "kg", "lb", "lbs", "cm", "mm",
+             "km", "ml", "oz", "ft", "mph", "hr", "hrs", "min", "mins", "sec", "yd", "yds", "mi", "gb", "mb"}
+# Notation the sympy reader reads (functions, factorials, roots, powers as superscripts): not this grammar's.
+_FUNCTIONS = re.compile(r"[A-Za-z]\(|[\d)]\s*!(?!=)|[√π²³∑∏]")
+_OP_WORDS = {"times": "*", "plus": "+", "minus": "-"}
+_OP_PAIRS = {("divided", "by"): "/", ("multiplied", "by"): "*"}
+
+
+@dataclass
+class _Side:
+    node: tuple
+    start: int
+    end: int
+    value: Fraction | None = None
+    why: str = ""
+    operators: bool = False
+    literals: list[Token] = field(default_factory=list)
+
+    @property
+    def lone(self) -> Token | None:
+        """The number, when the side is one number."""
+        return self.literals[0] if not self.operators and len(self.literals) == 1 else None
+
+
+class _Parser:
+    """Recursive descent over tokens: expr := term (+|- term)*; term := unary (*|/ unary)*;
+    unary := - unary | power; power := primary (^ unary)?; primary := number [unit] | ( expr ) [unit]."""
+
+    def __init__(self, tokens: list[Token]) -> None:
+        self.t = tokens
+        self.depth = 0
+
+    def kind(self, i: int) -> str:
+        return self.t[i].kind if i < len(self.t) else "end"
+
+    def op_at(self, i: int) -> tuple[str, int] | None:
+        """The operator at `i` (a sign or an operator word) and the index after it."""
+        if i >= len(self.t):
+            return None
+        tok = self.t[i]
+        if tok.kind == "op":
+            return tok.text, i + 1
+        if tok.kind == "word":
+            if tok.text in _OP_WORDS:
+                return _OP_WORDS[tok.text], i + 1
+            if i + 1 < len(self.t) and (tok.text, self.t[i + 1].text) in _OP_PAIRS:
+                return _OP_PAIRS[(tok.text, self.t[i + 1].text)], i + 2
+        return None
+
+    def expr(self, i: int) -> tuple[tuple, int] | None:
+        self.depth += 1
+        try:
+            if self.depth > 40 or (first := self.term(i)) is None:
+                return None
+            node, i = first
+            while (op := self.op_at(i)) and op[0] in "+-" and (right := self.term(op[1])):
+                node, i = (op[0], node, right[0]), right[1]
+            return node, i
+        finally:
+            self.depth -= 1
+
+    def term(self, i: int) -> tuple[tuple, int] | None:
+        if (first := self.unary(i)) is None:
+            return None
+        node, i = first
+        while True:
+            op = self.op_at(i)
+            if op and op[0] in "*/" and (right := self.unary(op[1])):
+                node, i = (op[0], node, right[0]), right[1]
+            elif self.kind(i) == "open" and (right := self.primary(i)):  # "2(40 + 9)"
+                node, i = ("*", node, right[0]), right[1]
+            else:
+                return node, i
+
+    def unary(self, i: int) -> tuple[tuple, int] | None:
+        if (op := self.op_at(i)) and op[0] == "-" and self.t[i].kind == "op" and (inner := self.unary(op[1])):
+            return ("neg", inner[0]), inner[1]
+        if (base := self.primary(i)) is None:
+            return None
+        node, i = base
+        if (op := self.op_at(i)) and op[0] == "^" and (exponent := self.unary(op[1])):
+            return ("^", node, exponent[0]), exponent[1]
+        return node, i
+
+    def primary(self, i: int) -> tuple[tuple, int] | None:
+        if self.kind(i) == "num":
+            unit, after = self.unit(i + 1)
+            return ("num", self.t[i], unit), after
+        if self.kind(i) == "open" and (inner := self.expr(i + 1)) and self.kind(inner[1]) == "close":
+            unit, after = self.unit(inner[1] + 1)
+            return (("unit", inner[0], unit) if unit else inner[0]), after
+        return None
+
+    def unit(self, i: int) -> tuple[str, int]:
+        """The unit or noun words after a number ("inches/remora", "cubic feet", "duck eggs") and where the
+        expression goes on: past them only when an operator, equals sign or bracket follows them."""
+        j, parts = i, []
+        while j < len(self.t) and len(parts) < 4:
+            tok = self.t[j]
+            if tok.kind == "word" and tok.text not in _NOT_UNIT and tok.text not in _OP_WORDS:
+                parts.append(tok.text)
+                j += 1
+            elif tok.kind == "op" and tok.text == "/" and parts and self.kind(j + 1) == "word" and \
+                    self.t[j + 1].text not in _NOT_UNIT:
+                parts.append("/")
+                j += 1
+            elif tok.kind == "word" and tok.text == "per" and self.kind(j + 1) == "word" and \
+                    self.t[j + 1].text not in _NOT_UNIT:
+                parts.append("/")
+                j += 1
+            else:
+                break
+        text = " ".join(parts).replace(" / ", "/")
+        if parts and (self.op_at(j) or self.kind(j) in ("eq", "close")):
+            return text, j
+        return text, i
+
+
+def read(step: int, clause: str) -> tuple[list[Claim], list[Token]] | None:
+    """The chains and unit facts in a clause as claims, and the number tokens outside them; None when
+    there are none, or when the clause has algebra ("2x + 3 = 11", "8B = 64": letters as unknowns, which
+    the equation reader reads)."""
+    tokens = tokenize(clause)[:MAX_TOKENS]
+    if _algebra(clause, tokens) or _FUNCTIONS.search(clause):
+        return None
+    parser, claims, used, i = _Parser(tokens), [], set(), 0
+    for fact, span in _facts(step, clause, tokens):
+        claims.append(fact)
+        used.update(span)
+    while any(t.kind == "eq" for t in tokens) and i < len(tokens):
+        starts = tokens[i].kind in ("num", "open") or (
+            tokens[i].kind == "op" and tokens[i].text == "-" and (i == 0 or tokens[i - 1].kind in ("open", "eq")))
+        chain = _chain(parser, i) if starts else None  # "Yams - 6 yams x 1.5": a dash, not a minus sign
+        if chain is None:
+            i += 1
+            continue
+        claims.append(_claim(step, clause, tokens, chain))
+        used.update(range(chain[0].start, chain[-1].end))
+        i = chain[-1].end
+    if not claims:
+        return None
+    return claims, [t for k, t in enumerate(tokens) if t.kind == "num" and k not in used]
+
+
+_FACT_LINKS = {"in", "per", "is", "are", "equals", "has", "have", "contains", "make", "makes"}
+_ONE = {"a", "an", "one", "each", "every"}
+
+
+def _facts(step: int, clause: str, tokens: list[Token]) -> list[tuple[Claim, range]]:
+    """Unit facts, confirmed with pint: "there are 12 inches in a foot", "1 foot is equal to 12 inches",
+    "60 minutes per hour". A fact pint rounds differently ("4 weeks in a month") holds when it is pint's
+    value rounded to the places written; another one is left unchecked, never called false."""
+    out = []
+    for k, tok in enumerate(tokens):
+        if tok.kind != "num" or k + 2 >= len(tokens) or tokens[k + 1].kind != "word":
+            continue
+        unit_a = _unit(("num", tok, tokens[k + 1].text))
+        j = k + 2
+        words_between = []
+        while j < len(tokens) and tokens[j].kind == "word" and tokens[j].text in _FACT_LINKS | _ONE | {"equal", "to"}:
+            words_between.append(tokens[j].text)
+            j += 1
+        if unit_a is None or not words_between or j >= len(tokens):
+            continue
+        if tokens[j].kind == "num" and j + 1 < len(tokens) and tokens[j + 1].kind == "word" and \
+                words_between[0] in ("is", "are", "equals", "has", "have", "contains", "make", "makes"):
+            n, unit_n, one, unit_one, end = tokens[j].value, _unit(("num", tokens[j], tokens[j + 1].text)), \
+                tok.value, unit_a, j + 2  # "1 foot is equal to 12 inches", "1 hour has 60 minutes"
+        elif tokens[j].kind == "word" and words_between[0] in ("in", "per") and \
+                all(w in _ONE for w in words_between[1:]):
+            n, unit_n, one, unit_one, end = tok.value, unit_a, Fraction(1), _unit(("num", tok, tokens[j].text)), j + 1
+        else:
+            continue
+        if unit_n is None or unit_one is None or unit_n == unit_one:
+            continue
+        try:
+            exact = Fraction(repr(float(units.registry().Quantity(float(one), unit_one).to(unit_n).magnitude)))
+        except Exception:  # noqa: BLE001 - the dimensions differ ("60 miles per hour"): not a unit fact
+            continue
+        shown = tokens[j] if words_between[0] not in ("in", "per") else tok
+        places = shown.places or 0
+        if not (_rounds_to(exact, Token("num", "", n, places), n) or exact == n):
+            continue  # "3 hours in a day" is a count, not a unit fact
+        text = " ".join(t.raw or t.text for t in tokens[k:end])
+        out.append((Claim(step, text, "unit fact", holds=True, values=[n, one], result=str(n)), range(k, end)))
+    return out
+
+
+def _algebra(clause: str, tokens: list[Token]) -> bool:
+    """Whether a letter stands for an unknown next to the arithmetic: glued to a digit ("2x", "8B") or
+    alone beside an operator or equals sign ("x = 124", "y + 3")."""
+    for k, tok in enumerate(tokens):
+        if tok.kind != "word" or len(tok.text) != 1 or tok.text in ("a", "i"):
+            continue
+        near = [tokens[j].kind for j in (k - 1, k + 1) if 0 <= j < len(tokens)]
+        if "eq" in near or "op" in near:
+            return True
+    return any(m.group(1).lower() not in _SUFFIXES for m in _GLUED.finditer(clause))
+
+
+def _chain(parser: _Parser, i: int) -> list[_Side] | None:
+    sides = []
+    while True:
+        parsed = parser.expr(i)
+        if parsed is None:
+            break
+        node, end = parsed
+        sides.append(_side(node, i, end, parser.t))
+        if parser.kind(end) != "eq":
+            break
+        i = end + 1
+    return sides if len(sides) > 1 else None
+
+
+def _side(node: tuple, start: int, end: int, tokens: list[Token]) -> _Side:
+    side = _Side(node, start, end)
+    side.literals = _literals(node)
+    side.operators = node[0] not in ("num", "unit") or (node[0] == "unit" and node[1][0] != "num")
+    try:
+        side.value = _evaluate(node, inside=side.operators)
+    except (ZeroDivisionError, OverflowError, ValueError) as exc:
+        side.why = f"it could not be evaluated ({type(exc).__name__})"
+    return side
+
+
+def _literals(node: tuple) -> list[Token]:
+    if node[0] == "num":
+        return [node[1]]
+    return [t for child in node[1:] if isinstance(child, tuple) for t in _literals(child)]
+
+
+def _evaluate(node: tuple, inside: bool) -> Fraction:
+    """The exact value; a percentage inside an expression is p/100 ("5% × 1200"), a lone one p."""
+    kind = node[0]
+    if kind == "num":
+        return node[1].value / 100 if node[1].percent and inside else node[1].value
+    if kind == "unit":
+        return _evaluate(node[1], inside)
+    if kind == "neg":
+        return -_evaluate(node[1], inside)
+    a, b = _evaluate(node[1], inside), _evaluate(node[2], inside)
+    if kind == "+":
+        return a + b
+    if kind == "-":
+        return a - b
+    if kind == "*":
+        return a * b
+    if kind == "/":
+        return a / b
+    if b.denominator != 1 or abs(b) > _MAX_POWER or abs(a) > 10**6:
+        raise ValueError("a power too large or not whole")
+    return a ** int(b)
+
+
+def _claim(step: int, clause: str, tokens: list[Token], sides: list[_Side]) -> Claim:
+    holds, why = True, ""
+    continues = _continues(sides[0], tokens)
+    whole = sides[0].start == 0 and all(t.kind == "other" for t in tokens[sides[-1].end:])
+    for a, b in zip(sides, sides[1:], strict=False):
+        verdict, reason = _pair(a, b, continues, whole)
+        if verdict is None:
+            continues = True  # past an unchecked link, what the chain computes from is unknown
+        if verdict is False:
+            holds, why = False, reason
+            break
+        if verdict is None and holds:
+            holds, why = None, reason
+    values: list[Fraction | str] = []
+    for side in sides:
+        if side.value is not None:
+            values.append(side.value)
+            if (lone := side.lone) and lone.percent:
+                values.append(lone.value / 100)
+    operands, seen = [], []
+    for side in sides:
+        if side.operators:
+            operands += [_text(t) for t in side.literals if not any(_agrees(v, t) for v in seen)]
+        if side.value is not None:
+            seen.append(side.value)
+    last = sides[-1]
+    result = _text(last.lone) + ("%" if last.lone.percent else "") if last.lone else (
+        number_text(last.value) if last.value is not None else "")
+    computes = any(s.operators for s in sides) or any(s.value != sides[0].value for s in sides if s.value is not None)
+    return Claim(step, clause, "arithmetic (prose)", holds=holds, values=values, result=result, operands=operands,
+                 parts=[_show(tokens, s) for s in sides], why=why or "it could not be evaluated",
+                 approximate=any(tokens[s.end].text == "≈" for s in sides[:-1] if s.end < len(tokens)),
+                 computes=computes)
+
+
+def _pair(a: _Side, b: _Side, continues: bool, whole: bool) -> tuple[bool | None, str]:
+    """Whether two adjacent sides agree: True, False (a false calculation) or None (unchecked, with why)."""
+    if a.value is None or b.value is None:
+        return None, a.why or b.why
+    for x in _readings(a):
+        for y in _readings(b):
+            if x == y or _rounds_to(x, b.lone, y) or _rounds_to(y, a.lone, x):
+                return True, ""
+    if b.operators and b.literals and _agrees(a.value, b.literals[0]) and _leads(b):
+        return True, ""  # a running chain: "20 x 2 = 40 x 3 = 120"
+    if any(t.clock for t in a.literals + b.literals) and (a.value - b.value) % 12 == 0:
+        return True, ""  # "2:00 - 11:00 = 3 hours", "5 - 3 = 2:00 pm": the clock wrapped
+    if (converted := _converts(a, b)) is not None:
+        return converted, "" if converted else "pint says the units do not convert to that"
+    if b.lone and b.lone.places is None and a.value.denominator != 1 and \
+            b.value in (math.floor(a.value), math.ceil(a.value)):
+        return None, f"it rounds {float(a.value):g} to the whole number {b.lone.raw}"
+    if (a.operators or whole) and not continues:
+        return False, "it does not hold"  # "0.25 = 20%" alone is a false conversion; "48 = 20% greater" is not
+    if continues:
+        return None, "no reader could read it"  # it may continue arithmetic written in words before it
+    return None, "it equates two different numbers: a description, not a calculation"
+
+
+def _readings(side: _Side) -> list[Fraction]:
+    lone = side.lone
+    return [side.value, side.value / 100] if lone and lone.percent else [side.value]
+
+
+def _rounds_to(exact: Fraction, shown: Token | None, value: Fraction) -> bool:
+    """Whether `shown` (a number written with decimal places) is `exact` rounded to those places."""
+    if shown is None or shown.places is None or exact == value:
+        return exact == value
+    return abs(exact - value) <= Fraction(1, 2 * 10**shown.places) and shown.places <= 12
+
+
+def _agrees(value: Fraction, tok: Token) -> bool:
+    return value == tok.value or _rounds_to(value, tok, tok.value) or (tok.percent and value == tok.value / 100)
+
+
+def _leads(side: _Side) -> bool:
+    """Whether a side's first number starts it (so "40 x 3" carries on from 40)."""
+    node = side.node
+    while node[0] in ("+", "-", "*", "/", "^"):
+        node = node[1]
+    return node[0] == "num"
+
+
+def _continues(side: _Side, tokens: list[Token]) -> bool:
+    """Whether a chain may be the tail of arithmetic written before it ("5 more than 3 x 4 = 17",
+    "24 eggs in 1 tray x 2 trays = 48", "3/4 of a skein * 364 yards = ..."): a number or operator
+    among the few tokens before it, or a joining word right before it."""
+    before = tokens[max(side.start - 4, 0): side.start]
+    return bool(before) and (before[-1].kind == "word" and before[-1].text in _JOINING or
+                             any(t.kind in ("num", "op") for t in before))
+
+
+def _converts(a: _Side, b: _Side) -> bool | None:
+    """Whether pint says side `a`, with its units, is side `b` in b's unit; None when they carry no units."""
+    if not (b.lone and (unit_b := _unit(b.node)) is not None):
+        return None
+    if a.lone and _unit(a.node) == unit_b:
+        return None  # "10 feet = 400 feet" converts nothing
+    try:
+        q = _quantity(a.node)
+        if q is None or q.dimensionless:
+            return None
+        magnitude = q.to(unit_b).magnitude
+    except Exception:  # noqa: BLE001 - pint raises many types on odd units; no unit reading, no verdict
+        return None
+    exact = Fraction(repr(float(magnitude)))
+    return _rounds_to(exact, b.lone, b.value) or abs(exact - b.value) <= abs(b.value) * Fraction(1, 10**9)
+
+
+def _unit(node: tuple):
+    text = node[2] if node[0] in ("num", "unit") else ""
+    if not text or any(w in _PINT_STOP for w in text.replace("/", " ").split()):
+        return None
+    return units.parse_unit(text)
+
+
+def _quantity(node: tuple):
+    kind = node[0]
+    if kind in ("num", "unit"):
+        value = (node[1].value / 100 if node[1].percent else node[1].value) if kind == "num" else None
+        base = float(value) if value is not None else _quantity(node[1])
+        unit = _unit(node)
+        if base is None:
+            return None
+        return units.registry().Quantity(base, unit) if unit is not None else units.registry().Quantity(base)
+    if kind == "neg":
+        return -_quantity(node[1])
+    a, b = _quantity(node[1]), _quantity(node[2])
+    if a is None or b is None:
+        return None
+    return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b,
+            "^": lambda: a ** b.magnitude}[kind]()
+
+
+def _show(tokens: list[Token], side: _Side) -> str:
+    return " ".join(t.text if t.kind == "op" else t.raw or t.text for t in tokens[side.start:side.end])
+
+
+def _text(tok: Token) -> str:
+    return number_text(tok.value)
+
+
+def number_text(value: Fraction) -> str:
+    """A value as a number `parse_number` reads back exactly ("3.5", "1/3")."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    decimal = value.numerator / value.denominator
+    if Fraction(repr(decimal)) == value:
+        return repr(decimal)
+    return f"{value.numerator}/{value.denominator}"
