@@ -42,10 +42,12 @@ _CONSTANTS = {"pi", "π", "e"}
 # Words that make the number after them part of a computation, so they cannot be a label before it.
 _OPERATOR_WORDS = [[w] for w in ("minus", "plus", "times", "of", "by", "over", "less", "more", "half", "twice",
                                  "double", "percent", "squared", "root", "than", "and", "from")]
-# Numbers a computation may use without the question stating them: small counts, percent, time, angles.
-_CONSTANT_VALUES = {Fraction(n) for n in (*range(11), 12, 24, 60, 100, 180, 360, 365, 1000)}
+# Numbers a computation may use without the question stating them: small counts, percent, time, angles,
+# and the calendar (30 and 31 days a month, 52 weeks a year).
+_CONSTANT_VALUES = {Fraction(n) for n in (*range(11), 12, 24, 30, 31, 52, 60, 100, 180, 360, 365, 1000)}
 # Numbers that only count or label ("Step 2", "Case 1", "x_1"), not quantities a step states.
 _NOT_QUANTITY = re.compile(r"(?i)\b(?:step|case|part|stage|method|option|equation|line)\s+\d+|[A-Za-z_]\d+")
+_FRACTION = re.compile(r"(?<![\d/.])(?:(\d{1,6})\s+)?(\d{1,6})/(\d{1,6})(?![\d/])")
 _STEP_LABEL = re.compile(r"(?i)\b(?:step|case|part|stage|method|option|equation|line)\s+\d+")
 _COMPUTES = re.compile(r"[-+−*/^!(]|sqrt|pi|π")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
@@ -106,8 +108,11 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
             reading.skipped.append({"step": claim.step + 1, "claim": claim.text, "why": claim.why})
     established = _established(reading.claims)
     given = _given(question)
+    # With a question, a claim's operands are traced to it below; prose may restate them ("in 10 years").
+    used = {number.value for c in reading.claims for n in _operands(c)
+            if (number := parse_number(n))} if question else set()
     for prose in reading.prose:
-        if unchecked := [n for n in prose["numbers"] if not _among(n, established, given)]:
+        if unchecked := [n for n in prose["numbers"] if not _among(n, established, given, used)]:
             why = f"it states {', '.join(unchecked)}, which no step recomputes" + ("" if question else
                                                                                   " and no question gives")
             reading.skipped.append({"step": prose["step"], "claim": prose["text"], "why": why})
@@ -227,8 +232,14 @@ def _given(question: str) -> set[Fraction | str]:
     numbers = [n.value for n in map(parse_number, _NUMBER.findall(question)) if n]
     numbers += [words.parse_number_words(w) for w in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)?", question)]
     for token in read_tokens(question[:20_000]):  # money, clock times, "a dozen", and a percentage as a fraction
-        if token.kind == "num":
-            numbers += [token.value, token.value / 100] if token.percent else [token.value]
+        if token.kind == "num" and token.percent:  # 20% gives 0.2, and 1.2, 0.8, 80 for "20% more/less/off"
+            p = token.value
+            numbers += [p, p / 100, 1 + p / 100, 1 - p / 100, 100 - p, 100 + p]
+        elif token.kind == "num":
+            numbers.append(token.value)
+    for m in _FRACTION.finditer(question[:20_000]):  # "1/4 pound", "1 1/2 dozen"
+        if int(m.group(3)):
+            numbers.append(int(m.group(1) or 0) + Fraction(int(m.group(2)), int(m.group(3))))
         elif token.kind == "word" and token.text in _MULTIPLES:
             numbers += _MULTIPLES[token.text]
     return {n for n in numbers if n is not None} | set(re.findall(r"\b[ACGTU]{4,}\b", question))

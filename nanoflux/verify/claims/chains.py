@@ -41,6 +41,11 @@ _NOT_UNIT = {"x", "times", "plus", "minus", "divided", "multiplied", "and", "or"
              "be", "will", "would", "can", "has", "have", "had", "total", "left", "remaining", "gives", "makes",
              "equals", "not", "but", "because", "since", "this", "these", "there", "his", "her", "their", "into"}
 # Words pint reads as units that in prose are mostly something else ("a" is a year, "in" an inch).
+_NOUN_WORDS = 8  # how many tokens of words may stand between a number and the operator after it
+# Words that end a noun phrase: a new clause starts ("so", "because", "is"), so the arithmetic has ended.
+_BREAK = {"so", "then", "because", "since", "which", "that", "is", "are", "was", "were", "will", "would", "if",
+          "but", "thus", "therefore", "hence", "equals", "gives", "makes", "has", "have", "had", "divided",
+          "multiplied", "x", "times", "plus", "minus", "than", "more", "less", "fewer", "also", "when", "while"}
 _PINT_STOP = {"a", "an", "in", "s", "t", "at", "b", "c", "d", "k", "p", "y", "am", "pm", "are", "point", "points"}
 _GLUED = re.compile(r"(?<![A-Za-z$€£\d.])\d+(?:\.\d+)?([A-Za-z]+)(?![A-Za-z\d])")
 # What may follow digits without a space and is no unknown: ordinals, times of day, unit symbols.
@@ -138,26 +143,30 @@ class _Parser:
         return None
 
     def unit(self, i: int) -> tuple[str, int]:
-        """The unit or noun words after a number ("inches/remora", "cubic feet", "duck eggs") and where the
-        expression goes on: past them only when an operator, equals sign or bracket follows them."""
-        j, parts = i, []
-        while j < len(self.t) and len(parts) < 4:
-            tok = self.t[j]
-            if tok.kind == "word" and tok.text not in _NOT_UNIT and tok.text not in _OP_WORDS:
-                parts.append(tok.text)
-                j += 1
-            elif tok.kind == "op" and tok.text == "/" and parts and self.kind(j + 1) == "word" and \
-                    self.t[j + 1].text not in _NOT_UNIT:
-                parts.append("/")
-                j += 1
-            elif tok.kind == "word" and tok.text == "per" and self.kind(j + 1) == "word" and \
-                    self.t[j + 1].text not in _NOT_UNIT:
-                parts.append("/")
+        """The unit after a number ("inches/remora", "cubic feet", "/day") and where the expression goes on:
+        past the words that follow it ("48 eggs in cases + 2", "4.00 each = 12.00") only when an operator,
+        equals sign or closing bracket comes next, so prose after a result is never read as arithmetic."""
+        j, parts, unit_done = i, [], False
+        while j < len(self.t) and j - i < _NOUN_WORDS:
+            tok, nxt = self.t[j], self.t[j + 1] if j + 1 < len(self.t) else None
+            slash = (tok.kind == "op" and tok.text == "/") or (tok.kind == "word" and tok.text == "per")
+            if slash and nxt is not None and nxt.kind == "word" and nxt.text not in _NOT_UNIT:
+                if not unit_done:
+                    parts += ["/", nxt.text]
+                j += 2
+            elif tok.kind == "word" and j == i and tok.text == "of":
+                break  # "1/4 of the tank's capacity": a product with words, not a number and its noun
+            elif tok.kind == "word" and tok.text not in _BREAK and tok.text not in _OP_WORDS and \
+                    (tok.text, nxt.text if nxt else "") not in _OP_PAIRS:
+                unit_done = unit_done or tok.text in _NOT_UNIT or len(parts) >= 3
+                if not unit_done:
+                    parts.append(tok.text)
                 j += 1
             else:
                 break
-        text = " ".join(parts).replace(" / ", "/")
-        if parts and (self.op_at(j) or self.kind(j) in ("eq", "close")):
+        text = " ".join(parts).replace(" / ", "/").lstrip("/ ")
+        text = ("1/" + text) if parts[:1] == ["/"] else text
+        if j > i and (self.op_at(j) or self.kind(j) in ("eq", "close")):
             return text, j
         return text, i
 
@@ -269,6 +278,16 @@ def _side(node: tuple, start: int, end: int, tokens: list[Token]) -> _Side:
     return side
 
 
+def _inner_values(node: tuple) -> list[Fraction]:
+    """The value of a side and of every bracketed or operator part inside it."""
+    try:
+        values = [_evaluate(node, inside=node[0] not in ("num", "unit"))]
+    except (ZeroDivisionError, OverflowError, ValueError):
+        values = []
+    return values + [v for child in node[1:] if isinstance(child, tuple) and child[0] != "num"
+                     for v in _inner_values(child)]
+
+
 def _literals(node: tuple) -> list[Token]:
     if node[0] == "num":
         return [node[1]]
@@ -302,8 +321,10 @@ def _claim(step: int, clause: str, tokens: list[Token], sides: list[_Side]) -> C
     holds, why = True, ""
     continues = _continues(sides[0], tokens)
     whole = sides[0].start == 0 and all(t.kind == "other" for t in tokens[sides[-1].end:])
-    for a, b in zip(sides, sides[1:], strict=False):
+    for k, (a, b) in enumerate(zip(sides, sides[1:], strict=False)):
         verdict, reason = _pair(a, b, continues, whole)
+        if verdict is False and any(c.value is not None and c.value == a.value for c in sides[k + 2:]):
+            verdict, reason = None, "a side in the middle of the chain disagrees with the sides around it"
         if verdict is None:
             continues = True  # past an unchecked link, what the chain computes from is unknown
         if verdict is False:
@@ -317,12 +338,11 @@ def _claim(step: int, clause: str, tokens: list[Token], sides: list[_Side]) -> C
             values.append(side.value)
             if (lone := side.lone) and lone.percent:
                 values.append(lone.value / 100)
-    operands, seen = [], []
+    operands, seen = [], []  # what the chain starts from: not what an earlier side computed ("(30 - 12)/2 = 18/2")
     for side in sides:
         if side.operators:
             operands += [_text(t) for t in side.literals if not any(_agrees(v, t) for v in seen)]
-        if side.value is not None:
-            seen.append(side.value)
+        seen += _inner_values(side.node)
     last = sides[-1]
     result = _text(last.lone) + ("%" if last.lone.percent else "") if last.lone else (
         number_text(last.value) if last.value is not None else "")
