@@ -23,7 +23,7 @@ from fractions import Fraction
 from . import extract, units, words
 from .answers import DEFAULT_TIMEOUT_S, AnswerCheck, check_answer
 from .claims import Claim, chains, phrases, quantities, sequences
-from .numeric import numbers_agree, parse_number
+from .numeric import is_percentage, numbers_agree, parse_number, strip_percent
 from .sandbox import Sandbox, run_python
 from .tokens import tokenize as read_tokens
 from .worker import WorkerDied, WorkerTimeout, call_sympy
@@ -42,12 +42,14 @@ _CONSTANTS = {"pi", "π", "e"}
 # Words that make the number after them part of a computation, so they cannot be a label before it.
 _OPERATOR_WORDS = [[w] for w in ("minus", "plus", "times", "of", "by", "over", "less", "more", "half", "twice",
                                  "double", "percent", "squared", "root", "than", "and", "from")]
-# Numbers a computation may use without the question stating them: small counts, percent, time, angles,
-# and the calendar (30 and 31 days a month, 52 weeks a year).
-_CONSTANT_VALUES = {Fraction(n) for n in (*range(11), 12, 24, 30, 31, 52, 60, 100, 180, 360, 365, 1000)}
+# Numbers a computation may use without the question stating them: small counts, halves and quarters,
+# percent, time, angles, and the calendar (30 and 31 days a month, 52 weeks a year).
+_CONSTANT_VALUES = {Fraction(n) for n in (*range(11), 12, 24, 30, 31, 52, 60, 100, 180, 360, 365, 1000,
+                                           Fraction(1, 2), Fraction(1, 4), Fraction(3, 4))}
 # Numbers that only count or label ("Step 2", "Case 1", "x_1"), not quantities a step states.
 _NOT_QUANTITY = re.compile(r"(?i)\b(?:step|case|part|stage|method|option|equation|line)\s+\d+|[A-Za-z_]\d+")
 _FRACTION = re.compile(r"(?<![\d/.])(?:(\d{1,6})\s+)?(\d{1,6})/(\d{1,6})(?![\d/])")
+_PERCENT_ASKED = re.compile(r"(?i)\b(?:percent|percentage)\b|%")
 _STEP_LABEL = re.compile(r"(?i)\b(?:step|case|part|stage|method|option|equation|line)\s+\d+")
 _COMPUTES = re.compile(r"[-+−*/^!(]|sqrt|pi|π")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
@@ -108,9 +110,9 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
             reading.skipped.append({"step": claim.step + 1, "claim": claim.text, "why": claim.why})
     established = _established(reading.claims)
     given = _given(question)
-    # With a question, a claim's operands are traced to it below; prose may restate them ("in 10 years").
+    # With a question, a claim's operands are traced to it below (or are constants); prose may restate them.
     used = {number.value for c in reading.claims for n in _operands(c)
-            if (number := parse_number(n))} if question else set()
+            if (number := parse_number(n))} | _CONSTANT_VALUES if question else set()
     for prose in reading.prose:
         if unchecked := [n for n in prose["numbers"] if not _among(n, established, given, used)]:
             why = f"it states {', '.join(unchecked)}, which no step recomputes" + ("" if question else
@@ -137,6 +139,8 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
     if reading.final is not None and not _among(final, ends, percent_of=_percents(reading.claims, step)):
         return AnswerCheck("undecidable", f"the stated answer {final!r} is not what the last computing step "
                                           f"(step {step + 1}) ends at", evidence)
+    if is_percentage(final) and not is_percentage(reference) and _PERCENT_ASKED.search(question):
+        final = strip_percent(final)  # "What percentage ...?": the reference 25 is 25%
     outcome = check_answer(final, reference, answer_type=answer_type, timeout_s=max(deadline - time.monotonic(), 0.5))
     evidence.update(final_result=final, final_check=outcome.to_dict())
     premises = sum(c.kind == "equation (premise)" for c in reading.claims)

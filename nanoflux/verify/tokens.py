@@ -55,6 +55,7 @@ class Token:
     currency: bool = False
     clock: bool = False
     raw: str = ""
+    tight: bool = False  # a minus written against its number: "-48" is negative, "Yams - 6" a dash
 
 
 def plain(text: str) -> str:
@@ -69,7 +70,8 @@ def plain(text: str) -> str:
 def tokenize(text: str) -> list[Token]:
     """The tokens of `text` (after `plain`); number words ("twenty-four", "a dozen") become numbers."""
     out: list[Token] = []
-    for m in _SCAN.finditer(plain(text)):
+    source = plain(text)
+    for m in _SCAN.finditer(source):
         kind = m.lastgroup if m.lastgroup in ("op", "eq", "open", "close", "word", "other") else None
         if m.group("time"):
             out.append(_clock(m))
@@ -82,7 +84,8 @@ def tokenize(text: str) -> list[Token]:
             out.append(Token("num", digits, Fraction(digits), places, percent=bool(m.group("pct")),
                              currency=bool(m.group("cur")), raw=m.group().strip()))
         elif kind == "op":
-            out.append(Token("op", _OP_SIGN.get(m.group(), m.group()), raw=m.group()))
+            out.append(Token("op", _OP_SIGN.get(m.group(), m.group()), raw=m.group(),
+                             tight=source[m.end():m.end() + 1].isdigit()))
         elif kind == "word":
             out.append(Token("word", m.group().lower(), raw=m.group()))
         elif kind:

@@ -50,7 +50,8 @@ _PINT_STOP = {"a", "an", "in", "s", "t", "at", "b", "c", "d", "k", "p", "y", "am
 _GLUED = re.compile(r"(?<![A-Za-z$€£\d.])\d+(?:\.\d+)?([A-Za-z]+)(?![A-Za-z\d])")
 # What may follow digits without a space and is no unknown: ordinals, times of day, unit symbols.
 _SUFFIXES = {"st", "nd", "rd", "th", "am", "pm", "s", "m", "h", "k", "g", "l", "d", "kg", "lb", "lbs", "cm", "mm",
-             "km", "ml", "oz", "ft", "mph", "hr", "hrs", "min", "mins", "sec", "yd", "yds", "mi", "gb", "mb"}
+             "km", "ml", "oz", "ft", "mph", "hr", "hrs", "min", "mins", "sec", "yd", "yds", "mi", "gb", "mb",
+             "sts", "nds", "rds", "ths"}
 # Notation the sympy reader reads (functions, factorials, roots, powers as superscripts): not this grammar's.
 _FUNCTIONS = re.compile(r"[A-Za-z]\(|[\d)]\s*!(?!=)|[√π²³∑∏]")
 _OP_WORDS = {"times": "*", "plus": "+", "minus": "-"}
@@ -92,11 +93,14 @@ class _Parser:
         if tok.kind == "op":
             return tok.text, i + 1
         if tok.kind == "word":
-            if tok.text in _OP_WORDS:
+            if tok.text in _OP_WORDS and not (tok.text == "times" and self._per(i + 1)):  # "2 times/day"
                 return _OP_WORDS[tok.text], i + 1
             if i + 1 < len(self.t) and (tok.text, self.t[i + 1].text) in _OP_PAIRS:
                 return _OP_PAIRS[(tok.text, self.t[i + 1].text)], i + 2
         return None
+
+    def _per(self, i: int) -> bool:
+        return i < len(self.t) and (self.t[i].text in ("/", "per", "a", "each")) and self.kind(i + 1) == "word"
 
     def expr(self, i: int) -> tuple[tuple, int] | None:
         self.depth += 1
@@ -156,6 +160,9 @@ class _Parser:
                 j += 2
             elif tok.kind == "word" and j == i and tok.text == "of":
                 break  # "1/4 of the tank's capacity": a product with words, not a number and its noun
+            elif tok.kind == "word" and tok.text == "times" and self._per(j + 1):
+                parts.append(tok.text)
+                j += 1
             elif tok.kind == "word" and tok.text not in _BREAK and tok.text not in _OP_WORDS and \
                     (tok.text, nxt.text if nxt else "") not in _OP_PAIRS:
                 unit_done = unit_done or tok.text in _NOT_UNIT or len(parts) >= 3
@@ -176,19 +183,28 @@ def read(step: int, clause: str) -> tuple[list[Claim], list[Token]] | None:
     there are none, or when the clause has algebra ("2x + 3 = 11", "8B = 64": letters as unknowns, which
     the equation reader reads)."""
     tokens = tokenize(clause)[:MAX_TOKENS]
-    if _algebra(clause, tokens) or _FUNCTIONS.search(clause):
+    if _FUNCTIONS.search(clause):
         return None
+    if _algebra(clause, tokens):
+        first = next((k for k, t in enumerate(tokens) if t.kind == "eq"), None)
+        label = clause[:clause.find("=")] if "=" in clause else clause
+        if first is None or len(label.split()) > 6 or not _algebra(label, tokens[:first]) or \
+                _algebra(clause[len(label) + 1:], tokens[first + 1:]):
+            return None
+        tokens = tokens[first + 1:]  # "S = 150 miles / 3 hours = 50 mph", "2V = 2 * 11 = 22": a name, then arithmetic
     parser, claims, used, i = _Parser(tokens), [], set(), 0
     for fact, span in _facts(step, clause, tokens):
         claims.append(fact)
         used.update(span)
     while any(t.kind == "eq" for t in tokens) and i < len(tokens):
-        starts = tokens[i].kind in ("num", "open") or (
-            tokens[i].kind == "op" and tokens[i].text == "-" and (i == 0 or tokens[i - 1].kind in ("open", "eq")))
+        starts = tokens[i].kind in ("num", "open") or (tokens[i].kind == "op" and tokens[i].text == "-" and (
+            i == 0 or tokens[i - 1].kind in ("open", "eq") or (tokens[i].tight and tokens[i - 1].kind == "word")))
         chain = _chain(parser, i) if starts else None  # "Yams - 6 yams x 1.5": a dash, not a minus sign
         if chain is None:
             i += 1
             continue
+        if _label_number(chain, tokens):
+            chain = chain[1:]  # the label's number stays prose, which the question must give
         claims.append(_claim(step, clause, tokens, chain))
         used.update(range(chain[0].start, chain[-1].end))
         i = chain[-1].end
@@ -315,6 +331,14 @@ def _evaluate(node: tuple, inside: bool) -> Fraction:
     if b.denominator != 1 or abs(b) > _MAX_POWER or abs(a) > 10**6:
         raise ValueError("a power too large or not whole")
     return a ** int(b)
+
+
+def _label_number(sides: list[_Side], tokens: list[Token]) -> bool:
+    """Whether a chain's first side is a number inside a label, not a value: "after he ate 24 = 60 - 24 = 36",
+    "One dose = 14 + 42 = 56 mL" (a lone number after words, differing from the arithmetic that follows)."""
+    first, second = sides[0], sides[1]
+    return len(sides) > 2 and first.lone is not None and second.operators and first.start > 0 and \
+        tokens[first.start - 1].kind == "word" and first.value != second.value
 
 
 def _claim(step: int, clause: str, tokens: list[Token], sides: list[_Side]) -> Claim:
