@@ -312,8 +312,9 @@ def _read_claims(index: int, clause: str, allele_p: Fraction | None, reading: _R
         if unreadable:
             reading.skipped.append({"step": index + 1, "claim": clause, "why": "no reader could read it"})
             return
-    text = _NOT_QUANTITY.sub(" ", clause)
-    if numbers := _NUMBER.findall(text):
+    tokens = read_tokens(_NOT_QUANTITY.sub(" ", clause))
+    if numbers := [chains.number_text(t.value) for t in chains.prose_numbers(tokens, set())
+                   if any(ch.isdigit() for ch in t.raw)]:
         reading.prose.append({"step": index + 1, "text": clause, "numbers": numbers})
 
 

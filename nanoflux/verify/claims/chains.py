@@ -210,7 +210,24 @@ def read(step: int, clause: str) -> tuple[list[Claim], list[Token]] | None:
         i = chain[-1].end
     if not claims:
         return None
-    return claims, [t for k, t in enumerate(tokens) if t.kind == "num" and k not in used]
+    return claims, prose_numbers(tokens, used)
+
+
+def prose_numbers(tokens: list[Token], used: set[int]) -> list[Token]:
+    """The numbers outside the chains, a fraction ("5/4 times as much") as one number: its value is what
+    the question must give, not its numerator and denominator."""
+    out, k = [], 0
+    while k < len(tokens):
+        tok = tokens[k]
+        if tok.kind == "num" and k not in used:
+            if k + 2 < len(tokens) and tokens[k + 1].text == "/" and tokens[k + 2].kind == "num" and \
+                    not {k + 1, k + 2} & used and tokens[k + 2].value:
+                out.append(Token("num", "", tok.value / tokens[k + 2].value, raw=f"{tok.raw}/{tokens[k + 2].raw}"))
+                k += 3
+                continue
+            out.append(tok)
+        k += 1
+    return out
 
 
 _FACT_LINKS = {"in", "per", "is", "are", "equals", "has", "have", "contains", "make", "makes"}
