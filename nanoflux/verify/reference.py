@@ -28,6 +28,9 @@ from .sandbox import Sandbox, run_python
 from .tokens import tokenize as read_tokens
 from .worker import WorkerDied, WorkerTimeout, call_sympy
 
+# Size caps that keep every check linear in practice (GSM8K's longest solution is ~1,200 characters).
+MAX_SOLUTION_CHARS = 20_000
+MAX_CLAIMS = 200
 _CODE_BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.S | re.I)
 _LIST_MARKER = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")
 _EQUALS = re.compile(r"(?<![<>!=])(?:=|≈|\\approx)(?!=)")
@@ -93,7 +96,14 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
     """
     deadline = time.monotonic() + timeout_s
     steps = [solution_steps] if isinstance(solution_steps, str) else [s for s in solution_steps if isinstance(s, str)]
+    if (size := sum(map(len, steps))) > MAX_SOLUTION_CHARS:
+        return AnswerCheck("undecidable", f"the solution is too long to check ({size} characters > "
+                                          f"{MAX_SOLUTION_CHARS})", {"method": "not read: too long"})
     reading = _read_steps([_CODE_BLOCK.sub("", s) for s in steps])
+    if len(reading.claims) > MAX_CLAIMS:
+        return AnswerCheck("undecidable", f"the solution states too many claims to check ({len(reading.claims)} > "
+                                          f"{MAX_CLAIMS})", {"method": "not read: too many claims"})
+    question = question[:MAX_SOLUTION_CHARS]
     if (failed := _recompute(reading.claims, _question_equations(question), deadline)) is not None:
         return failed
     if code := "\n".join(block for step in steps for block in _CODE_BLOCK.findall(step)):
@@ -235,13 +245,13 @@ def _given(question: str) -> set[Fraction | str]:
     """What the question states: its numbers (in digits or words) and its DNA sequences."""
     numbers = [n.value for n in map(parse_number, _NUMBER.findall(question)) if n]
     numbers += [words.parse_number_words(w) for w in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)?", question)]
-    for token in read_tokens(question[:20_000]):  # money, clock times, "a dozen", and a percentage as a fraction
+    for token in read_tokens(question):  # money, clock times, "a dozen", and a percentage as a fraction
         if token.kind == "num" and token.percent:  # 20% gives 0.2, and 1.2, 0.8, 80 for "20% more/less/off"
             p = token.value
             numbers += [p, p / 100, 1 + p / 100, 1 - p / 100, 100 - p, 100 + p]
         elif token.kind == "num":
             numbers.append(token.value)
-    for m in _FRACTION.finditer(question[:20_000]):  # "1/4 pound", "1 1/2 dozen"
+    for m in _FRACTION.finditer(question):  # "1/4 pound", "1 1/2 dozen"
         if int(m.group(3)):
             numbers.append(int(m.group(1) or 0) + Fraction(int(m.group(2)), int(m.group(3))))
         elif token.kind == "word" and token.text in _MULTIPLES:

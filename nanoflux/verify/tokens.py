@@ -67,11 +67,13 @@ def plain(text: str) -> str:
     return text
 
 
-def tokenize(text: str) -> list[Token]:
-    """The tokens of `text` (after `plain`); number words ("twenty-four", "a dozen") become numbers."""
+def tokenize(text: str, limit: int = 2000) -> list[Token]:
+    """The first `limit` tokens of `text` (after `plain`); number words ("twenty-four", "a dozen") become numbers."""
     out: list[Token] = []
     source = plain(text)
     for m in _SCAN.finditer(source):
+        if len(out) >= limit:
+            break
         kind = m.lastgroup if m.lastgroup in ("op", "eq", "open", "close", "word", "other") else None
         if m.group("time"):
             out.append(_clock(m))

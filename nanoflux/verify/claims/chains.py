@@ -128,6 +128,15 @@ class _Parser:
                 return node, i
 
     def unary(self, i: int) -> tuple[tuple, int] | None:
+        if self.depth > 40:
+            return None
+        self.depth += 1
+        try:
+            return self._unary(i)
+        finally:
+            self.depth -= 1
+
+    def _unary(self, i: int) -> tuple[tuple, int] | None:
         if (op := self.op_at(i)) and op[0] == "-" and self.t[i].kind == "op" and (inner := self.unary(op[1])):
             return ("neg", inner[0]), inner[1]
         if (base := self.primary(i)) is None:
@@ -182,7 +191,7 @@ def read(step: int, clause: str) -> tuple[list[Claim], list[Token]] | None:
     """The chains and unit facts in a clause as claims, and the number tokens outside them; None when
     there are none, or when the clause has algebra ("2x + 3 = 11", "8B = 64": letters as unknowns, which
     the equation reader reads)."""
-    tokens = tokenize(clause)[:MAX_TOKENS]
+    tokens = tokenize(clause, MAX_TOKENS)
     if _FUNCTIONS.search(clause):
         return None
     if _algebra(clause, tokens):
