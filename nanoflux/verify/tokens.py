@@ -55,7 +55,7 @@ class Token:
     currency: bool = False
     clock: bool = False
     raw: str = ""
-    tight: bool = False  # a minus written against its number: "-48" is negative, "Yams - 6" a dash
+    tight: bool = False  # written against its number: "-48" is negative ("Yams - 6" a dash), "2(60)" a product
 
 
 def plain(text: str) -> str:
@@ -91,7 +91,8 @@ def tokenize(text: str, limit: int = 2000) -> list[Token]:
         elif kind == "word":
             out.append(Token("word", m.group().lower(), raw=m.group()))
         elif kind:
-            out.append(Token(kind, m.group(), raw=m.group()))
+            out.append(Token(kind, m.group(), raw=m.group(),
+                             tight=kind == "open" and m.start() > 0 and source[m.start() - 1] in "0123456789)"))
     return _number_words(out)
 
 
@@ -117,9 +118,7 @@ def _number_words(tokens: list[Token]) -> list[Token]:
         starts = tok.kind == "word" and parts[0] in _NUMBER_WORDS and all(p in words._CARDINALS for p in parts)
         a_scale = tok.kind == "word" and tok.text in ("a", "an") and i + 1 < len(tokens) and \
             tokens[i + 1].text in _SCALE_WORDS
-        digits_scale = tok.kind == "num" and not tok.percent and i + 1 < len(tokens) and \
-            tokens[i + 1].kind == "word" and tokens[i + 1].text in _SCALE_WORDS - {"dozen"}  # "5 dozen": a unit
-        if not (starts or a_scale or digits_scale):
+        if not (starts or a_scale):  # "2.4 billion" stays 2.4 and a word: models compute in the scale's units
             out.append(tok)
             i += 1
             continue

@@ -41,6 +41,7 @@ _NOT_UNIT = {"x", "times", "plus", "minus", "divided", "multiplied", "and", "or"
              "be", "will", "would", "can", "has", "have", "had", "total", "left", "remaining", "gives", "makes",
              "equals", "not", "but", "because", "since", "this", "these", "there", "his", "her", "their", "into"}
 # Words pint reads as units that in prose are mostly something else ("a" is a year, "in" an inch).
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9, "trillion": 10**12, "dozen": 12}
 _NOUN_WORDS = 8  # how many tokens of words may stand between a number and the operator after it
 # Words that end a noun phrase: a new clause starts ("so", "because", "is"), so the arithmetic has ended.
 _BREAK = {"so", "then", "because", "since", "which", "that", "is", "are", "was", "were", "will", "would", "if",
@@ -122,8 +123,11 @@ class _Parser:
             op = self.op_at(i)
             if op and op[0] in "*/" and (right := self.unary(op[1])):
                 node, i = (op[0], node, right[0]), right[1]
-            elif self.kind(i) == "open" and (right := self.primary(i)):  # "2(40 + 9)"
-                node, i = ("*", node, right[0]), right[1]
+            elif self.kind(i) == "open" and (right := self.primary(i)):
+                if self.t[i].tight or right[0][0] not in ("num", "unit"):
+                    node, i = ("*", node, right[0]), right[1]  # "2(40 + 9)", "2(60)"
+                else:
+                    i = right[1]  # "70 (70%) - 60 (60%)": an aside that restates the number, no product
             else:
                 return node, i
 
@@ -428,15 +432,21 @@ def _pair(a: _Side, b: _Side, continues: bool, whole: bool) -> tuple[bool | None
 
 
 def _readings(side: _Side) -> list[Fraction]:
+    """The values a side may stand for: a lone percentage p or p/100, "2.4 billion" 2.4 or 2,400,000,000."""
     lone = side.lone
-    return [side.value, side.value / 100] if lone and lone.percent else [side.value]
+    if lone and lone.percent:
+        return [side.value, side.value / 100]
+    scale = _SCALES.get(side.node[2].split(" ")[0]) if lone and side.node[0] == "num" and side.node[2] else None
+    return [side.value, side.value * scale] if scale else [side.value]
 
 
 def _rounds_to(exact: Fraction, shown: Token | None, value: Fraction) -> bool:
     """Whether `shown` (a number written with decimal places) is `exact` rounded to those places."""
     if shown is None or shown.places is None or exact == value:
         return exact == value
-    return abs(exact - value) <= Fraction(1, 2 * 10**shown.places) and shown.places <= 12
+    if shown.places >= 10 and float(exact) == float(value):
+        return True  # a float printed whole: "50 / 3 = 16.666666666666668", "70 + 19.8 + 29.9 = 119.69999999999999"
+    return abs(exact - value) <= Fraction(1, 2 * 10**shown.places)
 
 
 def _agrees(value: Fraction, tok: Token) -> bool:
