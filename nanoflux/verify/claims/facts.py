@@ -1,0 +1,103 @@
+"""Units in prose, checked with pint: unit facts ("there are 12 inches in a foot") and conversions.
+
+Models state the facts a conversion rests on ("Since 1 foot is equal to 12 inches", "60 minutes per
+hour") and write units loosely inside arithmetic ("1.25 hours * 60 minutes = 75 minutes"). A fact is
+confirmed when pint gives the same number (rounded to the places written, so "4 weeks in a month"
+holds); one pint does not confirm is no fact ("3 hours in a day" counts hours), so it stays prose.
+Inside arithmetic, magnitudes are compared first (`chains`); pint is asked only when they differ
+("1 foot = 12 inches", "2.5 km = 2500 m"), so a loose unit never makes a right calculation wrong.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .. import units
+from ..tokens import Token
+from . import Claim
+from .expressions import rounds_to
+
+# Words pint reads as units that in prose are mostly something else ("a" is a year, "in" an inch).
+_PINT_STOP = {"a", "an", "in", "s", "t", "at", "b", "c", "d", "k", "p", "y", "am", "pm", "are", "point", "points"}
+_FACT_LINKS = {"in", "per", "is", "are", "equals", "has", "have", "contains", "make", "makes"}
+_ONE = {"a", "an", "one", "each", "every"}
+
+
+def facts(step: int, clause: str, tokens: list[Token]) -> list[tuple[Claim, range]]:
+    """Unit facts, confirmed with pint: "there are 12 inches in a foot", "1 foot is equal to 12 inches",
+    "60 minutes per hour". A fact pint rounds differently ("4 weeks in a month") holds when it is pint's
+    value rounded to the places written; another one is left unchecked, never called false."""
+    out = []
+    for k, tok in enumerate(tokens):
+        if tok.kind != "num" or k + 2 >= len(tokens) or tokens[k + 1].kind != "word":
+            continue
+        unit_a = unit_of(("num", tok, tokens[k + 1].text))
+        j = k + 2
+        words_between = []
+        while j < len(tokens) and tokens[j].kind == "word" and tokens[j].text in _FACT_LINKS | _ONE | {"equal", "to"}:
+            words_between.append(tokens[j].text)
+            j += 1
+        if unit_a is None or not words_between or j >= len(tokens):
+            continue
+        if tokens[j].kind == "num" and j + 1 < len(tokens) and tokens[j + 1].kind == "word" and \
+                words_between[0] in ("is", "are", "equals", "has", "have", "contains", "make", "makes"):
+            n, unit_n, one, unit_one, end = tokens[j].value, unit_of(("num", tokens[j], tokens[j + 1].text)), \
+                tok.value, unit_a, j + 2  # "1 foot is equal to 12 inches", "1 hour has 60 minutes"
+        elif tokens[j].kind == "word" and words_between[0] in ("in", "per") and \
+                all(w in _ONE for w in words_between[1:]):
+            n, unit_n, one, unit_one, end = tok.value, unit_a, Fraction(1), unit_of(("num", tok, tokens[j].text)), j + 1
+        else:
+            continue
+        if unit_n is None or unit_one is None or unit_n == unit_one:
+            continue
+        try:
+            exact = Fraction(repr(float(units.registry().Quantity(float(one), unit_one).to(unit_n).magnitude)))
+        except Exception:  # noqa: BLE001 - the dimensions differ ("60 miles per hour"): not a unit fact
+            continue
+        shown = tokens[j] if words_between[0] not in ("in", "per") else tok
+        places = shown.places or 0
+        if not (rounds_to(exact, Token("num", "", n, places), n) or exact == n):
+            continue  # "3 hours in a day" is a count, not a unit fact
+        text = " ".join(t.raw or t.text for t in tokens[k:end])
+        out.append((Claim(step, text, "unit fact", holds=True, values=[n, one], result=str(n)), range(k, end)))
+    return out
+
+
+def unit_of(node: tuple):
+    """The pint unit of a number or bracket's unit text ("inches", "days/week"), or None."""
+    text = node[2] if node[0] in ("num", "unit") else ""
+    if not text or any(w in _PINT_STOP for w in text.replace("/", " ").split()):
+        return None
+    return units.parse_unit(text)
+
+
+def quantity(node: tuple):
+    """An expression as a pint quantity (its numbers with their units; plain numbers dimensionless)."""
+    kind = node[0]
+    if kind == "num":
+        value = float(node[1].value / 100 if node[1].percent else node[1].value)
+        unit = unit_of(node)
+        return units.registry().Quantity(value, unit) if unit is not None else units.registry().Quantity(value)
+    if kind == "unit":
+        inner, unit = quantity(node[1]), unit_of(node)
+        return inner * unit if unit is not None else inner
+    if kind == "neg":
+        return -quantity(node[1])
+    a, b = quantity(node[1]), quantity(node[2])
+    return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b,
+            "^": lambda: a ** b.magnitude}[kind]()
+
+
+def converts(a: tuple, b: tuple, shown: Token) -> bool | None:
+    """Whether pint says expression `a`, with its units, is the number `b` (`shown`) in b's unit; None when
+    they carry no units to convert ("10 feet = 400 feet" converts nothing)."""
+    if (unit_b := unit_of(b)) is None or (a[0] == "num" and unit_of(a) == unit_b):
+        return None
+    try:
+        q = quantity(a)
+        if q.dimensionless:
+            return None
+        exact = Fraction(repr(float(q.to(unit_b).magnitude)))
+    except Exception:  # noqa: BLE001 - pint raises many types on odd units; no unit reading, no verdict
+        return None
+    return rounds_to(exact, shown, shown.value) or abs(exact - shown.value) <= abs(shown.value) * Fraction(1, 10**9)
