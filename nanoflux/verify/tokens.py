@@ -12,6 +12,7 @@ input is capped by the caller.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -27,7 +28,8 @@ _LATEX = [(re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"((\1)/(\2
 _SCAN = re.compile(r"""
     (?P<time>(?<![\d.:])(?:[01]?\d|2[0-4]):[0-5]\d(?![\d:])(?:\s*(?P<ampm>[ap])\.?\s?m\b\.?)?)
   | (?:(?P<cur>[$€£])\s?)?(?P<num>(?<![\d.,])(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?|(?<![\d.])\.\d+)
-    (?P<pct>\s?(?:%|percent\b|per\s?cent\b))?
+    (?P<dots>(?<=\d)(?:\.\.\.|…))?(?P<pct>\s?(?:%|percent\b|per\s?cent\b))?
+  | (?P<vulgar>[½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞])
   | (?P<op>\*\*|[-+−–*×·÷/^]|(?<![A-Za-z])[xX](?=\s*[\d$€£(.]))
   | (?P<eq>==?|≈)
   | (?P<open>[(\[{])
@@ -55,6 +57,7 @@ class Token:
     currency: bool = False
     clock: bool = False
     raw: str = ""
+    truncated: bool = False  # "33.333...": cut, not rounded, after the places written
     tight: bool = False  # written against its number: "-48" is negative ("Yams - 6" a dash), "2(60)" a product
 
 
@@ -84,7 +87,10 @@ def tokenize(text: str, limit: int = 2000) -> list[Token]:
                 continue
             places = len(digits.partition(".")[2]) if "." in digits else None
             out.append(Token("num", digits, Fraction(digits), places, percent=bool(m.group("pct")),
-                             currency=bool(m.group("cur")), raw=m.group().strip()))
+                             currency=bool(m.group("cur")), raw=m.group().strip(), truncated=bool(m.group("dots"))))
+        elif m.group("vulgar"):  # "¾"
+            value = Fraction(unicodedata.numeric(m.group())).limit_denominator(10)
+            out.append(Token("num", str(value), value, raw=m.group()))
         elif kind == "op":
             out.append(Token("op", _OP_SIGN.get(m.group(), m.group()), raw=m.group(),
                              tight=source[m.end():m.end() + 1].isdigit()))

@@ -38,6 +38,9 @@ AS_MODELS_WRITE = [
     ("3 billion jellyfish, 80% of them blue.", ["There are 3 * 0.8 = 2.4 billion blue jellyfish"], "2.4"),
     ("A test of 100 questions: 70% then 60% right.", ["70 (70%) - 60 (60%) = 10 questions"], "10"),
     ("Convert 2 hours to minutes.", ["Convert 2 hours to min: 2(60)=120 minutes"], "120"),
+    ("4 of 12 sodas are shaken. What percent?", ["4 sodas / 12 sodas * 100% = 33.333...%"], "33.333"),
+    ("The setting is 18 degrees off. As a decimal?", ["18 / 100% = 0.18"], "0.18"),
+    ("Two friends share 4 slices and eat three quarters.", ["They ate ¾*4 = 3 slices of pizza"], "3"),
     ("A herd has 180 heads and 304 humps; camels have two humps, dromedaries one. How many dromedaries?",
      ["Let x be the number of camels.", "in total there are 2x + 180 – x = 304 humps.", "x = 304 – 180", "x = 124",
       "So, there are 124 camels and 180 – 124 = 56 dromedaries."], "56"),
@@ -62,6 +65,8 @@ FALSE = [  # a false visible calculation, in the same forms
     ("A road is 2.5 km long.", ["2.5 km = 250 m"], "250"),
     ("He got 30% of 100 beans red.", ["(1-.30)=20 red jelly beans"], "20"),
     ("The shop opens at 1:00 and closes at 5:00.", ["5:00 - 1:00 = 3 hours"], "3"),
+    ("4 of 12 sodas are shaken. What percent?", ["4 sodas / 12 sodas * 100% = 33.334...%"], "33.334"),
+    ("Two friends share 4 slices and eat three quarters.", ["They ate ¾*4 = 2 slices of pizza"], "2"),
 ]
 
 

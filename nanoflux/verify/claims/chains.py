@@ -219,10 +219,16 @@ def _pair(a: _Side, b: _Side, continues: bool, whole: bool) -> tuple[bool | None
 
 
 def _readings(side: _Side) -> list[Fraction]:
-    """The values a side may stand for: a lone percentage p or p/100, "2.4 billion" 2.4 or 2,400,000,000."""
+    """The values a side may stand for: a lone percentage p or p/100, "2.4 billion" 2.4 or 2,400,000,000,
+    "18 / 100%" 18 or 0.18."""
     lone = side.lone
     if lone and lone.percent:
         return [side.value, side.value / 100]
+    if side.operators and any(t.percent and t.value == 100 for t in side.literals):
+        try:  # "x 100%" and "/ 100%" are written for x 1 and for / 100 alike
+            return [side.value, evaluate(side.node, inside=True, whole_percent=True)]
+        except (ZeroDivisionError, OverflowError, ValueError):
+            return [side.value]
     scale = _SCALES.get(side.node[2].split(" ")[0]) if lone and side.node[0] == "num" and side.node[2] else None
     return [side.value, side.value * scale] if scale else [side.value]
 

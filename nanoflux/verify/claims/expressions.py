@@ -128,8 +128,8 @@ class Parser:
                 if not unit_done:
                     parts += ["/", nxt.text]
                 j += 2
-            elif tok.kind == "word" and j == i and tok.text == "of":
-                break  # "1/4 of the tank's capacity": a product with words, not a number and its noun
+            elif tok.kind == "word" and j == i and tok.text in ("of", "as"):
+                break  # "1/4 of the tank's capacity", "1/4 as much as": a product with words, not a noun
             elif tok.kind == "word" and tok.text == "times" and self._per(j + 1):
                 parts.append(tok.text)
                 j += 1
@@ -148,16 +148,18 @@ class Parser:
         return text, i
 
 
-def evaluate(node: tuple, inside: bool) -> Fraction:
-    """The exact value; a percentage inside an expression is p/100 ("5% × 1200"), a lone one p."""
+def evaluate(node: tuple, inside: bool, whole_percent: bool = False) -> Fraction:
+    """The exact value; a percentage inside an expression is p/100 ("5% × 1200"), a lone one p. With
+    `whole_percent`, "100%" inside is 100, as models write "18 / 100% = 0.18" for 18/100."""
     kind = node[0]
     if kind == "num":
-        return node[1].value / 100 if node[1].percent and inside else node[1].value
+        tok = node[1]
+        return tok.value / 100 if tok.percent and inside and not (whole_percent and tok.value == 100) else tok.value
     if kind == "unit":
-        return evaluate(node[1], inside)
+        return evaluate(node[1], inside, whole_percent)
     if kind == "neg":
-        return -evaluate(node[1], inside)
-    a, b = evaluate(node[1], inside), evaluate(node[2], inside)
+        return -evaluate(node[1], inside, whole_percent)
+    a, b = evaluate(node[1], inside, whole_percent), evaluate(node[2], inside, whole_percent)
     if kind == "+":
         return a + b
     if kind == "-":
@@ -192,6 +194,8 @@ def rounds_to(exact: Fraction, shown: Token | None, value: Fraction) -> bool:
     """Whether `shown` (a number written with decimal places) is `exact` rounded to those places."""
     if shown is None or shown.places is None or exact == value:
         return exact == value
+    if shown.truncated:
+        return 0 <= abs(exact) - abs(value) < Fraction(1, 10**shown.places)
     if shown.places >= 10 and float(exact) == float(value):
         return True  # a float printed whole: "50 / 3 = 16.666666666666668", "70 + 19.8 + 29.9 = 119.69999999999999"
     return abs(exact - value) <= Fraction(1, 2 * 10**shown.places)
