@@ -114,3 +114,20 @@ def test_a_unit_fact_is_confirmed_with_pint():
 def test_check_reference_never_raises_and_answers_quickly_on_odd_text(text):
     check = check_reference("7", [text], question="3 and 4", timeout_s=5)
     assert check.verdict in ("match", "mismatch", "undecidable", "error")
+
+
+def test_a_fuzzer_s_strings_never_make_it_raise():
+    import random
+    import time
+
+    pieces = ["3", "4.5", "$1,200", "€7", "25%", ".30", "1/2", "¾", "5:00", "pm", "=", "+", "-", "x", "×", "*", "/",
+              "^", "(", ")", "[", "\\frac{1}{2}", "\\times", "twelve", "dozen", "feet", "inches/remora", "per", "of",
+              "is", "so", "2x", "S", "...", "%", "!", ",", ".", ":", "in", "a", "foot", "hours", "minutes", "100%"]
+    rng = random.Random(22)
+    start = time.monotonic()
+    for _ in range(300):
+        text = " ".join(rng.choice(pieces) for _ in range(rng.randint(1, 25)))
+        glued = text.replace(" ", "") if rng.random() < 0.2 else text
+        assert check_reference("3", [glued], question="3 and 4.5", timeout_s=5).verdict in (
+            "match", "mismatch", "undecidable", "error"), glued
+    assert time.monotonic() - start < 60
