@@ -67,6 +67,7 @@ _MULTIPLES = {w: [Fraction(v) for v in vs] for w, vs in {
     "triple": (3,), "thrice": (3,), "quadruple": (4,), "third": (Fraction(1, 3), 3), "thirds": (Fraction(1, 3), 3),
     "quarter": (Fraction(1, 4), 4), "quarters": (Fraction(1, 4), 4), "dozen": (12,), "dozens": (12,),
     "fourth": (Fraction(1, 4), 4), "fifth": (Fraction(1, 5), 5), "tenth": (Fraction(1, 10), 10)}.items()}
+_ONE = {Fraction(1)}  # "1 candy bar costs 5": a count of one states no quantity of its own
 _CHAINS = ("arithmetic", "arithmetic (prose)")  # claims whose last value is what they end at
 _PROSE_SHORT = {"so", "is", "be", "of", "to", "we", "as", "if", "by", "or", "an", "at", "it", "in", "on", "he",
                 "me", "my", "us", "do", "up", "no"}
@@ -120,11 +121,11 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
             reading.skipped.append({"step": claim.step + 1, "claim": claim.text, "why": claim.why})
     established = _established(reading.claims)
     given = _given(question)
-    # With a question, a claim's operands are traced to it below (or are constants); prose may restate them.
+    # With a question, a claim's operands are traced to it below; prose may restate them ("in 10 years").
     used = {number.value for c in reading.claims for n in _operands(c)
-            if (number := parse_number(n))} | _CONSTANT_VALUES if question else set()
+            if (number := parse_number(n))} if question else set()
     for prose in reading.prose:
-        if unchecked := [n for n in prose["numbers"] if not _among(n, established, given, used)]:
+        if unchecked := [n for n in prose["numbers"] if not _among(n, established, given, used, _ONE)]:
             why = f"it states {', '.join(unchecked)}, which no step recomputes" + ("" if question else
                                                                                   " and no question gives")
             reading.skipped.append({"step": prose["step"], "claim": prose["text"], "why": why})
@@ -245,17 +246,21 @@ def _given(question: str) -> set[Fraction | str]:
     """What the question states: its numbers (in digits or words) and its DNA sequences."""
     numbers = [n.value for n in map(parse_number, _NUMBER.findall(question)) if n]
     numbers += [words.parse_number_words(w) for w in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)?", question)]
-    for token in read_tokens(question):  # money, clock times, "a dozen", and a percentage as a fraction
+    tokens = read_tokens(question)
+    for k, token in enumerate(tokens):  # money, clock times, "a dozen", and a percentage as a fraction
         if token.kind == "num" and token.percent:  # 20% gives 0.2, and 1.2, 0.8, 80 for "20% more/less/off"
             p = token.value
             numbers += [p, p / 100, 1 + p / 100, 1 - p / 100, 100 - p, 100 + p]
         elif token.kind == "num":
             numbers.append(token.value)
+        elif token.kind == "word" and (parts := token.text.split("-"))[-1] in _MULTIPLES:
+            part = _MULTIPLES[parts[-1]][0]  # "half", "three-quarters", "three quarters", "two thirds"
+            count = words.parse_number_words(parts[0]) if len(parts) == 2 else (
+                tokens[k - 1].value if k and tokens[k - 1].kind == "num" else None)
+            numbers += _MULTIPLES[parts[-1]] + ([count * part] if count is not None and part < 1 else [])
     for m in _FRACTION.finditer(question):  # "1/4 pound", "1 1/2 dozen"
         if int(m.group(3)):
             numbers.append(int(m.group(1) or 0) + Fraction(int(m.group(2)), int(m.group(3))))
-        elif token.kind == "word" and token.text in _MULTIPLES:
-            numbers += _MULTIPLES[token.text]
     return {n for n in numbers if n is not None} | set(re.findall(r"\b[ACGTU]{4,}\b", question))
 
 

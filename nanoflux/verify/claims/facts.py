@@ -34,8 +34,11 @@ def facts(step: int, clause: str, tokens: list[Token]) -> list[tuple[Claim, rang
         unit_a = unit_of(("num", tok, tokens[k + 1].text))
         j = k + 2
         words_between = []
-        while j < len(tokens) and tokens[j].kind == "word" and tokens[j].text in _FACT_LINKS | _ONE | {"equal", "to"}:
-            words_between.append(tokens[j].text)
+        while j < len(tokens) and (tokens[j].kind == "word" and tokens[j].text in _FACT_LINKS | _ONE | {"equal", "to"}
+                                   or (words_between and tokens[j].kind == "num" and tokens[j].value == 1 and
+                                       words_between[-1] in ("in", "per") and tokens[j + 1:j + 2] and
+                                       tokens[j + 1].kind == "word")):
+            words_between.append("one" if tokens[j].kind == "num" else tokens[j].text)  # "60 minutes in 1 hour"
             j += 1
         if unit_a is None or not words_between or j >= len(tokens):
             continue
