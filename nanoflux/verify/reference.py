@@ -22,7 +22,7 @@ from fractions import Fraction
 
 from . import extract, units, words
 from .answers import DEFAULT_TIMEOUT_S, AnswerCheck, check_answer
-from .claims import Claim, chains, phrases, quantities, sequences
+from .claims import Claim, chains, facts, phrases, quantities, sequences
 from .numeric import is_percentage, numbers_agree, parse_number, strip_percent
 from .sandbox import Sandbox, run_python
 from .tokens import tokenize as read_tokens
@@ -258,6 +258,7 @@ def _given(question: str) -> set[Fraction | str]:
             count = words.parse_number_words(parts[0]) if len(parts) == 2 else (
                 tokens[k - 1].value if k and tokens[k - 1].kind == "num" else None)
             numbers += _MULTIPLES[parts[-1]] + ([count * part] if count is not None and part < 1 else [])
+    numbers += facts.unit_factors(tokens)  # "a one-pound steak": 16 (ounces) is a unit fact
     for m in _FRACTION.finditer(question):  # "1/4 pound", "1 1/2 dozen"
         if int(m.group(3)):
             numbers.append(int(m.group(1) or 0) + Fraction(int(m.group(2)), int(m.group(3))))

@@ -58,7 +58,8 @@ class Token:
     clock: bool = False
     raw: str = ""
     truncated: bool = False  # "33.333...": cut, not rounded, after the places written
-    tight: bool = False  # written against its number: "-48" is negative ("Yams - 6" a dash), "2(60)" a product
+    tight: bool = False  # written against its neighbour: "-48" is negative ("Yams - 6" a dash), "2(60)" and
+    # "(1/4)24" are products
 
 
 def plain(text: str) -> str:
@@ -87,10 +88,14 @@ def tokenize(text: str, limit: int = 2000) -> list[Token]:
                 continue
             places = len(digits.partition(".")[2]) if "." in digits else None
             out.append(Token("num", digits, Fraction(digits), places, percent=bool(m.group("pct")),
-                             currency=bool(m.group("cur")), raw=m.group().strip(), truncated=bool(m.group("dots"))))
+                             currency=bool(m.group("cur")), raw=m.group().strip(), truncated=bool(m.group("dots")),
+                             tight=m.start() > 0 and source[m.start() - 1] == ")"))
         elif m.group("vulgar"):  # "¾"
             value = Fraction(unicodedata.numeric(m.group())).limit_denominator(10)
             out.append(Token("num", str(value), value, raw=m.group()))
+        elif kind == "op" and m.group() == "-" and source[m.start() - 1:m.start()].isdigit() and \
+                source[m.end():m.end() + 1].isalpha():
+            continue  # "a 65-minute concert": a hyphen, no minus
         elif kind == "op":
             out.append(Token("op", _OP_SIGN.get(m.group(), m.group()), raw=m.group(),
                              tight=source[m.end():m.end() + 1].isdigit()))

@@ -71,7 +71,7 @@ def read(step: int, clause: str) -> tuple[list[Claim], list[Token]] | None:
     if _algebra(clause, tokens):
         first = next((k for k, t in enumerate(tokens) if t.kind == "eq"), None)
         label = clause[:clause.find("=")] if "=" in clause else clause
-        if first is None or len(label.split()) > 6 or not _algebra(label, tokens[:first]) or \
+        if first is None or len(label.split()) > 6 or not _algebra(label, tokens[:first + 1]) or \
                 _algebra(clause[len(label) + 1:], tokens[first + 1:]):
             return None
         tokens = tokens[first + 1:]  # "S = 150 miles / 3 hours = 50 mph", "2V = 2 * 11 = 22": a name, then arithmetic

@@ -51,7 +51,8 @@ class Parser:
         if tok.kind == "op":
             return tok.text, i + 1
         if tok.kind == "word":
-            if tok.text in _OP_WORDS and not (tok.text == "times" and self._per(i + 1)):  # "2 times/day"
+            if tok.text in _OP_WORDS and not (tok.text == "times" and (self._per(i + 1) or self.kind(i + 1) in (
+                    "op", "eq"))):  # "2 times/day", "255 times / 5 minutes", "40 times * 10 feet": a noun
                 return _OP_WORDS[tok.text], i + 1
             if i + 1 < len(self.t) and (tok.text, self.t[i + 1].text) in _OP_PAIRS:
                 return _OP_PAIRS[(tok.text, self.t[i + 1].text)], i + 2
@@ -80,6 +81,8 @@ class Parser:
             op = self.op_at(i)
             if op and op[0] in "*/" and (right := self.unary(op[1])):
                 node, i = (op[0], node, right[0]), right[1]
+            elif self.kind(i) == "num" and self.t[i].tight and (right := self.unary(i)):
+                node, i = ("*", node, right[0]), right[1]  # "(1/4)24"
             elif self.kind(i) == "open" and (right := self.primary(i)):
                 if self.t[i].tight or right[0][0] not in ("num", "unit"):
                     node, i = ("*", node, right[0]), right[1]  # "2(40 + 9)", "2(60)"
@@ -130,7 +133,7 @@ class Parser:
                 j += 2
             elif tok.kind == "word" and j == i and tok.text in ("of", "as"):
                 break  # "1/4 of the tank's capacity", "1/4 as much as": a product with words, not a noun
-            elif tok.kind == "word" and tok.text == "times" and self._per(j + 1):
+            elif tok.kind == "word" and tok.text == "times" and (self._per(j + 1) or self.kind(j + 1) in ("op", "eq")):
                 parts.append(tok.text)
                 j += 1
             elif tok.kind == "word" and tok.text not in _BREAK and tok.text not in _OP_WORDS and \

@@ -10,6 +10,7 @@ Inside arithmetic, magnitudes are compared first (`chains`); pint is asked only 
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
 from .. import units
@@ -104,3 +105,45 @@ def converts(a: tuple, b: tuple, shown: Token) -> bool | None:
     except Exception:  # noqa: BLE001 - pint raises many types on odd units; no unit reading, no verdict
         return None
     return rounds_to(exact, shown, shown.value) or abs(exact - shown.value) <= abs(shown.value) * Fraction(1, 10**9)
+
+
+# The everyday units a question's units convert to: "a one-pound steak" lets a step use 16 (ounces).
+_COMMON_UNITS = ("second", "minute", "hour", "day", "week", "month", "year", "inch", "foot", "yard", "mile",
+                 "ounce", "pound", "cup", "pint", "quart", "gallon", "centimeter", "meter", "kilometer", "gram",
+                 "kilogram", "milliliter", "liter")
+# Coins and money, which pint does not know: the cents (and dollars) a word stands for.
+_MONEY = {"quarter": (25, Fraction(1, 4)), "dime": (10, Fraction(1, 10)), "nickel": (5, Fraction(1, 20)),
+          "penny": (1, Fraction(1, 100)), "pennies": (1, Fraction(1, 100)), "cent": (100, Fraction(1, 100)),
+          "dollar": (100, Fraction(1, 100))}
+
+
+def unit_factors(tokens: list[Token]) -> set[Fraction]:
+    """The conversion factors between the units a question names and the everyday units of the same kind,
+    as pint gives them (whole, or within 1% of whole: 52 weeks a year, 365 days): unit facts a step may use
+    without stating them ("1 * 16 = 16 ounces" for a one-pound steak, "4 * 3600 = 14400" for four hours)."""
+    factors: set[Fraction] = set()
+    named = set()
+    for k, tok in enumerate(tokens):  # a unit follows a number or "a"/"per" ("a one-pound steak", "per hour")
+        if tok.kind == "word" and any(t.kind == "num" or t.text in _ONE | {"per"} for t in tokens[max(k - 2, 0):k]):
+            word = tok.text.split("-")[-1]
+            named.add(word[:-1] if word.endswith("s") and word[:-1] in _MONEY else word)
+    named -= _PINT_STOP
+    for word in named:
+        factors.update(Fraction(v) for v in _MONEY[word]) if word in _MONEY else factors.update(_factors(word))
+    return factors
+
+
+@functools.lru_cache(maxsize=4096)
+def _factors(word: str) -> frozenset[Fraction]:
+    unit = units.parse_unit(word) if word.isalpha() and 2 < len(word) <= 20 else None
+    if unit is None:
+        return frozenset()
+    found = set()
+    for common in _COMMON_UNITS:
+        try:
+            both_ways = [units.registry().Quantity(1, unit).to(common).magnitude,
+                         units.registry().Quantity(1, common).to(unit).magnitude]
+        except Exception:  # noqa: BLE001 - another dimension: no factor
+            continue
+        found.update(Fraction(round(f)) for f in both_ways if f >= 1 and abs(f - round(f)) <= 0.01 * f)
+    return frozenset(found)
