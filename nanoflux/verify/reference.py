@@ -142,7 +142,8 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
                            evidence)
     if not reading.claims:
         return AnswerCheck("undecidable", "the steps contain nothing checkable", evidence)
-    final = reading.final or _last_value(reading.claims[-1])
+    results = [c for c in reading.claims if c.kind != "unit fact"] or reading.claims  # a fact is no result
+    final = reading.final or _last_value(results[-1])
     if not _among(final, established, percent_of=_percents(reading.claims)):
         return AnswerCheck("undecidable", f"the final result {final!r} is not a value any recomputed step computes",
                            evidence)
@@ -483,7 +484,7 @@ def _percents(claims: list[Claim], step: int | None = None) -> set[Fraction]:
 def _conclusion(claims: list[Claim], given: set, final: str) -> tuple[int, set[Fraction | str]]:
     """The last computing step and the values it ends at. A last step that only checks the stated answer
     back against the question ("Check: 2*4 + 3 = 11" ends at a number the question gives) is passed over."""
-    computing = [c for c in claims if _computes(c)]
+    computing = [c for c in claims if _computes(c) and c.kind != "unit fact"] or [c for c in claims if _computes(c)]
     steps = sorted({c.step for c in computing}, reverse=True)
     for number, step in enumerate(steps):
         here = [c for c in computing if c.step == step]

@@ -104,6 +104,11 @@ def test_words_before_a_false_looking_chain_leave_it_unchecked_not_wrong():
     assert check.verdict == "undecidable"
 
 
+def test_a_unit_fact_after_the_last_computation_is_not_taken_for_its_result():
+    steps = ["3 * 12 = 36 inches", "since there are 12 inches in a foot"]
+    assert check_reference("36", steps, question="A board is 3 feet long. How many inches?").verdict == "match"
+
+
 def test_a_unit_fact_is_confirmed_with_pint():
     claims, _ = chains.read(0, "there are 12 inches in a foot")
     assert [(c.kind, c.holds, c.values[0]) for c in claims] == [("unit fact", True, 12)]
