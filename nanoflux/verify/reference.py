@@ -14,6 +14,7 @@ numbers the question gives, beside prose whose claims hold.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import time
 import tokenize
@@ -23,11 +24,13 @@ from fractions import Fraction
 from . import extract, units, words
 from .answers import DEFAULT_TIMEOUT_S, AnswerCheck, check_answer
 from .claims import Claim, chains, facts, phrases, quantities, sequences
+from .claims.expressions import number_text
 from .numeric import is_percentage, numbers_agree, parse_number, strip_percent
 from .sandbox import Sandbox, run_python
 from .tokens import tokenize as read_tokens
 from .worker import WorkerDied, WorkerTimeout, call_sympy
 
+logger = logging.getLogger(__name__)
 # Size caps that keep every check linear in practice (GSM8K's longest solution is ~1,200 characters).
 MAX_SOLUTION_CHARS = 20_000
 MAX_CLAIMS = 200
@@ -93,8 +96,19 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
     the reference (a stated answer: what the last computing step ends at). A false claim is a
     "mismatch" naming its step; a claim no reader could read, or nothing checkable, is "undecidable"
     naming the step and why. `evidence["claims"]` records each claim (kind, holds) and
-    `evidence["skipped"]` each unchecked step.
+    `evidence["skipped"]` each unchecked step. Never raises on any text: a reader's exception leaves its
+    step unchecked, and any other is an "undecidable" naming it.
     """
+    try:
+        return _check_reference(reference, solution_steps, question, answer_type, timeout_s, sandbox)
+    except Exception as exc:  # noqa: BLE001 - model text must never crash the judge; the verdict says why
+        logger.warning("check_reference failed on a solution: %s: %s", type(exc).__name__, exc)
+        return AnswerCheck("undecidable", f"the check failed ({type(exc).__name__}: {str(exc)[:200]})",
+                           {"method": "recomputed solution steps (failed)"})
+
+
+def _check_reference(reference: str, solution_steps: list[str] | str, question: str, answer_type: str,
+                     timeout_s: float, sandbox: Sandbox) -> AnswerCheck:
     deadline = time.monotonic() + timeout_s
     steps = [solution_steps] if isinstance(solution_steps, str) else [s for s in solution_steps if isinstance(s, str)]
     if (size := sum(map(len, steps))) > MAX_SOLUTION_CHARS:
@@ -244,7 +258,9 @@ def _read_steps(steps: list[str]) -> _Reading:
 
 
 def _given(question: str) -> set[Fraction | str]:
-    """What the question states: its numbers (in digits or words) and its DNA sequences."""
+    """What the question states: its numbers (in digits or words, money, clock times, fractions; a
+    percentage p also as p/100, 1 +- p/100 and 100 -+ p), the conversion factors of the units it names,
+    and its DNA sequences."""
     numbers = [n.value for n in map(parse_number, _NUMBER.findall(question)) if n]
     numbers += [words.parse_number_words(w) for w in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)?", question)]
     tokens = read_tokens(question)
@@ -310,7 +326,7 @@ def _read_claims(index: int, clause: str, allele_p: Fraction | None, reading: _R
     if read := chains.read(index, _STEP_LABEL.sub(" ", clause)):  # arithmetic in prose, unit facts
         claims, rest = read
         reading.claims.extend(claims)
-        if numbers := [chains.number_text(t.value) for t in rest if any(ch.isdigit() for ch in t.raw)]:
+        if numbers := [number_text(t.value) for t in rest if any(ch.isdigit() for ch in t.raw)]:
             reading.prose.append({"step": index + 1, "text": clause, "numbers": numbers})
         return
     if claim := quantities.read(index, clause):
@@ -330,7 +346,7 @@ def _read_claims(index: int, clause: str, allele_p: Fraction | None, reading: _R
             reading.skipped.append({"step": index + 1, "claim": clause, "why": "no reader could read it"})
             return
     tokens = read_tokens(_NOT_QUANTITY.sub(" ", clause))
-    if numbers := [chains.number_text(t.value) for t in chains.prose_numbers(tokens, set())
+    if numbers := [number_text(t.value) for t in chains.prose_numbers(tokens, set())
                    if any(ch.isdigit() for ch in t.raw)]:
         reading.prose.append({"step": index + 1, "text": clause, "numbers": numbers})
 

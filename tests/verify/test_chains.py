@@ -140,3 +140,23 @@ def test_a_fuzzer_s_strings_never_make_it_raise():
         assert check_reference("3", [glued], question="3 and 4.5", timeout_s=5).verdict in (
             "match", "mismatch", "undecidable", "error"), glued
     assert time.monotonic() - start < 60
+
+
+def test_an_exception_anywhere_in_the_check_is_an_undecidable_verdict(monkeypatch):
+    from nanoflux.verify import reference
+
+    def boom(question):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(reference, "_given", boom)
+    check = check_reference("7", ["3 + 4 = 7"], question="3 and 4")
+    assert check.verdict == "undecidable" and "RuntimeError: a bug" in check.reason
+
+
+def test_a_reader_s_exception_leaves_only_its_step_unchecked(monkeypatch):
+    def boom(step, clause):
+        raise RuntimeError("a reader bug")
+
+    monkeypatch.setattr(chains, "read", boom)
+    check = check_reference("7", ["3 + 4 = 7"], question="3 and 4")
+    assert check.verdict == "undecidable" and "a reader failed on it (RuntimeError: a reader bug)" in check.reason
