@@ -71,6 +71,8 @@ FALSE = [  # a false visible calculation, in the same forms
     ("The shop opens at 1:00 and closes at 5:00.", ["5:00 - 1:00 = 3 hours"], "3"),
     ("4 of 12 sodas are shaken. What percent?", ["4 sodas / 12 sodas * 100% = 33.334...%"], "33.334"),
     ("Two friends share 4 slices and eat three quarters.", ["They ate ¾*4 = 2 slices of pizza"], "2"),
+    ("1 of 3 pupils passed. What percent?", ["1/3 = 30.0%"], "30"),  # 33.3%: a percentage has 2 more places
+    ("The shop opens at 1:00 and closes at 5:00.", ["5:00 - 1:00 = 16 hours"], "16"),  # no clock wraps to 16
 ]
 
 

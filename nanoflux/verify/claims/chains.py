@@ -65,9 +65,9 @@ def read(step: int, clause: str) -> tuple[list[Claim], list[Token]] | None:
     """The chains and unit facts in a clause as claims, and the number tokens outside them; None when
     there are none, or when the clause has algebra ("2x + 3 = 11", "8B = 64": letters as unknowns, which
     the equation reader reads)."""
-    tokens = tokenize(clause, MAX_TOKENS)
     if _FUNCTIONS.search(clause):
         return None
+    tokens = tokenize(clause, MAX_TOKENS)
     if _algebra(clause, tokens):
         first = next((k for k, t in enumerate(tokens) if t.kind == "eq"), None)
         label = clause[:clause.find("=")] if "=" in clause else clause
@@ -76,10 +76,11 @@ def read(step: int, clause: str) -> tuple[list[Claim], list[Token]] | None:
             return None
         tokens = tokens[first + 1:]  # "S = 150 miles / 3 hours = 50 mph", "2V = 2 * 11 = 22": a name, then arithmetic
     parser, claims, used, i = Parser(tokens), [], set(), 0
-    for fact, span in facts(step, clause, tokens):
+    for fact, span in facts(step, tokens):
         claims.append(fact)
         used.update(span)
-    while any(t.kind == "eq" for t in tokens) and i < len(tokens):
+    has_equals = any(t.kind == "eq" for t in tokens)
+    while has_equals and i < len(tokens):
         starts = tokens[i].kind in ("num", "open") or (tokens[i].kind == "op" and tokens[i].text == "-" and (
             i == 0 or tokens[i - 1].kind in ("open", "eq") or (tokens[i].tight and tokens[i - 1].kind == "word")))
         chain = _chain(parser, i) if starts else None  # "Yams - 6 yams x 1.5": a dash, not a minus sign
@@ -198,13 +199,14 @@ def _pair(a: _Side, b: _Side, continues: bool, whole: bool) -> tuple[bool | None
     """Whether two adjacent sides agree: True, False (a false calculation) or None (unchecked, with why)."""
     if a.value is None or b.value is None:
         return None, a.why or b.why
-    for x in _readings(a):
-        for y in _readings(b):
-            if x == y or rounds_to(x, b.lone, y) or rounds_to(y, a.lone, x):
+    for x, x_places in _readings(a):
+        for y, y_places in _readings(b):
+            if rounds_to(x, y, y_places, b.lone is not None and b.lone.truncated) or rounds_to(y, x, x_places):
                 return True, ""
     if b.operators and b.literals and _agrees(a.value, b.literals[0]) and _leads(b):
         return True, ""  # a running chain: "20 x 2 = 40 x 3 = 120"
-    if any(t.clock for t in a.literals + b.literals) and (a.value - b.value) % 12 == 0:
+    if any(t.clock for t in a.literals) and 0 <= b.value < 12 and a.value % 12 == b.value or \
+            b.lone and b.lone.clock and a.value % 12 == b.value % 12:
         return True, ""  # "2:00 - 11:00 = 3 hours", "5 - 3 = 2:00 pm": the clock wrapped
     if b.lone and (converted := converts(a.node, b.node, b.lone)) is not None:
         return converted, "" if converted else "pint says the units do not convert to that"
@@ -218,23 +220,28 @@ def _pair(a: _Side, b: _Side, continues: bool, whole: bool) -> tuple[bool | None
     return None, "it equates two different numbers: a description, not a calculation"
 
 
-def _readings(side: _Side) -> list[Fraction]:
-    """The values a side may stand for: a lone percentage p or p/100, "2.4 billion" 2.4 or 2,400,000,000,
-    "18 / 100%" 18 or 0.18."""
+def _readings(side: _Side) -> list[tuple[Fraction, int | None]]:
+    """The values a side may stand for, each with the decimal places it is written to (None: exact): a lone
+    percentage p or p/100, "2.4 billion" 2.4 or 2,400,000,000, "18 / 100%" 18 or 0.18."""
     lone = side.lone
+    places = lone.places if lone else None
     if lone and lone.percent:
-        return [side.value, side.value / 100]
+        return [(side.value, places), (side.value / 100, None if places is None else places + 2)]
     if side.operators and any(t.percent and t.value == 100 for t in side.literals):
         try:  # "x 100%" and "/ 100%" are written for x 1 and for / 100 alike
-            return [side.value, evaluate(side.node, inside=True, whole_percent=True)]
+            return [(side.value, None), (evaluate(side.node, inside=True, whole_percent=True), None)]
         except (ZeroDivisionError, OverflowError, ValueError):
-            return [side.value]
+            return [(side.value, None)]
     scale = _SCALES.get(side.node[2].split(" ")[0]) if lone and side.node[0] == "num" and side.node[2] else None
-    return [side.value, side.value * scale] if scale else [side.value]
+    if scale:
+        shifted = None if places is None else places - len(str(scale)) + 1
+        return [(side.value, places), (side.value * scale, shifted)]
+    return [(side.value, places)]
 
 
 def _agrees(value: Fraction, tok: Token) -> bool:
-    return value == tok.value or rounds_to(value, tok, tok.value) or (tok.percent and value == tok.value / 100)
+    """Whether a number as written is `value` (rounded to its places; a percentage either way)."""
+    return rounds_to(value, tok.value, tok.places, tok.truncated) or (tok.percent and value == tok.value / 100)
 
 
 def _leads(side: _Side) -> bool:

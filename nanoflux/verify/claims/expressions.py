@@ -193,15 +193,17 @@ def literals(node: tuple) -> list[Token]:
     return [t for child in node[1:] if isinstance(child, tuple) for t in literals(child)]
 
 
-def rounds_to(exact: Fraction, shown: Token | None, value: Fraction) -> bool:
-    """Whether `shown` (a number written with decimal places) is `exact` rounded to those places."""
-    if shown is None or shown.places is None or exact == value:
+def rounds_to(exact: Fraction, value: Fraction, places: int | None, truncated: bool = False) -> bool:
+    """Whether `value`, written with `places` decimal places (None: an integer, so exactly), is `exact`
+    rounded to those places ("180 / 7 = 25.7"), or cut there when written "33.333..." (`truncated`)."""
+    if places is None or exact == value:
         return exact == value
-    if shown.truncated:
-        return 0 <= abs(exact) - abs(value) < Fraction(1, 10**shown.places)
-    if shown.places >= 10 and float(exact) == float(value):
+    unit = Fraction(10) ** -places
+    if truncated:
+        return 0 <= abs(exact) - abs(value) < unit
+    if places >= 10 and float(exact) == float(value):
         return True  # a float printed whole: "50 / 3 = 16.666666666666668", "70 + 19.8 + 29.9 = 119.69999999999999"
-    return abs(exact - value) <= Fraction(1, 2 * 10**shown.places)
+    return abs(exact - value) <= unit / 2
 
 
 def number_text(value: Fraction) -> str:

@@ -24,7 +24,7 @@ _FACT_LINKS = {"in", "per", "is", "are", "equals", "has", "have", "contains", "m
 _ONE = {"a", "an", "one", "each", "every"}
 
 
-def facts(step: int, clause: str, tokens: list[Token]) -> list[tuple[Claim, range]]:
+def facts(step: int, tokens: list[Token]) -> list[tuple[Claim, range]]:
     """Unit facts, confirmed with pint: "there are 12 inches in a foot", "1 foot is equal to 12 inches",
     "60 minutes per hour". A fact pint rounds differently ("4 weeks in a month") holds when it is pint's
     value rounded to the places written; another one is left unchecked, never called false."""
@@ -60,7 +60,7 @@ def facts(step: int, clause: str, tokens: list[Token]) -> list[tuple[Claim, rang
             continue
         shown = tokens[j] if words_between[0] not in ("in", "per") else tok
         places = shown.places or 0
-        if not (rounds_to(exact, Token("num", "", n, places), n) or exact == n):
+        if not rounds_to(exact, n, places):
             continue  # "3 hours in a day" is a count, not a unit fact
         text = " ".join(t.raw or t.text for t in tokens[k:end])
         out.append((Claim(step, text, "unit fact", holds=True, values=[n, one], result=str(n)), range(k, end)))
@@ -104,7 +104,8 @@ def converts(a: tuple, b: tuple, shown: Token) -> bool | None:
         exact = Fraction(repr(float(q.to(unit_b).magnitude)))
     except Exception:  # noqa: BLE001 - pint raises many types on odd units; no unit reading, no verdict
         return None
-    return rounds_to(exact, shown, shown.value) or abs(exact - shown.value) <= abs(shown.value) * Fraction(1, 10**9)
+    return rounds_to(exact, shown.value, shown.places, shown.truncated) or \
+        abs(exact - shown.value) <= abs(shown.value) * Fraction(1, 10**9)
 
 
 # The everyday units a question's units convert to: "a one-pound steak" lets a step use 16 (ounces).
