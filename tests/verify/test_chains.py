@@ -101,6 +101,12 @@ def test_a_number_stated_in_prose_must_come_from_the_question_a_step_or_a_unit_f
     assert check.verdict == "undecidable", check.reason
 
 
+def test_a_sum_of_mixed_units_is_checked_by_pint_not_by_its_magnitudes():
+    question = "A shark is 10 feet long and a remora 12 inches."
+    assert check_reference("132", ["10 feet + 12 inches = 132 inches"], question=question).verdict == "match"
+    assert check_reference("22", ["10 feet + 12 inches = 22 inches"], question=question).verdict == "undecidable"
+
+
 def test_words_before_a_false_looking_chain_leave_it_unchecked_not_wrong():
     check = check_reference("17", ["5 more than 3 x 4 = 17"], question="5 more than 3 fours.")
     assert check.verdict == "undecidable"

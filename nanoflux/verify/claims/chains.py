@@ -30,7 +30,7 @@ from fractions import Fraction
 from ..tokens import Token, tokenize
 from . import Claim
 from .expressions import Parser, evaluate, inner_values, literals, number_text, rounds_to
-from .facts import converts, facts
+from .facts import converts, facts, mixed_sum
 
 MAX_TOKENS = 300
 _JOINING = {"of", "than", "more", "less", "plus", "minus", "times", "by", "and", "from", "fewer", "over", "per",
@@ -202,6 +202,8 @@ def _pair(a: _Side, b: _Side, continues: bool, whole: bool) -> tuple[bool | None
     for x, x_places in _readings(a):
         for y, y_places in _readings(b):
             if rounds_to(x, y, y_places, b.lone is not None and b.lone.truncated) or rounds_to(y, x, x_places):
+                if b.lone and mixed_sum(a.node) and converts(a.node, b.node, b.lone) is False:
+                    return None, "its numbers add up, but its units do not (pint converts them to another value)"
                 return True, ""
     if b.operators and b.literals and _agrees(a.value, b.literals[0]) and _leads(b):
         return True, ""  # a running chain: "20 x 2 = 40 x 3 = 120"

@@ -148,3 +148,16 @@ def _factors(word: str) -> frozenset[Fraction]:
             continue
         found.update(Fraction(round(f)) for f in both_ways if f >= 1 and abs(f - round(f)) <= 0.01 * f)
     return frozenset(found)
+
+
+def mixed_sum(node: tuple) -> bool:
+    """Whether an expression adds or subtracts numbers in different units of one kind ("10 feet + 12 inches"),
+    where agreeing magnitudes prove nothing."""
+    if node[0] in ("+", "-"):
+        units_here = [unit_of(side) for side in node[1:] if side[0] in ("num", "unit")]
+        if len(units_here) == 2 and None not in units_here and units_here[0] != units_here[1]:
+            try:
+                return units.registry().Quantity(1, units_here[0]).is_compatible_with(units_here[1])
+            except Exception:  # noqa: BLE001 - pint on odd units: no verdict, no mix
+                return False
+    return any(mixed_sum(child) for child in node[1:] if isinstance(child, tuple) and child[0] != "num")
