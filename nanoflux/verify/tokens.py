@@ -2,7 +2,7 @@
 
 Models write arithmetic inside prose ("John drank 2 x 8 = 16 ounces of milk", "$1,200 × 5% = $60",
 "5:00 - 1:00 = 4 hours", "\\frac{3}{4} \\times 20 = 15"). One linear scan turns a clause into
-tokens, so the grammar in `claims/chains.py` reads structure (number, operator, number, equals)
+tokens, so the grammar in `claims/expressions.py` reads structure (number, operator, number, equals)
 instead of a regular expression per phrase: a phrase table grows without end and misreads what it
 half-matches. Numbers are read exactly (`Fraction`), with the decimal places written (a shown result
 holds when it is the exact value rounded to those places). Nothing here raises or backtracks; the

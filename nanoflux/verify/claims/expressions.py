@@ -51,15 +51,19 @@ class Parser:
         if tok.kind == "op":
             return tok.text, i + 1
         if tok.kind == "word":
-            if tok.text in _OP_WORDS and not (tok.text == "times" and (self._per(i + 1) or self.kind(i + 1) in (
-                    "op", "eq"))):  # "2 times/day", "255 times / 5 minutes", "40 times * 10 feet": a noun
+            if tok.text in _OP_WORDS and not self.times_is_a_noun(i):
                 return _OP_WORDS[tok.text], i + 1
             if i + 1 < len(self.t) and (tok.text, self.t[i + 1].text) in _OP_PAIRS:
                 return _OP_PAIRS[(tok.text, self.t[i + 1].text)], i + 2
         return None
 
-    def _per(self, i: int) -> bool:
-        return i < len(self.t) and (self.t[i].text in ("/", "per", "a", "each")) and self.kind(i + 1) == "word"
+    def times_is_a_noun(self, i: int) -> bool:
+        """Whether "times" at `i` counts occasions ("2 times/day", "255 times / 5 minutes", "40 times * 10
+        feet") rather than multiplying: a rate or an operator follows it."""
+        if self.t[i].text != "times" or i + 1 >= len(self.t):
+            return False
+        after = self.t[i + 1]
+        return after.kind in ("op", "eq") or (after.text in ("per", "a", "each") and self.kind(i + 2) == "word")
 
     def expr(self, i: int) -> tuple[tuple, int] | None:
         self.depth += 1
@@ -133,7 +137,7 @@ class Parser:
                 j += 2
             elif tok.kind == "word" and j == i and tok.text in ("of", "as"):
                 break  # "1/4 of the tank's capacity", "1/4 as much as": a product with words, not a noun
-            elif tok.kind == "word" and tok.text == "times" and (self._per(j + 1) or self.kind(j + 1) in ("op", "eq")):
+            elif tok.kind == "word" and self.times_is_a_noun(j):
                 parts.append(tok.text)
                 j += 1
             elif tok.kind == "word" and tok.text not in _BREAK and tok.text not in _OP_WORDS and \
