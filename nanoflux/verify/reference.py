@@ -14,6 +14,7 @@ numbers the question gives, beside prose whose claims hold.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import time
 import tokenize
@@ -22,11 +23,17 @@ from fractions import Fraction
 
 from . import extract, units, words
 from .answers import DEFAULT_TIMEOUT_S, AnswerCheck, check_answer
-from .claims import Claim, phrases, quantities, sequences
-from .numeric import numbers_agree, parse_number
+from .claims import Claim, chains, facts, phrases, quantities, sequences
+from .claims.expressions import number_text
+from .numeric import is_percentage, numbers_agree, parse_number, strip_percent
 from .sandbox import Sandbox, run_python
+from .tokens import tokenize as read_tokens
 from .worker import WorkerDied, WorkerTimeout, call_sympy
 
+logger = logging.getLogger(__name__)
+# Size caps that keep every check linear in practice (GSM8K's longest solution is ~1,200 characters).
+MAX_SOLUTION_CHARS = 20_000
+MAX_CLAIMS = 200
 _CODE_BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.S | re.I)
 _LIST_MARKER = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")
 _EQUALS = re.compile(r"(?<![<>!=])(?:=|≈|\\approx)(?!=)")
@@ -41,10 +48,15 @@ _CONSTANTS = {"pi", "π", "e"}
 # Words that make the number after them part of a computation, so they cannot be a label before it.
 _OPERATOR_WORDS = [[w] for w in ("minus", "plus", "times", "of", "by", "over", "less", "more", "half", "twice",
                                  "double", "percent", "squared", "root", "than", "and", "from")]
-# Numbers a computation may use without the question stating them: small counts, percent, time, angles.
-_CONSTANT_VALUES = {Fraction(n) for n in (*range(11), 12, 24, 60, 100, 180, 360, 365, 1000)}
+# Numbers a computation may use without the question stating them: small counts, halves and quarters,
+# percent, time, angles, and the calendar (30 and 31 days a month, 52 weeks a year).
+_CONSTANT_VALUES = {Fraction(n) for n in (*range(11), 12, 24, 30, 31, 52, 60, 100, 180, 360, 365, 1000,
+                                           Fraction(1, 2), Fraction(1, 4), Fraction(3, 4))}
 # Numbers that only count or label ("Step 2", "Case 1", "x_1"), not quantities a step states.
 _NOT_QUANTITY = re.compile(r"(?i)\b(?:step|case|part|stage|method|option|equation|line)\s+\d+|[A-Za-z_]\d+")
+_FRACTION = re.compile(r"(?<![\d/.])(?:(\d{1,6})\s+)?(\d{1,6})/(\d{1,6})(?![\d/])")
+_PERCENT_ASKED = re.compile(r"(?i)\b(?:percent|percentage)\b|%")
+_STEP_LABEL = re.compile(r"(?i)\b(?:step|case|part|stage|method|option|equation|line)\s+\d+")
 _COMPUTES = re.compile(r"[-+−*/^!(]|sqrt|pi|π")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
 _PERCENT_WHOLE = re.compile(r"^\d+(?:\.\d+)?\s*%$")
@@ -52,6 +64,14 @@ _TIMES_100 = re.compile(r"[*]\s*100\s*$")
 _NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 # An equation: math characters, with letter runs of at most two (variables "x", "pq"), up to the end.
 _MATH_WORD = re.compile(r"^(?:[\d.+\-−*/^()=²³]|(?<![A-Za-z])[A-Za-z]{1,2}(?![A-Za-z]))+$")
+# Words in a question that give a number: "half" gives 1/2 (and 2: halving divides by 2), "twice" 2.
+_MULTIPLES = {w: [Fraction(v) for v in vs] for w, vs in {
+    "half": (Fraction(1, 2), 2), "halves": (Fraction(1, 2), 2), "twice": (2,), "double": (2,), "doubles": (2,),
+    "triple": (3,), "thrice": (3,), "quadruple": (4,), "third": (Fraction(1, 3), 3), "thirds": (Fraction(1, 3), 3),
+    "quarter": (Fraction(1, 4), 4), "quarters": (Fraction(1, 4), 4), "dozen": (12,), "dozens": (12,),
+    "fourth": (Fraction(1, 4), 4), "fifth": (Fraction(1, 5), 5), "tenth": (Fraction(1, 10), 10)}.items()}
+_ONE = {Fraction(1)}  # "1 candy bar costs 5": a count of one states no quantity of its own
+_CHAINS = ("arithmetic", "arithmetic (prose)")  # claims whose last value is what they end at
 _PROSE_SHORT = {"so", "is", "be", "of", "to", "we", "as", "if", "by", "or", "an", "at", "it", "in", "on", "he",
                 "me", "my", "us", "do", "up", "no"}
 
@@ -76,11 +96,29 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
     the reference (a stated answer: what the last computing step ends at). A false claim is a
     "mismatch" naming its step; a claim no reader could read, or nothing checkable, is "undecidable"
     naming the step and why. `evidence["claims"]` records each claim (kind, holds) and
-    `evidence["skipped"]` each unchecked step.
+    `evidence["skipped"]` each unchecked step. Never raises on any text: a reader's exception leaves its
+    step unchecked, and any other is an "undecidable" naming it.
     """
+    try:
+        return _check_reference(reference, solution_steps, question, answer_type, timeout_s, sandbox)
+    except Exception as exc:  # noqa: BLE001 - model text must never crash the judge; the verdict says why
+        logger.warning("check_reference failed on a solution: %s: %s", type(exc).__name__, exc)
+        return AnswerCheck("undecidable", f"the check failed ({type(exc).__name__}: {str(exc)[:200]})",
+                           {"method": "recomputed solution steps (failed)"})
+
+
+def _check_reference(reference: str, solution_steps: list[str] | str, question: str, answer_type: str,
+                     timeout_s: float, sandbox: Sandbox) -> AnswerCheck:
     deadline = time.monotonic() + timeout_s
     steps = [solution_steps] if isinstance(solution_steps, str) else [s for s in solution_steps if isinstance(s, str)]
+    if (size := sum(map(len, steps))) > MAX_SOLUTION_CHARS:
+        return AnswerCheck("undecidable", f"the solution is too long to check ({size} characters > "
+                                          f"{MAX_SOLUTION_CHARS})", {"method": "not read: too long"})
     reading = _read_steps([_CODE_BLOCK.sub("", s) for s in steps])
+    if len(reading.claims) > MAX_CLAIMS:
+        return AnswerCheck("undecidable", f"the solution states too many claims to check ({len(reading.claims)} > "
+                                          f"{MAX_CLAIMS})", {"method": "not read: too many claims"})
+    question = question[:MAX_SOLUTION_CHARS]
     if (failed := _recompute(reading.claims, _question_equations(question), deadline)) is not None:
         return failed
     if code := "\n".join(block for step in steps for block in _CODE_BLOCK.findall(step)):
@@ -97,8 +135,11 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
             reading.skipped.append({"step": claim.step + 1, "claim": claim.text, "why": claim.why})
     established = _established(reading.claims)
     given = _given(question)
+    # With a question, a claim's operands are traced to it below; prose may restate them ("in 10 years").
+    used = {number.value for c in reading.claims for n in _operands(c)
+            if (number := parse_number(n))} if question else set()
     for prose in reading.prose:
-        if unchecked := [n for n in prose["numbers"] if not _among(n, established, given)]:
+        if unchecked := [n for n in prose["numbers"] if not _among(n, established, given, used, _ONE)]:
             why = f"it states {', '.join(unchecked)}, which no step recomputes" + ("" if question else
                                                                                   " and no question gives")
             reading.skipped.append({"step": prose["step"], "claim": prose["text"], "why": why})
@@ -115,7 +156,8 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
                            evidence)
     if not reading.claims:
         return AnswerCheck("undecidable", "the steps contain nothing checkable", evidence)
-    final = reading.final or _last_value(reading.claims[-1])
+    results = [c for c in reading.claims if c.kind != "unit fact"] or reading.claims  # a fact is no result
+    final = reading.final or _last_value(results[-1])
     if not _among(final, established, percent_of=_percents(reading.claims)):
         return AnswerCheck("undecidable", f"the final result {final!r} is not a value any recomputed step computes",
                            evidence)
@@ -123,6 +165,8 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
     if reading.final is not None and not _among(final, ends, percent_of=_percents(reading.claims, step)):
         return AnswerCheck("undecidable", f"the stated answer {final!r} is not what the last computing step "
                                           f"(step {step + 1}) ends at", evidence)
+    if is_percentage(final) and not is_percentage(reference) and _PERCENT_ASKED.search(question):
+        final = strip_percent(final)  # "What percentage ...?": the reference 25 is 25%
     outcome = check_answer(final, reference, answer_type=answer_type, timeout_s=max(deadline - time.monotonic(), 0.5))
     evidence.update(final_result=final, final_check=outcome.to_dict())
     premises = sum(c.kind == "equation (premise)" for c in reading.claims)
@@ -131,9 +175,23 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
                                              "taken as given: no question to trace them to)") if premises else "")
     if outcome.verdict == "match":
         return AnswerCheck("match", f"{recomputed} and the final result {final!r} matches the reference", evidence)
+    if outcome.verdict == "mismatch" and (stated := _stated_after(steps, reference)):
+        return AnswerCheck("undecidable", f"the steps compute {final!r} last, then state {stated!r} without "
+                                          "computing it", evidence)
     if outcome.verdict == "mismatch":
         return AnswerCheck("mismatch", f"the steps end at {final!r}, not the reference: {outcome.reason}", evidence)
     return AnswerCheck(outcome.verdict, f"{recomputed}; final result undecided: {outcome.reason}", evidence)
+
+
+def _stated_after(steps: list[str], reference: str) -> str | None:
+    """The reference as the last step states it in prose ("so it took three days"), or None: a final
+    result that is not the reference is a mismatch only where the steps do not go on to state it."""
+    if (wanted := parse_number(reference)) is None or not steps:
+        return None
+    for token in read_tokens(steps[-1][-2000:]):
+        if token.kind == "num" and token.value in (wanted.value, wanted.value / 100, wanted.value * 100):
+            return token.raw
+    return None
 
 
 def _check_code(code: str, reference: str, question: str, answer_type: str, timeout_s: float,
@@ -184,7 +242,7 @@ def _read_steps(steps: list[str]) -> _Reading:
         if (answer := extract.final_answer(step))[1] in ("boxed", "after 'answer'"):
             stated = answer[0]
         for line in step.splitlines():
-            line = _LIST_MARKER.sub("", line)
+            line = _LIST_MARKER.sub("", line).replace("–", "-")  # an en dash between numbers is a minus
             for pattern, replacement in _LATEX_OPS:
                 line = pattern.sub(replacement, line)
             line, _ = phrases.rewrite(line)
@@ -200,9 +258,27 @@ def _read_steps(steps: list[str]) -> _Reading:
 
 
 def _given(question: str) -> set[Fraction | str]:
-    """What the question states: its numbers (in digits or words) and its DNA sequences."""
+    """What the question states: its numbers (in digits or words, money, clock times, fractions; a
+    percentage p also as p/100, 1 +- p/100 and 100 -+ p), the conversion factors of the units it names,
+    and its DNA sequences."""
     numbers = [n.value for n in map(parse_number, _NUMBER.findall(question)) if n]
     numbers += [words.parse_number_words(w) for w in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)?", question)]
+    tokens = read_tokens(question)
+    for k, token in enumerate(tokens):  # money, clock times, "a dozen", and a percentage as a fraction
+        if token.kind == "num" and token.percent:  # 20% gives 0.2, and 1.2, 0.8, 80 for "20% more/less/off"
+            p = token.value
+            numbers += [p, p / 100, 1 + p / 100, 1 - p / 100, 100 - p, 100 + p]
+        elif token.kind == "num":
+            numbers.append(token.value)
+        elif token.kind == "word" and (parts := token.text.split("-"))[-1] in _MULTIPLES:
+            part = _MULTIPLES[parts[-1]][0]  # "half", "three-quarters", "three quarters", "two thirds"
+            count = words.parse_number_words(parts[0]) if len(parts) == 2 else (
+                tokens[k - 1].value if k and tokens[k - 1].kind == "num" else None)
+            numbers += _MULTIPLES[parts[-1]] + ([count * part] if count is not None and part < 1 else [])
+    numbers += facts.unit_factors(tokens)  # "a one-pound steak": 16 (ounces) is a unit fact
+    for m in _FRACTION.finditer(question):  # "1/4 pound", "1 1/2 dozen"
+        if int(m.group(3)):
+            numbers.append(int(m.group(1) or 0) + Fraction(int(m.group(2)), int(m.group(3))))
     return {n for n in numbers if n is not None} | set(re.findall(r"\b[ACGTU]{4,}\b", question))
 
 
@@ -235,7 +311,25 @@ def _clauses(line: str) -> list[str]:
 
 
 def _read_clause(index: int, clause: str, allele_p: Fraction | None, reading: _Reading) -> None:
-    if claim := sequences.read(index, clause, allele_p) or quantities.read(index, clause):
+    """Read one clause into `reading`; a reader that fails leaves the step unchecked, saying why."""
+    try:
+        _read_claims(index, clause, allele_p, reading)
+    except Exception as exc:  # noqa: BLE001 - a checker of model text never raises: the step stays unchecked
+        reading.skipped.append({"step": index + 1, "claim": clause,
+                                "why": f"a reader failed on it ({type(exc).__name__}: {str(exc)[:120]})"})
+
+
+def _read_claims(index: int, clause: str, allele_p: Fraction | None, reading: _Reading) -> None:
+    if claim := sequences.read(index, clause, allele_p):
+        reading.claims.append(claim)
+        return
+    if read := chains.read(index, _STEP_LABEL.sub(" ", clause)):  # arithmetic in prose, unit facts
+        claims, rest = read
+        reading.claims.extend(claims)
+        if numbers := [number_text(t.value) for t in rest if any(ch.isdigit() for ch in t.raw)]:
+            reading.prose.append({"step": index + 1, "text": clause, "numbers": numbers})
+        return
+    if claim := quantities.read(index, clause):
         reading.claims.append(claim)
         return
     sides = _EQUALS.split(clause)
@@ -251,8 +345,9 @@ def _read_clause(index: int, clause: str, allele_p: Fraction | None, reading: _R
         if unreadable:
             reading.skipped.append({"step": index + 1, "claim": clause, "why": "no reader could read it"})
             return
-    text = _NOT_QUANTITY.sub(" ", clause)
-    if numbers := _NUMBER.findall(text):
+    tokens = read_tokens(_NOT_QUANTITY.sub(" ", clause))
+    if numbers := [number_text(t.value) for t in chains.prose_numbers(tokens, set())
+                   if any(ch.isdigit() for ch in t.raw)]:
         reading.prose.append({"step": index + 1, "text": clause, "numbers": numbers})
 
 
@@ -392,24 +487,24 @@ def _established(claims: list[Claim]) -> set[Fraction | str]:
 
 def _computes(claim: Claim) -> bool:
     """Whether a claim computes a value: not an equation set up from the question, not "42 = 42"."""
-    return claim.kind != "equation (premise)" and (
+    return claim.computes and claim.kind != "equation (premise)" and (
         claim.kind != "arithmetic" or any(_COMPUTES.search(p.lstrip("-−")) for p in claim.parts))
 
 
 def _percents(claims: list[Claim], step: int | None = None) -> set[Fraction]:
     """The percentages arithmetic "E × 100 = V" states (V% is E), from every claim or from one step's."""
-    return {c.values[-1] for c in claims if c.holds and c.kind == "arithmetic" and c.values and
+    return {c.values[-1] for c in claims if c.holds and c.kind in _CHAINS and c.values and
             _TIMES_100.search(c.parts[0]) and step in (None, c.step)}
 
 
 def _conclusion(claims: list[Claim], given: set, final: str) -> tuple[int, set[Fraction | str]]:
     """The last computing step and the values it ends at. A last step that only checks the stated answer
     back against the question ("Check: 2*4 + 3 = 11" ends at a number the question gives) is passed over."""
-    computing = [c for c in claims if _computes(c)]
+    computing = [c for c in claims if _computes(c) and c.kind != "unit fact"] or [c for c in claims if _computes(c)]
     steps = sorted({c.step for c in computing}, reverse=True)
     for number, step in enumerate(steps):
         here = [c for c in computing if c.step == step]
-        ends = {v for c in here for v in (c.values[-1:] if c.kind == "arithmetic" else c.values)}
+        ends = {v for c in here for v in (c.values[-1:] if c.kind in _CHAINS else c.values)}
         stated = {n.value for c in here for n in map(parse_number, _NUMBER.findall(c.text)) if n}
         checks = ends and ends <= given and _among(final, stated) and not _among(final, ends)
         if not checks or number == len(steps) - 1:

@@ -111,7 +111,7 @@ def _parse_plain(s: str) -> sympy.Basic:
             raise ParseError("two numbers in a row")
     if len(sides := _EQUALS.split(s, maxsplit=1)) == 2:
         lhs, rhs = sides
-        return sympy.Eq(_parse_plain(lhs), _parse_plain(rhs), evaluate=False)
+        return sympy.Eq(_parse_plain(lhs.strip()), _parse_plain(rhs.strip()), evaluate=False)  # " 4s" is no token
     try:
         return parse_expr(s, local_dict=local, global_dict=_parser_globals(), transformations=_TRANSFORMS)
     except (SyntaxError, TypeError, ValueError, AttributeError, ZeroDivisionError, RecursionError) as exc:

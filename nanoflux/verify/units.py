@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import tokenize
 from fractions import Fraction
 
 import pint
@@ -40,7 +41,8 @@ def parse_unit(text: str) -> pint.Unit | None:
         return None
     try:
         return registry().parse_units(text)
-    except (pint.errors.PintError, AttributeError, TypeError, ValueError, KeyError, AssertionError):
+    except (pint.errors.PintError, AttributeError, TypeError, ValueError, KeyError, AssertionError,
+            tokenize.TokenError):  # pint tokenizes the text: "feet / 1 yard)" ends inside a bracket
         return None
 
 

@@ -88,7 +88,7 @@ def test_the_evidence_records_each_claim_and_each_skipped_step():
     check = check_reference("60", ["There are 6 choices", "C(5, 2) = 10", "6 * 10 = 60"])
     assert check.verdict == "undecidable" and "step 1" in check.reason and "6" in check.reason
     assert [(c["step"], c["kind"], c["recomputed"], c["holds"]) for c in check.evidence["claims"]] == [
-        (2, "arithmetic", True, True), (3, "arithmetic", True, True)]
+        (2, "arithmetic", True, True), (3, "arithmetic (prose)", True, True)]
     assert check.evidence["skipped"] == [{"step": 1, "claim": "There are 6 choices",
                                           "why": "it states 6, which no step recomputes and no question gives"}]
 
@@ -120,7 +120,7 @@ def test_unit_and_genomics_readers_leave_other_text_alone():
     ("42", ["The answer: 42 = 42"]),  # a restatement computes nothing
     ("1060", ["1000 * 1.05 ≈ 1060"]),  # "≈" allows rounding to the places written, not 1% of drift
     ("3", ["x^2 = 5x - 6", "x = 3"]),  # one root of two, with nothing saying why
-    ("9", ["twelve minus 3 = 9"]),  # a number word inside the arithmetic: unread, so unchecked
+    ("10", ["twelve minus 3 = 10"]),  # a number word inside the arithmetic is read (issue 22), and recomputed
 ])
 def test_ways_around_the_check_are_not_confirmed(reference, steps):
     assert check_reference(reference, steps).verdict in ("mismatch", "undecidable")
