@@ -10,7 +10,10 @@ else is real DSPy, as with DSPy's own `dspy.utils.dummies`:
     compile_spec("specs/math.yaml", rounds=3, out="runs/dry", lms=scripted_roles(), progress=False)
 
 The scripted judge scores the default rubric's dimensions (correctness, rigor, completeness,
-clarity); a spec with other dimensions needs answers of its own (`ScriptedEngine(answer)`).
+clarity); a spec with other dimensions needs answers of its own (`ScriptedEngine(answer)`). The
+scripted solver answers with the reference the scripted attacker wrote for the question it is
+shown (a perfect independent solver: every solve confirms), as a program that prints it when the
+solver is asked for one; `ScriptedEngine(solver=...)` scripts it instead.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ def role_of(schema: dict[str, Any]) -> str:
         return "judge"
     if "reference_answer" in fields:
         return "attacker"
+    if "solution" in fields:
+        return "solver"
     return "defender"
 
 
@@ -75,15 +80,26 @@ def default_answers(counter: itertools.count) -> Answer:
 
 
 class ScriptedEngine:
-    """Engine answering JSON for the role a request is for; thread-safe; counts its calls."""
+    """Engine answering JSON for the role a request is for; thread-safe; counts its calls.
+
+    Args:
+        answer: (role, prompt) -> the role's output fields, for the attacker, defender and judge (default:
+            `default_answers`).
+        solver: (role, prompt) -> the solver's output fields (`solution` and `answer`, or `solution` and
+            `program` when the solver writes programs); default: the reference the attacker's answer gave for
+            the question in the prompt, which the engine remembers.
+        latency: seconds each call sleeps.
+    """
 
     supports_response_schema = True
     supported_params = frozenset({"temperature", "max_tokens", "response_format", "seed"})
 
-    def __init__(self, answer: Answer | None = None, *, latency: float = 0.0):
+    def __init__(self, answer: Answer | None = None, *, solver: Answer | None = None, latency: float = 0.0):
         self.answer = answer or default_answers(itertools.count())
+        self.solver = solver
         self.latency = latency
         self.calls: list[str] = []
+        self.references: dict[str, str] = {}  # question -> the reference the attacker gave it
         self._lock = threading.Lock()
 
     def complete(self, request: Any) -> Response:
@@ -92,11 +108,23 @@ class ScriptedEngine:
         prompt = request.messages[-1].text or ""
         with self._lock:
             self.calls.append(role)
-            payload = self.answer(role, prompt)
+            if role == "solver":
+                payload = self.solver(role, prompt) if self.solver else self._solve(schema, prompt)
+            else:
+                payload = self.answer(role, prompt)
+                if role == "attacker" and isinstance(payload.get("question"), str):
+                    self.references[payload["question"]] = str(payload.get("reference_answer", ""))
         if self.latency:
             time.sleep(self.latency)
         return Response(id=None, model="scripted", message=Message.assistant(json.dumps(payload)),
                         finish_reason="stop", usage=Usage(input_tokens=len(prompt) // 4, output_tokens=20))
+
+    def _solve(self, schema: dict[str, Any], prompt: str) -> dict[str, Any]:
+        """The oracle solver: the reference of the remembered question the prompt shows ("" if none)."""
+        answer = next((reference for question, reference in self.references.items() if question in prompt), "")
+        if "program" in schema.get("properties", {}):
+            return {"solution": "Print the total.", "program": f"print({answer!r})"}
+        return {"solution": "Work it out step by step.", "answer": answer}
 
     def stream(self, request: Any) -> Any:
         return response_to_events(self.complete(request))
@@ -111,7 +139,8 @@ def scripted_lm(engine: ScriptedEngine | None = None, name: str = "scripted/a") 
 
 
 def scripted_roles(engine: ScriptedEngine | None = None, *, alternate: bool = False) -> RoleLMs:
-    """The three roles on one scripted engine (so its `calls` list every role's calls in order)."""
+    """The roles on one scripted engine (so its `calls` list every role's calls in order)."""
     engine = engine or ScriptedEngine()
     return RoleLMs(attacker=scripted_lm(engine, "scripted/a"), defender=scripted_lm(engine, "scripted/b"),
-                   judge=scripted_lm(engine, "scripted/judge"), alternate=alternate)
+                   judge=scripted_lm(engine, "scripted/judge"), alternate=alternate,
+                   solver=scripted_lm(engine, "scripted/solver"))

@@ -178,7 +178,7 @@ def test_the_table_reads_defaults_bounds_and_types_from_the_models() -> None:
     assert (table["name"].default, table["description"].type) == ("required", "str, not empty")
     assert (table["curation.novelty"].type, table["curation.novelty"].default) == ("float in (0, 1]", "`0.8`")
     assert table["curation.hops"].type == "str or null" and table["curation.hops"].default == "`null`"
-    assert table["roles.<role>.temperature"].default == "attacker `0.9`, defender `0.3`, judge `0.0`"
+    assert table["roles.<role>.temperature"].default == "attacker `0.9`, defender `0.3`, judge `0.0`, solver `0.7`"
     assert table["roles.<role>.max_tokens"].default == f"`{RoleSpec.model_fields['max_tokens'].default}`"
     assert table["execution.max_concurrent_calls"].type == "int >= 1 or null"
     assert table["execution.executor"].type == "`threads` or `ray`"

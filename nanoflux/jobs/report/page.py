@@ -183,7 +183,7 @@ def sandbox_summary(view: RunView) -> str:
 def summary(view: RunView, stats: dict[str, Any]) -> list[tuple[str, str]]:
     """The summary table's rows: what ran, how much of it was kept, how long it took and what it cost."""
     roles = view.spec.get("roles", {})
-    models = {role: roles.get(role, {}).get("model") or (view.manifest or {}).get("models", {}).get(role, "?")
+    models = {role: (roles.get(role) or {}).get("model") or (view.manifest or {}).get("models", {}).get(role, "?")
               for role in ROLES}
     cost = stats["cost"]
     files = ", ".join(f"{entry['path']} {entry['rows']} rows" for name, entry in
