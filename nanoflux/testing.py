@@ -62,17 +62,41 @@ SCENES = [
 ]
 
 
+class Oracle:
+    """A perfect independent solver for scripted rounds: it answers a question with the reference the scripted
+    attacker gave it (remembered by `remember`), so every solve confirms; "" for a question it never saw."""
+
+    def __init__(self) -> None:
+        self.references: dict[str, str] = {}
+
+    def remember(self, attack: dict[str, Any]) -> None:
+        if isinstance(attack.get("question"), str):
+            self.references[attack["question"]] = str(attack.get("reference_answer", ""))
+
+    def solve(self, prompt: str) -> dict[str, Any]:
+        """The solver's fields for the question in `prompt`, in words and as a program (DSPy reads the ones its
+        signature has)."""
+        answer = next((reference for question, reference in self.references.items() if question in prompt), "")
+        return {"solution": "Work it out step by step.", "answer": answer, "program": f"print({answer!r})"}
+
+
 def default_answers(counter: itertools.count) -> Answer:
-    """Distinct, tool-checkable rounds: question n is about 3*n + 5 things; the defender always says 0."""
+    """Distinct, tool-checkable rounds: question n is about 3*n + 5 things; the defender always says 0, and the
+    solver what the attacker said (`Oracle`)."""
+    oracle = Oracle()
 
     def answer(role: str, prompt: str) -> dict[str, Any]:
         if role == "attacker":
             n = next(counter)
-            return {"question": SCENES[n % len(SCENES)].format(n=n), "reference_answer": str(3 * n + 5),
-                    "solution_steps": [f"{n} * 3 = {3 * n}", f"{3 * n} + 5 = {3 * n + 5}"],
-                    "annotation": "Multiply before adding."}
+            attack = {"question": SCENES[n % len(SCENES)].format(n=n), "reference_answer": str(3 * n + 5),
+                      "solution_steps": [f"{n} * 3 = {3 * n}", f"{3 * n} + 5 = {3 * n + 5}"],
+                      "annotation": "Multiply before adding."}
+            oracle.remember(attack)
+            return attack
         if role == "defender":
             return {"reasoning": "I multiply, then add the extra ones.", "answer": "0"}
+        if role == "solver":
+            return oracle.solve(prompt)
         return {"scores": {"correctness": 4, "rigor": 4, "completeness": 4, "clarity": 4}, "verdict": "incorrect",
                 "critique": "The total is wrong."}
 
@@ -87,7 +111,7 @@ class ScriptedEngine:
             `default_answers`).
         solver: (role, prompt) -> the solver's output fields (`solution` and `answer`, or `solution` and
             `program` when the solver writes programs); default: the reference the attacker's answer gave for
-            the question in the prompt, which the engine remembers.
+            the question in the prompt, which the engine remembers (`Oracle`), whatever `answer` is.
         latency: seconds each call sleeps.
     """
 
@@ -99,7 +123,7 @@ class ScriptedEngine:
         self.solver = solver
         self.latency = latency
         self.calls: list[str] = []
-        self.references: dict[str, str] = {}  # question -> the reference the attacker gave it
+        self.oracle = Oracle()
         self._lock = threading.Lock()
 
     def complete(self, request: Any) -> Response:
@@ -109,22 +133,15 @@ class ScriptedEngine:
         with self._lock:
             self.calls.append(role)
             if role == "solver":
-                payload = self.solver(role, prompt) if self.solver else self._solve(schema, prompt)
+                payload = self.solver(role, prompt) if self.solver else self.oracle.solve(prompt)
             else:
                 payload = self.answer(role, prompt)
-                if role == "attacker" and isinstance(payload.get("question"), str):
-                    self.references[payload["question"]] = str(payload.get("reference_answer", ""))
+                if role == "attacker":
+                    self.oracle.remember(payload)
         if self.latency:
             time.sleep(self.latency)
         return Response(id=None, model="scripted", message=Message.assistant(json.dumps(payload)),
                         finish_reason="stop", usage=Usage(input_tokens=len(prompt) // 4, output_tokens=20))
-
-    def _solve(self, schema: dict[str, Any], prompt: str) -> dict[str, Any]:
-        """The oracle solver: the reference of the remembered question the prompt shows ("" if none)."""
-        answer = next((reference for question, reference in self.references.items() if question in prompt), "")
-        if "program" in schema.get("properties", {}):
-            return {"solution": "Print the total.", "program": f"print({answer!r})"}
-        return {"solution": "Work it out step by step.", "answer": answer}
 
     def stream(self, request: Any) -> Any:
         return response_to_events(self.complete(request))

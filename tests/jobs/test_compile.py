@@ -49,7 +49,8 @@ def test_a_run_journals_every_round_and_exports_accepted_ones(tmp_path: Path) ->
 def cached_roles(engine: ScriptedEngine) -> RoleLMs:
     """The scripted roles with DSPy's cache on, as the roles built from a spec have it."""
     return RoleLMs(*(dspy.LM(name, engine=engine, cache=True, num_retries=0)
-                     for name in ("scripted/a", "scripted/b", "scripted/judge")))
+                     for name in ("scripted/a", "scripted/b", "scripted/judge")),
+                   solver=dspy.LM("scripted/solver", engine=engine, cache=True, num_retries=0, temperature=0.7))
 
 
 def test_a_library_run_caches_in_its_cache_dir_and_leaves_the_process_as_it_was(tmp_path: Path) -> None:
@@ -61,14 +62,16 @@ def test_a_library_run_caches_in_its_cache_dir_and_leaves_the_process_as_it_was(
     # Measured from the second run: sklearn and torch set variables of their own when the first one loads them.
     environ, quiet = dict(os.environ), litellm.suppress_debug_info
     run(tmp_path, rounds=2, lms=cached_roles(engine), out=tmp_path / "again")
-    assert len(engine.calls) == calls, "the same calls with the same cache_dir are answered from it"
+    # The same calls with the same cache_dir are answered from it; the solves (which sample, each keyed by its
+    # run, round and attempt) are asked afresh by another run.
+    assert engine.calls[calls:] == ["solver"] * 2 * 3
     assert dspy.cache is callers and dict(os.environ) == environ and litellm.suppress_debug_info == quiet
 
 
 def test_a_library_run_without_a_cache_dir_uses_dspys_cache_as_the_caller_set_it(tmp_path: Path) -> None:
     callers = dspy.cache
     run(tmp_path, rounds=2, lms=cached_roles(ScriptedEngine()), cache_dir=None)
-    assert dspy.cache is callers and len(callers.memory_cache) == 2 * 3
+    assert dspy.cache is callers and len(callers.memory_cache) == 2 * (3 + 3)  # three roles and three solves a round
     assert not (tmp_path / "cache").exists()
 
 
