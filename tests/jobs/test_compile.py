@@ -130,6 +130,61 @@ def test_a_refuted_reference_is_never_accepted(tmp_path: Path) -> None:
     assert (result.run_dir / "dataset" / "sft.jsonl").read_text() == ""
 
 
+def test_every_round_journals_its_solves_and_accepts_only_references_they_confirm(tmp_path: Path) -> None:
+    result = run(tmp_path)
+    records = read_journal(result.run_dir / "rounds.jsonl")
+    assert all(r["judge"]["confirmation"]["status"] == "confirmed" and r["curation"]["accepted"] for r in records)
+    first = records[0]
+    assert [(s["model"], s["answer"], s["agreement"]) for s in first["solves"]] == [("scripted/solver", "5", "match")] * 3
+    assert first["roles"]["solver"]["calls"] == 3 and first["models"]["solver"] == "scripted/solver"
+    assert result.manifest["tokens"]["solver"]["calls"] == 6 * 3, "each solve is a call, counted like the others"
+    assert result.manifest["models"]["solver"] == parse_spec(SPEC).roles.judge.model  # the spec's, not the scripted
+    assert result.manifest["counts"]["confirmed_defender_failed"] == 6, "the defender fails every scripted round"
+
+
+def test_with_python_among_the_tools_each_solve_is_a_program_run_in_the_sandbox(tmp_path: Path) -> None:
+    result = compile_spec(parse_spec(SPEC.replace("rounds: 6", "rounds: 2") + "tools: [sympy, python]\n"),
+                          out=tmp_path / "run", cache_dir=tmp_path / "c", lms=scripted_roles(), progress=False)
+    solve = read_journal(result.run_dir / "rounds.jsonl")[1]["solves"][0]
+    assert (solve["program"], solve["output"], solve["answer"], solve["error"]) == ("print('8')", "8\n", "8", None)
+    assert result.manifest["counts"]["accepted"] == 2
+
+
+def solved_by(*answers: str):
+    """A solver whose solves answer `answers` in turn, round after round."""
+    turns = iter(answers * 100)
+    return lambda role, prompt: {"solution": "...", "answer": next(turns)}
+
+
+def test_solves_agreeing_on_another_answer_refute_a_reference_whose_steps_hold(tmp_path: Path) -> None:
+    result = run(tmp_path, lms=scripted_roles(ScriptedEngine(solver=solved_by("999", "999", "5"))))
+    assert result.manifest["counts"]["reasons"] == {"incorrect_reference": 6}
+    record = read_journal(result.run_dir / "rounds.jsonl")[0]
+    assert record["judge"]["reference_check"]["verdict"] == "match"
+    assert record["judge"]["confirmation"]["status"] == "refuted" and record["judge"]["confirmation"]["other"] == "999"
+
+
+def test_split_solves_leave_a_reference_unconfirmed_and_unaccepted_unless_verification_is_not_required(
+        tmp_path: Path) -> None:
+    split = solved_by("998", "999", "5")
+    result = run(tmp_path, lms=scripted_roles(ScriptedEngine(solver=split)))
+    assert result.manifest["counts"]["reasons"] == {"unverified_reference": 6}
+    relaxed = parse_spec(SPEC.replace("require_verified_reference: true", "require_verified_reference: false"))
+    result = compile_spec(relaxed, out=tmp_path / "relaxed", cache_dir=tmp_path / "c2", progress=False,
+                          lms=scripted_roles(ScriptedEngine(solver=split)))
+    assert result.manifest["counts"]["accepted"] == 6
+
+
+def test_with_no_solves_the_steps_alone_confirm_as_before(tmp_path: Path) -> None:
+    engine = ScriptedEngine(solver=solved_by("999"))
+    result = compile_spec(parse_spec(SPEC + "roles: {judge: {solves: 0}}\n"), out=tmp_path / "run",
+                          cache_dir=tmp_path / "c", lms=scripted_roles(engine), progress=False)
+    assert "solver" not in engine.calls and result.manifest["counts"]["accepted"] == 6
+    record = read_journal(result.run_dir / "rounds.jsonl")[0]
+    assert "solves" not in record and "solver" not in record["roles"] and "solver" not in record["models"]
+    assert record["judge"]["confirmation"]["rule"] == "steps"
+
+
 def test_a_run_exports_rlvr_prompts_and_stepwise_rows_with_the_refuted_rounds_steps(tmp_path: Path) -> None:
     engine = ScriptedEngine()
     answer = engine.answer
