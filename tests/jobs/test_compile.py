@@ -135,7 +135,8 @@ def test_every_round_journals_its_solves_and_accepts_only_references_they_confir
     records = read_journal(result.run_dir / "rounds.jsonl")
     assert all(r["judge"]["confirmation"]["status"] == "confirmed" and r["curation"]["accepted"] for r in records)
     first = records[0]
-    assert [(s["model"], s["answer"], s["agreement"]) for s in first["solves"]] == [("scripted/solver", "5", "match")] * 3
+    solves = [(s["model"], s["answer"], s["agreement"]) for s in first["solves"]]
+    assert solves == [("scripted/solver", "5", "match")] * 3
     assert first["roles"]["solver"]["calls"] == 3 and first["models"]["solver"] == "scripted/solver"
     assert result.manifest["tokens"]["solver"]["calls"] == 6 * 3, "each solve is a call, counted like the others"
     assert result.manifest["models"]["solver"] == parse_spec(SPEC).roles.judge.model  # the spec's, not the scripted
