@@ -261,8 +261,9 @@ class CurationSpec(_Strict):
     embedding_model: str = EMBEDDING_MODEL
     """sentence-transformers model for novelty (all-MiniLM-L6-v2 is packaged and works offline)"""
     require_verified_reference: bool = True
-    """keep only questions whose reference answer the tools confirmed (`match`); false also keeps those no
-    tool could decide (`undecidable`, e.g. text answers), never refuted ones"""
+    """keep only questions whose reference answer is confirmed: `roles.judge.agree` independent solves match it
+    and no step of the attacker's is refuted (with `roles.judge.solves: 0`, the tools recomputed its steps,
+    `match`); false also keeps unconfirmed ones (e.g. text answers no tool could compare), never refuted ones"""
     hops: str | None = None
     """complexity band on the hops a round asked for: `2-4`, `3` or `3+`; null keeps any (the best
     complexity differs by domain)"""
