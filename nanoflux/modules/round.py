@@ -1,6 +1,7 @@
 """Round: one adversarial exchange, attacker -> defender -> independent solves -> judge, each role on its own LM."""
 
 import hashlib
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,9 @@ from nanoflux.modules.attacker import Attacker
 from nanoflux.modules.defender import Defender
 from nanoflux.modules.judge import Judge
 from nanoflux.modules.solver import Solver
+from nanoflux.spec.model import SOLVER_TEMPERATURE
+
+logger = logging.getLogger(__name__)
 
 FAILED_CALL = "nanoflux_failed_call"  # the attribute a role's exception carries: which role's LM raised it
 PAID_CALLS = "nanoflux_paid_calls"  # and the calls the round made before it failed, as `trace` holds them
@@ -118,6 +122,12 @@ class Round(dspy.Module):
                rollout_id: int | None) -> list[dict[str, Any]]:
         """The round's independent solves, each a fresh sample under its own rollout key, shown only the question."""
         solves = []
+        if self.solves > 1 and not _samples(lm):  # the judge's LM standing in (RoleLMs without a solver), say
+            # At temperature 0 every solve would be one answer repeated (and the cache would serve it), agreeing
+            # with itself: the solves sample at the solver's temperature instead.
+            logger.info("the solver's LM %s does not sample; its solves sample at temperature %s", lm.model,
+                        SOLVER_TEMPERATURE)
+            lm = lm.copy(temperature=SOLVER_TEMPERATURE)
         for index in range(self.solves):
             lms = {"solver": sampling(lm, solve_rollout_id(rollout_id, index))}
             try:
@@ -178,9 +188,13 @@ def _record_call(trace: dict[str, dict[str, Any]], role: str, lm: dspy.BaseLM, s
 def sampling(lm: dspy.BaseLM, rollout_id: int | None) -> dspy.BaseLM:
     """`lm` whose calls carry `rollout_id` when it samples (temperature > 0); at temperature 0 the
     answer is the same whatever the key, so the cache may serve it (and DSPy would warn)."""
-    if rollout_id is None or not (getattr(lm, "kwargs", {}).get("temperature") or 0) > 0:
+    if rollout_id is None or not _samples(lm):
         return lm
     return lm.copy(rollout_id=rollout_id)
+
+
+def _samples(lm: dspy.BaseLM) -> bool:
+    return (getattr(lm, "kwargs", {}).get("temperature") or 0) > 0
 
 
 def solve_rollout_id(rollout_id: int | None, index: int) -> int:

@@ -16,6 +16,8 @@ def words(answer: str) -> dict:
 
 
 def solver_round(*solves: dict, agree: int = 2) -> tuple[Round, DummyLM]:
+    """A round whose solver (a DummyLM that does not sample: its solves sample at the solver's temperature) answers
+    `solves` in turn."""
     solver = dummy(*solves)
     solver.model = "model/solver"
     lms = RoleLMs(attacker=dummy(ATTACK), defender=dummy(DEFENSE), judge=dummy(grade()), solver=solver)
@@ -34,9 +36,11 @@ def test_a_round_confirms_its_reference_when_two_of_three_solves_match_it() -> N
 
 
 def test_the_solver_never_sees_the_reference_the_steps_or_the_defenders_answer() -> None:
-    program, solver = solver_round(words("17"), words("17"), words("17"))
-    program(topic="arithmetic", hops=2, answer_type="numeric")
-    prompts = [" ".join(str(m.get("content")) for m in call["messages"]) for call in solver.history]
+    prompts: list[str] = []
+    engine = ScriptedEngine(solver=lambda role, prompt: prompts.append(prompt) or words("17"))
+    lm = dspy.LM("scripted/solver", engine=engine, cache=False, num_retries=0, temperature=0.7)
+    lms = RoleLMs(attacker=dummy(ATTACK), defender=dummy(DEFENSE), judge=dummy(grade()), solver=lm)
+    Round(Attacker(), Defender(), Judge(weights=WEIGHTS), lms=lms, solves=3)(topic="t", hops=2, answer_type="numeric")
     assert len(prompts) == 3 and all(ATTACK["question"] in prompt for prompt in prompts)
     for hidden in ("17", "12 + 5", "Multiply before adding", "DEFENDER-REASONING", "reference"):
         assert not any(hidden in prompt for prompt in prompts), hidden
@@ -96,3 +100,12 @@ def test_a_program_saved_before_the_solver_role_still_loads() -> None:
     program, _ = solver_round(words("17"))
     state = {name: value for name, value in program.dump_state().items() if not name.startswith("solver.")}
     program.load_state(state)
+
+
+def test_a_solver_lm_that_does_not_sample_samples_at_the_solvers_temperature_for_its_solves() -> None:
+    engine = ScriptedEngine()
+    greedy = dspy.LM("scripted/judge", engine=engine, cache=True, num_retries=0, temperature=0.0)
+    program = Round(Attacker(), Defender(), Judge(weights=WEIGHTS), solves=3,
+                    lms=RoleLMs(attacker=greedy, defender=greedy, judge=dummy(grade()), solver=greedy))
+    program(topic="arithmetic", hops=2, answer_type="numeric", rollout_id=7)
+    assert engine.calls.count("solver") == 3, "three samples, not one answer served thrice from the cache"
