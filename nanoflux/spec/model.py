@@ -324,8 +324,8 @@ class OutputSpec(_Strict):
     formats: list[OutputFormat] = Field(default_factory=lambda: ["sft", "dpo"], min_length=1)
     """dataset files to write: `sft` = conversational messages, `dpo` = prompt/chosen/rejected pairs, `rlvr` =
     prompts with their verified answer and answer type for GRPO (`nanoflux.rewards`), `stepwise` = solution steps
-    labelled by whether the tools recomputed them and they hold, for a process reward model (refuted rounds give
-    the wrong steps)"""
+    labelled by whether the tools recomputed them and they hold, for a process reward model, only in rounds whose
+    reference is confirmed or refuted by a false step (which gives the wrong step)"""
     license: str | None = None
     """the dataset's license as the Hugging Face Hub names it (`cc-by-4.0`, `apache-2.0`, `mit`, ...), written
     into the dataset card (`dataset/README.md`); null writes `other`, to be settled before publishing"""
