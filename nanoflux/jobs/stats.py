@@ -223,7 +223,10 @@ def format_stats(stats: dict[str, Any]) -> str:
     failures = ", ".join(f"{kind} {n}" for kind, n in sorted(stats["failures"].items()))
     lines = [f"{stats['run_dir']}: {stats['rounds_played']} rounds, {stats['accepted']} accepted "
              f"({stats['acceptance_rate']:.1%}), {stats['failed']} failed" + (f" ({failures})" if failures else ""),
-             "kept or not: " + ", ".join(f"{reason} {n}" for reason, n in sorted(stats["reasons"].items()))]
+             "kept or not: " + ", ".join(f"{reason} {n}" for reason, n in sorted(stats["reasons"].items())),
+             "references: " + ", ".join(f"{status} {stats['references'].get(status, 0)}"
+                                        for status in ("confirmed", "refuted", "unconfirmed"))
+             + f"; confirmed and the defender failed: {stats['confirmed_defender_failed']}"]
     for title, table in (("verdict", "by_verdict"), ("level", "by_level"), ("topic", "by_topic"), ("hops", "by_hops")):
         width = max([len(title), *map(len, stats[table])])
         lines += ["", f"{title:<{width}}  rounds  accepted"]
