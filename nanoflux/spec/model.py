@@ -104,8 +104,8 @@ class JudgeRoleSpec(RoleSpec):
     answer (docs/judge.md); 0: the attacker's recomputed steps decide alone, which shows them consistent, not the
     method right (on GSM8K solutions by models: 46% of accepted references right, against 89% with 2 of 3 solves)"""
     agree: int = Field(2, ge=1, le=16)
-    """how many solves must match the reference to confirm it (or agree on another answer to refute it); at most
-    `solves`"""
+    """how many solves must match the reference to confirm it (or agree on another answer to refute it, and at
+    least 2 for that); at most `solves`"""
     solve_programs: bool = True
     """with `python` among the spec's `tools`, each solve is a program: the solver writes Python that prints the
     answer, run in the sandbox, and what it prints is the solve's answer (code and output are journaled); false,

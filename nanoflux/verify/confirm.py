@@ -55,7 +55,8 @@ def confirm_reference(reference: str, steps: str, answers: Sequence[str | None],
 
     - refuted when a step is refuted (`steps` is `mismatch` or `error`), whatever the solves say;
     - confirmed when at least `agree` answers match the reference (`check_answer`);
-    - refuted when `agree` answers proven different from the reference match each other;
+    - refuted when `agree` answers (and at least 2: one solve alone never refutes) proven different from the
+      reference match each other;
     - otherwise unconfirmed.
 
     With no answers (`judge.solves: 0`) the steps decide alone, as before solves: `match` confirms,
@@ -86,8 +87,8 @@ def confirm_reference(reference: str, steps: str, answers: Sequence[str | None],
     elif agreeing >= agree:
         status, reason = "confirmed", f"{agreeing} of {len(answers)} independent solves match the reference"
     elif (other := _shared_other_answer([a for a, v in zip(answers, verdicts, strict=True) if v == "mismatch" and a],
-                                        agree=agree, answer_type=answer_type)) is not None:
-        status, reason = "refuted", f"{agree} or more independent solves agree on {other!r}, not the reference"
+                                        agree=max(agree, 2), answer_type=answer_type)) is not None:
+        status, reason = "refuted", f"{max(agree, 2)} or more independent solves agree on {other!r}, not the reference"
     else:
         status, reason = "unconfirmed", (f"{agreeing} of {len(answers)} independent solves match the reference "
                                          f"({agree} needed) and no {agree} agree on another answer")

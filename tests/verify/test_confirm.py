@@ -36,6 +36,11 @@ def test_agree_sets_how_many_solves_must_match() -> None:
     assert confirm_reference("17", "undecidable", ["17"], agree=1).status == "confirmed"
 
 
+def test_one_solve_alone_never_refutes_a_reference() -> None:
+    assert confirm_reference("17", "undecidable", ["12"], agree=1).status == "unconfirmed"
+    assert confirm_reference("17", "undecidable", ["12", "12"], agree=1).status == "refuted"
+
+
 def test_without_solves_the_steps_decide_alone_as_before() -> None:
     assert confirm_reference("17", "match", []).status == "confirmed"
     assert confirm_reference("17", "undecidable", []).status == "unconfirmed"
