@@ -172,10 +172,10 @@ def validate(spec: Path) -> None:
     from nanoflux.spec.model import load_spec
 
     loaded = load_spec(spec)
-    roles = ", ".join(f"{role}={getattr(loaded.roles, role).model}" for role in ROLES)
+    roles = ", ".join(f"{role}={loaded.roles.settings(role).model}" for role in ROLES)
     click.echo(f"{spec}: valid spec {loaded.name!r}: {loaded.rounds} rounds, {len(loaded.topics)} topics, "
                f"tools {loaded.tools}, band {loaded.curation.band}, roles {roles}, sandbox {loaded.sandbox}")
-    settings = {role: getattr(loaded.roles, role) for role in ROLES}
+    settings = {role: loaded.roles.settings(role) for role in ROLES}
     if any(role.rpm or role.tpm for role in settings.values()):  # else no need to import DSPy
         from nanoflux.clients.ratelimit import model_key, model_limits
 

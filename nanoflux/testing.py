@@ -10,7 +10,10 @@ else is real DSPy, as with DSPy's own `dspy.utils.dummies`:
     compile_spec("specs/math.yaml", rounds=3, out="runs/dry", lms=scripted_roles(), progress=False)
 
 The scripted judge scores the default rubric's dimensions (correctness, rigor, completeness,
-clarity); a spec with other dimensions needs answers of its own (`ScriptedEngine(answer)`).
+clarity); a spec with other dimensions needs answers of its own (`ScriptedEngine(answer)`). The
+scripted solver answers with the reference the scripted attacker wrote for the question it is
+shown (a perfect independent solver: every solve confirms), as a program that prints it when the
+solver is asked for one; `ScriptedEngine(solver=...)` scripts it instead.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ def role_of(schema: dict[str, Any]) -> str:
         return "judge"
     if "reference_answer" in fields:
         return "attacker"
+    if "solution" in fields:
+        return "solver"
     return "defender"
 
 
@@ -57,17 +62,41 @@ SCENES = [
 ]
 
 
+class Oracle:
+    """A perfect independent solver for scripted rounds: it answers a question with the reference the scripted
+    attacker gave it (remembered by `remember`), so every solve confirms; "" for a question it never saw."""
+
+    def __init__(self) -> None:
+        self.references: dict[str, str] = {}
+
+    def remember(self, attack: dict[str, Any]) -> None:
+        if isinstance(attack.get("question"), str):
+            self.references[attack["question"]] = str(attack.get("reference_answer", ""))
+
+    def solve(self, prompt: str) -> dict[str, Any]:
+        """The solver's fields for the question in `prompt`, in words and as a program (DSPy reads the ones its
+        signature has)."""
+        answer = next((reference for question, reference in self.references.items() if question in prompt), "")
+        return {"solution": "Work it out step by step.", "answer": answer, "program": f"print({answer!r})"}
+
+
 def default_answers(counter: itertools.count) -> Answer:
-    """Distinct, tool-checkable rounds: question n is about 3*n + 5 things; the defender always says 0."""
+    """Distinct, tool-checkable rounds: question n is about 3*n + 5 things; the defender always says 0, and the
+    solver what the attacker said (`Oracle`)."""
+    oracle = Oracle()
 
     def answer(role: str, prompt: str) -> dict[str, Any]:
         if role == "attacker":
             n = next(counter)
-            return {"question": SCENES[n % len(SCENES)].format(n=n), "reference_answer": str(3 * n + 5),
-                    "solution_steps": [f"{n} * 3 = {3 * n}", f"{3 * n} + 5 = {3 * n + 5}"],
-                    "annotation": "Multiply before adding."}
+            attack = {"question": SCENES[n % len(SCENES)].format(n=n), "reference_answer": str(3 * n + 5),
+                      "solution_steps": [f"{n} * 3 = {3 * n}", f"{3 * n} + 5 = {3 * n + 5}"],
+                      "annotation": "Multiply before adding."}
+            oracle.remember(attack)
+            return attack
         if role == "defender":
             return {"reasoning": "I multiply, then add the extra ones.", "answer": "0"}
+        if role == "solver":
+            return oracle.solve(prompt)
         return {"scores": {"correctness": 4, "rigor": 4, "completeness": 4, "clarity": 4}, "verdict": "incorrect",
                 "critique": "The total is wrong."}
 
@@ -75,15 +104,26 @@ def default_answers(counter: itertools.count) -> Answer:
 
 
 class ScriptedEngine:
-    """Engine answering JSON for the role a request is for; thread-safe; counts its calls."""
+    """Engine answering JSON for the role a request is for; thread-safe; counts its calls.
+
+    Args:
+        answer: (role, prompt) -> the role's output fields, for the attacker, defender and judge (default:
+            `default_answers`).
+        solver: (role, prompt) -> the solver's output fields (`solution` and `answer`, or `solution` and
+            `program` when the solver writes programs); default: the reference the attacker's answer gave for
+            the question in the prompt, which the engine remembers (`Oracle`), whatever `answer` is.
+        latency: seconds each call sleeps.
+    """
 
     supports_response_schema = True
     supported_params = frozenset({"temperature", "max_tokens", "response_format", "seed"})
 
-    def __init__(self, answer: Answer | None = None, *, latency: float = 0.0):
+    def __init__(self, answer: Answer | None = None, *, solver: Answer | None = None, latency: float = 0.0):
         self.answer = answer or default_answers(itertools.count())
+        self.solver = solver
         self.latency = latency
         self.calls: list[str] = []
+        self.oracle = Oracle()
         self._lock = threading.Lock()
 
     def complete(self, request: Any) -> Response:
@@ -92,7 +132,12 @@ class ScriptedEngine:
         prompt = request.messages[-1].text or ""
         with self._lock:
             self.calls.append(role)
-            payload = self.answer(role, prompt)
+            if role == "solver":
+                payload = self.solver(role, prompt) if self.solver else self.oracle.solve(prompt)
+            else:
+                payload = self.answer(role, prompt)
+                if role == "attacker":
+                    self.oracle.remember(payload)
         if self.latency:
             time.sleep(self.latency)
         return Response(id=None, model="scripted", message=Message.assistant(json.dumps(payload)),
@@ -111,7 +156,8 @@ def scripted_lm(engine: ScriptedEngine | None = None, name: str = "scripted/a") 
 
 
 def scripted_roles(engine: ScriptedEngine | None = None, *, alternate: bool = False) -> RoleLMs:
-    """The three roles on one scripted engine (so its `calls` list every role's calls in order)."""
+    """The roles on one scripted engine (so its `calls` list every role's calls in order)."""
     engine = engine or ScriptedEngine()
     return RoleLMs(attacker=scripted_lm(engine, "scripted/a"), defender=scripted_lm(engine, "scripted/b"),
-                   judge=scripted_lm(engine, "scripted/judge"), alternate=alternate)
+                   judge=scripted_lm(engine, "scripted/judge"), alternate=alternate,
+                   solver=scripted_lm(engine, "scripted/solver"))

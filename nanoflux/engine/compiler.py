@@ -14,8 +14,14 @@ from nanoflux.base.errors import NanofluxError
 from nanoflux.base.names import ROLES
 from nanoflux.clients.lm import make_lm
 from nanoflux.clients.ratelimit import Limit, model_key, model_limits
-from nanoflux.modules import Attacker, Defender, Judge, RoleLMs, Round
-from nanoflux.signatures import AttackerSignature, DefenderSignature, JudgeSignature
+from nanoflux.modules import Attacker, Defender, Judge, RoleLMs, Round, Solver
+from nanoflux.signatures import (
+    AttackerSignature,
+    DefenderSignature,
+    JudgeSignature,
+    SolverProgramSignature,
+    SolverSignature,
+)
 from nanoflux.spec.model import RoleSpec, Spec
 from nanoflux.tools.registry import get_tool
 
@@ -32,7 +38,8 @@ def compile_program(spec: Spec, *, lms: RoleLMs | None = None, program_path: str
     domain = domain_instructions(spec)
     attacker = Attacker(AttackerSignature.append_instructions(domain))
     defender = Defender(DefenderSignature.append_instructions(domain))
-    program = Round(attacker, defender, build_judge(spec), lms=lms or build_role_lms(spec))
+    program = Round(attacker, defender, build_judge(spec), lms=lms or build_role_lms(spec), solver=build_solver(spec),
+                    solves=spec.roles.judge.solves)
     if program_path is not None:
         load_program(program, program_path)
     return program
@@ -45,6 +52,15 @@ def domain_instructions(spec: Spec) -> str:
     return text
 
 
+def build_solver(spec: Spec) -> Solver:
+    """The spec's solver: a program run in the spec's sandbox when `python` is among its tools and
+    `roles.judge.solve_programs` (the default), otherwise an answer in words."""
+    program = spec.roles.judge.solve_programs and "python" in spec.tools
+    signature = SolverProgramSignature if program else SolverSignature
+    return Solver(signature.append_instructions(domain_instructions(spec)), program=program,
+                  sandbox=spec.code_sandbox())
+
+
 def build_judge(spec: Spec) -> Judge:
     """The spec's judge; with `roles.judge.agentic` its grader may call the spec's tools itself.
 
@@ -54,7 +70,7 @@ def build_judge(spec: Spec) -> Judge:
     agent_tools = [fn for name in spec.tools for fn in get_tool(name).functions_for(sandbox)] \
         if settings.agentic else []
     return Judge(judge_signature(spec), weights=spec.rubric.weights(), answer_type=spec.questions.answer_type,
-                 agent_tools=agent_tools, max_iters=settings.max_iters, sandbox=sandbox)
+                 agent_tools=agent_tools, max_iters=settings.max_iters, sandbox=sandbox, agree=settings.agree)
 
 
 def judge_signature(spec: Spec) -> type[dspy.Signature]:
@@ -75,8 +91,9 @@ def judge_signature(spec: Spec) -> type[dspy.Signature]:
 
 
 def build_role_lms(spec: Spec) -> RoleLMs:
-    """One dspy.LM per role, from the spec's role settings; roles on one model share its strictest rate limit."""
-    roles = {role: getattr(spec.roles, role) for role in ROLES}
+    """One dspy.LM per role (the solver's on the judge's settings unless it has its own), from the spec's role
+    settings; roles on one model share its strictest rate limit."""
+    roles = {role: spec.roles.settings(role) for role in ROLES}
     limits = model_limits(roles.values())
     return RoleLMs(**{role: role_lm(settings, limit=limits.get(model_key(settings.model, settings.api_base), Limit()))
                       for role, settings in roles.items()}, alternate=spec.roles.alternate)

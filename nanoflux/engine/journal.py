@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
 
 from nanoflux.base.errors import NanofluxError
 from nanoflux.base.io import append_line, read_jsonl
+from nanoflux.verify.confirm import REFUTING_STEPS
 
 if TYPE_CHECKING:
     from nanoflux.verify.answers import Verdict  # importing it loads pint and sympy's wrappers
@@ -25,7 +26,8 @@ DAMAGED = ("a journal line is one JSON record, and this one was damaged outside 
            "or delete that line (its round is then played again on --resume)")
 
 ErrorKind = Literal["parse", "lm", "error"]  # why a round failed (`nanoflux.engine.runner._error_kind`)
-REFUTED = ("mismatch", "error")  # reference-check verdicts that prove a reference wrong
+REFUTED = REFUTING_STEPS  # reference-check verdicts that prove a reference wrong
+ReferenceStatus = Literal["confirmed", "refuted", "unconfirmed"]
 
 
 class Check(TypedDict):
@@ -44,6 +46,32 @@ class ToolCall(TypedDict):
     observation: Any
 
 
+class Confirmation(TypedDict):
+    """Whether the reference is right (`nanoflux.verify.confirm.Confirmation`): its recomputed steps and the
+    independent solves together; absent from journals written before solves, where the steps decided alone."""
+
+    status: ReferenceStatus
+    reason: str
+    rule: Literal["steps", "solves"]  # steps: no solve was asked for (`roles.judge.solves: 0`)
+    steps: str  # the reference check's verdict
+    agree: int  # solves that had to match
+    agreeing: int  # solves that match the reference
+    verdicts: list[str]  # each solve's answer against the reference
+    other: str | None  # the other answer `agree` solves share, when that refuted the reference
+
+
+class Solve(TypedDict):
+    """One independent solve of a round's question by the solver, which saw only the question."""
+
+    model: str
+    answer: str | None  # its final answer (a program's last printed line); None: it gave none (see `error`)
+    solution: str  # its working (a program's plan)
+    program: NotRequired[str]  # a program solve's code, run in the sandbox
+    output: NotRequired[str]  # what the program printed (its last 2000 characters)
+    error: str | None  # why it has no answer: output that did not parse, the program's failure
+    agreement: NotRequired[str]  # its answer against the reference (`check_answer`): match, mismatch, undecidable
+
+
 class JudgeResult(TypedDict):
     """What the judge made of a round (`nanoflux.modules.Judge`): rubric scores, their weighted overall and
     its level, the verdict on the defender's answer, and the tools' evidence for it."""
@@ -57,15 +85,18 @@ class JudgeResult(TypedDict):
     reference_check: Check  # the reference answer against the attacker's own solution steps
     answer_check: Check  # the defender's answer against the reference
     tool_calls: NotRequired[list[ToolCall]]  # absent from journals written before the agentic judge
+    confirmation: NotRequired[Confirmation]  # absent from journals written before solves
 
 
 class RoleUsage(TypedDict):
-    """One role's call in a round: the model that played it, its latency and tokens (0 on a cache hit)."""
+    """One role's call in a round: the model that played it, its latency and tokens (0 on a cache hit); a role
+    called several times (the solver, once a solve) sums them and counts its `calls`."""
 
     model: str
     seconds: float
     input_tokens: int
     output_tokens: int
+    calls: NotRequired[int]  # absent: 1
 
 
 class Contamination(TypedDict):
@@ -118,6 +149,7 @@ class PlayedRound(TypedDict):
     judge: NotRequired[JudgeResult]
     models: NotRequired[dict[str, str]]  # role -> model
     roles: NotRequired[dict[str, RoleUsage]]  # role -> its call; a failed round's: the calls it paid for
+    solves: NotRequired[list[Solve]]  # the independent solves (absent with `roles.judge.solves: 0`, and before)
     # status "failed"; failed_* are None when no role's call raised, absent from journals older than attempts
     error: NotRequired[str]  # "ExceptionType: message", at most 2000 characters
     error_kind: NotRequired[ErrorKind]
@@ -139,24 +171,46 @@ def is_accepted(record: RoundRecord) -> bool:
 
 
 def is_refuted(record: RoundRecord) -> bool:
-    """A played round whose reference answer the tools proved wrong: never accepted, the source of wrong steps."""
+    """A played round whose reference answer was proven wrong: never accepted, the source of wrong steps."""
     return record["status"] == "ok" and reference_refuted(record["judge"])
 
 
+def reference_status(judge: JudgeResult) -> ReferenceStatus:
+    """Whether the reference is confirmed, refuted or unconfirmed (`nanoflux.verify.confirm`); a record written
+    before solves says it by its reference check alone (`match` confirmed, `mismatch` or `error` refuted)."""
+    if confirmation := judge.get("confirmation"):
+        return confirmation["status"]
+    verdict = judge["reference_check"]["verdict"]
+    return "confirmed" if verdict == "match" else "refuted" if verdict in REFUTED else "unconfirmed"
+
+
 def reference_refuted(judge: JudgeResult) -> bool:
-    """The tools proved the reference answer wrong (its own solution steps give another value, or fail)."""
+    """The reference answer was proven wrong: a step of its own solution is false, or independent solves agree on
+    another answer."""
+    return reference_status(judge) == "refuted"
+
+
+def steps_refuted(judge: JudgeResult) -> bool:
+    """A recomputed claim in the attacker's own steps is false (or its code failed): the steps themselves are wrong."""
     return judge["reference_check"]["verdict"] in REFUTED
 
 
 def reference_verified(judge: JudgeResult, *, required: bool) -> bool:
     """Whether a round's reference answer counts as verified, the one rule curation and the optimizers share.
 
-    `required` is the spec's `curation.require_verified_reference`: True, only a reference the tools
-    confirmed (`match`) counts; False, also one no tool could decide (`undecidable`). A refuted one
-    (`REFUTED`) never counts.
+    `required` is the spec's `curation.require_verified_reference`: True, only a confirmed reference counts
+    (`reference_status`: its steps and `roles.judge.agree` independent solves agree with it, or with
+    `roles.judge.solves: 0` the tools recomputed its steps, `match`); False, also an unconfirmed one. A
+    refuted one never counts.
     """
-    verdict = judge["reference_check"]["verdict"]
-    return verdict == "match" or (not required and verdict == "undecidable")
+    status = reference_status(judge)
+    return status == "confirmed" or (not required and status == "unconfirmed")
+
+
+def confirmed_and_defender_failed(record: RoundRecord) -> bool:
+    """The best kind of example: the solves (or steps) confirmed the reference, and the defender still got it wrong."""
+    return (record["status"] == "ok" and reference_status(record["judge"]) == "confirmed"
+            and record["judge"]["verdict"] == "incorrect")
 
 
 class Journal:

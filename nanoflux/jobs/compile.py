@@ -169,7 +169,7 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
         "spec": {"name": spec.name, "digest": spec.digest(), "file": SPEC_NAME},
         "program": {"hash": program_hash, "file": PROGRAM_NAME,
                     "loaded_from": str(program_path) if program_path else None},
-        "models": {role: getattr(spec.roles, role).model for role in ROLES},
+        "models": {role: spec.roles.settings(role).model for role in ROLES},
         "alternate": spec.roles.alternate,
         "seed": spec.seed,
         "run_id": run_id(run_dir),

@@ -19,7 +19,13 @@ from nanoflux.base.errors import NanofluxError
 from nanoflux.base.paths import JOURNAL_NAME, RunDir
 from nanoflux.base.scoring import complexity_of
 from nanoflux.clients.pricing import Spend, dollars
-from nanoflux.engine.journal import RoundRecord, is_accepted, read_rounds
+from nanoflux.engine.journal import (
+    RoundRecord,
+    confirmed_and_defender_failed,
+    is_accepted,
+    read_rounds,
+    reference_status,
+)
 
 SIMILARITY_BINS = 10  # equal-width bins over 0-1
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -40,8 +46,11 @@ def journal_records(run_dir: str | Path) -> list[RoundRecord]:
 
 def record_counts(records: list[RoundRecord]) -> dict[str, Any]:
     """Rounds played, failed (and why: `failures` by error kind) and accepted, why the others were not
-    kept, and the rates."""
+    kept, and the rates; played rounds by what became of their reference (`references`: confirmed,
+    refuted, unconfirmed), and `confirmed_defender_failed`: the rounds whose reference was confirmed
+    and whose defender still got it wrong, the best kind of example."""
     played = len(records)
+    ok = [r for r in records if r["status"] == "ok"]
     accepted = sum(map(is_accepted, records))
     parse_failures = sum(r.get("error_kind") == "parse" for r in records)
     return {
@@ -53,6 +62,8 @@ def record_counts(records: list[RoundRecord]) -> dict[str, Any]:
         "reasons": dict(Counter(r["curation"]["reason"] for r in records)),
         "parse_failures": parse_failures,
         "parse_failure_rate": round(parse_failures / played, 4) if played else 0.0,
+        "references": dict(Counter(reference_status(r["judge"]) for r in ok)),
+        "confirmed_defender_failed": sum(map(confirmed_and_defender_failed, ok)),
     }
 
 
@@ -106,7 +117,8 @@ def role_usage(records: list[RoundRecord], roles: Iterable[str] = ()) -> dict[st
     for record in records:
         for role, trace in (record.get("roles") or {}).items():
             totals.setdefault(role, Counter()).update(
-                {"calls": 1, "input_tokens": trace["input_tokens"], "output_tokens": trace["output_tokens"]})
+                {"calls": trace.get("calls", 1), "input_tokens": trace["input_tokens"],
+                 "output_tokens": trace["output_tokens"]})
             seconds[role] = seconds.get(role, 0.0) + trace["seconds"]
     return {role: {"calls": counts["calls"], "input_tokens": counts["input_tokens"],
                    "output_tokens": counts["output_tokens"], "seconds": round(seconds[role], 3),
@@ -211,7 +223,10 @@ def format_stats(stats: dict[str, Any]) -> str:
     failures = ", ".join(f"{kind} {n}" for kind, n in sorted(stats["failures"].items()))
     lines = [f"{stats['run_dir']}: {stats['rounds_played']} rounds, {stats['accepted']} accepted "
              f"({stats['acceptance_rate']:.1%}), {stats['failed']} failed" + (f" ({failures})" if failures else ""),
-             "kept or not: " + ", ".join(f"{reason} {n}" for reason, n in sorted(stats["reasons"].items()))]
+             "kept or not: " + ", ".join(f"{reason} {n}" for reason, n in sorted(stats["reasons"].items())),
+             "references: " + ", ".join(f"{status} {stats['references'].get(status, 0)}"
+                                        for status in ("confirmed", "refuted", "unconfirmed"))
+             + f"; confirmed and the defender failed: {stats['confirmed_defender_failed']}"]
     for title, table in (("verdict", "by_verdict"), ("level", "by_level"), ("topic", "by_topic"), ("hops", "by_hops")):
         width = max([len(title), *map(len, stats[table])])
         lines += ["", f"{title:<{width}}  rounds  accepted"]

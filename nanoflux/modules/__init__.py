@@ -1,9 +1,10 @@
-"""The roles as DSPy modules, and the Round that plays attacker -> defender -> judge. A module calls the LMs it
-is given; it never builds one (the compiler does) nor writes anything."""
+"""The roles as DSPy modules, and the Round that plays attacker -> defender -> solver -> judge. A module calls
+the LMs it is given; it never builds one (the compiler does) nor writes anything."""
 
 from nanoflux.modules.attacker import Attacker
 from nanoflux.modules.defender import Defender
 from nanoflux.modules.judge import Judge
 from nanoflux.modules.round import RoleLMs, Round
+from nanoflux.modules.solver import Solver
 
-__all__ = ["Attacker", "Defender", "Judge", "Round", "RoleLMs"]
+__all__ = ["Attacker", "Defender", "Judge", "Round", "RoleLMs", "Solver"]

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from nanoflux.base.scoring import level_name
 from nanoflux.signatures import JudgeSignature
 from nanoflux.verify import AnswerCheck, check_answer, check_reference
+from nanoflux.verify.confirm import Confirmation, confirm_reference
 from nanoflux.verify.sandbox import Sandbox
 
 # A tool verdict that proves the answer wrong caps the rubric's correctness dimension at this score.
@@ -33,6 +34,8 @@ class Judge(dspy.Module):
         max_iters: the most tool calls the agent makes before it must score.
         sandbox: where the solution steps' python blocks run (the spec's `sandbox` mode); give
             `agent_tools` that run code the same sandbox (`registry.Tool.functions_for`).
+        agree: how many independent solves (`solves` in `forward`) must match the reference to confirm it
+            (`nanoflux.verify.confirm`).
 
     Example:
         >>> judge = Judge(weights={"correctness": 0.5, "clarity": 0.5}, answer_type="numeric")
@@ -43,7 +46,7 @@ class Judge(dspy.Module):
 
     def __init__(self, signature: type[dspy.Signature] = JudgeSignature, *, weights: Mapping[str, float],
                  answer_type: str = "auto", agent_tools: Sequence[Callable] = (), max_iters: int = 5,
-                 sandbox: Sandbox = Sandbox()):
+                 sandbox: Sandbox = Sandbox(), agree: int = 2):
         super().__init__()
         self.grade = dspy.ReAct(signature, tools=list(agent_tools), max_iters=max_iters) if agent_tools \
             else dspy.Predict(signature)
@@ -51,16 +54,23 @@ class Judge(dspy.Module):
         self.weights = {name: weight / total for name, weight in weights.items()}
         self.answer_type = answer_type
         self.sandbox = sandbox
+        self.agree = agree
 
     def forward(self, question: str, reference_answer: str, solution_steps: Sequence[str], reasoning: str,
-                answer: str, answer_type: str | None = None) -> dspy.Prediction:
-        """Judge one answer; `answer_type` overrides the judge's own for this item (calibration sets mix types)."""
+                answer: str, answer_type: str | None = None, solves: Sequence[str | None] = ()) -> dspy.Prediction:
+        """Judge one answer; `answer_type` overrides the judge's own for this item (calibration sets mix types).
+
+        `solves` are the final answers of independent solves (None: a solve that gave none); with none, the
+        reference is confirmed by its recomputed steps alone (`confirmation["rule"] == "steps"`).
+        """
         answer_type = answer_type or self.answer_type
         reference = check_reference(reference_answer, list(solution_steps), question=question, answer_type=answer_type,
                                     sandbox=self.sandbox)
+        confirmation = confirm_reference(reference_answer, reference.verdict, list(solves), agree=self.agree,
+                                         answer_type=answer_type, steps_reason=reference.reason)
         match = check_answer(answer, reference_answer, answer_type=answer_type)
         graded = self.grade(question=question, reference_answer=reference_answer, reasoning=reasoning, answer=answer,
-                            evidence=describe_evidence(reference, match))
+                            evidence=describe_evidence(reference, match, confirmation, solves))
         scores = self._scores(graded.scores)
         verdict, source = _verdict(match, graded.verdict)
         if verdict == "incorrect" and source == "tools" and "correctness" in scores:
@@ -69,7 +79,7 @@ class Judge(dspy.Module):
         return dspy.Prediction(
             scores=scores, overall=overall, level=level_name(overall), verdict=verdict, verdict_source=source,
             critique=str(graded.critique or "").strip(), reference_check=reference.to_dict(),
-            answer_check=match.to_dict(),
+            answer_check=match.to_dict(), confirmation=confirmation.to_dict(),
             tool_calls=tool_calls(getattr(graded, "trajectory", None) or {}),
         )
 
@@ -82,10 +92,16 @@ class Judge(dspy.Module):
         return {name: min(5, max(1, int(round(float(values[name]))))) for name in self.weights}
 
 
-def describe_evidence(reference: AnswerCheck, match: AnswerCheck) -> str:
-    """The tools' findings in the words the judge's LM reads."""
-    return (f"Reference answer against its own solution steps: {reference.verdict} ({reference.reason}).\n"
+def describe_evidence(reference: AnswerCheck, match: AnswerCheck, confirmation: Confirmation | None = None,
+                      solves: Sequence[str | None] = ()) -> str:
+    """The tools' findings in the words the judge's LM reads (with the independent solves, when there were any)."""
+    text = (f"Reference answer against its own solution steps: {reference.verdict} ({reference.reason}).\n"
             f"Answer against the reference: {match.verdict} ({match.reason}).")
+    if confirmation is not None and confirmation.rule == "solves":
+        answers = ", ".join("(none)" if answer is None else repr(answer[:80]) for answer in solves)
+        text += (f"\nIndependent solves, never shown the reference: {answers}. "
+                 f"The reference is {confirmation.status}: {confirmation.reason}.")
+    return text
 
 
 def tool_calls(trajectory: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -1,17 +1,24 @@
-"""Round: one adversarial exchange, attacker -> defender -> judge, each role on its own LM."""
+"""Round: one adversarial exchange, attacker -> defender -> independent solves -> judge, each role on its own LM."""
 
+import hashlib
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import dspy
+from dspy.utils.exceptions import AdapterParseError
 from dspy.utils.usage_tracker import UsageTracker
 
 from nanoflux.clients.usage import token_usage
 from nanoflux.modules.attacker import Attacker
 from nanoflux.modules.defender import Defender
 from nanoflux.modules.judge import Judge
+from nanoflux.modules.solver import Solver
+from nanoflux.spec.model import SOLVER_TEMPERATURE
+
+logger = logging.getLogger(__name__)
 
 FAILED_CALL = "nanoflux_failed_call"  # the attribute a role's exception carries: which role's LM raised it
 PAID_CALLS = "nanoflux_paid_calls"  # and the calls the round made before it failed, as `trace` holds them
@@ -19,7 +26,8 @@ PAID_CALLS = "nanoflux_paid_calls"  # and the calls the round made before it fai
 
 @dataclass(frozen=True)
 class RoleLMs:
-    """The LMs behind the roles. With `alternate`, odd rounds swap the attacker's and defender's LMs.
+    """The LMs behind the roles. With `alternate`, odd rounds swap the attacker's and defender's LMs;
+    the solver's LM is the judge's when none is given.
 
     LMs are shared resources (an embedded model holds its weights): copying a program for an
     optimizer shares them rather than copying them.
@@ -29,12 +37,14 @@ class RoleLMs:
     defender: dspy.BaseLM
     judge: dspy.BaseLM
     alternate: bool = False
+    solver: dspy.BaseLM | None = None
 
     def for_round(self, index: int) -> dict[str, dspy.BaseLM]:
         swap = self.alternate and index % 2 == 1
         return {
             "attacker": self.defender if swap else self.attacker,
             "defender": self.attacker if swap else self.defender,
+            "solver": self.solver or self.judge,
             "judge": self.judge,
         }
 
@@ -45,10 +55,15 @@ class RoleLMs:
 class Round(dspy.Module):
     """Plays one round: the attacker writes a question, the defender answers, the judge scores.
 
+    Before the judge, the solver solves the question `solves` times, shown only the question; their
+    answers go to the judge, which confirms or refutes the reference with them (`nanoflux.verify.confirm`),
+    and into the prediction's `solves`, each with its model, answer and (for a program) code and output.
+    A solve whose output did not parse is kept with its `error` and no answer; the round goes on.
     Each role runs under its own LM and adapter; the prediction carries every role's outputs, the
-    models that played, and per-role latency and token counts for the journal. A `rollout_id` (the
-    runner gives each attempt at a round its own) keys the calls of every sampling role in DSPy's
-    cache, so identical prompts in two rounds are sampled twice, not answered from the cache.
+    models that played, and per-role latency and token counts for the journal (the solves' summed under
+    `solver`, with their `calls`). A `rollout_id` (the runner gives each attempt at a round its own)
+    keys the calls of every sampling role in DSPy's cache, so identical prompts in two rounds are
+    sampled twice, not answered from the cache; each solve has its own key (`solve_rollout_id`).
 
     Example:
         >>> program = Round(Attacker(), Defender(), Judge(weights={"correctness": 1.0}), lms=role_lms)
@@ -57,13 +72,20 @@ class Round(dspy.Module):
     """
 
     def __init__(self, attacker: Attacker, defender: Defender, judge: Judge, *, lms: RoleLMs,
-                 adapter: dspy.Adapter | None = None):
+                 adapter: dspy.Adapter | None = None, solver: Solver | None = None, solves: int = 0):
         super().__init__()
         self.attacker = attacker
         self.defender = defender
+        self.solver = solver or Solver()
         self.judge = judge
         self.lms = lms
         self.adapter = adapter or dspy.JSONAdapter()
+        self.solves = solves
+
+    def load_state(self, state: dict[str, Any], **kwargs: Any) -> "Round":
+        """Load saved prompts and demos; a program saved before the solver role keeps the solver's own."""
+        mine = {name: value for name, value in self.dump_state().items() if name.startswith("solver.")}
+        return super().load_state({**mine, **state}, **kwargs)
 
     def forward(self, topic: str, hops: int, answer_type: str, avoid: Sequence[str] = (),
                 round_index: int = 0, rollout_id: int | None = None) -> dspy.Prediction:
@@ -77,18 +99,47 @@ class Round(dspy.Module):
             steps = [str(step).strip() for step in (attack.solution_steps or []) if str(step).strip()]
             defense = self._play("defender", lms, trace, self.defender, question=question)
             answer = str(defense.answer or "").strip()
+            solves = self._solve(question, self.lms.for_round(round_index)["solver"], trace, rollout_id)
             verdict = self._play("judge", lms, trace, self.judge, question=question, reference_answer=reference,
-                                 solution_steps=steps, reasoning=str(defense.reasoning or ""), answer=answer)
+                                 solution_steps=steps, reasoning=str(defense.reasoning or ""), answer=answer,
+                                 solves=[solve["answer"] for solve in solves])
+            for solve, agreement in zip(solves, verdict.confirmation["verdicts"], strict=False):
+                solve["agreement"] = agreement
+            extra = {"solves": solves} if self.solves else {}
             return dspy.Prediction(
                 topic=topic, hops=hops, question=question, reference_answer=reference, solution_steps=steps,
                 annotation=str(attack.annotation or "").strip(),
                 defender_reasoning=str(defense.reasoning or "").strip(), defender_answer=answer,
                 judge={key: verdict[key] for key in verdict.keys()},
-                models={role: lm.model for role, lm in lms.items()}, roles=trace,
+                models={role: lm.model for role, lm in lms.items() if role != "solver" or self.solves},
+                roles=trace, **extra,
             )
         except Exception as exc:
             setattr(exc, PAID_CALLS, trace)  # what the round cost before it failed (`paid_calls`)
             raise
+
+    def _solve(self, question: str, lm: dspy.BaseLM, trace: dict[str, dict[str, Any]],
+               rollout_id: int | None) -> list[dict[str, Any]]:
+        """The round's independent solves, each a fresh sample under its own rollout key, shown only the question."""
+        solves = []
+        if self.solves > 1 and not _samples(lm):  # the judge's LM standing in (RoleLMs without a solver), say
+            # At temperature 0 every solve would be one answer repeated (and the cache would serve it), agreeing
+            # with itself: the solves sample at the solver's temperature instead.
+            logger.info("the solver's LM %s does not sample; its solves sample at temperature %s", lm.model,
+                        SOLVER_TEMPERATURE)
+            lm = lm.copy(temperature=SOLVER_TEMPERATURE)
+        for index in range(self.solves):
+            lms = {"solver": sampling(lm, solve_rollout_id(rollout_id, index))}
+            try:
+                solved = self._play("solver", lms, trace, self.solver, question=question)
+            except AdapterParseError as exc:  # the solve said nothing usable: it has no answer, the round goes on
+                solves.append({"model": lm.model, "answer": None, "solution": "", "error": _clip(str(exc))})
+                continue
+            solve = {"model": lm.model, "answer": solved.answer, "solution": solved.solution}
+            if "program" in solved.keys():
+                solve.update(program=solved.program, output=solved.output)
+            solves.append({**solve, "error": solved.error})
+        return solves
 
     def _play(self, role: str, lms: dict[str, dspy.BaseLM], trace: dict[str, dict[str, Any]],
               module: dspy.Module, **inputs: Any) -> dspy.Prediction:
@@ -103,8 +154,13 @@ class Round(dspy.Module):
                 # `trace` if it was paid for (an answer that did not parse was), so a budget counts it.
                 setattr(exc, FAILED_CALL, {"role": role, "model": lms[role].model,
                                            "api_base": getattr(lms[role], "kwargs", {}).get("api_base")})
+                before = trace.get(role)
                 if _record_call(trace, role, lms[role], start, usage)["input_tokens"] == 0:
-                    del trace[role]  # nothing reached a model (or the cache answered): no call to count
+                    # nothing reached a model (or the cache answered): no call to count
+                    if before is None:
+                        del trace[role]
+                    else:
+                        trace[role] = before
                 raise
         _record_call(trace, role, lms[role], start, usage)
         return result
@@ -112,23 +168,40 @@ class Round(dspy.Module):
 
 def _record_call(trace: dict[str, dict[str, Any]], role: str, lm: dspy.BaseLM, start: float,
                  usage: UsageTracker) -> dict[str, Any]:
-    """Put a role's call (model, seconds, tokens paid) into the round's `trace` and return it."""
+    """Put a role's call (model, seconds, tokens paid) into the round's `trace` and return the call; a role
+    called again in the round (the solver, once a solve) adds to its entry, which then counts its `calls`."""
     tokens = token_usage(usage).values()
-    trace[role] = {
+    call = {
         "model": lm.model,
         "seconds": round(time.perf_counter() - start, 3),
         "input_tokens": sum(used["input_tokens"] for used in tokens),
         "output_tokens": sum(used["output_tokens"] for used in tokens),
     }
-    return trace[role]
+    if (earlier := trace.get(role)) is None:
+        trace[role] = dict(call)
+    else:
+        summed = {key: round(earlier[key] + call[key], 3) for key in ("seconds", "input_tokens", "output_tokens")}
+        trace[role] = {"model": call["model"], "calls": earlier.get("calls", 1) + 1, **summed}
+    return call
 
 
 def sampling(lm: dspy.BaseLM, rollout_id: int | None) -> dspy.BaseLM:
     """`lm` whose calls carry `rollout_id` when it samples (temperature > 0); at temperature 0 the
     answer is the same whatever the key, so the cache may serve it (and DSPy would warn)."""
-    if rollout_id is None or not (getattr(lm, "kwargs", {}).get("temperature") or 0) > 0:
+    if rollout_id is None or not _samples(lm):
         return lm
     return lm.copy(rollout_id=rollout_id)
+
+
+def _samples(lm: dspy.BaseLM) -> bool:
+    return (getattr(lm, "kwargs", {}).get("temperature") or 0) > 0
+
+
+def solve_rollout_id(rollout_id: int | None, index: int) -> int:
+    """The rollout key of a round's `index`-th solve: its own per attempt and solve, so no solve is another's
+    cached answer, and a resumed attempt asks (and the cache answers) exactly what it asked before."""
+    digest = hashlib.sha256(f"{rollout_id}:solve:{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 4
 
 
 def failed_call(exc: BaseException) -> dict[str, Any]:
@@ -139,6 +212,10 @@ def failed_call(exc: BaseException) -> dict[str, Any]:
 def paid_calls(exc: BaseException) -> dict[str, dict[str, Any]]:
     """The calls a Round made, per role, before `exc` ended it (a record's `roles`), or {}."""
     return getattr(exc, PAID_CALLS, None) or {}
+
+
+def _clip(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _required_text(value: Any, field: str) -> str:

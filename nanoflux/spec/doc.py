@@ -78,8 +78,8 @@ def _kinds(model: type[BaseModel]) -> list[tuple[type[BaseModel], list[str]]]:
     (RoleSpec: attacker, defender and judge)."""
     by_base: dict[type[BaseModel], list[str]] = {}
     for name, field in model.model_fields.items():
-        inner = model_of(field.annotation)
-        if inner is field.annotation and inner is not None and inner.__base__.model_fields:
+        inner = model_of(field.annotation)  # a role that may be null (the solver: the judge's settings) counts too
+        if inner is not None and get_origin(field.annotation) is not list and inner.__base__.model_fields:
             by_base.setdefault(inner.__base__, []).append(name)
     return [(base, names) for base, names in by_base.items() if len(names) > 1]
 
@@ -87,9 +87,10 @@ def _kinds(model: type[BaseModel]) -> list[tuple[type[BaseModel], list[str]]]:
 def _shared_rows(model: type[BaseModel], base: type[BaseModel], names: list[str], prefix: str) -> list[Row]:
     """`roles.attacker`, `roles.defender`, `roles.judge`, then `roles.<role>.model` ... once, with each
     role's default where they differ, then the fields only one role has (`roles.judge.agentic`)."""
-    kinds = {name: model.model_fields[name].annotation for name in names}
+    kinds = {name: model_of(model.model_fields[name].annotation) for name in names}
     placeholder = f"{prefix}<{base.__name__.removesuffix('Spec').lower()}>."
-    table = [Row(prefix + name, "mapping", "", describe(model.model_fields[name])) for name in names]
+    table = [Row(prefix + name, _type(model.model_fields[name]), "", describe(model.model_fields[name]))
+             for name in names]
     for field_name, field in base.model_fields.items():
         defaults = {name: _default(kind.model_fields[field_name]) for name, kind in kinds.items()}
         default = (defaults[names[0]] if len(set(defaults.values())) == 1

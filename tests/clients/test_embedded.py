@@ -23,6 +23,9 @@ def test_embedded_model_plays_full_rounds_into_a_run_directory(tmp_path: Path) -
         assert set(record["judge"]["scores"]) == {"correctness", "rigor", "completeness", "clarity"}
         assert record["judge"]["level"] in {"L1", "L2", "L3", "L4", "L5"}
         assert record["roles"]["attacker"]["output_tokens"] > 0
+        # specs/math.yaml asks one solve in words of the embedded model: journaled, answered or not, and paid for
+        assert len(record["solves"]) == 1 and record["models"]["solver"] == "local/smollm2-135m"
+        assert record["roles"]["solver"]["output_tokens"] > 0 and record["judge"]["confirmation"]["rule"] == "solves"
     # alternation: round 1's attacker is round 0's defender (the same embedded model here, so check the wiring ran)
     manifest = json.loads((result.run_dir / "manifest.json").read_text())
     assert manifest["counts"]["rounds_played"] == 2 and manifest["models"]["attacker"] == "local/smollm2-135m"

@@ -11,7 +11,7 @@ import pytest
 
 from nanoflux import parse_spec
 from nanoflux.clients.lm import make_lm
-from nanoflux.clients.ratelimit import Limit, Pacer, estimate_tokens, model_key, model_limits, pacer
+from nanoflux.clients.ratelimit import Limit, Pacer, RateLimiter, estimate_tokens, model_key, model_limits, pacer
 from nanoflux.clients.usage import token_usage
 from nanoflux.engine.compiler import build_role_lms
 from nanoflux.spec.model import Spec
@@ -75,6 +75,19 @@ def test_roles_on_one_model_share_the_strictest_limit_they_set_and_local_models_
     local = spec.roles.judge.model_copy(update={"model": "local/smollm2-135m", "api_base": None, "rpm": 10})
     assert model_limits([*roles, elsewhere, local])[model_key(MODEL, elsewhere.api_base)] == Limit(rpm=10)
     assert len(model_limits([*roles, elsewhere, local])) == 2
+
+
+def test_the_solver_on_the_judges_model_is_paced_by_the_limit_it_shares_with_the_roles_there() -> None:
+    with FaultServer() as server:
+        spec = roles_on(server, attacker="rpm: 600", judge="rpm: 120, tpm: 50000")
+        lms = build_role_lms(spec)
+        assert spec.roles.settings("solver").rpm == 120, "the solver takes the judge's settings"
+        limiters = {role: [c for c in getattr(lms, role).callbacks if isinstance(c, RateLimiter)]
+                    for role in ("judge", "solver")}
+        assert [(c.key, c.limit) for c in limiters["solver"]] == [(c.key, c.limit) for c in limiters["judge"]] == [
+            (model_key(MODEL, server.api_base), Limit(rpm=120, tpm=50000))]
+        # A solve's copy of the LM (its own rollout key) keeps the limiter: its calls are paced with the rest.
+        assert any(isinstance(c, RateLimiter) for c in lms.solver.copy(rollout_id=1).callbacks)
 
 
 RPM = 300  # 5 requests a second

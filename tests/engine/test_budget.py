@@ -3,7 +3,8 @@
 
 Every role talks to a real OpenAI-compatible server (tests/support/faultserver.py) that reports 10 input and
 20 output tokens per call, as `openai/gpt-4o-mini`, which litellm prices by its name: a round of
-three calls costs exactly `ROUND_USD` and `ROUND_TOKENS`.
+six calls (three roles and three solves) costs exactly
+`ROUND_USD` and `ROUND_TOKENS`.
 """
 
 import json
@@ -45,8 +46,8 @@ def test_the_run_stops_before_the_cost_cap_says_why_and_resumes_only_with_a_high
                          "--max-cost", str(cap))
         assert stopped.exit_code == 0, stopped.output
         assert server.count() == 4 * CALLS_PER_ROUND
-        assert "Stopped: the next round would likely pass the budget (max_cost $0.000182): the run's 4 rounds " \
-               "spent $0.000162, about $0.0000" in stopped.output and "a round. Raise --max-cost" in stopped.output
+        assert "Stopped: the next round would likely pass the budget (max_cost $0.000364): the run's 4 rounds " \
+               "spent $0.000324, about $0.0000" in stopped.output and "a round. Raise --max-cost" in stopped.output
         manifest = json.loads((run_dir / "manifest.json").read_text())
         assert manifest["budget_stop"] == {"limit": "max_cost", "cap": cap, "spent": pytest.approx(4 * ROUND_USD),
                                            "per_round": pytest.approx(ROUND_USD), "rounds": 4,
@@ -63,8 +64,8 @@ def test_the_run_stops_before_the_cost_cap_says_why_and_resumes_only_with_a_high
         same = invoke(*again[1:])
         assert same.exit_code == 0, same.output
         assert server.count() == 4 * CALLS_PER_ROUND, "the same cap: no request"
-        assert "Stopped: the budget (max_cost $0.000182) has no room for another round: the run's 4 journaled " \
-               "rounds spent $0.000162, about $0.0000" in same.output and "so none was played" in same.output
+        assert "Stopped: the budget (max_cost $0.000364) has no room for another round: the run's 4 journaled " \
+               "rounds spent $0.000324, about $0.0000" in same.output and "so none was played" in same.output
         assert json.loads((run_dir / "manifest.json").read_text())["budget_stop"]["at_start"] is True
 
         higher = again[:again.index("--max-cost")] + ["--max-cost", str(7.5 * ROUND_USD)]
@@ -99,7 +100,8 @@ def test_the_spec_budget_caps_tokens_of_models_without_a_price(tmp_path: Path) -
 
 def test_a_cost_cap_on_a_model_litellm_cannot_price_is_refused_before_any_call(tmp_path: Path) -> None:
     with pytest.raises(NanofluxError, match=r"litellm's price of every model, and it has none for scripted/a, "
-                                            r"scripted/b, scripted/judge; cap the run's tokens with --max-tokens"):
+                                            r"scripted/b, scripted/judge, scripted/solver; cap the run's tokens "
+                                            r"with --max-tokens"):
         compile_spec(parse_spec(SCRIPTED_SPEC), out=tmp_path / "run", lms=scripted_roles(), progress=False,
                      budget={"max_cost": 1.0})
     assert not read_journal(tmp_path / "run" / "rounds.jsonl")

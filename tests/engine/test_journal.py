@@ -15,6 +15,7 @@ from nanoflux.engine.journal import (
     read_journal,
     read_rounds,
     reference_refuted,
+    reference_status,
     reference_verified,
 )
 from nanoflux.jobs.compile import compile_spec, run_counts
@@ -24,7 +25,7 @@ from nanoflux.jobs.report.page import load_view
 from nanoflux.jobs.stats import run_stats
 from nanoflux.testing import ScriptedEngine, scripted_roles
 from tests.support.fakes import SCRIPTED_SPEC
-from tests.support.records import DISTINCT, make_record, make_run
+from tests.support.records import DISTINCT, make_record, make_run, with_solves
 
 # The fields only a played round has, and those only a failed one has.
 OK_FIELDS = {"question", "reference_answer", "solution_steps", "annotation", "defender_reasoning", "defender_answer",
@@ -125,3 +126,25 @@ def test_a_reference_is_verified_when_the_tools_confirmed_it_or_not_required_cou
         verdict: str, required: bool, verified: bool, refuted: bool) -> None:
     judge = make_record(0, reference_check=verdict)["judge"]
     assert reference_verified(judge, required=required) is verified and reference_refuted(judge) is refuted
+
+
+@pytest.mark.parametrize(("answers", "status", "verified_if_required", "verified_if_not"), [
+    (["17", "17", "12"], "confirmed", True, True),
+    (["17", "20", None], "unconfirmed", False, True),
+    (["20", "20", "17"], "refuted", False, False)])
+def test_with_solves_a_reference_is_verified_only_when_they_confirm_it(
+        answers: list, status: str, verified_if_required: bool, verified_if_not: bool) -> None:
+    judge = with_solves(make_record(0, reference_check="undecidable"), answers)["judge"]
+    assert reference_status(judge) == status and reference_refuted(judge) is (status == "refuted")
+    assert reference_verified(judge, required=True) is verified_if_required
+    assert reference_verified(judge, required=False) is verified_if_not
+
+
+def test_a_round_with_solves_round_trips_and_an_older_round_reads_by_its_steps(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / JOURNAL_NAME)
+    journal.append(with_solves(make_record(0, reference_check="undecidable"), ["17", "17", "12"]))
+    journal.append(make_record(1, reference_check="match"))  # as written before solves: no confirmation
+    new, old = read_journal(tmp_path / JOURNAL_NAME)
+    assert [s["agreement"] for s in new["solves"]] == ["match", "match", "mismatch"]
+    assert reference_status(new["judge"]) == "confirmed" and strays(new, RoundRecord) == []
+    assert "solves" not in old and reference_status(old["judge"]) == "confirmed"

@@ -12,6 +12,7 @@ from tests.support.faultserver import FaultServer, fault_spec
 # Two topics and hops 2-4 make 6 attacker prompts; a band no round reaches keeps the `avoid` list empty, so
 # without a per-round key half of the rounds would ask what an earlier one asked and be answered from the cache.
 ROUNDS = 12
+CALLS = 3 + 3  # a round's requests: attacker, defender and judge, and the default 3 solves (each its own key)
 
 
 def _spec(server: FaultServer) -> str:
@@ -23,12 +24,12 @@ def _questions(run: Path) -> list[str]:
     return [record["question"] for record in read_journal(run / "rounds.jsonl")]
 
 
-def test_n_rounds_make_3n_requests_and_each_round_writes_its_own_question(tmp_path: Path) -> None:
+def test_n_rounds_make_6n_requests_and_each_round_writes_its_own_question(tmp_path: Path) -> None:
     with FaultServer() as server:  # a distinct answer for every request
         result = compile_spec(parse_spec(_spec(server)), out=tmp_path / "run", cache_dir=tmp_path / "cache",
                               progress=False)
     assert result.progress.played == ROUNDS and result.progress.failed == 0 and result.progress.accepted == 0
-    assert server.count() == 3 * ROUNDS
+    assert server.count() == CALLS * ROUNDS
     assert len(set(_questions(result.run_dir))) == ROUNDS
     records = read_journal(result.run_dir / "rounds.jsonl")
     assert len({record["rollout_id"] for record in records}) == ROUNDS
@@ -54,7 +55,7 @@ def test_two_runs_of_one_spec_sample_apart_even_on_one_cache(tmp_path: Path) -> 
         spec = parse_spec(_spec(server))
         first = compile_spec(spec, out=tmp_path / "first", cache_dir=tmp_path / "cache", progress=False).run_dir
         second = compile_spec(spec, out=tmp_path / "second", cache_dir=tmp_path / "cache", progress=False).run_dir
-    assert server.count() == 2 * 3 * ROUNDS
+    assert server.count() == 2 * CALLS * ROUNDS
     assert not set(_questions(first)) & set(_questions(second))
 
 

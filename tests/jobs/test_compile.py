@@ -49,7 +49,8 @@ def test_a_run_journals_every_round_and_exports_accepted_ones(tmp_path: Path) ->
 def cached_roles(engine: ScriptedEngine) -> RoleLMs:
     """The scripted roles with DSPy's cache on, as the roles built from a spec have it."""
     return RoleLMs(*(dspy.LM(name, engine=engine, cache=True, num_retries=0)
-                     for name in ("scripted/a", "scripted/b", "scripted/judge")))
+                     for name in ("scripted/a", "scripted/b", "scripted/judge")),
+                   solver=dspy.LM("scripted/solver", engine=engine, cache=True, num_retries=0, temperature=0.7))
 
 
 def test_a_library_run_caches_in_its_cache_dir_and_leaves_the_process_as_it_was(tmp_path: Path) -> None:
@@ -61,14 +62,16 @@ def test_a_library_run_caches_in_its_cache_dir_and_leaves_the_process_as_it_was(
     # Measured from the second run: sklearn and torch set variables of their own when the first one loads them.
     environ, quiet = dict(os.environ), litellm.suppress_debug_info
     run(tmp_path, rounds=2, lms=cached_roles(engine), out=tmp_path / "again")
-    assert len(engine.calls) == calls, "the same calls with the same cache_dir are answered from it"
+    # The same calls with the same cache_dir are answered from it; the solves (which sample, each keyed by its
+    # run, round and attempt) are asked afresh by another run.
+    assert engine.calls[calls:] == ["solver"] * 2 * 3
     assert dspy.cache is callers and dict(os.environ) == environ and litellm.suppress_debug_info == quiet
 
 
 def test_a_library_run_without_a_cache_dir_uses_dspys_cache_as_the_caller_set_it(tmp_path: Path) -> None:
     callers = dspy.cache
     run(tmp_path, rounds=2, lms=cached_roles(ScriptedEngine()), cache_dir=None)
-    assert dspy.cache is callers and len(callers.memory_cache) == 2 * 3
+    assert dspy.cache is callers and len(callers.memory_cache) == 2 * (3 + 3)  # three roles and three solves a round
     assert not (tmp_path / "cache").exists()
 
 
@@ -125,6 +128,62 @@ def test_a_refuted_reference_is_never_accepted(tmp_path: Path) -> None:
     assert result.manifest["counts"]["accepted"] == 0
     assert result.manifest["counts"]["reasons"] == {"incorrect_reference": 6}
     assert (result.run_dir / "dataset" / "sft.jsonl").read_text() == ""
+
+
+def test_every_round_journals_its_solves_and_accepts_only_references_they_confirm(tmp_path: Path) -> None:
+    result = run(tmp_path)
+    records = read_journal(result.run_dir / "rounds.jsonl")
+    assert all(r["judge"]["confirmation"]["status"] == "confirmed" and r["curation"]["accepted"] for r in records)
+    first = records[0]
+    solves = [(s["model"], s["answer"], s["agreement"]) for s in first["solves"]]
+    assert solves == [("scripted/solver", "5", "match")] * 3
+    assert first["roles"]["solver"]["calls"] == 3 and first["models"]["solver"] == "scripted/solver"
+    assert result.manifest["tokens"]["solver"]["calls"] == 6 * 3, "each solve is a call, counted like the others"
+    assert result.manifest["models"]["solver"] == parse_spec(SPEC).roles.judge.model  # the spec's, not the scripted
+    assert result.manifest["counts"]["confirmed_defender_failed"] == 6, "the defender fails every scripted round"
+
+
+def test_with_python_among_the_tools_each_solve_is_a_program_run_in_the_sandbox(tmp_path: Path) -> None:
+    result = compile_spec(parse_spec(SPEC.replace("rounds: 6", "rounds: 2") + "tools: [sympy, python]\n"),
+                          out=tmp_path / "run", cache_dir=tmp_path / "c", lms=scripted_roles(), progress=False)
+    solve = read_journal(result.run_dir / "rounds.jsonl")[1]["solves"][0]
+    assert (solve["program"], solve["output"], solve["answer"], solve["error"]) == ("print('8')", "8\n", "8", None)
+    assert result.manifest["counts"]["accepted"] == 2
+
+
+def solved_by(*answers: str):
+    """A solver whose solves answer `answers` in turn, round after round."""
+    turns = iter(answers * 100)
+    return lambda role, prompt: {"solution": "...", "answer": next(turns)}
+
+
+def test_solves_agreeing_on_another_answer_refute_a_reference_whose_steps_hold(tmp_path: Path) -> None:
+    result = run(tmp_path, lms=scripted_roles(ScriptedEngine(solver=solved_by("999", "999", "5"))))
+    assert result.manifest["counts"]["reasons"] == {"incorrect_reference": 6}
+    record = read_journal(result.run_dir / "rounds.jsonl")[0]
+    assert record["judge"]["reference_check"]["verdict"] == "match"
+    assert record["judge"]["confirmation"]["status"] == "refuted" and record["judge"]["confirmation"]["other"] == "999"
+
+
+def test_split_solves_leave_a_reference_unconfirmed_and_unaccepted_unless_verification_is_not_required(
+        tmp_path: Path) -> None:
+    split = solved_by("998", "999", "5")
+    result = run(tmp_path, lms=scripted_roles(ScriptedEngine(solver=split)))
+    assert result.manifest["counts"]["reasons"] == {"unverified_reference": 6}
+    relaxed = parse_spec(SPEC.replace("require_verified_reference: true", "require_verified_reference: false"))
+    result = compile_spec(relaxed, out=tmp_path / "relaxed", cache_dir=tmp_path / "c2", progress=False,
+                          lms=scripted_roles(ScriptedEngine(solver=split)))
+    assert result.manifest["counts"]["accepted"] == 6
+
+
+def test_with_no_solves_the_steps_alone_confirm_as_before(tmp_path: Path) -> None:
+    engine = ScriptedEngine(solver=solved_by("999"))
+    result = compile_spec(parse_spec(SPEC + "roles: {judge: {solves: 0}}\n"), out=tmp_path / "run",
+                          cache_dir=tmp_path / "c", lms=scripted_roles(engine), progress=False)
+    assert "solver" not in engine.calls and result.manifest["counts"]["accepted"] == 6
+    record = read_journal(result.run_dir / "rounds.jsonl")[0]
+    assert "solves" not in record and "solver" not in record["roles"] and "solver" not in record["models"]
+    assert record["judge"]["confirmation"]["rule"] == "steps"
 
 
 def test_a_run_exports_rlvr_prompts_and_stepwise_rows_with_the_refuted_rounds_steps(tmp_path: Path) -> None:

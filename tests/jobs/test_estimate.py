@@ -1,7 +1,8 @@
 """`nanoflux estimate`: tokens and cost per role and for the whole run, from 3 rounds played or a run's journal.
 
 The server (tests/support/faultserver.py) reports 10 input and 20 output tokens per call, as
-`openai/gpt-4o-mini`, which litellm prices by its name: a round of three calls costs `ROUND_USD`.
+`openai/gpt-4o-mini`, which litellm prices by its name: a round of six calls (three roles, three solves)
+costs `ROUND_USD`.
 """
 
 import json
@@ -38,9 +39,12 @@ def test_a_spec_is_estimated_from_three_rounds_paid_for_in_a_temporary_run(tmp_p
         assert server.count() == 3 * CALLS_PER_ROUND
     assert result.exit_code == 0, result.output
     assert "Estimate from 3 rounds in a temporary run directory (deleted), for a run of 1,000 rounds:" in result.output
-    assert total_row(result.output) == ["total", "30", "+", "60", "$0.000040", "$0.0405"]
-    assert "judge     openai/gpt-4o-mini" in result.output and "Tokens for 1,000 rounds: 90.0k." in result.output
-    assert "curation.size 200 fills after about 200 rounds, where the run stops: $0.008100." in result.output
+    assert total_row(result.output) == ["total", "60", "+", "120", "$0.000081", "$0.0810"]
+    assert "judge     openai/gpt-4o-mini" in result.output and "Tokens for 1,000 rounds: 180.0k." in result.output
+    # The three solves of a round are the solver's row: three calls' tokens.
+    assert next(line for line in result.output.splitlines() if line.startswith("solver")).split()[2:5] == \
+        ["30", "+", "60"]
+    assert "curation.size 200 fills after about 200 rounds, where the run stops: $0.0162." in result.output
 
 
 def test_the_sample_rounds_are_paid_for_even_when_an_earlier_run_cached_them(tmp_path: Path) -> None:
@@ -62,7 +66,7 @@ def test_a_run_directory_is_estimated_from_its_journal_without_a_call(tmp_path: 
         assert server.count() == calls
     assert result.exit_code == 0, result.output
     assert f"Estimate from 4 rounds in {run}, for a run of 5,000 rounds:" in result.output
-    assert total_row(result.output)[-1] == "$0.2025"
+    assert total_row(result.output)[-1] == "$0.4050"
 
 
 def test_models_without_a_price_are_estimated_as_unknown_never_free(tmp_path: Path) -> None:
@@ -71,7 +75,7 @@ def test_models_without_a_price_are_estimated_as_unknown_never_free(tmp_path: Pa
     measured = estimate_cost(spec, lms=scripted_roles())
     data = measured.to_dict()
     assert data["run_usd"] is None and data["roles"]["judge"]["usd"] is None and data["run_tokens"] > 0
-    assert data["unpriced"] == ["scripted/a", "scripted/b", "scripted/judge"]
+    assert data["unpriced"] == ["scripted/a", "scripted/b", "scripted/judge", "scripted/solver"]
     assert total_row(measured.render())[-2:] == ["unknown", "price"] and "$" not in measured.render()
 
 

@@ -20,7 +20,7 @@ from tests.support import ROOT
 from tests.support.fakes import invoke
 from tests.support.faultserver import CLIENTS, FaultServer, fault_spec
 
-CALLS_PER_ROUND = 3  # attacker, defender, judge: one request each when nothing fails
+CALLS_PER_ROUND = 3 + 3  # attacker, defender, 3 solves, judge: one request each when nothing fails
 
 
 def compile_against(server: FaultServer, tmp_path: Path, *, spec: str | None = None, **kwargs):
@@ -35,14 +35,15 @@ def attempts(run_dir: Path) -> list[tuple[int, int, str]]:
 def test_a_server_answering_only_500_trips_the_breaker_and_resume_replays_exactly_the_failed_rounds(
         tmp_path: Path) -> None:
     with FaultServer(default="500") as server:
-        server.plan("ok", "ok", "ok")  # round 0 is played whole; then the server breaks
+        server.plan(*["ok"] * CALLS_PER_ROUND)  # round 0 is played whole; then the server breaks
         spec_path = tmp_path / "spec.yaml"
         spec_path.write_text(fault_spec(server))
         run_dir, cache = tmp_path / "run", tmp_path / "cache"
 
         broken = invoke("compile", str(spec_path), "--out", str(run_dir), "--cache-dir", str(cache))
         assert broken.exit_code == 1, broken.output
-        assert server.count() == 3 + 3 and server.count("500") == 3, "3 failed rounds, one refused request each"
+        assert server.count() == CALLS_PER_ROUND + 3 and server.count("500") == 3, \
+            "3 failed rounds, one refused request each"
         assert "the attacker's model openai/fault at " + server.api_base in broken.output
         assert "injected failure" in broken.output and "Traceback" not in broken.output
         assert "failed rounds: LM call failed 3." in broken.output
@@ -60,7 +61,8 @@ def test_a_server_answering_only_500_trips_the_breaker_and_resume_replays_exactl
         server.default = "ok"  # the server is back
         resumed = invoke(*shlex.split(command)[1:])
         assert resumed.exit_code == 0, resumed.output
-        assert server.count() == 6 + 5 * CALLS_PER_ROUND, "rounds 1-3 again and rounds 4-5, never round 0"
+        assert server.count() == CALLS_PER_ROUND + 3 + 5 * CALLS_PER_ROUND, \
+            "rounds 1-3 again and rounds 4-5, never round 0"
 
     assert attempts(run_dir) == [(0, 1, "ok"), (1, 1, "failed"), (2, 1, "failed"), (3, 1, "failed"),
                                  (1, 2, "ok"), (2, 2, "ok"), (3, 2, "ok"), (4, 1, "ok"), (5, 1, "ok")]
@@ -112,6 +114,15 @@ def test_every_kind_of_server_failure_is_an_lm_failure_of_the_role_that_called(t
     assert result.progress.failures == {"lm": 1} and result.progress.breaker["role"] == "defender"
 
 
+def test_a_solve_whose_call_fails_fails_the_round_as_the_solvers_and_keeps_the_calls_paid(tmp_path: Path) -> None:
+    with FaultServer() as server:
+        server.plan("ok", "ok", "ok", "500")  # the attacker, the defender and one solve answered; the next solve fails
+        result = compile_against(server, tmp_path, rounds=1)
+    [record] = read_journal(result.run_dir / "rounds.jsonl")
+    assert (record["status"], record["error_kind"], record["failed_role"]) == ("failed", "lm", "solver")
+    assert set(record["roles"]) == {"attacker", "defender", "solver"} and "calls" not in record["roles"]["solver"]
+
+
 def test_a_run_shorter_than_the_breaker_whose_every_round_failed_exits_1(tmp_path: Path) -> None:
     with FaultServer(default="500") as server:
         spec_path = tmp_path / "spec.yaml"
@@ -143,9 +154,9 @@ def test_with_threads_the_breaker_stops_taking_rounds_and_journals_those_in_flig
 
 def test_a_server_that_dies_mid_run_fails_the_rounds_after_it_as_lm_failures(tmp_path: Path) -> None:
     with FaultServer() as dying:
-        dying.plan("ok", "ok", "ok", "die")
+        dying.plan(*["ok"] * CALLS_PER_ROUND, "die")
         result = compile_against(dying, tmp_path, spec=fault_spec(dying, breaker=10), rounds=3)
-    assert dying.count() == 4, "nothing reached it after it died"
+    assert dying.count() == CALLS_PER_ROUND + 1, "nothing reached it after it died"
     assert [status for _, _, status in attempts(result.run_dir)] == ["ok", "failed", "failed"]
     assert result.progress.failures == {"lm": 2} and result.progress.breaker is None
 

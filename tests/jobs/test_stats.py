@@ -51,6 +51,13 @@ def test_counts_say_why_rounds_were_not_kept(run_dir: Path) -> None:
     assert stats["parse_failures"] == 1
 
 
+def test_references_are_counted_by_what_became_of_them_and_the_best_examples_apart(run_dir: Path) -> None:
+    stats = run_stats(run_dir)  # rounds 0-3 steps-confirmed, round 4 refuted; rounds 0, 2, 3 the defender failed
+    assert stats["references"] == {"confirmed": 4, "refuted": 1} and stats["confirmed_defender_failed"] == 3
+    assert "references: confirmed 4, refuted 1, unconfirmed 0; confirmed and the defender failed: 3" in \
+        format_stats(stats)
+
+
 def test_breakdowns_are_keyed_by_verdict_level_topic_and_hops_in_natural_order(run_dir: Path) -> None:
     stats = run_stats(run_dir)
     assert stats["by_verdict"] == {"correct": {"rounds": 1, "accepted": 1}, "failed": {"rounds": 1, "accepted": 0},

@@ -7,7 +7,7 @@ import pytest
 from nanoflux import NanofluxError, load_spec, parse_spec
 from nanoflux.base.scoring import Band
 from nanoflux.spec.doc import END, PAGE, REGENERATE, START, render_table, replace_table, rows
-from nanoflux.spec.model import CurationSpec, RoleSpec
+from nanoflux.spec.model import CurationSpec, RoleSpec, apply_overrides
 from tests.support import ROOT
 
 SPECS = sorted(ROOT.joinpath("specs").glob("*.yaml"))
@@ -178,7 +178,7 @@ def test_the_table_reads_defaults_bounds_and_types_from_the_models() -> None:
     assert (table["name"].default, table["description"].type) == ("required", "str, not empty")
     assert (table["curation.novelty"].type, table["curation.novelty"].default) == ("float in (0, 1]", "`0.8`")
     assert table["curation.hops"].type == "str or null" and table["curation.hops"].default == "`null`"
-    assert table["roles.<role>.temperature"].default == "attacker `0.9`, defender `0.3`, judge `0.0`"
+    assert table["roles.<role>.temperature"].default == "attacker `0.9`, defender `0.3`, judge `0.0`, solver `0.7`"
     assert table["roles.<role>.max_tokens"].default == f"`{RoleSpec.model_fields['max_tokens'].default}`"
     assert table["execution.max_concurrent_calls"].type == "int >= 1 or null"
     assert table["execution.executor"].type == "`threads` or `ray`"
@@ -199,3 +199,23 @@ def test_a_table_cell_with_a_pipe_does_not_break_the_markdown_row() -> None:
 def test_a_page_without_the_markers_is_refused() -> None:
     with pytest.raises(NanofluxError, match="spec-table"):
         replace_table("# A page\n\n| field | default |\n")
+
+
+def test_the_solver_plays_on_the_judges_model_settings_unless_given_its_own() -> None:
+    spec = parse_spec("name: t\ndescription: d\nroles:\n  judge: {model: openai/gpt-4o-mini, rpm: 60}\n")
+    solver = spec.roles.settings("solver")
+    assert (solver.model, solver.rpm, solver.temperature) == ("openai/gpt-4o-mini", 60, 0.7)
+    assert (spec.roles.judge.solves, spec.roles.judge.agree, spec.roles.judge.solve_programs) == (3, 2, True)
+    own = parse_spec("name: t\ndescription: d\nroles: {solver: {model: openai/gpt-4o, temperature: 1.0}}\n")
+    assert (own.roles.settings("solver").model, own.roles.settings("solver").temperature) == ("openai/gpt-4o", 1.0)
+    assert apply_overrides(spec, models={"solver": "openai/o3-mini"}).roles.settings("solver").model == "openai/o3-mini"
+
+
+@pytest.mark.parametrize(("roles", "message"), [
+    ("{judge: {solves: 1}}", r"roles.judge .*agree \(2\) cannot exceed solves \(1\)"),
+    ("{solver: {temperature: 0}}", r"solver samples at temperature 0, so its 3 solves would be one answer repeated"),
+])
+def test_solves_that_could_not_confirm_anything_are_refused(roles: str, message: str) -> None:
+    with pytest.raises(NanofluxError, match=message):
+        parse_spec(f"name: t\ndescription: d\nroles: {roles}\n")
+    assert parse_spec("name: t\ndescription: d\nroles: {judge: {solves: 1, agree: 1}, solver: {temperature: 0}}\n")

@@ -57,7 +57,7 @@ def fault_spec(server: FaultServer, *, timeout: float = 5, num_retries: int = 0,
 
 # A server's `ok` answers report 10 prompt and 20 completion tokens a call: priced as gpt-4o-mini, a round's
 # cost is known exactly (the budget and estimate tests).
-CALLS_PER_ROUND = 3
+CALLS_PER_ROUND = 3 + 3  # attacker, defender, judge and the default 3 solves
 ROUND_TOKENS = CALLS_PER_ROUND * (10 + 20)
 ROUND_USD = CALLS_PER_ROUND * (10 * 0.15e-6 + 20 * 0.60e-6)  # gpt-4o-mini at litellm's bundled prices
 PRICED = "openai/gpt-4o-mini"

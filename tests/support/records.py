@@ -90,3 +90,18 @@ def make_run(path: Path, records: list[RoundRecord], curation: str = "{}") -> Pa
     for record in records:
         journal.append(record)
     return path
+
+
+def with_solves(record: RoundRecord, answers: list[str | None], *, agree: int = 2) -> RoundRecord:
+    """`record` judged with independent solves that answered `answers`: its confirmation is the real rule's
+    (`nanoflux.verify.confirm`), and its `solves` are journaled as a Round writes them."""
+    from nanoflux.verify.confirm import confirm_reference
+
+    check = record["judge"]["reference_check"]
+    confirmation = confirm_reference(record["reference_answer"], check["verdict"], answers, agree=agree,
+                                     answer_type="numeric", steps_reason=check["reason"]).to_dict()
+    record["judge"]["confirmation"] = confirmation  # type: ignore[typeddict-item]
+    verdicts = confirmation["verdicts"]
+    record["solves"] = [{"model": "local/smollm2-135m", "answer": answer, "solution": "...", "error": None,
+                         "agreement": verdict} for answer, verdict in zip(answers, verdicts, strict=True)]
+    return record

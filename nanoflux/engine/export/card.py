@@ -82,7 +82,7 @@ def _files(files: dict[str, Any]) -> str:
 
 def _making(spec: Spec, manifest: dict[str, Any]) -> str:
     """The spec's topics, the models per role, and the selection (a run's `curation`, a curate's `selection`)."""
-    models = "\n".join(f"- {role}: `{getattr(spec.roles, role).model}`" for role in ROLES)
+    models = "\n".join(f"- {role}: `{spec.roles.settings(role).model}`" for role in ROLES)
     topics = ", ".join(spec.topics) or "(none: the attacker chose)"
     selection = manifest.get("selection") or manifest.get("curation") or {}
     settings = ", ".join(f"{key} `{value}`" for key, value in selection.items()

@@ -10,7 +10,7 @@ all without conversion.
 import re
 from typing import Any
 
-from nanoflux.engine.journal import RoundRecord
+from nanoflux.engine.journal import RoundRecord, reference_status, steps_refuted
 
 # "1. ", "2) ", "Step 3: " at the start of a step: the export numbers steps itself.
 _STEP_NUMBER = re.compile(r"^\s*(?:step\s*)?\d+\s*[.):]\s+", re.IGNORECASE)
@@ -58,7 +58,13 @@ def stepwise_example(record: RoundRecord) -> dict[str, Any] | None:
     claim no reader could evaluate, one the check skipped (`evidence["skipped"]`). The reference
     answer closes the row as a step `Answer: ...` when the tools compared it with what the steps
     compute. The row ends at its first False step: what follows builds on a wrong value.
+
+    Only a round whose reference is confirmed (`nanoflux.engine.journal.reference_status`), or refuted by a
+    false claim in its own steps, is labelled: a recomputed step shows it consistent, not right, so steps of
+    an unconfirmed reference, or of one refuted only by independent solves, are never labels.
     """
+    if not (reference_status(record["judge"]) == "confirmed" or steps_refuted(record["judge"])):
+        return None
     check = record["judge"]["reference_check"]
     evidence = check.get("evidence") or {}
     claims = evidence.get("claims") or []

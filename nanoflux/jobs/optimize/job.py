@@ -20,7 +20,6 @@ from dspy.utils.usage_tracker import UsageTracker
 
 from nanoflux.base.errors import NanofluxError
 from nanoflux.base.io import write_json
-from nanoflux.base.names import ROLES
 from nanoflux.base.paths import RunDir
 from nanoflux.base.rundir import exclusive
 from nanoflux.base.versions import library_versions
@@ -119,7 +118,7 @@ def optimize_spec(spec: Spec | str | Path, recipe: Recipe | str | Path, *, train
         lms = lms or build_role_lms(spec)
         program = compile_program(spec, lms=lms)
         novelty = known_questions(spec, out_dir, cases, trainset)
-        role_lms = {role: getattr(lms, role) for role in ROLES}
+        role_lms = lms.for_round(0)
         metrics: dict[str, Metric] = {
             "attacker": AttackerMetric(spec.curation.quality_band, novelty,
                                        require_verified_reference=spec.curation.require_verified_reference),

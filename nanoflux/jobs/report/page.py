@@ -183,8 +183,10 @@ def sandbox_summary(view: RunView) -> str:
 def summary(view: RunView, stats: dict[str, Any]) -> list[tuple[str, str]]:
     """The summary table's rows: what ran, how much of it was kept, how long it took and what it cost."""
     roles = view.spec.get("roles", {})
-    models = {role: roles.get(role, {}).get("model") or (view.manifest or {}).get("models", {}).get(role, "?")
+    models = {role: (roles.get(role) or {}).get("model") or (view.manifest or {}).get("models", {}).get(role, "?")
               for role in ROLES}
+    if models["solver"] == "?":
+        del models["solver"]  # a run from before solves
     cost = stats["cost"]
     files = ", ".join(f"{entry['path']} {entry['rows']} rows" for name, entry in
                       (view.manifest or {}).get("dataset", {}).items() if name != "examples")
@@ -195,11 +197,20 @@ def summary(view: RunView, stats: dict[str, Any]) -> list[tuple[str, str]]:
              + ("; attacker and defender swap every other round" if roles.get("alternate") else "")),
             ("quality band", view.band + (f", novelty threshold {view.novelty}" if view.novelty is not None else "")),
             ("failed rounds", f"{stats['failed']}, of which {stats['parse_failures']} unparseable LM output"),
+            ("references", references_summary(stats)),
             ("model-written code", sandbox_summary(view)),
             ("wall time", duration(stats["wall_seconds"])),
             ("cost", f"${cost['total']:.4f} at litellm's prices (embedded models cost 0)"
              + (f"; no price known for {', '.join(cost['unpriced'])}" if cost["unpriced"] else ""))] \
         + ([("dataset files", files)] if files else []) + review_rows(view)
+
+
+def references_summary(stats: dict[str, Any]) -> str:
+    """What became of the played rounds' references, and how many the defender failed though they were confirmed."""
+    found = stats.get("references") or {}
+    text = ", ".join(f"{found.get(status, 0)} {status}" for status in ("confirmed", "refuted", "unconfirmed"))
+    return (f"{text}; {stats.get('confirmed_defender_failed', 0)} confirmed ones the defender got wrong "
+            "(the best examples)")
 
 
 def review_rows(view: RunView) -> list[tuple[str, str]]:
@@ -240,6 +251,9 @@ def browser_row(record: RoundRecord) -> dict[str, Any]:
         "critique": judge.get("critique"), "error": record.get("error"),
         "contamination": curation.get("contamination") or [],
         "evidence": {key: judge[key] for key in ("reference_check", "answer_check", "tool_calls") if judge.get(key)},
+        "confirmation": judge.get("confirmation"),
+        "solves": [{key: solve.get(key) for key in ("model", "answer", "agreement", "program", "output", "error")}
+                   for solve in record.get("solves") or []],
     }
 
 

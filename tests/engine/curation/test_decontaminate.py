@@ -197,9 +197,10 @@ def test_the_spec_takes_paths_or_entries_naming_the_question_column() -> None:
 
 
 def test_naming_benchmarks_changes_the_spec_digest_and_naming_none_keeps_it() -> None:
-    plain = parse_spec("name: t\ndescription: d\n")
-    unused = parse_spec("name: t\ndescription: d\ncuration: {decontaminate_threshold: 0.8}\n")
-    named = parse_spec("name: t\ndescription: d\ncuration: {decontaminate: [a.jsonl]}\n")
+    solves = "roles: {judge: {solves: 0}}\n"  # the digest of a spec from before solves (test_model checks it)
+    plain = parse_spec("name: t\ndescription: d\n" + solves)
+    unused = parse_spec("name: t\ndescription: d\ncuration: {decontaminate_threshold: 0.8}\n" + solves)
+    named = parse_spec("name: t\ndescription: d\ncuration: {decontaminate: [a.jsonl]}\n" + solves)
     assert plain.digest() == unused.digest() == "d98d3338364ee74c" != named.digest()
 
 

@@ -131,6 +131,9 @@ def test_ray_workers_journal_each_round_once_and_accept_what_threads_accept(tmp_
     assert journaled_ids(on_ray.run_dir) == list(range(12))  # every round once, in round-id order
     assert accepted_ids(on_ray.run_dir) == accepted_ids(threads.run_dir)
     assert 0 < len(accepted_ids(threads.run_dir)) < 12, "the stand-in repeats questions: novelty must decide"
+    played = read_journal(on_ray.run_dir / "rounds.jsonl")
+    assert all(len(r["solves"]) == 3 and r["roles"]["solver"]["calls"] == 3 for r in played), \
+        "each worker rebuilds the solver's LM and plays every solve"
 
 
 def test_resume_goes_on_whichever_executor_ran_the_first_part(tmp_path: Path, local_ray: None) -> None:

@@ -14,7 +14,7 @@ from nanoflux.engine.export import (
     verified_solution,
 )
 from nanoflux.rewards import answer_reward, format_reward
-from tests.support.records import CRATE, checked_record, make_record
+from tests.support.records import CRATE, checked_record, make_record, with_solves
 from tests.support.trainkit import tiny_model
 
 
@@ -96,11 +96,31 @@ def test_stepwise_labels_only_the_steps_the_tools_recomputed() -> None:
 
 def test_an_unchecked_step_is_left_out_never_labelled() -> None:
     steps = ["3 * 4 = 12", "The boxes hold 12 apples and 7 more lie beside them", "12 + 5 = 17"]
-    record = checked_record(0, "17", steps)
+    record = with_solves(checked_record(0, "17", steps), ["17", "17", "12"])  # the solves confirm it
     skipped = record["judge"]["reference_check"]["evidence"]["skipped"]
     assert record["judge"]["reference_check"]["verdict"] == "undecidable" and [s["step"] for s in skipped] == [2]
     row = stepwise_example(record)
     assert row["completions"] == ["3 * 4 = 12", "12 + 5 = 17"] and row["labels"] == [True, True]
+
+
+def test_steps_of_an_unconfirmed_reference_are_never_labelled() -> None:
+    steps = ["3 * 4 = 12", "The boxes hold 12 apples and 7 more lie beside them", "12 + 5 = 17"]
+    assert stepwise_example(checked_record(0, "17", steps)) is None  # steps undecidable, no solve
+    assert stepwise_example(with_solves(checked_record(0, "17", steps), ["17", "12", None])) is None  # a split
+
+
+def test_steps_refuted_only_by_the_solves_are_never_labelled() -> None:
+    # Every step holds (the method is consistent) but two solves agree on another answer: the method is wrong,
+    # and which step is wrong the tools cannot say, so no step is labelled either way.
+    record = with_solves(checked_record(0, "17", ["3 * 4 = 12", "12 + 5 = 17"]), ["20", "20.0", "17"])
+    assert record["judge"]["confirmation"]["status"] == "refuted"
+    assert stepwise_example(record) is None
+
+
+def test_a_false_claim_labels_its_step_false_whatever_the_solves_say() -> None:
+    record = with_solves(checked_record(0, "18", ["3 * 4 = 13", "13 + 5 = 18"]), ["18", "18", "18"])
+    assert record["judge"]["confirmation"]["status"] == "refuted"
+    assert stepwise_example(record)["labels"] == [False]
 
 
 def test_a_refuted_round_ends_at_its_wrong_step_labelled_false() -> None:

@@ -19,7 +19,7 @@ from nanoflux.engine.journal import Journal
 from nanoflux.jobs.report.page import build_report
 from nanoflux.jobs.stats import run_stats
 from nanoflux.spec.model import parse_spec
-from tests.support.records import make_record
+from tests.support.records import make_record, with_solves
 
 SPEC = parse_spec("name: demo\ndescription: d\ntopics: [rates, ratios]\ncuration: {band: L3-L5, novelty: 0.8}\n")
 PLOTS = ("acceptance", "levels", "scores", "similarity", "topics", "complexity", "defender", "roles")
@@ -134,6 +134,19 @@ def test_the_examples_browser_embeds_every_round_with_its_decision_and_evidence(
     assert first["defender_answer"] == "12" and first["critique"] == "Added instead of multiplying."
     assert first["evidence"]["answer_check"]["reason"] == "12 != 17" and first["scores"]["clarity"] == 4
     assert rounds[5]["level"] == "failed" and rounds[5]["error"].startswith("AdapterParseError")
+
+
+def test_the_report_shows_each_rounds_solves_and_counts_references_by_what_became_of_them(tmp_path: Path) -> None:
+    records = [with_solves(make_record(0, reference_check="undecidable"), ["17", "17", None]),
+               with_solves(make_record(1, reference_check="match", accepted=False, reason="incorrect_reference"),
+                           ["20", "20", "17"]),
+               make_record(2, reference_check="undecidable", accepted=False, reason="unverified_reference")]
+    html = build_report(make_run(tmp_path / "run", records)).read_text()
+    assert "1 confirmed, 1 refuted, 1 unconfirmed; 1 confirmed ones the defender got wrong" in html
+    rounds = embedded_rounds(html)
+    assert [s["answer"] for s in rounds[0]["solves"]] == ["17", "17", None]
+    assert rounds[0]["confirmation"]["status"] == "confirmed" and rounds[1]["confirmation"]["other"] == "20"
+    assert rounds[2]["solves"] == [] and rounds[2]["confirmation"] is None
 
 
 def test_lm_text_cannot_break_out_of_the_page(tmp_path: Path) -> None:
