@@ -32,7 +32,8 @@ rounds whose reference was right that were kept), with counts; why the other rou
 solves made of right and wrong references; and the time taken. Goal (issue 22): precision >= 90% with yield
 >= 55% with the default solves.
 
-Run: .venv/bin/python benchmarks/replay.py [--questions N] [--threads 8]  (default: all 919 questions)
+Run: .venv/bin/python benchmarks/replay.py [--questions N] [--threads 8] [--out DIR]  (default: all 919 questions;
+--out keeps the two run directories for `nanoflux stats` or `nanoflux report`)
 """
 
 from __future__ import annotations
@@ -295,6 +296,11 @@ class Outcome:
     solves: int = 0  # solves journaled
     solves_answered: int = 0
     near: int = 0  # accepted questions at least 0.8 similar to an earlier accepted one
+    below_band: int = 0  # accepted rounds whose overall score is outside the spec's own quality band
+    errors: Counter[str] = field(default_factory=Counter)  # failed rounds' errors
+    # how the rule decided each reference, right (True) or wrong (False): refuted by a step, refuted by the solves,
+    # or the number of solves that matched it
+    decided: dict[bool, Counter[str]] = field(default_factory=lambda: {True: Counter(), False: Counter()})
     server: dict[str, Any] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
 
@@ -321,9 +327,11 @@ def is_right(reference: str, truth: str) -> bool:
 
 def score(name: str, run_dir: Path, questions: list[Question], seconds: float, server: dict[str, Any]) -> Outcome:
     """Read the run's journal (each round by its last attempt) and dataset examples; count against the truth."""
+    from nanoflux import load_spec
     from nanoflux.base.paths import RunDir
-    from nanoflux.engine.journal import read_rounds, reference_status
+    from nanoflux.engine.journal import read_rounds, reference_status, steps_refuted
 
+    band = load_spec(SPEC_PATH).curation.quality_band
     run = RunDir(run_dir)
     truth = {q.text: q.truth for q in questions}
     outcome = Outcome(name, seconds, server=server)
@@ -336,9 +344,15 @@ def score(name: str, run_dir: Path, questions: list[Question], seconds: float, s
         outcome.reasons[curation["reason"]] += 1
         if record["status"] != "ok":
             outcome.failed += 1
+            outcome.errors[record.get("error", "")[:120]] += 1
             continue
         right = is_right(record["reference_answer"], truth[record["question"]])
-        outcome.statuses[right][reference_status(record["judge"])] += 1
+        status = reference_status(record["judge"])
+        outcome.statuses[right][status] += 1
+        agreeing = record["judge"].get("confirmation", {}).get("agreeing", 0)
+        outcome.decided[right][f"{status} by a step" if steps_refuted(record["judge"]) else
+                               f"{status} by the solves" if status == "refuted" else
+                               f"{status}, {agreeing} solves match"] += 1
         outcome.right += right
         outcome.solves += len(record.get("solves", []))
         outcome.solves_answered += sum(s["answer"] is not None for s in record.get("solves", []))
@@ -347,6 +361,7 @@ def score(name: str, run_dir: Path, questions: list[Question], seconds: float, s
             outcome.accepted_right += right
             outcome.right_kept += right
             outcome.near += (curation.get("similarity") or 0) >= 0.8
+            outcome.below_band += not band.contains(record["judge"]["overall"])
     return outcome
 
 
@@ -410,8 +425,13 @@ def details(outcome: Outcome) -> str:
              f"  server: {served}; prompts without a known question {outcome.server.get('unmatched', 0)}"]
     if outcome.solves:
         lines.append(f"  solves journaled {outcome.solves} ({outcome.solves_answered} with an answer)")
-    lines.append(f"  accepted questions >= 0.8 similar to an earlier accepted one (the default novelty would reject "
-                 f"them): {outcome.near}")
+        for flag, what in ((True, "right"), (False, "wrong")):
+            decided = "; ".join(f"{how} {count}" for how, count in sorted(outcome.decided[flag].items()))
+            lines.append(f"  {what} references: {decided}")
+    for error, count in outcome.errors.most_common():
+        lines.append(f"  failed rounds ({count}): {error}")
+    lines.append(f"  of the accepted rounds, the spec's own curation (novelty 0.8, band L3-L5) would reject "
+                 f"{outcome.near} as duplicates and {outcome.below_band} as out of band")
     return "\n".join(lines)
 
 
@@ -421,6 +441,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8, help="rounds in flight in each run")
     parser.add_argument("--data", type=Path, default=DATA, help="the dev set (JSONL)")
     parser.add_argument("--max-seconds", type=float, default=1200, help="each run's server stops after this long")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="keep the two run directories here (default: a temporary directory)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--dimensions", default="", help=argparse.SUPPRESS)
     parser.add_argument("--max-requests", type=int, default=0, help=argparse.SUPPRESS)
@@ -435,7 +457,7 @@ def main() -> None:
     torch.set_num_threads(1)  # as `nanoflux compile` runs the driver
     print(f"machine: {len(os.sched_getaffinity(0))} cores available, load average {os.getloadavg()[0]:.1f}; "
           f"{args.threads} threads", flush=True)
-    outcomes = replay(args.questions, threads=args.threads, data=args.data, max_seconds=args.max_seconds)
+    outcomes = replay(args.questions, threads=args.threads, data=args.data, work=args.out, max_seconds=args.max_seconds)
     print(f"{outcomes[0].rounds} dev questions, one round each, the same questions and attacker solutions in both "
           "runs; curation isolates the reference check (band L1-L5, novelty 1.0):")
     print(table(outcomes))
