@@ -427,7 +427,10 @@ def details(outcome: Outcome) -> str:
         lines.append(f"  solves journaled {outcome.solves} ({outcome.solves_answered} with an answer)")
         for flag, what in ((True, "right"), (False, "wrong")):
             decided = "; ".join(f"{how} {count}" for how, count in sorted(outcome.decided[flag].items()))
-            lines.append(f"  {what} references: {decided}")
+            lines.append(f"  {what} references, how the rule decided: {decided}")
+        right, wrong = (outcome.decided[flag]["confirmed, 3 solves match"] for flag in (True, False))
+        lines.append(f"  had agree been 3 (the same solves, all three match): precision {pct(right, right + wrong)}, "
+                     f"yield {pct(right, outcome.right)}")
     for error, count in outcome.errors.most_common():
         lines.append(f"  failed rounds ({count}): {error}")
     lines.append(f"  of the accepted rounds, the spec's own curation (novelty 0.8, band L3-L5) would reject "
