@@ -55,6 +55,8 @@ bench: install
 	$(BIN)/python benchmarks/embedded_lm.py  # the wrapper's overhead in tokens/s
 	$(BIN)/python benchmarks/judge_tools.py
 	$(BIN)/python benchmarks/verified_share.py
+	$(BIN)/python benchmarks/reference_dev.py  # the reference check on model-written GSM8K solutions
+	$(BIN)/python benchmarks/replay.py  # those solutions through compile: precision and yield, solves: 0 and default
 	$(BIN)/python benchmarks/novelty.py
 	$(BIN)/python benchmarks/decontaminate.py
 	$(BIN)/python benchmarks/report.py

@@ -49,7 +49,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import torch  # noqa: E402
 
-from benchmarks.driver import DriverProbe  # noqa: E402
+from benchmarks.driver import DriverProbe, calls_per_round  # noqa: E402
 from benchmarks.embedded_lm import rounds_against_bare  # noqa: E402
 from nanoflux import load_spec  # noqa: E402
 from nanoflux.base.names import ROLES  # noqa: E402
@@ -59,8 +59,6 @@ from nanoflux.engine.journal import read_journal  # noqa: E402
 from nanoflux.jobs.compile import compile_spec  # noqa: E402
 from nanoflux.modules import RoleLMs  # noqa: E402
 from nanoflux.spec.model import Spec  # noqa: E402
-
-CALLS_PER_ROUND = 3
 
 
 @contextmanager
@@ -85,13 +83,14 @@ def standin_spec(api_base: str, rounds: int) -> Spec:
     """specs/math.yaml with every role on the server, and a dataset size no run fills."""
     data = load_spec(ROOT / "specs" / "math.yaml").model_dump(mode="json")
     for role in ROLES:
-        data["roles"][role].update(model="openai/standin", api_base=api_base, structured_output=True, timeout=600)
+        if data["roles"].get(role) is not None:  # an unset solver plays on the judge's settings
+            data["roles"][role].update(model="openai/standin", api_base=api_base, structured_output=True, timeout=600)
     data["curation"]["size"] = rounds + 1
     return Spec.model_validate(data)
 
 
 def uncached_lms(spec: Spec) -> RoleLMs:
-    return RoleLMs(**{role: role_lm(getattr(spec.roles, role), cache=False) for role in ROLES},
+    return RoleLMs(**{role: role_lm(spec.roles.settings(role), cache=False) for role in ROLES},
                    alternate=spec.roles.alternate)
 
 
@@ -104,7 +103,7 @@ def measure(api_base: str, latency: float, threads: int, rounds: int, work: Path
     requests = served(api_base) - before
     assert result.progress.played == rounds, result.progress
     assert probe.first_handout and probe.last_append
-    ideal = threads / (CALLS_PER_ROUND * latency)
+    ideal = threads / (calls_per_round(spec) * latency)
     playing = rounds / rounds_span(result.run_dir) / ideal
     handed = rounds / (probe.last_append[0] - probe.first_handout[0]) / ideal
     driver_ms = 1000 * sum(probe.spent.values()) / rounds
@@ -121,8 +120,9 @@ def rounds_span(run_dir: Path) -> float:
 
 
 def standin_throughput(latency: float, waves: int, thread_counts: list[int]) -> None:
-    print(f"stand-in server, {latency:g} s a request, {CALLS_PER_ROUND} requests a round, {waves} rounds per thread; "
-          f"share of the ideal bound threads / ({CALLS_PER_ROUND} x {latency:g} s):")
+    calls = calls_per_round(load_spec(ROOT / "specs" / "math.yaml"))
+    print(f"stand-in server, {latency:g} s a request, {calls} requests a round, {waves} rounds per thread; "
+          f"share of the ideal bound threads / ({calls} x {latency:g} s):")
     print(f"  {'threads':>7}{'rounds':>7}{'ideal/s':>8}{'playing':>10}{'handed out':>12}{'req/round':>11}"
           f"{'driver ms':>11}")
     with standin_server(latency) as api_base, tempfile.TemporaryDirectory() as tmp:

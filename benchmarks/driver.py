@@ -1,4 +1,5 @@
-"""The driver's own work per round, timed inside a run: shared by benchmarks/compile.py and benchmarks/scale.py."""
+"""The driver's own work per round, timed inside a run, and a round's calls: shared by benchmarks/compile.py and
+benchmarks/scale.py."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from nanoflux.engine.curation.decide import Curator
 from nanoflux.engine.curation.novelty import NoveltyFilter
 from nanoflux.engine.journal import Journal
+from nanoflux.spec.model import Spec
 
 
 class DriverProbe:
@@ -51,3 +53,9 @@ class DriverProbe:
                     self.last_append = (time.perf_counter(), time.process_time())
 
         return timed
+
+
+def calls_per_round(spec: Spec) -> int:
+    """A round's LM calls, one after another: the attacker, the defender, each solve, the judge (the ideal
+    rate of N parallel rounds at L seconds a call is N / (calls x L))."""
+    return 3 + spec.roles.judge.solves

@@ -44,7 +44,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.g
 import ray  # noqa: E402
 import torch  # noqa: E402
 
-from benchmarks.driver import DriverProbe  # noqa: E402
+from benchmarks.driver import DriverProbe, calls_per_round  # noqa: E402
 from nanoflux import load_spec  # noqa: E402
 from nanoflux.base.paths import JOURNAL_NAME  # noqa: E402
 from nanoflux.engine.curation.decide import Curator  # noqa: E402
@@ -56,7 +56,6 @@ from nanoflux.jobs.compile import compile_spec  # noqa: E402
 from nanoflux.spec.model import Spec  # noqa: E402
 from nanoflux.testing import ScriptedEngine, default_answers, scripted_roles  # noqa: E402
 
-CALLS_PER_ROUND = 3
 LATENCY_S = 0.2
 ROUNDS_PER_SLOT = 4  # rounds per unit of concurrency: 4 waves of rounds in each run
 REPLAYED = 40  # records replayed per torch setting in part 2
@@ -86,14 +85,14 @@ def timed_run(spec: Spec, executor: Any, concurrency: int, work: Path, label: st
     assert probe.first_handout and probe.last_append
     (wall0, cpu0), (wall1, cpu1) = probe.first_handout, probe.last_append
     rate = rounds / (wall1 - wall0)
-    ideal = concurrency / (CALLS_PER_ROUND * LATENCY_S)
+    ideal = concurrency / (calls_per_round(spec) * LATENCY_S)
     return {"rounds": rounds, "rate": rate, "ideal": ideal, "efficiency": rate / ideal, "start": wall0 - start,
             "driver_ms": 1000 * sum(probe.spent.values()) / rounds, "cpu_ms": 1000 * (cpu1 - cpu0) / rounds,
             "accepted": result.progress.accepted}
 
 
 def throughput(spec: Spec, work: Path, concurrencies: list[int]) -> None:
-    print(f"stand-in LM, {LATENCY_S * 1000:.0f} ms a call, {CALLS_PER_ROUND} calls a round, "
+    print(f"stand-in LM, {LATENCY_S * 1000:.0f} ms a call, {calls_per_round(spec)} calls a round, "
           f"{ROUNDS_PER_SLOT} rounds per unit of concurrency:")
     print(f"  {'executor':<22}{'rounds':>7}{'rounds/s':>10}{'ideal':>8}{'effic.':>8}{'start s':>9}"
           f"{'driver ms/round':>17}{'driver CPU ms/round':>21}")
