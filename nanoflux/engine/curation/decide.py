@@ -1,4 +1,4 @@
-"""The acceptance decision for one journaled round: clean of benchmarks, verified reference, in band, novel.
+"""The acceptance decision for one journaled round: clean of benchmarks, confirmed reference, in band, novel.
 
 The runner applies it in journal order, so the decision never depends on which worker was faster.
 """
