@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +25,8 @@ from nanoflux.signatures import (
 )
 from nanoflux.spec.model import RoleSpec, Spec
 from nanoflux.tools.registry import get_tool
+
+log = logging.getLogger(__name__)
 
 
 def compile_program(spec: Spec, *, lms: RoleLMs | None = None, program_path: str | Path | None = None) -> Round:
@@ -54,11 +57,16 @@ def domain_instructions(spec: Spec) -> str:
 
 def build_solver(spec: Spec) -> Solver:
     """The spec's solver: a program run in the spec's sandbox when `python` is among its tools and
-    `roles.judge.solve_programs` (the default), otherwise an answer in words."""
+    `roles.judge.solve_programs` (the default), otherwise an answer in words. Where the sandbox cannot
+    run code (no bubblewrap), a program solve would never answer and no reference would be confirmed:
+    the solver answers in words instead, and says so."""
+    sandbox = spec.code_sandbox()
     program = spec.roles.judge.solve_programs and "python" in spec.tools
+    if program and (refused := sandbox.refusal()):
+        log.warning("the solver answers in words, not programs: %s", refused)
+        program = False
     signature = SolverProgramSignature if program else SolverSignature
-    return Solver(signature.append_instructions(domain_instructions(spec)), program=program,
-                  sandbox=spec.code_sandbox())
+    return Solver(signature.append_instructions(domain_instructions(spec)), program=program, sandbox=sandbox)
 
 
 def build_judge(spec: Spec) -> Judge:

@@ -1,12 +1,16 @@
 """The solver: it sees only the question, each solve is its own sample, and a program solve runs in the sandbox."""
 
+from pathlib import Path
+
 import dspy
+import pytest
 from dspy.utils.dummies import DummyLM
 
 from nanoflux.modules import Attacker, Defender, Judge, RoleLMs, Round, Solver
 from nanoflux.modules.round import solve_rollout_id
 from nanoflux.testing import ScriptedEngine
 from tests.modules.test_modules import ATTACK, WEIGHTS, dummy, grade
+from tests.verify.attacks import requires_isolation
 
 DEFENSE = {"reasoning": "DEFENDER-REASONING: 4 + 3 + 5", "answer": "12"}
 
@@ -109,3 +113,17 @@ def test_a_solver_lm_that_does_not_sample_samples_at_the_solvers_temperature_for
                     lms=RoleLMs(attacker=greedy, defender=greedy, judge=dummy(grade()), solver=greedy))
     program(topic="arithmetic", hops=2, answer_type="numeric", rollout_id=7)
     assert engine.calls.count("solver") == 3, "three samples, not one answer served thrice from the cache"
+
+
+@requires_isolation
+def test_without_a_sandbox_that_runs_code_the_solver_answers_in_words_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from nanoflux import parse_spec
+    from nanoflux.engine.compiler import build_solver
+
+    spec = parse_spec("name: m\ndescription: arithmetic\ntools: [sympy, python]\n")
+    assert build_solver(spec).program  # bubblewrap here: programs (the default)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap to be found
+    with caplog.at_level("WARNING", logger="nanoflux.engine.compiler"):
+        solver = build_solver(spec)
+    assert not solver.program and "bubblewrap" in caplog.text and "in words" in caplog.text
