@@ -13,7 +13,10 @@ from nanoflux.testing import ScriptedEngine, scripted_roles
 from tests.support.fakes import SCRIPTED_SPEC
 from tests.verify.attacks import HOOK_BYPASS, requires_isolation
 
-SPEC = SCRIPTED_SPEC.replace("rounds: 6", "rounds: 2") + "curation: {band: L1-L5, require_verified_reference: true}\n"
+# The steps alone decide (no solves): what is on trial is the code in them, and the scripted solver would
+# confirm the reference whatever the code does.
+SPEC = SCRIPTED_SPEC.replace("rounds: 6", "rounds: 2") + ("curation: {band: L1-L5, require_verified_reference: true}\n"
+                                                         "roles: {judge: {solves: 0}}\n")
 
 
 def attacker_writing(code: str) -> ScriptedEngine:
