@@ -113,7 +113,8 @@ def test_without_bubblewrap_code_is_refused_with_how_to_enable_it(tmp_path: Path
     assert "not installed" in result.error and "apt-get install bubblewrap" in result.error
     assert "unprivileged_userns_clone=1" in result.error and "sandbox: unsafe-local" in result.error
     assert missing.record() == {"mode": "isolated", "isolation_available": False,
-                                "isolation": missing.isolation().detail, "disk_mb": 64}
+                                "isolation": missing.isolation().detail, "disk_mb": 64,
+                                "sympy_worker_isolated": probe().available}  # the workers use bwrap on PATH
     assert run_python(HOOK_BYPASS + code, sandbox=UNSAFE).ok and marker.read_text() == "ran"  # it does run unsafely
 
 
