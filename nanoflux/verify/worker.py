@@ -7,7 +7,8 @@ background. Thread-safe: the runner's threads share the pool.
 
 sympy's parser ends in `eval` (of whitelisted tokens, see `symbolic.py`), so where bubblewrap
 works each worker runs isolated like the sandbox's runs (`isolation.py`), seeing only Python and the
-package's own source; elsewhere it runs as a plain child process.
+package's own source; elsewhere it runs as a plain child process, which `_start` warns about once
+per process and the manifest records (`Sandbox.record`).
 """
 
 from __future__ import annotations
