@@ -32,7 +32,7 @@ def limit_resources(config):
     cpu = config["cpu_s"]
     for limit, value in ((resource.RLIMIT_AS, (mb, mb)), (resource.RLIMIT_CPU, (cpu, cpu + 1)),
                          (resource.RLIMIT_FSIZE, (config["max_output_bytes"],) * 2), (resource.RLIMIT_NOFILE, (64, 64)),
-                         (resource.RLIMIT_NPROC, (0, 0)), (resource.RLIMIT_CORE, (0, 0))):
+                         (resource.RLIMIT_NPROC, (config["max_tasks"],) * 2), (resource.RLIMIT_CORE, (0, 0))):
         resource.setrlimit(limit, value)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails with an error instead of a kill
 

@@ -1,11 +1,14 @@
 """The operating-system boundary around model-written code: a bubblewrap (`bwrap`) command line.
 
 Each sandboxed process gets new user, PID, network, IPC, UTS and cgroup namespaces; uid/gid 65534
-inside with no capabilities; a read-only view of only /usr (with the /bin, /lib... links) and the
-Python installation (prefix, base prefix, the venv's site-packages); its own /proc without
-/proc/sys, and a minimal /dev; a size-capped tmpfs on /sandbox as its working directory and only
-writable place; an empty environment; and a seccomp filter that refuses new processes (threads
-stay allowed), new namespaces, keyrings and ptrace. The model of this is
+with no capabilities, and that uid is not root on the host either (see `spawn`), so the kernel
+holds it to `MAX_TASKS` tasks; a read-only view of only /usr (with the /bin, /lib... links) and the
+Python installation (prefix, base prefix, the venv's site-packages, every directory on the
+interpreter's symlink chain, all resolved); its own /proc without /proc/sys, and a minimal /dev; a
+size-capped tmpfs on /sandbox as its working directory and only writable place; an empty
+environment; and a seccomp filter that refuses new processes (threads stay allowed), new
+namespaces, keyrings and ptrace. The Python process is the namespace's PID 1 (`--as-pid-1`): no
+bwrap process inside shares its uid without its limits. The model of this is
 anthropics/sandbox-runtime's Linux runner.
 
 Whether bwrap can start here is probed once per executable and cached (`probe`).
@@ -26,9 +29,11 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 DEFAULT_DISK_MB = 64
-SANDBOX_UID = 65534  # "nobody"
+SANDBOX_UID = 65534  # "nobody", inside the sandbox and, when the caller is root, on the host
+MAX_TASKS = 16  # processes and threads of one sandbox (RLIMIT_NPROC, per user namespace)
 WORKDIR = "/sandbox"  # not /tmp: binds of a Python installation under /tmp would show up in it
 PROBE_TIMEOUT_S = 20.0
 INFO_TIMEOUT_S = 10.0  # how long bwrap may take to report its child's PID
@@ -56,38 +61,54 @@ def refusal(detail: str) -> str:
 
 def bwrap_argv(bwrap: str, command: Sequence[str], *, disk_mb: int = DEFAULT_DISK_MB,
                ro_binds: Iterable[str] = (), seccomp_fd: int | None = None, info_fd: int | None = None,
-               one_shot: bool = True) -> list[str]:
+               userns_block_fd: int | None = None, one_shot: bool = True) -> list[str]:
     """The bwrap command line that runs `command` isolated.
+
+    With `userns_block_fd` (a root caller, see `spawn`) bwrap starts the command as uid 0 of a user
+    namespace whose maps the caller writes, keeping only CAP_SETUID and CAP_SETGID to become
+    `SANDBOX_UID` (`python_command`); otherwise bwrap maps `SANDBOX_UID` to the caller's own (non-root) uid and
+    forbids nested user namespaces (`--disable-userns`, which bwrap cannot combine with the block;
+    seccomp refuses them either way).
 
     Every sandbox gets `--die-with-parent`, which the kernel ties to the *thread* that started bwrap:
     a one-shot run's thread waits for it, and a long-lived worker must be started from a thread that
     lives as long as the process (`worker.py` has one). `one_shot` runs also get `--new-session`; a
-    worker runs as PID 1 of its namespace in bwrap's process group instead, so one `killpg` ends it
-    (and the namespace with it).
+    worker stays in bwrap's process group instead, so one `killpg` ends it (and the namespace with it).
     """
-    argv = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(SANDBOX_UID),
-            "--gid", str(SANDBOX_UID), "--cap-drop", "ALL", "--hostname", "sandbox",
-            "--ro-bind", "/usr", "/usr"]
+    argv = [bwrap, "--unshare-all", "--unshare-user"]
+    if userns_block_fd is None:
+        argv += ["--disable-userns", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
+    else:
+        argv += ["--userns-block-fd", str(userns_block_fd), "--uid", "0", "--gid", "0", "--cap-drop", "ALL",
+                 "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    argv += ["--hostname", "sandbox", "--ro-bind", "/usr", "/usr"]
     for name in _SYSTEM_LINKS:
         path = "/" + name
         if os.path.islink(path):
             argv += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             argv += ["--ro-bind", path, path]
-    # Run by root, bwrap maps uid 65534 inside to root outside, and the kernel lets that write global
-    # settings under /proc/sys (core_pattern: a host command) and /proc/sysrq-trigger: hide both.
+    # A root caller's sandbox is host root until the code starts, and the kernel would let root write global
+    # settings under /proc/sys (core_pattern: a host command) and /proc/sysrq-trigger: hide both anyway.
     argv += ["--proc", "/proc", "--tmpfs", "/proc/sys"]
     if os.path.exists("/proc/sysrq-trigger"):
         argv += ["--ro-bind", "/dev/null", "/proc/sysrq-trigger"]
-    argv += ["--dev", "/dev", "--size", str(disk_mb << 20), "--tmpfs", WORKDIR]
+    # 1777: created by uid 0 of a root caller's sandbox, written by SANDBOX_UID.
+    argv += ["--dev", "/dev", "--perms", "1777", "--size", str(disk_mb << 20), "--tmpfs", WORKDIR]
     # After the tmpfs: a Python installation under the working directory's path must not be hidden by it.
-    for path in _outermost([*python_roots(), *ro_binds]):
+    # Its parents first, as --dir (0755): bwrap 0.8 makes a bind's missing parents 0700, closed to SANDBOX_UID.
+    binds = _outermost([*python_roots(), *ro_binds])
+    for path in _parents(binds):
+        argv += ["--dir", path]
+    for path in binds:
         argv += ["--ro-bind", path, path]
     # bwrap's own root and /dev are tmpfs without a size: read-only, so WORKDIR stays the one capped writable place.
     argv += ["--remount-ro", "/proc/sys", "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORKDIR, "--clearenv"]
     for key, value in environment().items():
         argv += ["--setenv", key, value]
-    argv += ["--die-with-parent", "--new-session" if one_shot else "--as-pid-1"]
+    # --as-pid-1: otherwise bwrap's reaper is PID 1, under none of the code's limits and with the same
+    # uid, so the code could write its /proc/1/mem and run its own code there (past the output cap).
+    argv += ["--die-with-parent", "--as-pid-1", *(["--new-session"] if one_shot else [])]
     if seccomp_fd is not None:
         argv += ["--seccomp", str(seccomp_fd)]
     if info_fd is not None:
@@ -95,28 +116,81 @@ def bwrap_argv(bwrap: str, command: Sequence[str], *, disk_mb: int = DEFAULT_DIS
     return [*argv, "--", *command]
 
 
-def spawn(path: str, command: Sequence[str], *, disk_mb: int = DEFAULT_DISK_MB, ro_binds: Iterable[str] = (),
-          one_shot: bool = True, pass_fds: Sequence[int] = (), **popen) -> tuple[subprocess.Popen, int | None]:
-    """Start `command` under the bwrap at `path` in a new session of its own.
+# The start of every sandboxed Python's code: at most MAX_TASKS tasks (RLIMIT_NPROC, which the kernel
+# counts per user namespace, that is per sandbox, and enforces for any uid but host root).
+_LIMIT_TASKS = f"import resource\nresource.setrlimit(resource.RLIMIT_NPROC, ({MAX_TASKS}, {MAX_TASKS}))\n"
+# A root caller's sandbox starts as uid 0, host root (bwrap must be root to read a Python installation
+# under /root); before any code runs it becomes SANDBOX_UID, which `_map_ids` maps to the same host uid.
+# The uid change clears the parent-death signal that --die-with-parent set: armed again at once (bwrap's
+# death in the instant between would leave the sandbox to its own limits).
+_DROP_ROOT = f"""import os, _ctypes
+class _Int(_ctypes._SimpleCData):
+    _type_ = "i"
+class _Call(_ctypes.CFuncPtr):
+    _flags_, _restype_ = _ctypes.FUNCFLAG_CDECL, _Int
+_prctl = _Call(_ctypes.dlsym(_ctypes.dlopen(None), "prctl"))
+os.setgroups([]); os.setresgid(*[{SANDBOX_UID}] * 3); os.setresuid(*[{SANDBOX_UID}] * 3)
+_prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+del _Int, _Call, _prctl
+"""
 
-    Returns bwrap's Popen and the host PID of the sandbox's first process (PID 1 inside; None if
-    bwrap failed before it started): killing that PID ends everything inside the sandbox.
+
+def python_command(code: str, *args: str, as_root: bool = False) -> list[str]:
+    """The command that runs `code` in the sandbox's Python, with `args` as sys.argv[1:]; `as_root`:
+    in a root caller's sandbox (see `spawn`), which it leaves first."""
+    return [interpreter(), "-I", "-c", (_DROP_ROOT if as_root else "") + _LIMIT_TASKS + code, *args]
+
+
+def spawn(path: str, code: str, args: Sequence[str] = (), *, disk_mb: int = DEFAULT_DISK_MB,
+          ro_binds: Iterable[str] = (), one_shot: bool = True, pass_fds: Sequence[int] = (),
+          **popen) -> tuple[subprocess.Popen, int | None]:
+    """Start Python `code` (see `python_command`) under the bwrap at `path` in a new session of its own.
+
+    Returns bwrap's Popen and the host PID of the sandbox's Python (PID 1 inside; None if bwrap
+    failed before it started): killing that PID ends everything inside the sandbox. Raises OSError
+    when the sandbox's user namespace cannot be set up (bwrap is killed first).
+
+    A root caller's sandbox waits for `_map_ids` before it starts (bwrap's --userns-block-fd).
     """
+    as_root = os.geteuid() == 0
     seccomp = seccomp_pipe()
     info_read, info_write = os.pipe()
-    ours = (info_write,) if seccomp is None else (info_write, seccomp)
+    block_read, block_write = os.pipe() if as_root else (None, None)
+    ours = tuple(fd for fd in (info_write, seccomp, block_read) if fd is not None)
     try:
-        argv = bwrap_argv(path, command, disk_mb=disk_mb, ro_binds=ro_binds, seccomp_fd=seccomp, info_fd=info_write,
-                          one_shot=one_shot)
+        argv = bwrap_argv(path, python_command(code, *args, as_root=as_root), disk_mb=disk_mb, ro_binds=ro_binds,
+                          seccomp_fd=seccomp, info_fd=info_write, userns_block_fd=block_read, one_shot=one_shot)
         proc = subprocess.Popen(argv, pass_fds=(*pass_fds, *ours), start_new_session=True, **popen)
     except BaseException:
-        os.close(info_read)
+        for fd in (info_read, block_write):
+            if fd is not None:
+                os.close(fd)
         raise
     finally:
         for fd in ours:
             os.close(fd)
     with os.fdopen(info_read, "rb") as info:
-        return proc, _child_pid(info)
+        pid = _child_pid(info)
+    if block_write is not None:
+        try:
+            if pid is not None:  # else bwrap failed, or is too slow, and its child fails at setresuid (nothing mapped)
+                _map_ids(pid)
+        except OSError:
+            proc.kill()  # its child dies with it (--die-with-parent)
+            proc.wait()
+            raise
+        finally:
+            os.close(block_write)  # bwrap waits for this before its child goes on
+    return proc, pid
+
+
+def _map_ids(pid: int) -> None:
+    """The user namespace of a root caller's sandbox: uid/gid 0 is root (for bwrap's setup and the
+    start of Python, never the code), SANDBOX_UID the same unprivileged id on the host."""
+    ids = f"0 0 1\n{SANDBOX_UID} {SANDBOX_UID} 1\n"
+    for name in ("uid_map", "gid_map"):
+        with open(f"/proc/{pid}/{name}", "w") as f:
+            f.write(ids)
 
 
 def _child_pid(info) -> int | None:
@@ -148,15 +222,39 @@ def environment(home: str = WORKDIR) -> dict[str, str]:
 
 
 @functools.cache
+def interpreter() -> str:
+    """This Python's executable with its directories resolved: the path it has inside the sandbox,
+    where only resolved paths are bound (a venv reached through a symlink is not there by that name).
+    The file itself stays a link: a venv's python must be started by its own path to find the venv."""
+    return os.path.join(os.path.realpath(os.path.dirname(sys.executable)), os.path.basename(sys.executable))
+
+
+@functools.cache
 def python_roots() -> tuple[str, ...]:
-    """What Python and its libraries need, outside /usr: the (venv) prefix, base prefix and site-packages."""
+    """What Python and its libraries need, outside /usr: the (venv) prefix, base prefix, site-packages
+    and the directory of every link from `interpreter()` to the real executable, all resolved."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *site.getsitepackages(),
-             os.path.dirname(os.path.realpath(sys.executable))}
+             *(os.path.dirname(link) for link in _links(interpreter()))}
     return tuple(p for p in (os.path.realpath(p) for p in paths) if os.path.isdir(p) and not _under(p, "/usr"))
+
+
+def _links(path: str) -> list[str]:
+    """`path` and every path its symlinks lead through, up to the real file."""
+    chain = [path]
+    while os.path.islink(chain[-1]) and len(chain) < 40:
+        target = os.path.join(os.path.dirname(chain[-1]), os.readlink(chain[-1]))
+        chain.append(os.path.join(os.path.realpath(os.path.dirname(target)), os.path.basename(target)))
+    return chain
 
 
 def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _parents(paths: Iterable[str]) -> list[str]:
+    """The directories above `paths` that the sandbox's root does not have, parents first."""
+    above = {str(parent) for path in paths for parent in Path(path).parents}
+    return sorted(p for p in above if p != "/" and not _under(p, "/usr") and not _under(p, WORKDIR))
 
 
 def _outermost(paths: Iterable[str]) -> list[str]:
@@ -230,18 +328,19 @@ def probe(bwrap: str = "bwrap") -> Isolation:
 
 @functools.cache
 def _probe(path: str) -> Isolation:
-    seccomp = seccomp_pipe()
     try:
-        argv = bwrap_argv(path, [sys.executable, "-I", "-S", "-c", "pass"], seccomp_fd=seccomp)
-        done = subprocess.run(argv, capture_output=True, timeout=PROBE_TIMEOUT_S, env=environment(),
-                              pass_fds=() if seccomp is None else (seccomp,), stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        proc, _ = spawn(path, "pass", env=environment(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE)
+    except OSError as exc:
         return Isolation(False, f"{path} could not run: {exc}")
-    finally:
-        if seccomp is not None:
-            os.close(seccomp)
-    if done.returncode != 0:
-        said = done.stderr.decode("utf-8", "replace").strip() or f"exit status {done.returncode}"
+    try:
+        _, stderr = proc.communicate(timeout=PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return Isolation(False, f"{path} could not run: no answer within {PROBE_TIMEOUT_S:g} s")
+    if proc.returncode != 0:
+        said = stderr.decode("utf-8", "replace").strip() or f"exit status {proc.returncode}"
         return Isolation(False, f"{path} failed: {said[-500:]}")
-    return Isolation(True, f"{path}: namespaces, read-only system, private tmpfs"
-                           + (", seccomp" if seccomp is not None else ""), path)
+    return Isolation(True, f"{path}: namespaces, read-only system, private tmpfs, {MAX_TASKS} tasks"
+                           + (", seccomp" if seccomp_filter() is not None else ""), path)

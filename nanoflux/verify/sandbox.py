@@ -1,9 +1,10 @@
 """Run untrusted Python (attacker solutions, judge checks) behind an operating-system boundary.
 
 By default (`Sandbox(mode="isolated")`) every run is a fresh `python -I` under bubblewrap (see
-`isolation.py`): its own namespaces, uid 65534, a read-only view of only the Python installation,
-a size-capped tmpfs as the only writable place, no network, no view of the caller's processes or
-environment, and a seccomp filter against new processes. Nothing survives between runs, so one
+`isolation.py`): its own namespaces, uid 65534 (not root on the host either, so at most
+`isolation.MAX_TASKS` threads), a read-only view of only the Python installation, a size-capped
+tmpfs as the only writable place, no network, no view of the caller's processes or environment,
+and a seccomp filter against new processes. Nothing survives between runs, so one
 hostile snippet cannot falsify a later check. Where bubblewrap cannot start, code is refused
 (`ExecutionResult.error` says why and how to fix it) unless the spec opts into `unsafe-local`: a
 plain child process with the same limits and no boundary.
@@ -30,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from . import isolation
+from . import isolation, worker
 from .isolation import DEFAULT_DISK_MB, Isolation
 
 MAX_OUTPUT_BYTES = 1 << 20
@@ -95,10 +96,10 @@ class Sandbox:
         return None if found.available else isolation.refusal(found.detail)
 
     def record(self) -> dict:
-        """What a run's manifest says about the sandbox it used."""
+        """What a run's manifest says about the sandbox it used, and whether the sympy workers were isolated."""
         found = self.isolation()
         return {"mode": self.mode, "isolation_available": found.available, "isolation": found.detail,
-                "disk_mb": self.disk_mb}
+                "disk_mb": self.disk_mb, "sympy_worker_isolated": worker.isolation_found().available}
 
 
 def run_python(code: str, *, timeout_s: float = 5, memory_mb: int = 512, max_output_bytes: int = MAX_OUTPUT_BYTES,
@@ -124,11 +125,13 @@ def run_python(code: str, *, timeout_s: float = 5, memory_mb: int = 512, max_out
             f.write(data)
         with (open(paths["code"], "rb") as code_in, open(paths["stdout"], "wb") as out,
               open(paths["stderr"], "wb") as err, open(paths["result"], "wb") as res):
-            config = {"memory_mb": memory_mb, "cpu_s": math.ceil(timeout_s) + 1,
+            # Tasks: RLIMIT_NPROC counts the user's on the whole host where no user namespace counts
+            # the sandbox's alone, so unsafe-local keeps it at 0 (no threads; nothing for root).
+            tasks = isolation.MAX_TASKS if sandbox.mode == "isolated" else 0
+            config = {"memory_mb": memory_mb, "cpu_s": math.ceil(timeout_s) + 1, "max_tasks": tasks,
                       "max_output_bytes": max_output_bytes, "result_fd": res.fileno()}
-            command = [sys.executable, "-I", "-c", _BOOTSTRAP, json.dumps(config)]
             launch = _launch_isolated if sandbox.mode == "isolated" else _launch_local
-            returncode, timed_out = launch(command, {"stdin": code_in, "stdout": out, "stderr": err},
+            returncode, timed_out = launch(json.dumps(config), {"stdin": code_in, "stdout": out, "stderr": err},
                                            res.fileno(), timeout_s, sandbox, root)
         stdout, stdout_full = _read_capped(paths["stdout"], max_output_bytes)
         stderr, _ = _read_capped(paths["stderr"], max_output_bytes)
@@ -139,11 +142,11 @@ def run_python(code: str, *, timeout_s: float = 5, memory_mb: int = 512, max_out
                            round(time.monotonic() - started, 4))
 
 
-def _launch_isolated(command: list[str], streams: dict, result_fd: int, timeout_s: float, sandbox: Sandbox,
+def _launch_isolated(config: str, streams: dict, result_fd: int, timeout_s: float, sandbox: Sandbox,
                      root: str) -> tuple[int, bool]:
-    """Run `command` under bwrap; on timeout kill its PID 1, which takes the whole namespace down."""
-    proc, pid = isolation.spawn(sandbox.isolation().path, command, disk_mb=sandbox.disk_mb, pass_fds=(result_fd,),
-                                env=isolation.environment(root), cwd=root, **streams)
+    """Run the bootstrap under bwrap; on timeout kill its PID 1, which takes the whole namespace down."""
+    proc, pid = isolation.spawn(sandbox.isolation().path, _BOOTSTRAP, [config], disk_mb=sandbox.disk_mb,
+                                pass_fds=(result_fd,), env=isolation.environment(root), cwd=root, **streams)
     pidfd = _open_pid(pid)
     try:
         timed_out = not _exited(proc, timeout_s)
@@ -155,13 +158,13 @@ def _launch_isolated(command: list[str], streams: dict, result_fd: int, timeout_
     return proc.returncode, timed_out
 
 
-def _launch_local(command: list[str], streams: dict, result_fd: int, timeout_s: float, sandbox: Sandbox,
+def _launch_local(config: str, streams: dict, result_fd: int, timeout_s: float, sandbox: Sandbox,
                   root: str) -> tuple[int, bool]:
-    """Run `command` as a plain child in its own session and an empty working directory (unsafe-local)."""
+    """Run the bootstrap as a plain child in its own session and an empty working directory (unsafe-local)."""
     workdir = os.path.join(root, "work")
     os.mkdir(workdir, 0o700)
-    proc = subprocess.Popen(command, pass_fds=(result_fd,), cwd=workdir, env=isolation.environment(workdir),
-                            start_new_session=True, **streams)
+    proc = subprocess.Popen([sys.executable, "-I", "-c", _BOOTSTRAP, config], pass_fds=(result_fd,), cwd=workdir,
+                            env=isolation.environment(workdir), start_new_session=True, **streams)
     try:
         timed_out = not _exited(proc, timeout_s)
     finally:

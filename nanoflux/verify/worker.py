@@ -7,7 +7,8 @@ background. Thread-safe: the runner's threads share the pool.
 
 sympy's parser ends in `eval` (of whitelisted tokens, see `symbolic.py`), so where bubblewrap
 works each worker runs isolated like the sandbox's runs (`isolation.py`), seeing only Python and the
-package's own source; elsewhere it runs as a plain child process.
+package's own source; elsewhere it runs as a plain child process, which `_start` warns about once
+per process and the manifest records (`Sandbox.record`).
 """
 
 from __future__ import annotations
@@ -87,16 +88,27 @@ class _Spawner:
 _SPAWNER = _Spawner()
 
 
+def isolation_found() -> isolation.Isolation:
+    """Whether the workers run isolated here (bubblewrap on PATH starts), and if not, why."""
+    return isolation.probe()
+
+
+_warned = threading.Event()
+
+
 def _start() -> tuple[subprocess.Popen, int | None]:
     """A worker process (isolated where bubblewrap works) and the host PID of bwrap's child, if any."""
-    command = [sys.executable, "-I", "-c", _BOOT, _PACKAGE_ROOT]
     pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL}
-    found = isolation.probe()
+    found = isolation_found()
     if found.available:
-        return isolation.spawn(found.path, command, disk_mb=8, one_shot=False,
+        return isolation.spawn(found.path, _BOOT, [_PACKAGE_ROOT], disk_mb=8, one_shot=False,
                                ro_binds=[os.path.join(_PACKAGE_ROOT, "nanoflux")], **pipes)
-    logger.info("sympy worker runs without isolation: %s", found.detail)
-    return subprocess.Popen(command, start_new_session=True, **pipes), None
+    if not _warned.is_set():  # once per process: every worker start would repeat it
+        _warned.set()
+        logger.warning("the sympy worker runs WITHOUT isolation (%s): model-written expressions are parsed in a "
+                       "plain child process, as this user; install bubblewrap and allow user namespaces to isolate "
+                       "it (the run's manifest records this as sandbox.sympy_worker_isolated: false)", found.detail)
+    return subprocess.Popen([sys.executable, "-I", "-c", _BOOT, _PACKAGE_ROOT], start_new_session=True, **pipes), None
 
 
 class _Worker:

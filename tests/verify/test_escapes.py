@@ -5,22 +5,25 @@ operating-system boundary alone. Markers live in places the caller can see (its 
 working directory, its home, site-packages); a leaked marker is removed again so a failure stays local.
 """
 
+import contextlib
 import json
 import os
+import platform
 import shutil
 import signal
 import site
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from nanoflux.verify import run_python
-from nanoflux.verify.isolation import WORKDIR, python_roots
+from nanoflux.verify import run_python, sandbox
+from nanoflux.verify.isolation import MAX_TASKS, WORKDIR, python_roots
 from tests.support import ROOT
 from tests.verify.attacks import HOOK_BYPASS, requires_isolation
 
@@ -264,3 +267,140 @@ def test_kernel_settings_of_the_host_stay_as_they_were():
     finally:
         if setting.read_text() != before:
             setting.write_text(before)
+
+
+def tasks_of(name: str) -> int:
+    """How many tasks (threads included) the processes named `name` have, counted in the host's /proc."""
+    count = 0
+    for pid in processes_named(name):
+        try:
+            count += len(os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            continue
+    return count
+
+
+# Threads (raw clone() threads, which need no memory of their own, then Python's on the smallest
+# stacks) and processes, 5,000 of each asked for; each one left waiting so that it can be counted.
+TASK_BOMB = """
+import ctypes, mmap, os, threading, time
+libc = ctypes.CDLL(None, use_errno=True)
+counts = {"clones": 0, "threads": 0, "forks": 0}
+stacks = mmap.mmap(-1, 5000 * 16384)
+base = ctypes.addressof(ctypes.c_char.from_buffer(stacks))
+pause = ctypes.cast(libc.pause, ctypes.c_void_p).value
+libc.clone.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+THREAD = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000  # VM FS FILES SIGHAND THREAD SYSVSEM
+for i in range(5000):
+    counts["clones"] += libc.clone(pause, base + (i + 1) * 16384, THREAD, None) > 0
+threading.stack_size(32768)
+hold = threading.Event()
+try:
+    for _ in range(5000):
+        threading.Thread(target=hold.wait, daemon=True).start()
+        counts["threads"] += 1
+except RuntimeError:
+    pass
+for _ in range(5000):
+    try:
+        if os.fork() == 0:
+            time.sleep(10)
+            os._exit(0)
+        counts["forks"] += 1
+    except OSError:
+        pass
+print(counts, flush=True)
+time.sleep(2)
+"""
+
+
+def test_threads_and_processes_stop_at_the_task_limit_whoever_the_caller_is():
+    """As root the caller is exempt from RLIMIT_NPROC; the sandbox's code must not be."""
+    name = uuid.uuid4().hex[:15]
+    done: dict = {}
+    started = time.monotonic()
+    runner = threading.Thread(target=lambda: done.update(attack(rename_self(name) + TASK_BOMB, timeout_s=20)))
+    runner.start()
+    seen = 0
+    while runner.is_alive():
+        seen = max(seen, tasks_of(name))
+        time.sleep(0.01)
+    runner.join()
+    assert time.monotonic() - started < 20  # it ended by itself, not at the wall clock
+    assert 1 <= seen <= MAX_TASKS, seen
+    assert processes_named(name) == []
+    counts = eval(done["stdout"])
+    assert 1 + sum(counts.values()) <= MAX_TASKS and counts["forks"] == 0, counts
+
+
+def sizes_on_the_host(code: str, tmp_path: Path, monkeypatch, cap: int) -> dict[str, int]:
+    """Run hook bypass + `code` with output capped at `cap`; the size of every file the run left in its
+    folder on the host (kept past the run: the folder is made here instead of a TemporaryDirectory)."""
+    folder = tmp_path / "run"
+
+    @contextlib.contextmanager
+    def kept(**_):
+        folder.mkdir()
+        yield str(folder)
+
+    monkeypatch.setattr(sandbox.tempfile, "TemporaryDirectory", kept)
+    attack(code, timeout_s=3, max_output_bytes=cap)
+    return {path.name: path.stat().st_size for path in folder.iterdir()}
+
+
+# Machine code that writes 4 KiB to descriptor 1 forever, written over the instruction where every
+# other process the code can see is waiting: bwrap's own PID 1 was one, under none of the limits.
+INJECTION = """
+import os
+LOOP = bytes.fromhex("b801000000" "bf01000000" "4889e6" "ba00100000" "0f05" "ebea")  # write(1, rsp, 4096); jmp
+for pid in {"1", *filter(str.isdigit, os.listdir("/proc"))} - {str(os.getpid())}:
+    try:
+        pc = int(open(f"/proc/{pid}/syscall").read().split()[-1], 16)
+        with open(f"/proc/{pid}/mem", "r+b", buffering=0) as memory:
+            memory.seek(pc)
+            memory.write(LOOP)
+        print("injected into", pid)
+    except (OSError, ValueError, IndexError) as exc:
+        print(pid, exc)
+"""
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the injected code is x86-64")
+def test_code_injected_into_another_process_of_the_sandbox_writes_nothing_past_the_cap(tmp_path: Path, monkeypatch):
+    cap = 64 << 10
+    sizes = sizes_on_the_host(INJECTION, tmp_path, monkeypatch, cap)
+    assert sizes and max(sizes.values()) <= cap, sizes
+
+
+# Every descriptor the code holds, written far past the cap: at an offset, by truncating, allocating,
+# reopening it through /proc (as a new, unlimited-looking file), and from a thread.
+OVERSIZE = """
+import os, threading
+def attempt(what, action):
+    try:
+        action()
+        print(what, "worked")
+    except OSError as exc:
+        print(what, exc)
+def everything():
+    for fd in map(int, os.listdir("/proc/self/fd")):
+        attempt(f"pwrite {fd}", lambda: os.pwrite(fd, b"x", 100 << 20))
+        attempt(f"truncate {fd}", lambda: os.ftruncate(fd, 1 << 30))
+        attempt(f"fallocate {fd}", lambda: os.posix_fallocate(fd, 0, 1 << 30))
+        attempt(f"write {fd}", lambda: os.write(fd, b"x" * (4 << 20)))
+        def reopen():
+            with open(f"/proc/self/fd/{fd}", "r+b") as again:
+                again.seek(50 << 20)
+                again.write(b"x")
+        attempt(f"reopen {fd}", reopen)
+everything()
+thread = threading.Thread(target=everything)
+thread.start()
+thread.join()
+"""
+
+
+def test_no_descriptor_trick_writes_past_the_cap(tmp_path: Path, monkeypatch):
+    cap = 64 << 10
+    sizes = sizes_on_the_host(OVERSIZE, tmp_path, monkeypatch, cap)
+    assert sizes and max(sizes.values()) <= cap, sizes

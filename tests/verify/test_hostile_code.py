@@ -69,7 +69,7 @@ def test_without_isolation_code_steps_are_undecidable_and_the_manifest_says_why(
     assert checks and all(c["verdict"] == "undecidable" and "apt-get install bubblewrap" in c["reason"] for c in checks)
     assert result.manifest["sandbox"] == {"mode": "isolated", "isolation_available": False,
                                           "isolation": "bubblewrap ('bwrap') is not installed or not on PATH",
-                                          "disk_mb": 64}
+                                          "disk_mb": 64, "sympy_worker_isolated": False}
     assert result.manifest["counts"]["accepted"] == 0
     assert 'id="sandbox-warning"' in (result.run_dir / "report.html").read_text()
 

@@ -5,14 +5,17 @@ Escape attempts (the sandbox as a boundary) are in test_escapes.py.
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from nanoflux.verify import ExecutionResult, run_python
-from nanoflux.verify.isolation import probe
+from nanoflux.verify.isolation import SANDBOX_UID, probe
 from nanoflux.verify.sandbox import Sandbox, python_tool
+from tests.support import ROOT
 from tests.verify.attacks import HOOK_BYPASS, requires_isolation
 
 UNSAFE = Sandbox(mode="unsafe-local")
@@ -113,7 +116,8 @@ def test_without_bubblewrap_code_is_refused_with_how_to_enable_it(tmp_path: Path
     assert "not installed" in result.error and "apt-get install bubblewrap" in result.error
     assert "unprivileged_userns_clone=1" in result.error and "sandbox: unsafe-local" in result.error
     assert missing.record() == {"mode": "isolated", "isolation_available": False,
-                                "isolation": missing.isolation().detail, "disk_mb": 64}
+                                "isolation": missing.isolation().detail, "disk_mb": 64,
+                                "sympy_worker_isolated": probe().available}  # the workers use bwrap on PATH
     assert run_python(HOOK_BYPASS + code, sandbox=UNSAFE).ok and marker.read_text() == "ran"  # it does run unsafely
 
 
@@ -164,3 +168,36 @@ def test_code_and_sympy_still_run_when_the_caller_holds_more_than_1024_descripto
     finally:
         for fd in held:
             os.close(fd)
+
+
+# A caller started through a symlinked venv: its sys.executable and prefix are paths the sandbox does not bind.
+THROUGH_A_LINK = """
+import json, sys
+from nanoflux.verify import check_answer, run_python
+from nanoflux.verify.worker import POOL
+result = run_python(sys.argv[1])
+assert check_answer("x^2", "x*x").verdict == "match"
+print(json.dumps({"prefix": sys.prefix, "result": result.to_dict(), "worker": POOL._idle[-1].pid}), flush=True)
+sys.stdin.read()  # the worker stays alive until the test has looked at it
+"""
+
+
+@requires_isolation
+def test_a_venv_reached_through_a_symlink_runs_code_and_sympy_isolated(tmp_path: Path):
+    link = tmp_path / "venv"
+    link.symlink_to(os.path.realpath(sys.prefix))
+    marker = tmp_path / "escaped"
+    code = HOOK_BYPASS + f"try:\n    open({str(marker)!r}, 'w').write('x')\nexcept OSError:\n    pass\nprint(6 * 7)\n"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    caller = subprocess.Popen([str(link / "bin" / Path(sys.executable).name), "-c", THROUGH_A_LINK, code], env=env,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        seen = json.loads(caller.stdout.readline())
+        worker = Path(f"/proc/{seen['worker']}")
+        assert os.readlink(worker / "ns" / "pid") != os.readlink("/proc/self/ns/pid")  # in a sandbox of its own
+        assert (worker / "status").read_text().split("Uid:")[1].split()[:4] == [str(SANDBOX_UID)] * 4  # not root
+    finally:
+        caller.communicate("")
+    assert seen["prefix"] == str(link) and caller.returncode == 0
+    assert seen["result"]["stdout"] == "42\n" and seen["result"]["error"] is None
+    assert not marker.exists()

@@ -1,5 +1,6 @@
 """The sympy worker pool: a worker that hangs or dies is replaced, and the caller gets a verdict."""
 
+import json
 import os
 import signal
 import subprocess
@@ -117,3 +118,24 @@ def test_an_isolated_worker_dies_with_a_caller_killed_mid_computation():
         for pid in (worker, bwrap):
             if _state(pid) not in ("Z", None):
                 os.kill(pid, signal.SIGKILL)
+
+
+# A caller where bubblewrap is not on PATH, which starts two workers and reports what a run's manifest records.
+UNISOLATED = """
+import json
+from nanoflux.verify import check_answer
+from nanoflux.verify.sandbox import Sandbox
+from nanoflux.verify.worker import POOL
+POOL.prestart(2).join()
+assert len(POOL._idle) == 2 and check_answer("x + 1", "1 + x").verdict == "match"
+print(json.dumps(Sandbox().record()))
+"""
+
+
+def test_an_unisolated_worker_warns_once_per_run_and_the_manifest_records_it(tmp_path: Path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": str(tmp_path)}  # no bwrap on it
+    done = subprocess.run([sys.executable, "-c", UNISOLATED], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("WITHOUT isolation") == 1, done.stderr
+    assert "bubblewrap ('bwrap') is not installed" in done.stderr
+    assert json.loads(done.stdout)["sympy_worker_isolated"] is False
