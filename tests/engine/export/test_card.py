@@ -125,7 +125,8 @@ def test_the_limitations_say_what_verified_meant_with_the_runs_counts(solves: in
     kept = [make_record(i, verdict="incorrect" if i == 0 else "correct") for i in range(3)]
     card = render_card(spec, {"dataset": {"sft": {"rows": 3}}, "verification": verification(spec, kept)})
     limitations = card.split("## Limitations")[1].split("##")[0]
-    assert "Of the 3 kept rounds, 3 have a confirmed reference; in 1 of those the defender answered wrong" in limitations
+    assert "Of the 3 kept rounds, 3 have a confirmed reference; in 1 of those the defender answered wrong" \
+        in limitations
     if solves:
         assert "at least 2 of 3 independent solves" in limitations
     else:
