@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import shlex
 import sys
 from collections.abc import Callable, Iterator
@@ -89,7 +90,8 @@ class SpecOption(click.Option):
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
         from nanoflux.spec.model import describe, field_at
 
-        text = describe(field_at(self.field))
+        # A description is written for the spec, where `null` can be typed; here the option is left out instead.
+        text = re.sub(r"\bnull\b", "unset (null in the spec)", describe(field_at(self.field)))
         self.help = f"{text[:1].upper()}{text[1:]}. Default: the spec's `{self.field}`."
         return super().get_help_record(ctx)
 
@@ -217,13 +219,14 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
     """Compile SPEC into its adversarial program and run it into a dataset.
 
     Every finished round is appended to RUN_DIR/rounds.jsonl at once; accepted rounds become
-    RUN_DIR/dataset/sft.jsonl (TRL SFT messages) and dpo.jsonl (preference pairs), described
-    by RUN_DIR/manifest.json. Ctrl-C stops cleanly; --resume continues. When a role's server
-    fails `execution.max_consecutive_failures` rounds in a row, the run stops, names the server,
-    and exits 1; --resume plays the failed rounds again once it is back. The progress bar shows
-    the cost so far and projected; with --max-cost or --max-tokens the run stops before the next
-    round would likely pass the cap (the whole run's spending), and --resume with a higher cap
-    goes on.
+    the files the spec's `output.formats` names in RUN_DIR/dataset/ (sft.jsonl: TRL SFT messages,
+    dpo.jsonl: preference pairs, rlvr.jsonl: prompts with verified answers for GRPO, stepwise.jsonl:
+    steps labelled by the tools), with a dataset card, described by RUN_DIR/manifest.json.
+    Ctrl-C stops cleanly; --resume continues. When a role's server fails
+    `execution.max_consecutive_failures` rounds in a row, the run stops, names the server, and exits 1;
+    --resume plays the failed rounds again once it is back. The progress bar shows the cost so far
+    and projected; with --max-cost or --max-tokens the run stops before the next round would likely
+    pass the cap (the whole run's spending), and --resume with a higher cap goes on.
 
     \b
     Examples:

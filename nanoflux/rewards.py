@@ -8,7 +8,8 @@ list of messages whose last one is the model's. `answer_reward` is 1.0 only when
 proven mismatch, a doubt, and a check that ran out of its `timeout_s` all score 0, as they would
 for the judge. `format_reward` is 1.0 when the completion states a final answer the judge's
 extraction finds (`\\boxed{...}`, `Answer: ...`, `#### ...`) rather than leaving it to be read
-from the whole text.
+from the whole text. A completion longer than the judge reads (`MAX_ANSWER_CHARS`, 100,000
+characters) scores 0 on both: no answer in it is checked.
 
     data = load_dataset("json", data_files="runs/math-demo/dataset/rlvr.jsonl", split="train")
     trainer = GRPOTrainer(model=MODEL, reward_funcs=[answer_reward, format_reward], train_dataset=data)
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nanoflux.verify import answers_match
+from nanoflux.verify.answers import MAX_ANSWER_CHARS
 from nanoflux.verify.extract import final_answer
 
 REWARD_TIMEOUT_S = 2.0  # per completion: sympy is killed past it, and the completion scores 0
@@ -48,7 +50,11 @@ def format_reward(completions: Sequence[Completion], **kwargs: Any) -> list[floa
     """1.0 for each completion that marks its final answer so the judge's extraction finds it, else 0.0."""
     rewards = []
     for completion in completions:
-        stated, how = final_answer(completion_text(completion))
+        text = completion_text(completion)
+        if len(text) > MAX_ANSWER_CHARS:  # past what the judge reads: answer_reward gives 0 too
+            rewards.append(0.0)
+            continue
+        stated, how = final_answer(text)
         rewards.append(float(how != "whole text" and bool(stated)))
     return rewards
 

@@ -1,5 +1,6 @@
 """The CLI: help that teaches, user errors as one message with exit code 2 and no traceback."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,21 @@ def test_help_lists_the_commands_with_examples() -> None:
     assert "nanoflux compile specs/math.yaml" in result.output
 
 
-def test_compile_help_shows_every_option() -> None:
+def test_compile_help_shows_every_option_and_every_output_format() -> None:
     result = invoke("compile", "--help")
     for option in ("--rounds", "--out", "--model", "--threads", "--resume", "--retry-failed", "--program",
                    "--cache-dir"):
         assert option in result.output
+    assert all(f"{name}.jsonl" in result.output for name in ("sft", "dpo", "rlvr", "stepwise"))
+
+
+def test_no_help_offers_a_value_that_cannot_be_typed() -> None:
+    """`null` is a spec's word: an option is left out instead, and its help says so."""
+    from nanoflux.cli import main
+
+    for command in main.commands:
+        text = " ".join(invoke(command, "--help").output.split())
+        assert not re.search(r"\bnull\b(?! in the spec\))", text), command
 
 
 @pytest.mark.parametrize(("command", "option", "field"), [
@@ -31,7 +42,7 @@ def test_an_option_that_overrides_a_spec_field_is_described_by_the_spec_model(co
     from nanoflux.spec.model import describe, field_at
 
     text = " ".join(invoke(command, "--help").output.split())
-    description = describe(field_at(field))
+    description = describe(field_at(field)).replace("null", "unset (null in the spec)")
     assert f"{option} " in text and f"{description[1:]}. Default: the spec's `{field}`." in text
 
 

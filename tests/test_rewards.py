@@ -52,3 +52,12 @@ def test_a_completion_is_its_last_message_with_text_parts_joined() -> None:
     assert completion_text([{"role": "assistant", "content": [{"type": "text", "text": "Answer: "},
                                                               {"type": "text", "text": "3"}]}]) == "Answer: 3"
     assert completion_text([]) == "" and completion_text([{"role": "assistant", "content": None}]) == ""
+
+
+def test_a_completion_longer_than_the_judge_reads_scores_zero_on_both_rewards() -> None:
+    from nanoflux.verify.answers import MAX_ANSWER_CHARS
+
+    padded = "x" * MAX_ANSWER_CHARS + "\n\nAnswer: 17"
+    fits = "x" * (MAX_ANSWER_CHARS - 20) + "\n\nAnswer: 17"
+    assert answer_reward([padded, fits], answer=["17", "17"]) == [0.0, 1.0]
+    assert format_reward([padded, fits]) == [0.0, 1.0]

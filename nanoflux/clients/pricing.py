@@ -10,6 +10,7 @@ litellm is imported only when an API model is priced: the CLI loads it lazily.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -132,4 +133,6 @@ def dollars(usd: float) -> str:
     """USD as a person reads it: $1,234.50, $0.0123, $0.000041."""
     if usd >= 1:
         return f"${usd:,.2f}"
-    return f"${usd:.4f}" if usd == 0 or usd >= 0.01 else f"${usd:.6f}"
+    if usd == 0 or usd >= 0.01:
+        return f"${usd:.4f}"
+    return f"${usd:.{max(4, 1 - math.floor(math.log10(usd)))}f}"  # two significant digits: $0.0015, $0.000041

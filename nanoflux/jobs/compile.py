@@ -27,7 +27,7 @@ from nanoflux.engine.curation.decisions import apply_review, read_review
 from nanoflux.engine.curation.decontaminate import Decontaminator, journaled
 from nanoflux.engine.curation.novelty import NoveltyFilter
 from nanoflux.engine.executors import Executor, ThreadExecutor, executor_for
-from nanoflux.engine.export.card import write_card
+from nanoflux.engine.export.card import verification, write_card
 from nanoflux.engine.export.dataset import export_dataset
 from nanoflux.engine.journal import Journal, RoundRecord, is_accepted, is_refuted, last_attempts, read_journal
 from nanoflux.engine.runner import RoundPlayer, RunProgress, rounds_to_play, run_rounds
@@ -163,7 +163,8 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
     accepted, review = apply_review([r for r in records if is_accepted(r)], records, read_review(run.review),
                                     require_verified_reference=spec.curation.require_verified_reference,
                                     contaminated=contaminated)
-    files = export_dataset(run_dir, accepted, spec.output.formats, refuted=[r for r in records if is_refuted(r)])
+    files = export_dataset(run_dir, accepted, spec.output.formats, refuted=[r for r in records if is_refuted(r)],
+                           annotation=spec.output.include_annotation)
     manifest = {
         "created_at": datetime.now(UTC).isoformat(),
         "spec": {"name": spec.name, "digest": spec.digest(), "file": SPEC_NAME},
@@ -178,6 +179,7 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
         "counts": run_counts(attempts, spec.rounds) | ({"review": review} if run.review.exists() else {}),
         "tokens": token_counts(records),
         "dataset": files,
+        "verification": verification(spec, accepted),
         "interrupted": interrupted,
         "sandbox": spec.code_sandbox().record(),
         "circuit_breaker": breaker,

@@ -29,7 +29,7 @@ from nanoflux.engine.curation.decisions import apply_review, read_review
 from nanoflux.engine.curation.decontaminate import Decontaminator
 from nanoflux.engine.curation.embeddings import Embedder
 from nanoflux.engine.curation.novelty import NoveltyFilter
-from nanoflux.engine.export.card import write_card
+from nanoflux.engine.export.card import verification, write_card
 from nanoflux.engine.export.dataset import export_dataset
 from nanoflux.engine.journal import RoundRecord, is_refuted
 from nanoflux.jobs.report.page import build_report
@@ -139,7 +139,8 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
                                     require_verified_reference=spec.curation.require_verified_reference,
                                     contaminated=contaminated)
 
-    files = export_dataset(out_dir, selected, spec.output.formats, refuted=[r for r in records if is_refuted(r)])
+    files = export_dataset(out_dir, selected, spec.output.formats, refuted=[r for r in records if is_refuted(r)],
+                           annotation=spec.output.include_annotation)
     manifest = {
         "created_at": datetime.now(UTC).isoformat(),
         "source": {"run_dir": str(run_dir.resolve()), "journal": JOURNAL_NAME, "spec_digest": spec.digest()},
@@ -155,6 +156,7 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
                                 breakdown(selected, by_level, level_order).items()},
                    **({"review": review} if run.review.exists() else {})},
         "dataset": files,
+        "verification": verification(spec, selected),
         "versions": library_versions(CURATION),
     }
     if decontaminator is not None:

@@ -18,7 +18,7 @@ import numpy as np
 from nanoflux.base.errors import NanofluxError
 from nanoflux.base.paths import JOURNAL_NAME, RunDir
 from nanoflux.base.scoring import complexity_of
-from nanoflux.clients.pricing import Spend, dollars
+from nanoflux.clients.pricing import Spend
 from nanoflux.engine.journal import (
     RoundRecord,
     confirmed_and_defender_failed,
@@ -185,12 +185,14 @@ def role_cost(records: list[RoundRecord]) -> dict[str, Any]:
     """Money spent per role in USD (`nanoflux.clients.pricing`): litellm's prices, embedded (``local/``) models 0.
 
     A role that used a model litellm has no price for has cost None (unknown, not free), the model is
-    listed under ``unpriced``, and ``total`` sums the priced tokens only.
+    listed under ``unpriced``, and ``total`` sums the priced tokens only; ``label`` (and ``labels`` per role)
+    is what a person reads (`Spend.label`): `unknown price`, never a dollar figure for what has no price.
     """
     spend = Spend.of(records)
     per_role = {role: spend.usd(role) for role in spend.roles()}
     return {"per_role": {role: None if usd is None else round(usd, 6) for role, usd in per_role.items()},
-            "total": round(spend.priced_usd(), 6), "unpriced": spend.unpriced()}
+            "total": round(spend.priced_usd(), 6), "unpriced": spend.unpriced(), "label": spend.label(),
+            "labels": {role: spend.label(role) for role in spend.roles()}}
 
 
 def run_stats(run_dir: str | Path, records: list[RoundRecord] | None = None) -> dict[str, Any]:
@@ -242,9 +244,13 @@ def format_stats(stats: dict[str, Any]) -> str:
     lines += [f"{role:<8}  {row['calls']:>5}  {row['input_tokens']:>12}  {row['output_tokens']:>13}  "
               f"{row['seconds']:>7.1f}  {row['mean_seconds']:>6.2f}" for role, row in stats["roles"].items()]
     cost = stats["cost"]
-    lines.append(f"cost: {dollars(cost['total'])} at litellm's prices (embedded models cost 0)"
-                 + (f"; no price known for {', '.join(cost['unpriced'])}" if cost["unpriced"] else ""))
+    lines.append(f"cost: {cost_summary(cost)}")
     return "\n".join(lines)
+
+
+def cost_summary(cost: dict[str, Any]) -> str:
+    """A run's cost in one line (`role_cost`): unknown prices named as such, never counted as $0."""
+    return cost["label"] + (f" (no price known for {', '.join(cost['unpriced'])})" if cost["unpriced"] else "")
 
 
 def save_stats(run_dir: str | Path, path: str | Path | None = None) -> tuple[dict[str, Any], Path]:

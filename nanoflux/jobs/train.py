@@ -13,6 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,10 +163,11 @@ def finetune(data: str | Path, *, base: str = EMBEDDED_MODEL, method: str = "sft
                 **({"generations": generations, "rewards": [f.__name__ for f in REWARDS]} if method == "grpo" else {})}
     files = FinetuneDir(out)
     log = LossLog(files.log)
-    trainer = _trainer(method, model, tokenizer, Dataset.from_list(rows), spec, settings, out, seed, log)
-    started = time.perf_counter()
-    trainer.train()
-    wall_s = time.perf_counter() - started
+    with _known_warnings_hidden():
+        trainer = _trainer(method, model, tokenizer, Dataset.from_list(rows), spec, settings, out, seed, log)
+        started = time.perf_counter()
+        trainer.train()
+        wall_s = time.perf_counter() - started
     adapter = files.adapter
     trainer.save_model(str(adapter))
     tokenizer.save_pretrained(str(adapter))
@@ -184,6 +188,19 @@ def finetune(data: str | Path, *, base: str = EMBEDDED_MODEL, method: str = "sft
     }
     write_json(files.manifest, manifest)
     return FinetuneResult(out, adapter, trainer.state.global_step, log.losses, train_tokens, wall_s, manifest)
+
+
+# Deprecations transformers raises from inside TRL's own calls: nothing a user of `finetune` can change.
+KNOWN_WARNINGS = (r"`gradient_checkpointing` is deprecated", r"`is_gradient_checkpointing` is deprecated")
+
+
+@contextmanager
+def _known_warnings_hidden() -> Iterator[None]:
+    """Hide `KNOWN_WARNINGS` while training, and only those: any other warning still reaches the user."""
+    with warnings.catch_warnings():
+        for message in KNOWN_WARNINGS:
+            warnings.filterwarnings("ignore", message=message, category=FutureWarning)
+        yield
 
 
 def _trainer(method: str, model: Any, tokenizer: Any, dataset: Any, spec: LoraSpec, settings: dict[str, Any],

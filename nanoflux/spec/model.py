@@ -331,6 +331,10 @@ class OutputSpec(_Strict):
     into the dataset card (`dataset/README.md`); null writes `other`, to be settled before publishing"""
     language: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
     """the examples' languages as ISO 639-1 codes, for the dataset card"""
+    include_annotation: bool = False
+    """start the assistant's turn in `sft` rows and DPO `chosen` with the attacker's annotation (`Approach: ...`):
+    off, a model trained on the rows learns the solution, not the question writer's note about it (which
+    `examples.jsonl` keeps either way)"""
 
 
 class ExecutionSpec(_Strict):
@@ -454,7 +458,8 @@ class Spec(_Strict):
         threads, another executor or a higher cap is the same run; so are the seed `examples`, which
         only `nanoflux optimize` reads, and each role's `timeout`, `num_retries`, `rpm` and `tpm`, so a
         run stopped by a slow server can be resumed with more patience (or under another rate limit).
-        `output.license` and `output.language` only label the dataset card; `sandbox_disk_mb` is a
+        `output.license` and `output.language` only label the dataset card, and `output.include_annotation`
+        only shapes exported rows; `sandbox_disk_mb` is a
         resource limit like a timeout. `curation.decontaminate`
         counts once it names a benchmark; the solves (`roles.judge.solves`, `agree`, `solve_programs`,
         `roles.solver`) once there are any, so a run from before solves resumes with `solves: 0`.
@@ -463,7 +468,7 @@ class Spec(_Strict):
                  if field.annotation is not bool}
         unrelated: dict[str, Any] = {"rounds": True, "threads": True, "execution": True, "budget": True,
                                      "examples": True, "sandbox_disk_mb": True, "roles": roles,
-                                     "output": {"license", "language"}}
+                                     "output": {"license", "language", "include_annotation"}}
         if not self.curation.decontaminate:  # so specs from before decontamination keep their digest
             unrelated["curation"] = {"decontaminate", "decontaminate_threshold"}
         if not self.roles.judge.solves:  # no solve: the rule before solves, and the digest specs had then

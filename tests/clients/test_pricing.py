@@ -34,7 +34,7 @@ def test_a_run_with_priced_and_unpriced_models_shows_the_priced_part_and_the_unk
     spend.add({"attacker": usage("openai/gpt-4o-mini"), "judge": usage("openai/my-own-vllm-model")})
     assert spend.usd("attacker") == 1000 * GPT_4O_MINI[0] + 100 * GPT_4O_MINI[1]
     assert spend.priced_usd() == spend.usd("attacker") and spend.usd() is None
-    assert spend.label() == "$0.000210 + unknown price"
+    assert spend.label() == "$0.00021 + unknown price"
 
 
 def test_tokens_and_cost_are_summed_per_role_and_model_and_scaled_for_a_projection() -> None:

@@ -75,9 +75,10 @@ def test_a_model_string_names_its_adapter_after_a_plus(tmp_path: Path) -> None:
         split_model(f"local/smollm2-135m+{tmp_path / 'missing'}")
 
 
-def test_finetune_writes_the_adapter_a_loss_log_a_plot_and_a_manifest(tmp_path: Path, run_dir: Path,
-                                                                       tiny: Path) -> None:
+def test_finetune_writes_the_adapter_a_loss_log_a_plot_and_a_manifest(tmp_path: Path, run_dir: Path, tiny: Path,
+                                                                       recwarn: pytest.WarningsRecorder) -> None:
     result = finetune(run_dir, base=str(tiny), out=tmp_path, seed=3, **FAST)
+    assert not [w for w in recwarn if "gradient_checkpointing" in str(w.message)], "transformers' known deprecations"
     assert (result.adapter / "adapter_config.json").is_file() and (tmp_path / "loss.png").stat().st_size > 0
     log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     assert [row["step"] for row in log] == [1, 2] and log[-1]["tokens"] == result.train_tokens > 0

@@ -9,6 +9,7 @@ under `card` (`write_card`'s return).
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from nanoflux.base.io import write_atomic
 from nanoflux.base.names import ROLES
 from nanoflux.base.paths import DATASET_FILES, RunDir
 from nanoflux.base.rundir import file_entry
+from nanoflux.engine.journal import RoundRecord, confirmed_and_defender_failed, reference_status
 from nanoflux.spec.model import Spec
 
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
@@ -35,6 +37,17 @@ def write_card(out_dir: Path, spec: Spec, manifest: dict[str, Any]) -> dict[str,
     return file_entry(out_dir, card.relative_to(out_dir).as_posix())
 
 
+def verification(spec: Spec, kept: list[RoundRecord]) -> dict[str, Any]:
+    """What "verified" meant for the kept rounds (the manifest's `verification`, the card's Limitations): the rule
+    the judge applied, and how many kept references it confirmed."""
+    judge = spec.roles.judge
+    return {"rule": "solves" if judge.solves else "steps", "solves": judge.solves, "agree": judge.agree,
+            "solver": spec.roles.solver_settings().model if judge.solves else None,
+            "required": spec.curation.require_verified_reference,
+            "kept": dict(Counter(reference_status(record["judge"]) for record in kept)),
+            "kept_defender_failed": sum(map(confirmed_and_defender_failed, kept))}
+
+
 def render_card(spec: Spec, manifest: dict[str, Any]) -> str:
     """The card's text: YAML header, then Markdown sections for each fact the manifest holds."""
     files = manifest.get("dataset", {})
@@ -47,12 +60,14 @@ def render_card(spec: Spec, manifest: dict[str, Any]) -> str:
         "pretty_name": spec.name,
         "configs": [{"config_name": name, "data_files": [{"split": "train", "path": DATASET_FILES[name]}],
                      **({"default": True} if name == _default_config(files) else {})}
-                    for name in files if name in DATASET_FILES],
-        # `datasets` caches a local folder under its name and this header alone: the sizes keep two
-        # dataset folders with other contents from sharing one cache entry.
-        "dataset_info": [{"config_name": name, "download_size": entry.get("bytes", 0),
-                          "splits": [{"name": "train", "num_examples": entry.get("rows", 0)}]}
-                         for name, entry in files.items() if name in DATASET_FILES],
+                    for name in _loadable(files)],
+        # As `datasets` writes it (splits with name, num_bytes, num_examples). It caches a local folder
+        # under its name and this header alone: the sizes keep two dataset folders with other contents
+        # from sharing one cache entry.
+        "dataset_info": [{"config_name": name, "splits": [{"name": "train", "num_bytes": files[name].get("bytes", 0),
+                                                           "num_examples": files[name].get("rows", 0)}],
+                          "download_size": files[name].get("bytes", 0), "dataset_size": files[name].get("bytes", 0)}
+                         for name in _loadable(files)],
     }
     sections = [f"# {spec.name}\n\n{spec.description.strip()}\n\nMade by NanoFlux: an attacker model asked, a "
                 "defender answered, and a judge with the spec's tools graded each round; the rounds kept are "
@@ -60,6 +75,7 @@ def render_card(spec: Spec, manifest: dict[str, Any]) -> str:
                 _files(files), _making(spec, manifest), _counts(manifest),
                 _decontamination(manifest.get("decontamination")),
                 _review(manifest.get("counts", {}).get("review")),
+                _limitations(manifest.get("verification")),
                 _usage(files)]
     front = yaml.safe_dump(header, sort_keys=False, allow_unicode=True)
     return f"---\n{front}---\n\n" + "\n\n".join(section for section in sections if section) + "\n"
@@ -70,12 +86,18 @@ def size_category(rows: int) -> str:
     return next((name for bound, name in SIZE_CATEGORIES if rows < bound), "n>1M")
 
 
+def _loadable(files: dict[str, Any]) -> list[str]:
+    """The files that get a config: an empty one has none, since `datasets` cannot load a split of no rows."""
+    return [name for name, entry in files.items() if name in DATASET_FILES and entry.get("rows", 0)]
+
+
 def _default_config(files: dict[str, Any]) -> str | None:
-    return next((name for name in ("sft", "dpo", "rlvr", "stepwise", "examples") if name in files), None)
+    return next((name for name in ("sft", "dpo", "rlvr", "stepwise", "examples") if name in _loadable(files)), None)
 
 
 def _files(files: dict[str, Any]) -> str:
-    rows = [f"| `{name}` | `{DATASET_FILES[name]}` | {entry.get('rows', 0)} | {FILE_PURPOSE.get(name, '')} |"
+    rows = [f"| {f'`{name}`' if entry.get('rows', 0) else f'(none: `{name}` is empty)'} | `{DATASET_FILES[name]}` "
+            f"| {entry.get('rows', 0)} | {FILE_PURPOSE.get(name, '')} |"
             for name, entry in files.items() if name in DATASET_FILES]
     return "## Files\n\n| config | file | rows | for |\n|---|---|---|---|\n" + "\n".join(rows)
 
@@ -98,7 +120,8 @@ def _counts(manifest: dict[str, Any]) -> str:
                                           "accepted", "selected", "acceptance_rate") if key in counts}
     lines = [f"- {key.replace('_', ' ')}: {value}" for key, value in shown.items()]
     reasons = counts.get("reasons") or {}
-    rejected = [f"- {reason}: {count}" for reason, count in sorted((r, n) for r, n in reasons.items() if r)]
+    rejected = [f"- {reason}: {count}" for reason, count in sorted((r, n) for r, n in reasons.items()
+                                                                    if r and r != "accepted")]
     text = "## Counts\n\n" + "\n".join(lines)
     return text + ("\n\nWhy the other rounds were not kept:\n\n" + "\n".join(rejected) if rejected else "")
 
@@ -124,6 +147,33 @@ def _review(found: Any) -> str:
     return f"## Human review\n\n{found}"
 
 
+def _limitations(found: dict[str, Any] | None) -> str:
+    """What "verified" establishes for these rows and what it does not, with the run's own counts."""
+    if not found:
+        return ""
+    kept = found.get("kept", {})
+    confirmed, total = kept.get("confirmed", 0), sum(kept.values())
+    if found["rule"] == "solves":
+        rule = (f"a reference counts as confirmed when at least {found['agree']} of {found['solves']} independent "
+                f"solves by `{found['solver']}`, which saw neither the reference, the attacker's steps nor the "
+                "defender's answer, reached the same answer, and the tools found no step of its worked solution "
+                "false. Solves by one model can share its mistakes: agreement makes a wrong reference rare, not "
+                "impossible.")
+    else:
+        rule = ("a reference counts as confirmed when the tools recomputed every step of its worked solution and "
+                "they hold. That shows the steps consistent, not that their method answers the question: with no "
+                "independent solves (`roles.judge.solves: 0`), a confirmed reference can still be wrong.")
+    unconfirmed = "" if found.get("required") else (
+        " Unconfirmed references were kept too (`curation.require_verified_reference: false`).")
+    others = "".join(f", {n} {status}" for status, n in sorted(kept.items()) if status != "confirmed")
+    return (f'## Limitations\n\nWhat "verified" means here: {rule}\n\n'
+            f"Of the {total} kept rounds, {confirmed} have a confirmed reference{others}; in "
+            f"{found.get('kept_defender_failed', 0)} of those the defender answered wrong.{unconfirmed}\n\n"
+            "Not established: that each question is unambiguous and well posed (a model judged that, on a rubric); "
+            "that the worked solution takes the best method; that the questions are free of benchmark overlap "
+            "beyond what the Decontamination section lists.")
+
+
 def _usage(files: dict[str, Any]) -> str:
     name = _default_config(files) or "sft"
     train = {"sft": "SFTTrainer", "dpo": "DPOTrainer", "rlvr": "GRPOTrainer", "stepwise": "PRMTrainer"}.get(name)
@@ -133,4 +183,4 @@ def _usage(files: dict[str, Any]) -> str:
             "Or fine-tune with LoRA: `nanoflux finetune path/to/this/folder/"
             f"{DATASET_FILES.get(name, 'sft.jsonl')}`.\n\n"
             "Publish the folder as it is (this card comes along):\n\n"
-            "```bash\nhuggingface-cli upload USER/NAME path/to/this/folder . --repo-type dataset\n```")
+            "```bash\nhf upload USER/NAME path/to/this/folder . --repo-type dataset\n```")

@@ -16,10 +16,14 @@ from nanoflux.engine.journal import RoundRecord, reference_status, steps_refuted
 _STEP_NUMBER = re.compile(r"^\s*(?:step\s*)?\d+\s*[.):]\s+", re.IGNORECASE)
 
 
-def verified_solution(record: RoundRecord) -> str:
-    """The tool-verified worked solution: the skill it trains, numbered steps, the final answer."""
+def verified_solution(record: RoundRecord, *, annotation: bool = False) -> str:
+    """The tool-verified worked solution: numbered steps and the final answer.
+
+    With `annotation` it opens with the attacker's note on the reasoning the question targets
+    (`Approach: ...`); by default not, since a model fine-tuned on the row would learn to print it.
+    """
     steps = "\n".join(f"{i}. {_STEP_NUMBER.sub('', step)}" for i, step in enumerate(record["solution_steps"], 1))
-    parts = [f"Approach: {record['annotation']}" if record.get("annotation") else "", steps,
+    parts = [f"Approach: {record['annotation']}" if annotation and record.get("annotation") else "", steps,
              f"Answer: {record['reference_answer']}"]
     return "\n\n".join(part for part in parts if part)
 
@@ -28,18 +32,19 @@ def _user(record: RoundRecord) -> dict[str, str]:
     return {"role": "user", "content": record["question"]}
 
 
-def sft_example(record: RoundRecord) -> dict[str, Any]:
-    return {"messages": [_user(record), {"role": "assistant", "content": verified_solution(record)}]}
+def sft_example(record: RoundRecord, *, annotation: bool = False) -> dict[str, Any]:
+    return {"messages": [_user(record), {"role": "assistant",
+                                         "content": verified_solution(record, annotation=annotation)}]}
 
 
-def dpo_example(record: RoundRecord) -> dict[str, Any] | None:
+def dpo_example(record: RoundRecord, *, annotation: bool = False) -> dict[str, Any] | None:
     """A preference pair when the judge found the defender wrong: chosen = verified, rejected = the defender's."""
     if record["judge"]["verdict"] != "incorrect" or not record.get("defender_answer"):
         return None
     rejected = f"{record['defender_reasoning']}\n\nAnswer: {record['defender_answer']}".strip()
     return {
         "prompt": [_user(record)],
-        "chosen": [{"role": "assistant", "content": verified_solution(record)}],
+        "chosen": [{"role": "assistant", "content": verified_solution(record, annotation=annotation)}],
         "rejected": [{"role": "assistant", "content": rejected}],
     }
 

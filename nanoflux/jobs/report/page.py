@@ -26,7 +26,7 @@ from nanoflux.base.rundir import verified
 from nanoflux.base.scoring import Band
 from nanoflux.engine.budget import describe_stop
 from nanoflux.engine.journal import RoundRecord
-from nanoflux.jobs.stats import journal_records, run_stats
+from nanoflux.jobs.stats import cost_summary, journal_records, run_stats
 from nanoflux.spec.model import CurationSpec
 
 LEVELS = ("L1", "L2", "L3", "L4", "L5")
@@ -200,8 +200,7 @@ def summary(view: RunView, stats: dict[str, Any]) -> list[tuple[str, str]]:
             ("references", references_summary(stats)),
             ("model-written code", sandbox_summary(view)),
             ("wall time", duration(stats["wall_seconds"])),
-            ("cost", f"${cost['total']:.4f} at litellm's prices (embedded models cost 0)"
-             + (f"; no price known for {', '.join(cost['unpriced'])}" if cost["unpriced"] else ""))] \
+            ("cost", cost_summary(cost))] \
         + ([("dataset files", files)] if files else []) + review_rows(view)
 
 
@@ -224,7 +223,8 @@ def review_rows(view: RunView) -> list[tuple[str, str]]:
 
 def role_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
     """Per role: calls, tokens, latency and cost (None: no price known)."""
-    return [{"role": role, **usage, "usd": stats["cost"]["per_role"].get(role, 0.0)}
+    return [{"role": role, **usage, "usd": stats["cost"]["per_role"].get(role, 0.0),
+             "cost": stats["cost"]["labels"].get(role, "")}
             for role, usage in stats["roles"].items()]
 
 

@@ -24,13 +24,25 @@ def exported(tmp_path: Path) -> Path:
     return tmp_path / "dataset"
 
 
-def test_sft_rows_carry_the_verified_steps_the_annotation_and_the_answer() -> None:
+def test_sft_rows_carry_the_verified_steps_and_the_answer_not_the_attackers_note() -> None:
     row = sft_example(make_record(0))
     user, assistant = row["messages"]
     assert user == {"role": "user", "content": make_record(0)["question"]}
-    assert assistant["role"] == "assistant"
-    assert "1. 3 * 4 = 12\n2. 12 + 5 = 17" in assistant["content"]
-    assert assistant["content"].startswith("Approach: Multiplication") and assistant["content"].endswith("Answer: 17")
+    assert assistant == {"role": "assistant", "content": "1. 3 * 4 = 12\n2. 12 + 5 = 17\n\nAnswer: 17"}
+    noted = sft_example(make_record(0), annotation=True)["messages"][1]["content"]
+    assert noted.startswith("Approach: Multiplication") and noted.endswith(assistant["content"])
+
+
+def test_the_annotation_stays_in_the_provenance_and_enters_the_rows_only_when_the_spec_asks(tmp_path: Path) -> None:
+    records = [make_record(i, verdict="incorrect") for i in range(2)]
+    for annotation, out in ((False, tmp_path / "plain"), (True, tmp_path / "noted")):
+        export_dataset(out, records, ["sft", "dpo"], annotation=annotation)
+        sft = [json.loads(line) for line in (out / "dataset" / "sft.jsonl").read_text().splitlines()]
+        dpo = [json.loads(line) for line in (out / "dataset" / "dpo.jsonl").read_text().splitlines()]
+        examples = [json.loads(line) for line in (out / "dataset" / "examples.jsonl").read_text().splitlines()]
+        texts = [row["messages"][1]["content"] for row in sft] + [row["chosen"][0]["content"] for row in dpo]
+        assert len(texts) == 4 and all(("Approach:" in text) is annotation for text in texts)
+        assert [row["annotation"] for row in examples] == [record["annotation"] for record in records]
 
 
 def test_a_preference_pair_exists_only_when_the_defender_was_judged_wrong() -> None:

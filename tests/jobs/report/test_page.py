@@ -17,7 +17,7 @@ from nanoflux.base.paths import JOURNAL_NAME, REPORT_NAME
 from nanoflux.cli import main
 from nanoflux.engine.journal import Journal
 from nanoflux.jobs.report.page import build_report
-from nanoflux.jobs.stats import run_stats
+from nanoflux.jobs.stats import format_stats, run_stats
 from nanoflux.spec.model import parse_spec
 from tests.support.records import make_record, with_solves
 
@@ -80,17 +80,23 @@ def test_the_summary_counts_rounds_acceptance_failures_and_cost_as_the_journal_h
 def test_the_roles_table_sums_calls_tokens_and_cost_over_the_played_rounds(run_dir: Path) -> None:
     html = build_report(run_dir).read_text()
     judge = re.search(r'<tr data-role="judge">(.*?)</tr>', html).group(1)
-    assert re.findall(r'class="num">([^<]*)<', judge) == ["5", str(4 * 10 + 2000), str(4 * 5 + 2000), "0.16", "0.0015"]
+    assert re.findall(r'class="num">([^<]*)<', judge) == ["5", str(4 * 10 + 2000), str(4 * 5 + 2000), "0.16", "$0.0015"]
     attacker = re.search(r'<tr data-role="attacker">(.*?)</tr>', html).group(1)
-    assert re.findall(r'class="num">([^<]*)<', attacker) == ["5", "50", "25", "0.10", "0.0000"]
+    assert re.findall(r'class="num">([^<]*)<', attacker) == ["5", "50", "25", "0.10", "$0 (embedded)"]
 
 
 def test_a_model_litellm_cannot_price_makes_its_cost_unknown_not_free(tmp_path: Path) -> None:
     record = make_record(0)
     record["roles"]["judge"]["model"] = "openai/my-own-vllm-model"
-    cost = run_stats(make_run(tmp_path / "run", [record]))["cost"]
+    run = make_run(tmp_path / "run", [record])
+    cost = run_stats(run)["cost"]
     assert cost["per_role"] == {"attacker": 0.0, "defender": 0.0, "judge": None}
     assert cost["unpriced"] == ["openai/my-own-vllm-model"]
+    html = build_report(run).read_text()
+    headline = re.search(r'<b id="cost">([^<]*)</b>', html).group(1)
+    judge = re.search(r'<tr data-role="judge">(.*?)</tr>', html).group(1)
+    assert "unknown price" in headline and "unknown price" in judge and "$" not in judge
+    assert "cost: " + headline in format_stats(run_stats(run)).replace("&#43;", "+")
 
 
 def test_each_rejection_reason_is_counted_and_links_to_its_examples(run_dir: Path) -> None:
