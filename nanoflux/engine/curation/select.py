@@ -70,6 +70,7 @@ def select(records: list[RoundRecord], curator: Curator, review: dict[int, dict[
         reason = screen(record)
         if reason in UNKEEPABLE:
             not_restored[record["round_id"]] = reason
+            reasons[reason] += 1
             continue
         if reason or not record["curation"]["accepted"]:
             restored.append(record["round_id"])
