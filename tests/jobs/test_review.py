@@ -194,7 +194,8 @@ def test_a_person_reviews_with_the_keyboard_and_the_page_styles_and_filters_each
     assert browser.find_element(By.ID, "keys").is_displayed()
 
     def shown() -> list[str]:
-        return [item.get_attribute("data-round") for item in browser.find_elements(By.CSS_SELECTOR, "#round-list .round")]
+        return [item.get_attribute("data-round")
+                for item in browser.find_elements(By.CSS_SELECTOR, "#round-list .round")]
 
     state = Select(browser.find_element(By.ID, "filter-state"))
     for value, rounds in (("rejected", ["0"]), ("kept", ["3"]), ("accepted", ["1", "2"]), ("dropped", ["4", "5"])):

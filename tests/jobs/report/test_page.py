@@ -130,7 +130,8 @@ def test_the_examples_browser_embeds_every_round_with_its_decision_and_evidence(
     assert [(r["id"], r["accepted"], r["reason"]) for r in rounds] == [
         (r["round_id"], r["curation"]["accepted"], r["curation"]["reason"]) for r in RECORDS]
     first = rounds[0]
-    assert first["question"] == RECORDS[0]["question"] and [step["text"] for step in first["steps"]] == RECORDS[0]["solution_steps"]
+    assert first["question"] == RECORDS[0]["question"]
+    assert [step["text"] for step in first["steps"]] == RECORDS[0]["solution_steps"]
     assert first["defender_answer"] == "12" and first["critique"] == "Added instead of multiplying."
     assert first["evidence"]["answer_check"]["reason"] == "12 != 17" and first["scores"]["clarity"] == 4
     assert rounds[5]["level"] == "failed" and rounds[5]["error"].startswith("AdapterParseError")
