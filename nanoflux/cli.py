@@ -406,6 +406,10 @@ def echo_curation(out_dir: Path, manifest: dict[str, Any]) -> None:
         for match in benchmark["worst"]:
             click.echo(f"    round {match['round_id']} ~ item {match['item']} ({match['method']}, similarity "
                        f"{match['similarity']:.3f}): {_clip(match['question'])} | {_clip(match['text'])}")
+    if review := counts.get("review"):
+        from nanoflux.jobs.stats import review_lines
+
+        click.echo("\n".join(f"  {line}" for line in review_lines(review, manifest.get("review") or {})))
     for name, entry in manifest["dataset"].items():
         click.echo(f"  {name}: {out_dir / entry['path']} ({entry['rows']} rows)")
     click.echo(f"  manifest: {RunDir(out_dir).manifest}")

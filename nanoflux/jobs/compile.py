@@ -7,6 +7,7 @@ novelty collection, the dataset and the manifest all live in it.
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,13 +24,15 @@ from nanoflux.clients.lm import check_reachable, using_cache
 from nanoflux.engine.budget import require_prices
 from nanoflux.engine.compiler import build_role_lms, compile_program, program_digest
 from nanoflux.engine.curation.decide import Curator
-from nanoflux.engine.curation.decisions import apply_review, read_review
+from nanoflux.engine.curation.decisions import read_review
 from nanoflux.engine.curation.decontaminate import Decontaminator, journaled
+from nanoflux.engine.curation.embeddings import Embedder
 from nanoflux.engine.curation.novelty import NoveltyFilter
+from nanoflux.engine.curation.select import Selection, journal_selection, restores, select
 from nanoflux.engine.executors import Executor, ThreadExecutor, executor_for
 from nanoflux.engine.export.card import verification, write_card
 from nanoflux.engine.export.dataset import export_dataset
-from nanoflux.engine.journal import Journal, RoundRecord, is_accepted, is_refuted, last_attempts, read_journal
+from nanoflux.engine.journal import Journal, RoundRecord, is_refuted, last_attempts, read_journal
 from nanoflux.engine.runner import RoundPlayer, RunProgress, rounds_to_play, run_rounds
 from nanoflux.jobs.report.page import build_report
 from nanoflux.jobs.stats import record_counts, role_usage
@@ -154,17 +157,15 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
     None when the spec names none (no such key). The manifest is written last and names
     each dataset file with its size and SHA-256 (see `nanoflux.base.rundir`): a kill before it leaves the
     previous manifest, which the new files do not match. A person's review (`RUN_DIR/review.jsonl`)
-    is applied to the accepted rounds (`nanoflux.engine.curation.decisions.apply_review`) and counted.
+    is applied to the accepted rounds (`reviewed_selection`): the manifest's `counts.review` counts it and its
+    `review` says what it changed, round by round.
     """
     run = RunDir(run_dir)
     attempts = read_journal(run.journal)
     records = last_attempts(attempts)
-    contaminated = {r["round_id"] for r in records if r["curation"]["reason"] == "contaminated"}
-    accepted, review = apply_review([r for r in records if is_accepted(r)], records, read_review(run.review),
-                                    require_verified_reference=spec.curation.require_verified_reference,
-                                    contaminated=contaminated)
-    files = export_dataset(run_dir, accepted, spec.output.formats, refuted=[r for r in records if is_refuted(r)],
-                           annotation=spec.output.include_annotation)
+    selection = reviewed_selection(run, spec, records)
+    files = export_dataset(run_dir, selection.rounds, spec.output.formats,
+                           refuted=[r for r in records if is_refuted(r)], annotation=spec.output.include_annotation)
     manifest = {
         "created_at": datetime.now(UTC).isoformat(),
         "spec": {"name": spec.name, "digest": spec.digest(), "file": SPEC_NAME},
@@ -176,10 +177,11 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
         "run_id": run_id(run_dir),
         "curation": {"band": spec.curation.band, **spec.curation.complexity.to_dict(),
                      "novelty": spec.curation.novelty, "size": spec.curation.size, "against": spec.curation.against},
-        "counts": run_counts(attempts, spec.rounds) | ({"review": review} if run.review.exists() else {}),
+        "counts": run_counts(attempts, spec.rounds) | ({"review": selection.review} if run.review.exists() else {}),
+        **({"review": selection.changes} if run.review.exists() else {}),
         "tokens": token_counts(records),
         "dataset": files,
-        "verification": verification(spec, accepted),
+        "verification": verification(spec, selection.rounds),
         "interrupted": interrupted,
         "sandbox": spec.code_sandbox().record(),
         "circuit_breaker": breaker,
@@ -192,6 +194,28 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
     write_json(run.manifest, manifest)
     build_report(run_dir)
     return manifest
+
+
+def reviewed_selection(run: RunDir, spec: Spec, records: list[RoundRecord]) -> Selection:
+    """The journal's accepted rounds with a person's review applied (`nanoflux.engine.curation.select`).
+
+    A review that keeps a round curation left out changes what its rewordings are (duplicates of it), so
+    novelty is decided again, in round order with the kept rounds first, in a scratch collection from the
+    run's cached embeddings: the same rows `nanoflux curate` selects with the run's settings.
+    """
+    review = read_review(run.review)
+    required = spec.curation.require_verified_reference
+    if not restores(records, review, require_verified_reference=required):
+        return journal_selection(records, review, require_verified_reference=required)
+    curation = spec.curation
+    with tempfile.TemporaryDirectory(prefix="nanoflux-review-") as scratch:
+        novelty = NoveltyFilter(Path(scratch), threshold=curation.novelty, model=curation.embedding_model,
+                                against=[Path(other) for other in curation.against],
+                                embedder=Embedder(curation.embedding_model, cache=run.embedding_cache))
+        curator = Curator(curation.quality_band, novelty, complexity=curation.complexity,
+                          require_verified_reference=required)
+        return select(records, curator, review,
+                      contaminated={r["round_id"] for r in records if r["curation"]["reason"] == "contaminated"})
 
 
 def run_counts(attempts: list[RoundRecord], rounds_requested: int) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,10 +24,11 @@ from nanoflux.base.paths import JOURNAL_NAME, RunDir
 from nanoflux.base.scoring import Band, Complexity, level_for
 from nanoflux.base.versions import CURATION, library_versions
 from nanoflux.engine.curation.decide import Curator
-from nanoflux.engine.curation.decisions import apply_review, read_review
+from nanoflux.engine.curation.decisions import read_review
 from nanoflux.engine.curation.decontaminate import Decontaminator
 from nanoflux.engine.curation.embeddings import Embedder
 from nanoflux.engine.curation.novelty import NoveltyFilter
+from nanoflux.engine.curation.select import select
 from nanoflux.engine.export.card import verification, write_card
 from nanoflux.engine.export.dataset import export_dataset
 from nanoflux.engine.journal import RoundRecord, is_refuted
@@ -69,9 +69,12 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
         decontaminate_threshold: the cosine similarity to an item at which a question is contaminated
             (default: the spec's).
 
-    When more rounds qualify than ``size``, picks go round-robin over the topics and, inside each
-    topic, over the levels in the band, in an order drawn from ``seed``; novelty is decided in that
-    order, against the earlier picks and the spec's `curation.against` runs.
+    Novelty is decided in round order, as the run decided it, against the earlier picks and the spec's
+    `curation.against` runs, so the run's own settings give the run's own rows. A person's review
+    (`nanoflux review`) applies: kept rounds join first and enter the novelty collection first, rejected
+    ones leave (`nanoflux.engine.curation.select`), and the manifest's `review` says what it changed. When
+    more rounds qualify than ``size``, picks go round-robin over the topics and, inside each topic, over
+    the levels in the band, in an order drawn from ``seed``.
 
     Example::
 
@@ -116,29 +119,9 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
     seen.embed_many([record["question"] for record in played])
     if decontaminator is not None:
         decontaminator.prepare([record["question"] for record in played])
-    reasons: Counter[str] = Counter()
-    eligible = []
-    contaminated = set()
-    for record in records:
-        reason = curator.screen(record)
-        if reason:
-            reasons[reason] += 1
-            if reason == "contaminated":
-                contaminated.add(record["round_id"])
-        else:
-            eligible.append(record)
-    selected: list[RoundRecord] = []
-    for record in coverage_order(eligible, spec.topics, seed):
-        if len(selected) == size:
-            reasons["over_size"] += 1
-        elif (entry := curator.decide(record))["accepted"]:
-            selected.append({**record, "curation": entry})
-        else:
-            reasons[entry["reason"]] += 1
-    selected, review = apply_review(selected, records, read_review(run.review),
-                                    require_verified_reference=spec.curation.require_verified_reference,
-                                    contaminated=contaminated)
-
+    selection = select(records, curator, read_review(run.review), size=size,
+                       order=lambda novel: coverage_order(novel, spec.topics, seed))
+    selected = selection.rounds
     files = export_dataset(out_dir, selected, spec.output.formats, refuted=[r for r in records if is_refuted(r)],
                            annotation=spec.output.include_annotation)
     manifest = {
@@ -148,13 +131,14 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
                       "seed": seed, "embedding_model": spec.curation.embedding_model,
                       "require_verified_reference": spec.curation.require_verified_reference,
                       "against": spec.curation.against},
-        "counts": {"rounds": len(records), "eligible": len(eligible), "selected": len(selected),
-                   "reasons": dict(sorted(reasons.items())),
+        "counts": {"rounds": len(records), "eligible": selection.eligible, "selected": len(selected),
+                   "reasons": dict(sorted(selection.reasons.items())),
                    "by_topic": {topic: row["accepted"] for topic, row in
                                 breakdown(selected, lambda r: r["topic"]).items()},
                    "by_level": {level: row["accepted"] for level, row in
                                 breakdown(selected, by_level, level_order).items()},
-                   **({"review": review} if run.review.exists() else {})},
+                   **({"review": selection.review} if run.review.exists() else {})},
+        **({"review": selection.changes} if run.review.exists() else {}),
         "dataset": files,
         "verification": verification(spec, selected),
         "versions": library_versions(CURATION),

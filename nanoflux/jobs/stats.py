@@ -6,6 +6,7 @@ figures from here, so they never disagree.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -217,7 +218,35 @@ def run_stats(run_dir: str | Path, records: list[RoundRecord] | None = None) -> 
         "by_level_profile": level_profile(records),
         "wall_seconds": wall_seconds(records),
         "cost": role_cost(records),
+        "review": review_effect(run_dir),
     }
+
+
+def review_effect(run_dir: str | Path) -> dict[str, Any] | None:
+    """What a person's review changed in the run's dataset at its last export (the manifest's `counts.review`
+    and `review`), or None when no review was applied."""
+    path = RunDir(Path(run_dir)).manifest
+    manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    counts = manifest.get("counts", {}).get("review")
+    return {"counts": counts, "changes": manifest.get("review") or {}} if counts else None
+
+
+def review_lines(counts: dict[str, int], changes: dict[str, Any]) -> list[str]:
+    """A review's effect in words, one line each: what it removed and restored, and why a kept round was not."""
+    from nanoflux.engine.curation.decisions import UNKEEPABLE
+
+    lines = [f"review: {counts['reviewed']} examples reviewed ({counts['kept']} kept, {counts['rejected']} "
+             f"rejected): removed {counts['removed']}, restored {counts['restored']}"]
+    if changes.get("removed"):
+        lines.append(f"  removed (rejected by a person): {_ids(changes['removed'])}")
+    if changes.get("restored"):
+        lines.append(f"  restored (kept by a person though curation left it out): {_ids(changes['restored'])}")
+    for round_id, reason in (changes.get("not_restored") or {}).items():
+        lines.append(f"  #{round_id} kept but not restored: {UNKEEPABLE.get(reason, reason)}")
+    for round_id, seen in (changes.get("displaced") or {}).items():
+        lines.append(f"  #{round_id} left out: it repeats #{seen['kept']}, which a person kept "
+                     f"(similarity {seen['similarity']:.2f})")
+    return lines
 
 
 def format_stats(stats: dict[str, Any]) -> str:
@@ -245,12 +274,18 @@ def format_stats(stats: dict[str, Any]) -> str:
               f"{row['seconds']:>7.1f}  {row['mean_seconds']:>6.2f}" for role, row in stats["roles"].items()]
     cost = stats["cost"]
     lines.append(f"cost: {cost_summary(cost)}")
+    if stats.get("review"):
+        lines += ["", *review_lines(stats["review"]["counts"], stats["review"]["changes"])]
     return "\n".join(lines)
 
 
 def cost_summary(cost: dict[str, Any]) -> str:
     """A run's cost in one line (`role_cost`): unknown prices named as such, never counted as $0."""
     return cost["label"] + (f" (no price known for {', '.join(cost['unpriced'])})" if cost["unpriced"] else "")
+
+
+def _ids(round_ids: list[int]) -> str:
+    return ", ".join(f"#{round_id}" for round_id in round_ids)
 
 
 def save_stats(run_dir: str | Path, path: str | Path | None = None) -> tuple[dict[str, Any], Path]:

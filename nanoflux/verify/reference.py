@@ -534,5 +534,8 @@ def _among(text: str, *pools: set, percent_of: set[Fraction] = frozenset()) -> b
 
 def _record(claim: Claim) -> dict:
     status = {True: "holds", False: "does not hold", None: "skipped: could not be evaluated"}[claim.holds]
-    return {"step": claim.step + 1, "claim": claim.text, "kind": claim.kind, "recomputed": claim.holds is not None,
-            "holds": claim.holds, "status": status}
+    record = {"step": claim.step + 1, "claim": claim.text, "kind": claim.kind, "recomputed": claim.holds is not None,
+              "holds": claim.holds, "status": status}
+    if claim.holds is False and claim.values and isinstance(claim.values[0], Fraction):
+        record["computed"] = number_text(claim.values[0])  # what its first side comes to, for the reviewer
+    return record

@@ -210,3 +210,61 @@ def test_the_curate_command_reports_where_the_dataset_went(run: Path) -> None:
     result = CliRunner().invoke(main, ["curate", str(run), "--band", "L4", "--size", "2"])
     assert result.exit_code == 0, result.output
     assert "Curated 2 of 14 rounds" in result.output and "L4_hops-any_size-2" in result.output
+
+
+def templated_run(tmp_path: Path) -> Path:
+    """A real 12-round run on the scripted engine whose attacker writes five distinct questions, then rewordings of
+    two of them (each a duplicate at the default threshold)."""
+    import itertools
+
+    from nanoflux.jobs.compile import compile_spec
+    from nanoflux.spec.model import parse_spec
+    from nanoflux.testing import SCENES, ScriptedEngine, default_answers, scripted_roles
+    from tests.support.fakes import SCRIPTED_SPEC
+
+    others, counter = default_answers(itertools.count()), itertools.count()
+
+    def answer(role: str, prompt: str) -> dict:
+        if role != "attacker":
+            return others(role, prompt)
+        n = next(counter)
+        return {"question": SCENES[n % 5 if n < 5 else n % 2].format(n=n), "reference_answer": str(3 * n + 5),
+                "solution_steps": [f"{n} * 3 = {3 * n}", f"{3 * n} + 5 = {3 * n + 5}"], "annotation": "a"}
+
+    spec = parse_spec(SCRIPTED_SPEC.replace("rounds: 6", "rounds: 12") + "curation: {band: L3-L5}\n")
+    return compile_spec(spec, out=tmp_path / "run", cache_dir=tmp_path / "cache",
+                        lms=scripted_roles(ScriptedEngine(answer)), progress=False).run_dir
+
+
+@pytest.mark.slow
+def test_re_curating_a_run_with_its_own_settings_gives_its_rows_before_and_after_a_review(tmp_path: Path) -> None:
+    from nanoflux.base.paths import RunDir
+    from nanoflux.engine.curation.decisions import append_decision
+    from nanoflux.jobs.compile import finish_run
+    from nanoflux.jobs.curate import run_spec
+    from nanoflux.jobs.stats import journal_records
+
+    run = templated_run(tmp_path)
+
+    def rows(directory: Path) -> list[int]:
+        return [json.loads(line)["round_id"] for line in RunDir(directory).examples.read_text().splitlines()]
+
+    records = journal_records(run)
+    accepted = [r["round_id"] for r in records if r["curation"]["accepted"]]
+    duplicates = {r["round_id"]: int(r["curation"]["nearest_id"]) for r in records
+                  if r["curation"]["reason"] == "duplicate"}
+    assert rows(run) == accepted == [0, 1, 2, 3, 4] and len(duplicates) == 7, "the run: 5 distinct, 7 rewordings"
+    assert picked_ids(curate(run, out=tmp_path / "plain")) == accepted, "no review: the run's own rows"
+
+    # A person rejects #2 and keeps #6, a rewording of #0: #6 comes in, and #0 (and any other rewording of it) goes.
+    append_decision(RunDir(run).review, 2, "reject")
+    append_decision(RunDir(run).review, 6, "accept")
+    manifest = finish_run(run, run_spec(run), program_hash="p0", program_path=None, interrupted=False)
+    result = curate(run, out=tmp_path / "reviewed")
+    assert picked_ids(result) == rows(run), "re-curation with the run's settings gives the reviewed run's rows"
+    assert json.loads(json.dumps(result.manifest["review"])) == json.loads(json.dumps(manifest["review"]))
+    displaced = manifest["review"]["displaced"]
+    assert duplicates[6] == 0 and 0 in displaced and all(seen["kept"] == 6 and seen["similarity"] >= 0.8
+                                                          for seen in displaced.values())
+    assert rows(run) == sorted({*accepted, 6} - {2} - set(displaced))
+    assert manifest["review"]["removed"] == [2] and manifest["review"]["restored"] == [6]

@@ -145,43 +145,90 @@ def test_judge_eval_takes_a_file_or_a_review_not_both(run_dir: Path, tmp_path: P
     assert result.exit_code == 2 and "nanoflux review" in result.output, "no review yet"
 
 
-def test_a_person_rejects_one_example_and_keeps_another_in_the_browser(server, run_dir: Path, browser) -> None:  # noqa: F811
+def test_a_person_reviews_with_the_keyboard_and_the_page_styles_and_filters_each_state(
+        server, run_dir: Path, browser) -> None:  # noqa: F811
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     browser.get(server.url)
     bars = browser.find_elements(By.CSS_SELECTOR, "#round-list .review")
     assert [bar.get_attribute("data-round") for bar in bars] == ["0", "1", "2", "3", "4"], "every played round"
+    assert "How to review" in browser.find_element(By.ID, "howto").text
+    body = browser.find_element(By.TAG_NAME, "body")
 
-    def decide(round_id: int, button: str, state: str, note: str = "") -> None:
-        bar = browser.find_element(By.CSS_SELECTOR, f'.review[data-round="{round_id}"]')
-        if note:
-            bar.find_element(By.CSS_SELECTOR, ".review-text").send_keys(note)
-        bar.find_element(By.CSS_SELECTOR, f".review-{button}").click()
-        # fetch() answers in a later task: wait, bounded, for the page to say the server took it.
-        WebDriverWait(browser, 10).until(
-            lambda _: bar.find_element(By.CSS_SELECTOR, ".review-state").text == state)
+    def card(round_id: int):
+        return browser.find_element(By.CSS_SELECTOR, f'.round[data-round="{round_id}"]')
 
-    decide(0, "reject", "rejected", note="the question gives the answer away")
-    decide(3, "accept", "kept")
+    def until_state(round_id: int, state: str) -> None:
+        # fetch() answers in a later task: wait, bounded, for the card to be redrawn in its new state.
+        script = f'return document.querySelector(\'.round[data-round="{round_id}"]\').dataset.state'
+        WebDriverWait(browser, 10).until(lambda driver: driver.execute_script(script) == state)
+
+    body.send_keys("j")   # the first example becomes the current one
+    assert "current" in card(0).get_attribute("class")
+    body.send_keys("r")
+    until_state(0, "rejected")
+    assert card(0).find_element(By.CSS_SELECTOR, ".review-reject").get_attribute("aria-pressed") == "true"
+    assert "rejected by a person" in card(0).find_element(By.CSS_SELECTOR, "summary").text
+    body.send_keys("jjj")  # round 3, out of band: a person may keep it
+    assert "current" in card(3).get_attribute("class")
+    body.send_keys("a")
+    until_state(3, "kept")
+    body.send_keys("j")    # round 4, refuted: the page says at the button why it cannot be kept
+    keep = card(4).find_element(By.CSS_SELECTOR, ".review-accept")
+    assert not keep.is_enabled() and "the tools refuted its reference answer" in keep.get_attribute("title")
+    assert "cannot be kept: the tools refuted its reference answer" in card(4).text
+    body.send_keys("a")
+    body.send_keys("k")    # back to round 3; n opens it and puts the cursor in its note
+    body.send_keys("n")
+    note = WebDriverWait(browser, 10).until(lambda _: card(3).find_element(By.CSS_SELECTOR, ".review-text"))
+    WebDriverWait(browser, 10).until(lambda driver: driver.switch_to.active_element == note)
+    note.send_keys("fine though out of band", Keys.ENTER)
+    WebDriverWait(browser, 10).until(lambda driver: "note saved" in driver.execute_script(
+        'return document.querySelector(\'.round[data-round="3"] .review-state\').textContent'))
     rows = [json.loads(line) for line in RunDir(run_dir).review.read_text().splitlines()]
     assert [(row["round_id"], row["decision"], row["note"]) for row in rows] == [
-        (0, "reject", "the question gives the answer away"), (3, "accept", "")]
+        (0, "reject", ""), (3, "accept", ""), (3, "note", "fine though out of band")], "no keep of round 4 written"
+    body.send_keys("?")
+    assert browser.find_element(By.ID, "keys").is_displayed()
+
+    def shown() -> list[str]:
+        return [item.get_attribute("data-round")
+                for item in browser.find_elements(By.CSS_SELECTOR, "#round-list .round")]
+
+    state = Select(browser.find_element(By.ID, "filter-state"))
+    for value, rounds in (("rejected", ["0"]), ("kept", ["3"]), ("accepted", ["1", "2"]), ("dropped", ["4", "5"])):
+        state.select_by_value(value)
+        assert shown() == rounds, value
     assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
 
     browser.refresh()  # the page shows the decisions already made
-    state = WebDriverWait(browser, 10).until(
-        lambda driver: driver.find_element(By.CSS_SELECTOR, '.review[data-round="0"] .review-state'))
-    assert state.text == "rejected"
+    until_state(0, "rejected")
+    assert card(3).get_attribute("data-state") == "kept"
 
     counts = {"reviewed": 2, "rejected": 1, "kept": 1, "removed": 1, "restored": 1}
     manifest = export_run(run_dir)
     assert exported_ids(run_dir) == [1, 2, 3], "round 0 rejected; round 3 kept though out of band"
     assert manifest["counts"]["review"] == counts
+    assert manifest["review"] == {"removed": [0], "restored": [3], "not_restored": {}, "displaced": {}}
     assert "2 examples reviewed: 1 kept, 1 rejected" in RunDir(run_dir).report.read_text(), "the report says so"
     result = curate(run_dir, band="L4-L5")
     assert exported_ids(result.out_dir) == [1, 2, 3]
     assert result.manifest["counts"]["review"] == counts and result.manifest["counts"]["selected"] == 3
+
+
+def test_a_keep_the_rules_refuse_is_explained_by_curate_and_stats(run_dir: Path) -> None:
+    append_decision(RunDir(run_dir).review, 4, "accept")
+    append_decision(RunDir(run_dir).review, 0, "reject")
+    result = CliRunner().invoke(main, ["curate", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert "removed (rejected by a person): #0" in result.output
+    assert "#4 kept but not restored: the tools refuted its reference answer" in result.output
+    export_run(run_dir)
+    result = CliRunner().invoke(main, ["stats", str(run_dir)])
+    assert "review: 2 examples reviewed (1 kept, 1 rejected): removed 1, restored 0" in result.output
+    assert "#4 kept but not restored: the tools refuted its reference answer" in result.output
 
 
 def test_review_of_a_directory_without_a_run_exits_2(tmp_path: Path) -> None:

@@ -2,13 +2,12 @@
 
 `nanoflux review` appends one line per decision to `RUN_DIR/review.jsonl` (`round_id`, `decision`,
 `note`, `time`); nothing else writes it. Curation stays the journal's; the review is applied where
-accepted rounds are chosen for export (`apply_review`, used by the run's export and by `curate`), so
-a re-curation with another band keeps what a person kept and drops what they rejected.
+rounds are chosen for export (`nanoflux.engine.curation.select`, used by the run's export and by
+`curate`), so a re-curation with another band keeps what a person kept and drops what they rejected.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,14 @@ from nanoflux.engine.journal import RoundRecord, reference_refuted, reference_ve
 
 ACCEPT, REJECT, NOTE = "accept", "reject", "note"
 DECISIONS = (ACCEPT, REJECT, NOTE)  # a note alone records text and changes no verdict
+# Why a kept round still cannot be kept (curation's reasons no review overrides), and what to tell the person.
+UNKEEPABLE = {
+    "failed": "the round failed: it has no example",
+    "contaminated": "it copies or paraphrases a benchmark question",
+    "incorrect_reference": "the tools refuted its reference answer",
+    "unverified_reference": "its reference answer is not confirmed, and the spec requires a confirmed one "
+                            "(curation.require_verified_reference)",
+}
 
 
 def append_decision(path: Path, round_id: int, decision: str, note: str = "") -> dict[str, Any]:
@@ -45,34 +52,16 @@ def read_review(path: Path) -> dict[int, dict[str, Any]]:
     return review
 
 
-def apply_review(chosen: list[RoundRecord], records: Iterable[RoundRecord], review: dict[int, dict[str, Any]], *,
-                 require_verified_reference: bool,
-                 contaminated: Collection[int] = ()) -> tuple[list[RoundRecord], dict[str, int]]:
-    """The rounds to export once a person's review is applied, in round order, and the review's counts.
-
-    A rejected round leaves `chosen`; a kept (accepted) one joins it unless its reference fails
-    verification (refuted, or not verified under `require_verified_reference`) or it copies a benchmark
-    (its id is in `contaminated`): a person keeps an example against the band, novelty or size, never
-    against the tools or the decontamination. Counts: `reviewed` (rounds
-    with a decision), `rejected`, `kept`, `removed` (rejected rounds taken out) and `restored` (kept
-    rounds curation had dropped).
-    """
-    verdicts = {round_id: entry["decision"] for round_id, entry in review.items() if entry["decision"]}
-    kept_ids = {round_id for round_id, decision in verdicts.items() if decision == ACCEPT}
-    chosen_ids = {record["round_id"] for record in chosen}
-    result = [record for record in chosen if verdicts.get(record["round_id"]) != REJECT]
-    restored = [{**record, "curation": {**record["curation"], "accepted": True, "reason": "accepted"}}
-                for record in records
-                if record["round_id"] in kept_ids and record["round_id"] not in chosen_ids
-                and record["round_id"] not in contaminated and _verified(record, require_verified_reference)]
-    result = sorted(result + restored, key=lambda record: record["round_id"])
-    counts = {"reviewed": len(verdicts), "rejected": len(verdicts) - len(kept_ids), "kept": len(kept_ids),
-              "removed": len(chosen) - (len(result) - len(restored)), "restored": len(restored)}
-    return result, counts
-
-
-def _verified(record: RoundRecord, required: bool) -> bool:
+def keep_refusal(record: RoundRecord, *, require_verified_reference: bool) -> str | None:
+    """Why no person can keep `record` (one of `UNKEEPABLE`), or None: a person keeps an example against the
+    band, complexity, novelty or size, never against the tools or the decontamination."""
     if record["status"] != "ok":
-        return False
-    judge = record["judge"]
-    return not reference_refuted(judge) and reference_verified(judge, required=required)
+        return "failed"
+    curation = record["curation"]
+    if curation.get("reason") == "contaminated" or curation.get("contamination"):
+        return "contaminated"
+    if reference_refuted(record["judge"]):
+        return "incorrect_reference"
+    if not reference_verified(record["judge"], required=require_verified_reference):
+        return "unverified_reference"
+    return None

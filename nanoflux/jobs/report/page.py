@@ -13,7 +13,7 @@ import base64
 import io
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,16 @@ from nanoflux.base.paths import JOURNAL_NAME, SPEC_NAME, RunDir
 from nanoflux.base.rundir import verified
 from nanoflux.base.scoring import Band
 from nanoflux.engine.budget import describe_stop
+from nanoflux.engine.curation.decisions import UNKEEPABLE, keep_refusal, read_review
 from nanoflux.engine.journal import RoundRecord
 from nanoflux.jobs.stats import cost_summary, journal_records, run_stats
 from nanoflux.spec.model import CurationSpec
 
 LEVELS = ("L1", "L2", "L3", "L4", "L5")
 ACCEPTED, REJECTED = "#2a9d8f", "#c8553d"
+# What became of each example once a person's review is applied, as the examples browser labels and filters it.
+STATES = {"accepted": "accepted", "kept": "kept by a person", "rejected": "rejected by a person",
+          "dropped": "not kept"}
 
 
 @dataclass
@@ -45,6 +49,7 @@ class RunView:
     band: str
     novelty: float | None
     curated: bool
+    decisions: dict[int, dict[str, Any]] = field(default_factory=dict)  # a person's review (`read_review`)
 
 
 def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
@@ -83,7 +88,7 @@ def load_view(run_dir: Path) -> RunView:
             for record in journal_records(source.root)]
         selection = manifest["selection"]
         return RunView(run_dir, source.root, records, _read_json(source.spec) or {}, manifest,
-                       selection["band"], selection["novelty"], curated=True)
+                       selection["band"], selection["novelty"], curated=True, decisions=read_review(source.review))
     if not run.journal.exists() and not run.spec.exists():
         raise NanofluxError(f"{run_dir} holds no run (no {JOURNAL_NAME}, no {SPEC_NAME}); "
                             "pass a directory made by `nanoflux compile` or `nanoflux curate`")
@@ -91,16 +96,20 @@ def load_view(run_dir: Path) -> RunView:
     spec = _read_json(run.spec) or {}
     curation = spec.get("curation", {})
     band = curation.get("band", CurationSpec.model_fields["band"].default)
-    return RunView(run_dir, run_dir, records, spec, manifest, band, curation.get("novelty"), curated=False)
+    return RunView(run_dir, run_dir, records, spec, manifest, band, curation.get("novelty"), curated=False,
+                   decisions=read_review(run.review))
 
 
 def review_page(run_dir: str | Path, review: dict[str, Any]) -> str:
     """The report of a run with review buttons per played round (what `nanoflux review` serves).
 
-    `review` is embedded for the page's script: `token` (guards the POSTs) and `decisions`
-    (round id -> its current decision and note, `nanoflux.engine.curation.decisions.read_review`).
+    `review` is embedded for the page's script: `token` (guards the POSTs; absent when a cookie carries
+    it) and `decisions` (round id -> its current decision and note,
+    `nanoflux.engine.curation.decisions.read_review`), which replace those read with the run.
     """
     view = load_view(Path(run_dir))
+    if review.get("decisions") is not None:
+        view.decisions = {int(round_id): entry for round_id, entry in review["decisions"].items()}
     return render(view, run_stats(view.source_dir, view.records), review=review)
 
 
@@ -121,11 +130,19 @@ def render(view: RunView, stats: dict[str, Any], *, review: dict[str, Any] | Non
         reasons=[{"reason": reason, "count": n, "share": n / played}
                  for reason, n in sorted(stats["reasons"].items(), key=lambda item: -item[1])],
         decontamination=(view.manifest or {}).get("decontamination"),
-        rounds=[browser_row(record) for record in view.records],
+        rounds=[browser_row(record, view.decisions.get(record["round_id"]), required=require_verified(view))
+                for record in view.records],
+        states=STATES,
         filters={"reason": sorted(stats["reasons"]), "topic": list(stats["by_topic"]),
                  "level": [level for level in stats["by_level"] if level != "failed"]},
-        review=review,
+        review=None if review is None else {key: value for key, value in review.items() if key != "decisions"},
     )
+
+
+def require_verified(view: RunView) -> bool:
+    """The spec's `curation.require_verified_reference`, which decides what a person may keep."""
+    required = view.spec.get("curation", {}).get("require_verified_reference")
+    return CurationSpec.model_fields["require_verified_reference"].default if required is None else required
 
 
 def notice(view: RunView, played: int) -> str | None:
@@ -236,16 +253,24 @@ def duration(seconds: float | None) -> str:
     return f"{hours} h {minutes} min" if hours else f"{minutes} min {rest} s" if minutes else f"{seconds:.1f} s"
 
 
-def browser_row(record: RoundRecord) -> dict[str, Any]:
-    """One round as the examples browser shows it (the judge's evidence, not the prompts' bookkeeping)."""
+def browser_row(record: RoundRecord, decision: dict[str, Any] | None = None, *,
+                required: bool = True) -> dict[str, Any]:
+    """One round as the examples browser shows it (the judge's evidence, not the prompts' bookkeeping): what the
+    tools did to each step, the answer check in a line, the solves, and a person's decision with why a keep
+    cannot hold (`keep_refused`) where the rules will not restore the round."""
     judge: Mapping[str, Any] = record.get("judge") or {}
     curation = record["curation"]
+    refusal = keep_refusal(record, require_verified_reference=required) if record["status"] == "ok" else None
     return {
         "id": record["round_id"], "topic": record["topic"], "hops": record["hops"], "status": record["status"],
         "accepted": curation["accepted"], "reason": curation["reason"],
-        "similarity": curation.get("similarity"), "level": judge.get("level", "failed"),
+        "similarity": curation.get("similarity"), "nearest_id": _round_id(curation.get("nearest_id")),
+        "level": judge.get("level", "failed"),
         "overall": judge.get("overall"), "verdict": judge.get("verdict"), "question": record.get("question"),
-        "reference": record.get("reference_answer"), "steps": record.get("solution_steps") or [],
+        "reference": record.get("reference_answer"),
+        "steps": step_rows(record.get("solution_steps") or [], judge.get("reference_check") or {}),
+        "reference_check": _check_line(judge.get("reference_check")),
+        "answer_check": _check_line(judge.get("answer_check")),
         "annotation": record.get("annotation"), "defender_reasoning": record.get("defender_reasoning"),
         "defender_answer": record.get("defender_answer"), "scores": judge.get("scores") or {},
         "critique": judge.get("critique"), "error": record.get("error"),
@@ -254,7 +279,52 @@ def browser_row(record: RoundRecord) -> dict[str, Any]:
         "confirmation": judge.get("confirmation"),
         "solves": [{key: solve.get(key) for key in ("model", "answer", "agreement", "program", "output", "error")}
                    for solve in record.get("solves") or []],
+        "decision": (decision or {}).get("decision"), "note": (decision or {}).get("note") or "",
+        "keep_refused": UNKEEPABLE[refusal] if refusal else None,
     }
+
+
+def step_rows(steps: list[str], check: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Each solution step with what the tools did to it (the reference check's `claims` and `skipped`):
+    `holds` (every claim in it recomputed and holding), `false` (with the value the tools computed),
+    `unchecked` (and why), or `none` (nothing in it to check)."""
+    evidence = check.get("evidence") or {}
+    claims, skipped = evidence.get("claims") or [], evidence.get("skipped") or []
+    rows = []
+    for number, text in enumerate(steps, start=1):
+        mine = [claim for claim in claims if claim.get("step") == number]
+        wrong = [claim for claim in mine if claim.get("holds") is False]
+        unread = [item for item in skipped if item.get("step") == number]
+        if wrong:
+            rows.append({"text": text, "status": "false", "detail": "; ".join(
+                f"{claim['claim']} is false" + (f": the tools get {claim['computed']}" if "computed" in claim else "")
+                for claim in wrong)})
+        elif unread:
+            rows.append({"text": text, "status": "unchecked", "detail": "; ".join(
+                f"unchecked: {item.get('why')}" for item in unread)})
+        elif mine:
+            rows.append({"text": text, "status": "holds",
+                         "detail": f"recomputed, holds ({len(mine)} claim{'s' if len(mine) > 1 else ''})"})
+        else:
+            rows.append({"text": text, "status": "none",
+                         "detail": "not checked step by step" if evidence.get("method") != "recomputed solution steps"
+                         else "no claim the tools could read"})
+    return rows
+
+
+def _check_line(check: Mapping[str, Any] | None) -> str | None:
+    """A check in one line: its verdict and reason, and what was compared with what."""
+    if not check:
+        return None
+    evidence = check.get("evidence") or {}
+    compared = (f"{evidence['predicted']} vs {evidence['reference']}: "
+                if evidence.get("predicted") is not None and evidence.get("reference") is not None else "")
+    return f"{compared}{check.get('verdict')} ({check.get('reason')})"
+
+
+def _round_id(value: Any) -> int | None:
+    """A nearest neighbour's round id; None for one from another run (`curation.against`) or none at all."""
+    return int(value) if isinstance(value, str) and value.isdigit() else value if isinstance(value, int) else None
 
 
 # Plots: each draws one figure from the statistics, or returns None when it has nothing to draw.

@@ -19,7 +19,7 @@ from nanoflux.engine.journal import Journal
 from nanoflux.jobs.report.page import build_report
 from nanoflux.jobs.stats import format_stats, run_stats
 from nanoflux.spec.model import parse_spec
-from tests.support.records import make_record, with_solves
+from tests.support.records import checked_record, make_record, with_solves
 
 SPEC = parse_spec("name: demo\ndescription: d\ntopics: [rates, ratios]\ncuration: {band: L3-L5, novelty: 0.8}\n")
 PLOTS = ("acceptance", "levels", "scores", "similarity", "topics", "complexity", "defender", "roles")
@@ -136,7 +136,8 @@ def test_the_examples_browser_embeds_every_round_with_its_decision_and_evidence(
     assert [(r["id"], r["accepted"], r["reason"]) for r in rounds] == [
         (r["round_id"], r["curation"]["accepted"], r["curation"]["reason"]) for r in RECORDS]
     first = rounds[0]
-    assert first["question"] == RECORDS[0]["question"] and first["steps"] == RECORDS[0]["solution_steps"]
+    assert first["question"] == RECORDS[0]["question"]
+    assert [step["text"] for step in first["steps"]] == RECORDS[0]["solution_steps"]
     assert first["defender_answer"] == "12" and first["critique"] == "Added instead of multiplying."
     assert first["evidence"]["answer_check"]["reason"] == "12 != 17" and first["scores"]["clarity"] == 4
     assert rounds[5]["level"] == "failed" and rounds[5]["error"].startswith("AdapterParseError")
@@ -305,7 +306,7 @@ def test_a_headless_browser_draws_the_plots_and_browses_and_filters_the_rounds(t
     browser.find_element(By.ID, "next").click()
     assert shown()[0] == "50" and "rounds 51-100 of 120" in browser.find_element(By.ID, "page-info").text
 
-    Select(browser.find_element(By.ID, "filter-status")).select_by_value("accepted")
+    Select(browser.find_element(By.ID, "filter-state")).select_by_value("accepted")
     assert shown() == [str(i) for i in range(0, 120, 4)]
     Select(browser.find_element(By.ID, "filter-topic")).select_by_visible_text("ratios")
     assert shown() == [str(i) for i in range(0, 120, 4) if i % 3 == 1]
@@ -333,4 +334,44 @@ def test_a_headless_browser_shows_the_benchmark_item_a_contaminated_round_matche
         lambda driver: driver.find_element(By.CSS_SELECTOR, "#round-list .round .body"))
     assert "BENCHMARK MATCH (NGRAM, SIMILARITY 0.985)" in body.text.upper()
     assert f"bench/math500.jsonl item #17: {MATCH['text']}" in body.text
+    assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
+
+
+def test_each_step_shows_what_the_tools_did_to_it_and_the_checks_fit_in_a_line(tmp_path: Path) -> None:
+    from nanoflux.jobs.report.page import browser_row
+
+    wrong = browser_row(checked_record(0, "18", ["3 * 4 = 13", "13 + 5 = 18"]))
+    assert [(step["status"], step["detail"]) for step in wrong["steps"]] == [
+        ("false", "3 * 4 = 13 is false: the tools get 12"), ("holds", "recomputed, holds (1 claim)")]
+    unread = browser_row(checked_record(1, "17", ["3 * 4 = 12", "12 + 5 = 17", "then 2 spare ones arrive"]))
+    assert [step["status"] for step in unread["steps"]] == ["holds", "holds", "unchecked"]
+    assert "it states 2, which no step recomputes" in unread["steps"][2]["detail"]
+    assert unread["answer_check"] == "mismatch (12 != 17)"
+    assert wrong["reference_check"].startswith("mismatch (step 1 is wrong")
+
+
+def test_a_duplicate_links_to_what_it_repeats_and_the_static_report_shows_a_persons_review(
+        tmp_path: Path, browser) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from nanoflux.engine.curation.decisions import append_decision
+
+    records = [make_record(i, topic="rates") for i in range(60)]
+    records[55] = {**records[55], "curation": {"accepted": False, "reason": "duplicate", "similarity": 0.971,
+                                               "nearest_id": "2"}}
+    run = make_run(tmp_path / "run", records)
+    append_decision(run / "review.jsonl", 0, "reject", "gives the answer away")
+    browser.get(build_report(run).as_uri())
+    Select(browser.find_element(By.ID, "filter-state")).select_by_value("dropped")
+    link = browser.find_element(By.CSS_SELECTOR, '.round[data-round="55"] .duplicate-of')
+    assert link.text == "duplicate of #2 (similarity 0.97)"
+    link.click()
+    target = WebDriverWait(browser, 10).until(
+        lambda driver: driver.find_element(By.CSS_SELECTOR, '.round[data-round="2"].current[open]'))
+    assert target.get_attribute("data-state") == "accepted" and Select(
+        browser.find_element(By.ID, "filter-state")).first_selected_option.text == "all", "the filter that hid it"
+    rejected = browser.find_element(By.CSS_SELECTOR, '.round[data-round="0"]')
+    assert rejected.get_attribute("data-state") == "rejected" and "rejected by a person" in rejected.text
+    assert browser.find_elements(By.CSS_SELECTOR, ".review") == [], "a static report has no buttons"
     assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
