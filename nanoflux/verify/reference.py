@@ -60,6 +60,7 @@ _PERCENT_WHOLE = re.compile(r"^\d+(?:\.\d+)?\s*%$")
 _TIMES_100 = re.compile(r"[*]\s*100\s*$")
 _NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 # An equation: math characters, with letter runs of at most two (variables "x", "pq"), up to the end.
+_TRAILING_WORDS = re.compile(r"(?:[A-Za-z]{3,}\s+)+")  # words of 3+ letters ending a clause, read reversed
 _MATH_WORD = re.compile(r"^(?:[\d.+\-−*/^()=²³]|(?<![A-Za-z])[A-Za-z]{1,2}(?![A-Za-z]))+$")
 # Words in a question that give a number: "half" gives 1/2 (and 2: halving divides by 2), "twice" 2.
 _MULTIPLES = {w: [Fraction(v) for v in vs] for w, vs in {
@@ -394,7 +395,9 @@ def _core(side: str, *, first: bool, last: bool) -> str | None:
 
 def _equations(clause: str) -> list[str]:
     """The equations in a clause ("Let x be ...: 5(20 - x) + 9x = 136", "so 2x = 8"), chains split pairwise."""
-    words = re.sub(r"(?:\s+[A-Za-z]{3,})+$", "", clause.rstrip(".")).split(":")[-1].split()  # "x = 4 apples"
+    text = clause.rstrip(".")
+    trailing = _TRAILING_WORDS.match(text[::-1])  # "x = 4 apples": matched from the end, so never rescanned
+    words = text[:len(text) - trailing.end()].split(":")[-1].split() if trailing else text.split(":")[-1].split()
     math: list[str] = []
     for word in reversed(words):
         if not _MATH_WORD.match(word) or word.lower() in _PROSE_SHORT:
