@@ -381,7 +381,8 @@ class _Analysis:
                 count = count | Flow(*source.size)
                 for condition in generator.ifs:
                     count = count | self.expr(condition).data()
-            items = self.expr(node.key) | self.expr(node.value) if isinstance(node, ast.DictComp) else self.expr(node.elt)
+            is_dict = isinstance(node, ast.DictComp)
+            items = self.expr(node.key) | self.expr(node.value) if is_dict else self.expr(node.elt)
         finally:
             self.scopes.pop()
         if not marks & items.loops:  # "sum(1 for c in text)": each item is the count's, not the items'

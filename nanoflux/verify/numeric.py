@@ -141,7 +141,7 @@ def exact_value(text: str) -> Fraction | None:
     the sympy worker may print "1.0e+1000000000", which `Fraction` would expand in the caller for hours."""
     s = text.strip()
     m = _EXACT_RE.fullmatch(s)
-    if not m or sum(ch.isdigit() for ch in s) > MAX_NUMBER_DIGITS or (m.group(1) and abs(int(m.group(1))) > MAX_EXPONENT):
+    if not m or sum(ch.isdigit() for ch in s) > MAX_NUMBER_DIGITS or abs(int(m.group(1) or 0)) > MAX_EXPONENT:
         return None
     try:
         return Fraction(s)

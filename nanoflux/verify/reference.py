@@ -36,7 +36,7 @@ _LIST_MARKER = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")
 _EQUALS = re.compile(r"(?<![<>!=])(?:=|≈|\\approx)(?!=)")
 _ARITH_TOKEN = (r"(?:[\d.+\-−*/^()%!\s,]|(?<![A-Za-z])(?:sqrt|cbrt|C|binom|comb|factorial|floor|ceil|abs|log|ln|exp|"
                 r"Mod|perm)\()")
-_ARITH_RUN = re.compile(rf"{_ARITH_TOKEN}+")  # arithmetic: a run of these with a digit (`_core`; one pass, no backtracking)
+_ARITH_RUN = re.compile(rf"{_ARITH_TOKEN}+")  # arithmetic: such a run with a digit in it (`_core`), found in one pass
 _LATEX_OPS = [(re.compile(r"\\times|×|\\cdot|·"), "*"), (re.compile(r"\\div|÷"), "/"),
               (re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}"), r"((\1)/(\2))"),
               (re.compile(r"\$|\\left|\\right|\\,|\\!"), ""), (re.compile(r"(?<=\d),(?=\d{3}(?!\d))"), "")]
@@ -219,10 +219,10 @@ def _check_code(code: str, reference: str, question: str, answer_type: str, time
         return AnswerCheck("undecidable", f"the code uses {', '.join(invented)}, which the question does not give",
                            evidence)
     if flow.outputs.opaque:
-        return AnswerCheck("undecidable", f"the code prints a value computed from {', '.join(sorted(flow.outputs.opaque))}"
-                                          ", not from the question's numbers", evidence)
-    sources = flow.printed.numbers if not question else [n for n in flow.printed.numbers if _among(n, given)]
-    if not sources:
+        sources = ", ".join(sorted(flow.outputs.opaque))
+        return AnswerCheck("undecidable", f"the code prints a value computed from {sources}, not from the question's "
+                                          "numbers", evidence)
+    if not (flow.printed.numbers if not question else [n for n in flow.printed.numbers if _among(n, given)]):
         return AnswerCheck("undecidable", f"the code prints {printed!r}, computed from no number "
                                           f"{'the question gives' if question else 'it writes'}", evidence)
     outcome = check_answer(printed, reference, answer_type=answer_type, timeout_s=timeout_s)

@@ -352,7 +352,8 @@ def check_equations(equations: list[str], premises: int = 0) -> list[dict]:
         known = [{k for k, v in s.items() if not v.free_symbols} for s in solutions]  # x = y + 6 is not known
         if index >= premises and solutions and all(difference.free_symbols <= k for k in known):
             held = [sympy.simplify(difference.subs(s)) == 0 for s in solutions]
-            values = {str(k): _show(v, limit=None) for k, v in solutions[0].items() if v.is_Rational} if len(solutions) == 1 else {}
+            values = {str(k): _show(v, limit=None) for k, v in solutions[0].items() if v.is_Rational} \
+                if len(solutions) == 1 else {}
             status = "holds" if all(held) else "fails" if not any(held) else "picks a solution"
             out.append({"status": status, "values": values})
         else:

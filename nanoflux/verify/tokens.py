@@ -19,7 +19,6 @@ from fractions import Fraction
 from . import words
 from .limits import MAX_LITERAL_DIGITS, MAX_NUMBER_WORDS
 
-
 _LATEX = [(re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"((\1)/(\2))"),
           (re.compile(r"\\text(?:bf|rm)?\s*\{([^{}]*)\}|\\mathrm\s*\{([^{}]*)\}"), r" \1\2 "),
           (re.compile(r"\\times|\\cdot"), " × "), (re.compile(r"\\div"), " ÷ "), (re.compile(r"\\approx"), " ≈ "),

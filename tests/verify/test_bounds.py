@@ -97,7 +97,7 @@ def test_long_steps_and_questions_are_read_in_linear_time(step):
 @pytest.mark.parametrize("predicted", ["1" * 5_000, "5 m/0", "5 m^9.9^9.9^9.9", "1e400 mg", "1" * 5_000 + " million"])
 def test_what_raised_is_a_verdict(predicted):
     for answer, reference in ((predicted, "5 m"), ("5 m", predicted), (predicted, "1")):
-        assert verdict_of(lambda: check_answer(answer, reference, timeout_s=TIMEOUT_S)) != "match"
+        assert verdict_of(lambda a=answer, r=reference: check_answer(a, r, timeout_s=TIMEOUT_S)) != "match"
 
 
 def test_punnett_ratios_refuses_more_genes_than_the_cap_saying_so():

@@ -146,8 +146,8 @@ def test_code_that_prints_a_number_not_computed_from_the_questions_numbers_is_un
      "items, price = 12, 5\nif items > 10:\n    price -= 2\nprint(items * price)", "36"),
     ("How many numbers below 50 are multiples of 6?",
      "count = 0\nfor i in range(1, 50):\n    if i % 6 == 0:\n        count += 1\nprint(count)", "8"),
-    ("Solve 3x + 7 = 22.", "from sympy import symbols, solve, Eq\nx = symbols('x')\nprint(solve(Eq(3*x + 7, 22), x)[0])",
-     "5"),
+    ("Solve 3x + 7 = 22.",
+     "from sympy import symbols, solve, Eq\nx = symbols('x')\nprint(solve(Eq(3*x + 7, 22), x)[0])", "5"),
     ("Apples cost 2 dollars and pears 3. What do 4 apples and a pear cost?",
      "prices = {'apple': 2, 'pear': 3}\ndef cost(n, item):\n    return n * prices[item]\n\n"
      "if __name__ == '__main__':\n    print(cost(4, 'apple') + cost(1, 'pear'))", "11"),
