@@ -16,7 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nanoflux import parse_spec
 from nanoflux.base.errors import NanofluxError
+from nanoflux.engine.journal import read_journal
+from nanoflux.jobs.compile import compile_spec
+from nanoflux.testing import ScriptedEngine, scripted_roles
 from nanoflux.tools import get_tool
 from nanoflux.tools.registry import time_limited
 from nanoflux.verify import check_answer, check_reference, extract, genomics, numeric, qualifiers, tokens, units, words
@@ -24,6 +28,7 @@ from nanoflux.verify.answers import numeric_form
 from nanoflux.verify.claims import chains, phrases, quantities, sequences
 from nanoflux.verify.codeflow import trace
 from nanoflux.verify.limits import MAX_GENES, TOOL_TIMEOUT_S
+from tests.support.fakes import SCRIPTED_SPEC
 
 TIMEOUT_S = 2.0  # the checks' own limit in these tests
 MARGIN_S = 10.0  # what a loaded 2-core machine may add
@@ -98,6 +103,27 @@ def test_long_steps_and_questions_are_read_in_linear_time(step):
 def test_what_raised_is_a_verdict(predicted):
     for answer, reference in ((predicted, "5 m"), ("5 m", predicted), (predicted, "1")):
         assert verdict_of(lambda a=answer, r=reference: check_answer(a, r, timeout_s=TIMEOUT_S)) != "match"
+
+
+def test_a_round_whose_attacker_writes_a_power_chain_is_judged_and_journaled(tmp_path):
+    """End to end: the attacker's reference and steps hold `5 m^9^9^9`; the round is still judged and written."""
+    engine = ScriptedEngine()
+    answer = engine.answer
+
+    def chain(role: str, prompt: str) -> dict:
+        reply = answer(role, prompt)
+        if role == "attacker":
+            reply.update(reference_answer="5 m^9^9^9", solution_steps=["5 m^9^9^9 = 5 m^9^9^9"])
+        return reply
+
+    engine.answer = chain
+    spec = SCRIPTED_SPEC.replace("rounds: 6", "rounds: 1") + "roles: {judge: {solves: 0}}\n"
+    started = time.monotonic()
+    result = compile_spec(parse_spec(spec), out=tmp_path / "run", cache_dir=tmp_path / "cache",
+                          lms=scripted_roles(engine), progress=False)
+    assert time.monotonic() - started < 60 + MARGIN_S
+    records = read_journal(result.run_dir / "rounds.jsonl")
+    assert records and all(r["judge"]["reference_check"]["verdict"] != "match" for r in records)
 
 
 def test_punnett_ratios_refuses_more_genes_than_the_cap_saying_so():
