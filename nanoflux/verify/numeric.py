@@ -133,7 +133,8 @@ def _split_percent(text: str) -> tuple[str, bool]:
     """`text` stripped (and of a final period), without a trailing percent sign or word, and whether it had one."""
     s = text.strip().rstrip(".").strip()
     m = _PERCENT_RE.search(s)
-    return (s[:m.start()].strip(), True) if m else (s, False)
+    body = s[:m.start()].rstrip() if m else s
+    return (body.strip(), True) if m and "\n" not in body else (s, False)  # one line, as "^(.*?)%$" read it
 
 
 def exact_value(text: str) -> Fraction | None:

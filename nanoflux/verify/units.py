@@ -53,7 +53,8 @@ def parse_unit(text: str) -> pint.Unit | None:
         unit = registry().parse_units(text)
     except Exception:  # noqa: BLE001 - pint raises many types on odd text ("m/0", "feet / 1 yard)"): no unit
         return None
-    return unit if all(abs(power) <= MAX_UNIT_POWER for power in unit._units.values()) else None
+    powers = registry().Quantity(1, unit).unit_items()
+    return unit if all(abs(power) <= MAX_UNIT_POWER for _, power in powers) else None
 
 
 def plain_unit_text(text: str) -> str:
