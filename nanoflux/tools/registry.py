@@ -3,18 +3,24 @@
 A `Tool` names plain typed functions with docstrings, so its `functions` can be handed straight
 to `dspy.ReAct(signature, tools=tool.functions)`; `functions_for(sandbox)` gives those of a tool that
 runs code bound to the spec's sandbox. Functions are named as `module:attribute` and imported on
-first use: validating a spec loads neither Biopython nor pint.
+first use: validating a spec loads neither Biopython nor pint. Every function an agent receives
+returns within `limits.TOOL_TIMEOUT_S` (or raises TimeoutError saying so), whatever its arguments.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nanoflux.base.errors import NanofluxError
+from nanoflux.verify.limits import TOOL_TIMEOUT_S
 
 if TYPE_CHECKING:
     from nanoflux.verify.sandbox import Sandbox
@@ -40,11 +46,38 @@ class Tool:
 
     @property
     def functions(self) -> list[Callable]:
-        return [_load(path) for path in self.function_paths]
+        return [time_limited(_load(path)) for path in self.function_paths]
 
     def functions_for(self, box: Sandbox) -> list[Callable]:
         """The functions, those that run code running it in `box`."""
-        return _load(self.bind_path)(box) if self.bind_path else self.functions
+        return [time_limited(f) for f in _load(self.bind_path)(box)] if self.bind_path else self.functions
+
+
+def time_limited(function: Callable, timeout_s: float = TOOL_TIMEOUT_S) -> Callable:
+    """`function` (same name, signature and docstring, which the agent reads) returning within `timeout_s`.
+
+    The call runs in a daemon thread: past the limit the agent gets a TimeoutError as the tool's error and
+    goes on, while the thread finishes on its own (the tools cap their inputs, so it does).
+    """
+
+    @functools.wraps(function)
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        done: Future = Future()
+
+        def run() -> None:
+            try:
+                done.set_result(function(*args, **kwargs))
+            except BaseException as exc:  # noqa: BLE001 - the caller raises it
+                done.set_exception(exc)
+
+        threading.Thread(target=run, name=f"tool-{function.__name__}", daemon=True).start()
+        try:
+            return done.result(timeout=timeout_s)
+        except FutureTimeout:
+            raise TimeoutError(f"{function.__name__} did not finish within {timeout_s:g} s; ask for something "
+                               "smaller") from None
+
+    return limited
 
 
 def _paths(module: str, *names: str) -> tuple[str, ...]:

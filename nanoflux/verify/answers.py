@@ -15,6 +15,7 @@ ignored. Plain numbers are decided in-process; anything symbolic runs in the kil
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,14 +25,15 @@ from typing import Literal
 from nanoflux.base.errors import NanofluxError
 
 from . import extract
+from .limits import MAX_ANSWER_CHARS, MAX_FINAL_ANSWER_CHARS, MAX_NUMBER_CHARS
 from .numeric import compare_numbers, is_percentage, numbers_agree, parse_number, strip_percent
 from .qualifiers import find_qualified, outside, read_qualified
 from .units import parse_quantity, parse_unit, plain_unit_text, to_unit
 from .words import english_words, is_count_noun, parse_number_words, same_words
 from .worker import WorkerDied, WorkerTimeout, call_sympy
 
+logger = logging.getLogger(__name__)
 ANSWER_TYPES = ("auto", "numeric", "expression", "choice", "text", "set", "units")
-MAX_ANSWER_CHARS = 100_000
 MAX_ITEMS = 50
 DEFAULT_TIMEOUT_S = 5.0
 
@@ -92,20 +94,31 @@ def check_answer(predicted: str, reference: str, *, answer_type: str = "auto", r
             return AnswerCheck("error", f"{side} answer is {type(text).__name__}, not text")
         if len(text) > MAX_ANSWER_CHARS:
             return AnswerCheck("undecidable", f"{side} answer too long ({len(text)} chars > {MAX_ANSWER_CHARS})")
+    deadline = time.monotonic() + timeout_s
+    try:
+        return _check(predicted, reference, answer_type, _Checker(rel_tol, abs_tol, deadline))
+    except Exception as exc:  # noqa: BLE001 - LM output is odd in endless ways; the judge gets a verdict, never a crash
+        logger.warning("check_answer failed: %s: %s", type(exc).__name__, exc)
+        return AnswerCheck("undecidable", f"the check failed ({type(exc).__name__}: {str(exc)[:200]})")
+
+
+def _check(predicted: str, reference: str, answer_type: str, checker: _Checker) -> AnswerCheck:
     pred, extraction = extract.final_answer(predicted)
     ref, _ = extract.final_answer(reference)
     for side, text in (("predicted", pred), ("reference", ref)):
         if not text:
             return AnswerCheck("undecidable", f"{side} answer is empty")
+        if len(text) > MAX_FINAL_ANSWER_CHARS:
+            return AnswerCheck("undecidable", f"the {side} answer found is too long to be one answer ({len(text)} "
+                               f"chars > {MAX_FINAL_ANSWER_CHARS}): prose, not a value to compare")
     as_numbers: dict = {}
     qualified = answer_type != "choice" and bool(read_qualified(pred) or read_qualified(ref))
     if not qualified and answer_type != "choice" and not extract.is_choice(ref):
         pred, ref, as_numbers = read_numbers(pred, ref)  # after the bound is read: "17 or more" is no count noun
     kind = answer_type if answer_type != "auto" else _infer_type(pred, ref)
-    checker = _Checker(rel_tol, abs_tol, time.monotonic() + timeout_s)
     try:
         result = checker.qualified(pred, ref) if qualified else checker.check(kind, pred, ref)
-    except Exception as exc:  # noqa: BLE001 - LM output is odd in endless ways; the judge gets a verdict, never a crash
+    except Exception as exc:  # noqa: BLE001 - as above, with the kind of check that failed named
         result = AnswerCheck("error", f"the {kind} check failed: {type(exc).__name__}: {exc}")
     evidence = {"answer_type": kind, "predicted": _clip(pred), "reference": _clip(ref), "extraction": extraction,
                 **({"read_as_numbers": as_numbers} if as_numbers else {}), **result.evidence}
@@ -135,6 +148,8 @@ def numeric_form(text: str) -> tuple[str, dict] | None:
         >>> numeric_form("one hundred and five"), numeric_form("17 jars")[0], numeric_form("17 kg")
         (('105', {'read': 'number words'}), '17', None)
     """
+    if len(text) > MAX_NUMBER_CHARS:  # no number with its noun is longer; each cut below reads the text again
+        return None
     s = plain_unit_text(text)
     if (value := parse_number_words(s)) is not None:
         return _digits(value), {"read": "number words"}
@@ -353,7 +368,10 @@ class _Checker:
         (p_text, p_unit), (r_text, r_unit) = p, r
         p_num, r_num = parse_number(p_text), parse_number(r_text)
         evidence = {"method": "pint unit conversion", "predicted_unit": str(p_unit), "reference_unit": str(r_unit)}
-        converted = to_unit(p_num.value, p_unit, r_unit)
+        try:
+            converted = to_unit(p_num.value, p_unit, r_unit)
+        except ValueError as exc:  # past a float's range: no value to compare
+            return AnswerCheck("undecidable", f"{p_unit} in {r_unit}: {exc}", evidence)
         if converted is None:
             return AnswerCheck("mismatch", f"{p_unit} cannot be converted to {r_unit}", evidence)
         evidence["predicted_in_reference_unit"] = float(converted)

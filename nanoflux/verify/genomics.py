@@ -16,10 +16,14 @@ from Bio.Data import CodonTable
 from Bio.Seq import Seq
 from Bio.SeqUtils import gc_fraction
 
+from .limits import MAX_GENES, MAX_SEQUENCE_CHARS
+
 _DNA = re.compile(r"^[ACGTUNRYSWKMBDHV]*$")
 
 
 def _sequence(sequence: str) -> Seq:
+    if len(sequence) > MAX_SEQUENCE_CHARS:
+        raise ValueError(f"sequence too long ({len(sequence)} characters > {MAX_SEQUENCE_CHARS})")
     s = "".join(sequence.split()).upper()
     if not _DNA.match(s):
         raise ValueError(f"not a nucleotide sequence (allowed: IUPAC codes): {sequence[:40]!r}")
@@ -86,7 +90,8 @@ def punnett_ratios(parent1: str, parent2: str) -> dict:
     """Offspring genotype and phenotype fractions of a cross with independent genes and complete
     dominance, e.g. ("Aa", "Aa") gives phenotypes 3:1 and ("AaBb", "AaBb") gives 9:3:3:1.
 
-    Genotypes are letter pairs per gene (uppercase dominant). Fractions are exact strings ("9/16").
+    Genotypes are letter pairs per gene (uppercase dominant), at most {MAX_GENES} genes: n genes give 3^n
+    genotypes from 4^n gamete pairs. Fractions are exact strings ("9/16").
     """
     genes1, genes2 = _genes(parent1), _genes(parent2)
     if [g[0].upper() for g in genes1] != [g[0].upper() for g in genes2]:
@@ -110,6 +115,10 @@ def punnett_ratios(parent1: str, parent2: str) -> dict:
 
 def _genes(genotype: str) -> list[str]:
     g = genotype.strip()
+    if len(g) > 2 * MAX_GENES:
+        raise ValueError(f"{genotype[:40]!r} has more than {MAX_GENES} gene pairs; a Punnett cross of n genes has 3^n "
+                         f"genotypes, so this tool computes up to {MAX_GENES} (compute each gene apart: they are "
+                         "independent, and their ratios multiply)")
     if not re.fullmatch(r"(?:[A-Za-z]{2})+", g) or any(g[i].upper() != g[i + 1].upper() for i in range(0, len(g), 2)):
         raise ValueError(f"a genotype is letter pairs per gene, like 'Aa' or 'AaBb'; got {genotype!r}")
     return [g[i: i + 2] for i in range(0, len(g), 2)]

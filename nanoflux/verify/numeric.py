@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from .limits import MAX_EXPONENT, MAX_NUMBER_DIGITS
+
 # Relative error a rounded decimal may have against an exact value: 3.14 stands for pi, 0.3 does not
 # stand for 1/3. Three significant figures is the least a reference or a model rounds to in practice.
 ROUNDING_REL_TOL = 1e-3
@@ -34,17 +36,18 @@ _FRACTION_RE = re.compile(
     rf"({_SIGN})\s*(?:\\[dt]?frac\s*\{{\s*(\d+)\s*\}}\s*\{{\s*(\d+)\s*\}}|\\[dt]?frac(\d)(\d)|(\d+)\s*/\s*(\d+))"
 )
 _MIXED_RE = re.compile(r"([-+−]?)(\d+)\s*(?:\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}|\s(\d+)\s*/\s*(\d+))")
-_PERCENT_RE = re.compile(r"^(.*?)\s*(?:\\?%|\\text\{\s*percent\s*\}|percent|per\s+cent|pct\.?)$", re.I)
+# Searched in text already stripped at the end: no leading \s*, which would rescan a run of spaces from each start.
+_PERCENT_RE = re.compile(r"(?:\\?%|\\text\{\s*percent\s*\}|percent|per\s+cent|pct\.?)$", re.I)
+_EXACT_RE = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE]([-+]?\d{1,6}))?|[-+]?\d+/\d+")
 _WRAPPERS_RE = re.compile(r"^\\\$|^\$|\\,|\{,\}|\\!|\\ |\s(?=\d{3}\b)")
 
 
 def parse_number(text: str) -> Number | None:
     """Parse one plain number (integer, thousands separators, decimal, scientific, fraction, mixed
     number, percentage, with optional LaTeX spellings); None if `text` is anything else."""
-    s = text.strip().rstrip(".").strip()
-    percent = False
-    if m := _PERCENT_RE.match(s):
-        s, percent = m.group(1).strip(), True
+    if len(text) > 2 * MAX_NUMBER_DIGITS or sum(ch.isdigit() for ch in text) > MAX_NUMBER_DIGITS:
+        return None
+    s, percent = _split_percent(text)
     s = _WRAPPERS_RE.sub("", s).strip()
     if m := _FRACTION_RE.fullmatch(s):
         num, den = (int(g) for g in m.groups()[1:] if g is not None)
@@ -62,7 +65,7 @@ def parse_number(text: str) -> Number | None:
         value = Fraction(digits.rstrip(".") or "0")
         if exponent_part:
             exp = int((m.group(4) or m.group(5)).replace("−", "-"))
-            if abs(exp) > 400:
+            if abs(exp) > MAX_EXPONENT:
                 return None
             value *= Fraction(10) ** exp
             places = None if places is None else max(places - exp, 0)
@@ -117,11 +120,32 @@ def compare_numbers(pred: Number, ref: Number, *, rel_tol: float, abs_tol: float
 
 def is_percentage(text: str) -> bool:
     """Whether an answer ends in a percent sign or the word "percent" ("45%", "45\\%", "\\frac{\\pi}{4}\\%")."""
-    return bool(_PERCENT_RE.match(text.strip().rstrip(".").strip()))
+    return _split_percent(text)[1]
 
 
 def strip_percent(text: str) -> str:
     """`text` without its trailing percent sign or word."""
-    m = _PERCENT_RE.match(text.strip().rstrip(".").strip())
-    return m.group(1).strip() if m else text
+    body, percent = _split_percent(text)
+    return body if percent else text
+
+
+def _split_percent(text: str) -> tuple[str, bool]:
+    """`text` stripped (and of a final period), without a trailing percent sign or word, and whether it had one."""
+    s = text.strip().rstrip(".").strip()
+    m = _PERCENT_RE.search(s)
+    body = s[:m.start()].rstrip() if m else s
+    return (body.strip(), True) if m and "\n" not in body else (s, False)  # one line, as "^(.*?)%$" read it
+
+
+def exact_value(text: str) -> Fraction | None:
+    """`Fraction(text)` for a decimal, scientific or a/b number within the digit and exponent caps, else None:
+    the sympy worker may print "1.0e+1000000000", which `Fraction` would expand in the caller for hours."""
+    s = text.strip()
+    m = _EXACT_RE.fullmatch(s)
+    if not m or sum(ch.isdigit() for ch in s) > MAX_NUMBER_DIGITS or abs(int(m.group(1) or 0)) > MAX_EXPONENT:
+        return None
+    try:
+        return Fraction(s)
+    except ZeroDivisionError:
+        return None
 

@@ -8,38 +8,35 @@ percentages and words; equations solved by sympy; `claims.quantities` for units 
 values. A claim no reader can read is never guessed at and never waved through: the reference is
 then "undecidable", naming the step. Python code in the steps (a fenced block) is run in the
 sandbox instead, and its last printed line compared with the reference: a line it computed, from
-numbers the question gives, beside prose whose claims hold.
+numbers the question gives (`codeflow` follows the printed value back to its sources: a length of
+text, a character code or a count of booleans is none), beside prose whose claims hold.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import time
-import tokenize
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from . import extract, units, words
+from . import codeflow, extract, units, words
 from .answers import DEFAULT_TIMEOUT_S, AnswerCheck, check_answer
 from .claims import Claim, chains, facts, phrases, quantities, sequences
 from .claims.expressions import number_text
-from .numeric import is_percentage, numbers_agree, parse_number, strip_percent
+from .limits import MAX_CLAIMS, MAX_SOLUTION_CHARS
+from .numeric import exact_value, is_percentage, numbers_agree, parse_number, strip_percent
 from .sandbox import Sandbox, run_python
 from .tokens import tokenize as read_tokens
 from .worker import WorkerDied, WorkerTimeout, call_sympy
 
 logger = logging.getLogger(__name__)
-# Size caps that keep every check linear in practice (GSM8K's longest solution is ~1,200 characters).
-MAX_SOLUTION_CHARS = 20_000
-MAX_CLAIMS = 200
 _CODE_BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.S | re.I)
 _LIST_MARKER = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")
 _EQUALS = re.compile(r"(?<![<>!=])(?:=|≈|\\approx)(?!=)")
 _ARITH_TOKEN = (r"(?:[\d.+\-−*/^()%!\s,]|(?<![A-Za-z])(?:sqrt|cbrt|C|binom|comb|factorial|floor|ceil|abs|log|ln|exp|"
                 r"Mod|perm)\()")
-_ARITH_RUN = re.compile(rf"{_ARITH_TOKEN}*\d{_ARITH_TOKEN}*")
+_ARITH_RUN = re.compile(rf"{_ARITH_TOKEN}+")  # arithmetic: such a run with a digit in it (`_core`), found in one pass
 _LATEX_OPS = [(re.compile(r"\\times|×|\\cdot|·"), "*"), (re.compile(r"\\div|÷"), "/"),
               (re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}"), r"((\1)/(\2))"),
               (re.compile(r"\$|\\left|\\right|\\,|\\!"), ""), (re.compile(r"(?<=\d),(?=\d{3}(?!\d))"), "")]
@@ -63,6 +60,7 @@ _PERCENT_WHOLE = re.compile(r"^\d+(?:\.\d+)?\s*%$")
 _TIMES_100 = re.compile(r"[*]\s*100\s*$")
 _NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 # An equation: math characters, with letter runs of at most two (variables "x", "pq"), up to the end.
+_TRAILING_WORDS = re.compile(r"(?:[A-Za-z]{3,}\s+)+")  # words of 3+ letters ending a clause, read reversed
 _MATH_WORD = re.compile(r"^(?:[\d.+\-−*/^()=²³]|(?<![A-Za-z])[A-Za-z]{1,2}(?![A-Za-z]))+$")
 # Words in a question that give a number: "half" gives 1/2 (and 2: halving divides by 2), "twice" 2.
 _MULTIPLES = {w: [Fraction(v) for v in vs] for w, vs in {
@@ -90,7 +88,8 @@ def check_reference(reference: str, solution_steps: list[str] | str, *, question
     """Check that `reference` is what `solution_steps` compute: "match" only for what was recomputed.
 
     A fenced python block is run in `sandbox` and its last printed line compared with the reference
-    (undecidable when the code writes that number itself or uses one `question` does not give).
+    (undecidable when the code writes that number itself, uses one `question` does not give, or computes
+    what it prints from anything but numbers: `codeflow`).
     Otherwise "match" needs every claim recomputed and holding, every number stated in prose given
     by `question` or recomputed by a step, and a final result that is a recomputed value equal to
     the reference (a stated answer: what the last computing step ends at). A false claim is a
@@ -207,32 +206,31 @@ def _check_code(code: str, reference: str, question: str, answer_type: str, time
     if printed is None:
         return AnswerCheck("undecidable", "the solution's code printed nothing", evidence)
     evidence["printed"] = printed
-    if (literals := _code_literals(code)) is None:
-        return AnswerCheck("undecidable", "the solution's code could not be read for the numbers it uses", evidence)
-    if _among(printed, {n.value for n in map(parse_number, literals["printable"]) if n}):
+    flow = codeflow.trace(code)
+    if flow.unsure:
+        return AnswerCheck("undecidable", f"the solution's code {flow.unsure}: the check cannot follow what it prints "
+                                          "back to the question's numbers", evidence)
+    written = flow.literals + [n for text in flow.strings for n in _NUMBER.findall(text)]
+    if _among(printed, {n.value for n in map(parse_number, written) if n}):
         return AnswerCheck("undecidable", f"the code prints {printed!r}, which it states rather than computes",
                            evidence)
-    if question and (invented := [n for n in literals["numbers"] if not _among(n, _given(question), _CONSTANT_VALUES)]):
+    given = _given(question)
+    if question and (invented := [n for n in flow.literals if not _among(n, given, _CONSTANT_VALUES)]):
         return AnswerCheck("undecidable", f"the code uses {', '.join(invented)}, which the question does not give",
                            evidence)
+    if flow.outputs.opaque:
+        sources = ", ".join(sorted(flow.outputs.opaque))
+        return AnswerCheck("undecidable", f"the code prints a value computed from {sources}, not from the question's "
+                                          "numbers", evidence)
+    if not (flow.printed.numbers if not question else [n for n in flow.printed.numbers if _among(n, given)]):
+        return AnswerCheck("undecidable", f"the code prints {printed!r}, computed from no number "
+                                          f"{'the question gives' if question else 'it writes'}", evidence)
     outcome = check_answer(printed, reference, answer_type=answer_type, timeout_s=timeout_s)
     evidence["final_check"] = outcome.to_dict()
     if outcome.verdict in ("match", "mismatch"):
         verb = "matches" if outcome.verdict == "match" else "does not match"
         return AnswerCheck(outcome.verdict, f"the code prints {printed!r}, which {verb} the reference", evidence)
     return AnswerCheck(outcome.verdict, f"the code prints {printed!r}: {outcome.reason}", evidence)
-
-
-def _code_literals(code: str) -> dict[str, list[str]] | None:
-    """The numbers a piece of Python writes: as number literals ("numbers"), and those plus the numbers
-    inside its strings ("printable"); what it prints must be neither, what it starts from the question's."""
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return None
-    numbers = [t.string.replace("_", "") for t in tokens if t.type == tokenize.NUMBER]
-    strings = [n for t in tokens if t.type == tokenize.STRING for n in _NUMBER.findall(t.string)]
-    return {"numbers": numbers, "printable": numbers + strings}
 
 
 def _read_steps(steps: list[str]) -> _Reading:
@@ -379,7 +377,7 @@ def _percent_sides(parts: list[str]) -> list[str]:
 def _core(side: str, *, first: bool, last: bool) -> str | None:
     """The arithmetic of one side of an equals sign, if it can be read without guessing."""
     side = side.strip()
-    runs = list(_ARITH_RUN.finditer(side))
+    runs = [m for m in _ARITH_RUN.finditer(side) if re.search(r"\d", m.group())]
     if not runs:
         return None
     run = runs[-1] if first else runs[0]
@@ -397,7 +395,9 @@ def _core(side: str, *, first: bool, last: bool) -> str | None:
 
 def _equations(clause: str) -> list[str]:
     """The equations in a clause ("Let x be ...: 5(20 - x) + 9x = 136", "so 2x = 8"), chains split pairwise."""
-    words = re.sub(r"(?:\s+[A-Za-z]{3,})+$", "", clause.rstrip(".")).split(":")[-1].split()  # "x = 4 apples"
+    text = clause.rstrip(".")
+    trailing = _TRAILING_WORDS.match(text[::-1])  # "x = 4 apples": matched from the end, so never rescanned
+    words = text[:len(text) - trailing.end()].split(":")[-1].split() if trailing else text.split(":")[-1].split()
     math: list[str] = []
     for word in reversed(words):
         if not _MATH_WORD.match(word) or word.lower() in _PROSE_SHORT:
@@ -434,6 +434,9 @@ def _recompute(claims: list[Claim], given: list[str], deadline: float) -> Answer
         return AnswerCheck("error", f"sympy worker crashed: {exc}", {"method": "sympy"})
     except ValueError as exc:
         return AnswerCheck("undecidable", f"recomputing the steps failed: {exc}", {"method": "sympy"})
+    for part, value in values.items():  # a value past the caps is no value: Fraction would expand it for hours
+        if value.get("ok") and _value(value) is None:
+            values[part] = {"ok": False, "reason": "a value too large to read exactly"}
     for claim in claims:
         if claim.kind == "arithmetic":
             claim.holds = _claim_holds(claim, values)
@@ -446,7 +449,7 @@ def _recompute(claims: list[Claim], given: list[str], deadline: float) -> Answer
             claim.why = f"sympy could not read it: {result['reason']}"
         if result["status"] == "premise":
             claim.holds, claim.kind = True, "equation (premise)"
-        claim.values = [Fraction(v) for v in result.get("values", {}).values()]
+        claim.values = [v for v in map(exact_value, result.get("values", {}).values()) if v is not None]
         claim.values += [n.value for n in map(parse_number, claim.equation.split("=")) if n]
     return None
 
@@ -458,8 +461,9 @@ def _call(op: str, args: dict, deadline: float) -> list:
     return reply["result"]
 
 
-def _value(value: dict) -> Fraction:
-    return Fraction(value["exact"]) if value["exact"] else Fraction(value["approx"])
+def _value(value: dict) -> Fraction | None:
+    """The exact value the worker sent, or None where it is past the digit or exponent caps."""
+    return exact_value(value["exact"] or value["approx"])
 
 
 def _claim_holds(claim: Claim, values: dict[str, dict]) -> bool | None:

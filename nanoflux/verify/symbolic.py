@@ -31,9 +31,9 @@ from sympy.parsing.sympy_parser import (
     parse_expr,
 )
 
-from .numeric import numbers_agree
+from .limits import MAX_EXPRESSION_CHARS
+from .numeric import exact_value, numbers_agree
 
-MAX_EXPRESSION_CHARS = 2000
 DIGITS = 30  # precision of numeric evaluation; agreement to ~25 digits counts as equality of exact forms
 
 _FUNCTIONS: dict[str, Any] = {
@@ -306,8 +306,11 @@ def evaluate(expressions: list[str]) -> list[dict]:
         if not (approx.is_real and approx.is_finite):
             values.append({"ok": False, "reason": "not a finite real number"})
             continue
-        values.append({"ok": True, "exact": str(e) if isinstance(e, sympy.Rational) else None,
-                       "approx": str(approx)})
+        exact = _show(e, limit=None) if isinstance(e, sympy.Rational) else None
+        if exact_value(exact or str(approx)) is None:  # the caller reads values exactly: only those within the caps
+            values.append({"ok": False, "reason": "a value past the digit or exponent caps"})
+            continue
+        values.append({"ok": True, "exact": exact, "approx": str(approx)})
     return values
 
 
@@ -349,7 +352,8 @@ def check_equations(equations: list[str], premises: int = 0) -> list[dict]:
         known = [{k for k, v in s.items() if not v.free_symbols} for s in solutions]  # x = y + 6 is not known
         if index >= premises and solutions and all(difference.free_symbols <= k for k in known):
             held = [sympy.simplify(difference.subs(s)) == 0 for s in solutions]
-            values = {str(k): str(v) for k, v in solutions[0].items() if v.is_Rational} if len(solutions) == 1 else {}
+            values = {str(k): _show(v, limit=None) for k, v in solutions[0].items() if v.is_Rational} \
+                if len(solutions) == 1 else {}
             status = "holds" if all(held) else "fails" if not any(held) else "picks a solution"
             out.append({"status": status, "values": values})
         else:
@@ -358,12 +362,12 @@ def check_equations(equations: list[str], premises: int = 0) -> list[dict]:
     return out
 
 
-def _show(e: Any) -> str:
+def _show(e: Any, limit: int | None = 300) -> str:
     try:
         text = sympy.sstr(e)
     except ValueError:  # Python refuses to print integers of more than 4300 digits
         return f"<{type(e).__name__} too large to print>"
-    return text if len(text) <= 300 else text[:300] + "..."
+    return text if limit is None or len(text) <= limit else text[:limit] + "..."
 
 
 def _verdict(verdict: str, reason: str, evidence: dict | None = None) -> dict:

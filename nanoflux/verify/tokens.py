@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from . import words
-
-MAX_DIGITS = 18  # a literal longer than this is not read as a number (bounded arithmetic)
+from .limits import MAX_LITERAL_DIGITS, MAX_NUMBER_WORDS
 
 _LATEX = [(re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"((\1)/(\2))"),
           (re.compile(r"\\text(?:bf|rm)?\s*\{([^{}]*)\}|\\mathrm\s*\{([^{}]*)\}"), r" \1\2 "),
@@ -83,7 +82,7 @@ def tokenize(text: str, limit: int = 2000) -> list[Token]:
             out.append(_clock(m))
         elif m.group("num"):
             digits = m.group("num").replace(",", "")
-            if len(digits.replace(".", "")) > MAX_DIGITS:
+            if len(digits.replace(".", "")) > MAX_LITERAL_DIGITS:
                 out.append(Token("other", m.group(), raw=m.group()))
                 continue
             places = len(digits.partition(".")[2]) if "." in digits else None
@@ -134,7 +133,7 @@ def _number_words(tokens: list[Token]) -> list[Token]:
             i += 1
             continue
         j = i + 1
-        while j < len(tokens) and tokens[j].kind == "word" and all(
+        while j < len(tokens) and j - i < MAX_NUMBER_WORDS and tokens[j].kind == "word" and all(
                 p in words._CARDINALS or p == "and" for p in tokens[j].text.split("-")):
             j += 1
         while j > i + 1:  # the longest run that reads as one number

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from .limits import MAX_LITERAL_DIGITS
+
 _UNITS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine".split())}
 _TEENS = {w: i + 10 for i, w in enumerate(
     "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split())}
@@ -41,6 +43,7 @@ _LATEX_COMMAND = re.compile(r"\\[A-Za-z]+")
 _ALPHA_RUN = re.compile(r"(?<![A-Za-z])[A-Za-z]+(?![A-Za-z])")
 _SHORT_WORDS = {"no", "ok", "is", "it", "of", "on", "to", "an", "or", "at", "by", "be", "so", "do", "up", "if", "as",
                 "we", "he", "me", "my", "us"}
+_DIGITS = rf"\d{{1,{MAX_LITERAL_DIGITS}}}(?:\.\d{{1,{MAX_LITERAL_DIGITS}}})?"  # "2 million": digits before a scale
 _NOUN_WORD = re.compile(r"^[A-Za-z][A-Za-z'-]*[A-Za-z]$")
 
 
@@ -59,7 +62,7 @@ def parse_number_words(text: str) -> Fraction | None:
     tokens = [_cardinal(t) if i == len(tokens) - 1 else t for i, t in enumerate(tokens)]
     if tokens[0] in ("a", "an") and len(tokens) > 1 and tokens[1] in ("hundred", "dozen", *_SCALES):
         tokens[0] = "one"
-    if tokens[0] not in _CARDINALS and not re.fullmatch(r"\d+(?:\.\d+)?", tokens[0]):
+    if tokens[0] not in _CARDINALS and not re.fullmatch(_DIGITS, tokens[0]):
         return None
     if tokens[0][0].isdigit():  # "2 million", "1.5 billion": digits only before a scale word
         if len(tokens) < 2 or tokens[1] not in ("hundred", "dozen", *_SCALES):

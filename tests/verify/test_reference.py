@@ -110,6 +110,56 @@ def test_code_computing_from_the_questions_numbers_is_verified():
         == "match"
 
 
+TOM = "Tom has 2 apples and buys 2 more. How many apples does he have?"
+
+
+@pytest.mark.parametrize("code, why", [
+    ("print(len('abcde'))", "the length of a text"),
+    ("word = 'apple'\nprint(len(word))", "the length of a text"),
+    ("print(ord('e') - ord('a') + 1)", "a character code"),
+    ("print(sum([True, True, True, True, True]))", "True/False used as a number"),
+    ("print(True + True + True + True + True)", "True/False used as a number"),
+    ("print(sum(a > 1 for a in [2, 2, 2, 2, 2]))", "True/False used as a number"),
+    ("print(int('3') + 2)", "text (a string read as a number)"),
+    ("print('apple'.count('p') + 2 + 1)", "a position or count in a text"),
+    ("print(len([2, 2, 2, 2, 2]))", "how many items a literal lists"),
+    ("n = 0\nfor fruit in ['a', 'b', 'c', 'd', 'e']:\n    n += 1\nprint(n)", "how many items a literal lists"),
+    ("n = 0\nfor ch in 'abcde':\n    n += 1\nprint(n)", "the length of a text"),
+    ("apples = [2]\nbasket = apples\nbasket.append(len('abcde'))\nprint(apples[-1])", "the length of a text"),
+    ("count = lambda s: len(s)\nprint(count('abcde'))", "the length of a text"),
+    ("print(f\"{len('abcde')}\")", "the length of a text"),
+    ("print(4 + 1)", "computed from no number the question gives"),
+    ("import os\nprint(len(os.sep) + 4)", "imports os"),
+    ("print(eval('2 + 3'))", "calls eval"),
+    ("t = 2\ndef f():\n    global t\n    t = len('abcde')\nf()\nprint(t)", "global"),
+])
+def test_code_that_prints_a_number_not_computed_from_the_questions_numbers_is_undecidable(code, why):
+    check = check_reference("5", [f"```python\n{code}\n```"], question=TOM, sandbox=Sandbox(mode="unsafe-local"))
+    assert check.verdict == "undecidable" and check.evidence["printed"] == "5" and why in check.reason, check.reason
+
+
+@pytest.mark.parametrize("question, code, reference", [
+    (TOM, "apples = 2\nbought = 2\nprint(f'Tom has {apples + bought} apples')", "4"),
+    ("Pens cost $3, $5 and $7. What do all three cost?", "total = 0\nfor p in [3, 5, 7]:\n    total += p\nprint(total)",
+     "15"),
+    ("He buys 12 items at $5; over 10 items each costs $2 less. What does he pay?",
+     "items, price = 12, 5\nif items > 10:\n    price -= 2\nprint(items * price)", "36"),
+    ("How many numbers below 50 are multiples of 6?",
+     "count = 0\nfor i in range(1, 50):\n    if i % 6 == 0:\n        count += 1\nprint(count)", "8"),
+    ("Solve 3x + 7 = 22.",
+     "from sympy import symbols, solve, Eq\nx = symbols('x')\nprint(solve(Eq(3*x + 7, 22), x)[0])", "5"),
+    ("Apples cost 2 dollars and pears 3. What do 4 apples and a pear cost?",
+     "prices = {'apple': 2, 'pear': 3}\ndef cost(n, item):\n    return n * prices[item]\n\n"
+     "if __name__ == '__main__':\n    print(cost(4, 'apple') + cost(1, 'pear'))", "11"),
+    ("The scores are 80, 85 and 96. What is the mean?", "import statistics\nprint(statistics.mean([80, 85, 96]))",
+     "87"),
+])
+def test_code_that_computes_from_the_questions_numbers_is_still_verified(question, code, reference):
+    check = check_reference(reference, [f"```python\n{code}\n```"], question=question,
+                            sandbox=Sandbox(mode="unsafe-local"))
+    assert check.verdict == "match", check.reason
+
+
 def test_without_a_question_the_reason_says_equations_were_taken_as_given():
     assert "taken as given: no question to trace them to" in check_reference("8", ["3x = 24", "x = 8"]).reason
     asked = check_reference("8", ["3x = 24", "x = 8"], question="Three boxes hold 24 eggs. How many in each box?")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-_NUM = r"\d+(?:\.\d+)?"
+_NUM = r"(?<![\d.])\d+(?:\.\d+)?"  # from a number's start only: a match tried at each digit of a run is quadratic
 _OPERAND = rf"(?:{_NUM}|\([^()]*\))"
 _FRACTION_WORDS = {"half": "1/2", "a half": "1/2", "one half": "1/2", "a third": "1/3", "one third": "1/3",
                    "two thirds": "2/3", "a quarter": "1/4", "one quarter": "1/4", "a fourth": "1/4",

@@ -1,0 +1,541 @@
+"""Where the number a solution's python prints comes from: a data-flow analysis of its syntax tree.
+
+`print(len('abcde'))` prints 5 and writes no 5: the reference check must not take it for a value the
+code computed. `trace` follows every value from the literals it is made of to what the code prints,
+through assignments, arithmetic, loops, comprehensions, the functions the code defines and those of
+math, fractions, statistics, itertools and sympy. A value counts as computed from numbers only when
+every source is a number literal; it is "opaque" (and the reason named) when part of it comes from
+text (a string's length, a character code, `int('5')`), from True/False used as a number (a count of
+booleans, `sum` of True), or from how many items a literal lists (`len([2, 2, 2])`, a count kept in a
+loop over a literal). Code the analysis cannot follow (other modules, `eval`, classes, output written
+other than by `print`) is `unsure`. Both make the reference undecidable; nothing here runs the code.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from .limits import MAX_CODE_NODES
+
+_EMPTY: frozenset = frozenset()
+# Modules whose functions compute their result from their arguments' values and print nothing.
+MODULES = {"math", "cmath", "fractions", "decimal", "statistics", "itertools", "functools", "operator", "sympy"}
+_SYMBOLS = {"symbols", "Symbol", "var", "Function"}  # sympy functions whose text argument is a name, no number
+_VALUE_BUILTINS = {"abs", "round", "min", "max", "pow", "divmod", "float", "int", "complex", "sum", "list", "tuple",
+                   "set", "frozenset", "sorted", "reversed", "iter", "next", "dict", "zip", "range", "enumerate",
+                   "map", "filter", "len", "bool", "any", "all", "str", "repr", "format", "chr", "ord", "print",
+                   "isinstance", "hash"}
+_MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "appendleft"}
+_POSITIONS = {"count", "index", "find", "rfind", "rindex"}  # methods whose result counts items or places
+_TEXT_METHODS = {"join", "format", "upper", "lower", "strip", "lstrip", "rstrip", "replace", "title", "capitalize",
+                 "zfill", "center", "ljust", "rjust"}
+_MAX_CALL_DEPTH = 8
+_MAX_LOOP_PASSES = 8
+_MAX_STEPS = 200_000  # expressions followed in all (loops are followed again until their flows settle)
+
+
+@dataclass(frozen=True)
+class Flow:
+    """What a value is computed from: `numbers` (literals as written), `opaque` (why part of it is no
+    computation from numbers), whether it (or an item of it) may be True/False (`truth`) or text (`text`),
+    what its item count comes from (`size`: numbers and opaque reasons), and the loops whose current item
+    it holds (`loops`: a loop's count matters to a value only when it does not add the loop's items)."""
+
+    numbers: frozenset[str] = _EMPTY
+    opaque: frozenset[str] = _EMPTY
+    truth: bool = False
+    text: bool = False
+    size: tuple[frozenset[str], frozenset[str]] = (_EMPTY, _EMPTY)
+    loops: frozenset[int] = _EMPTY
+
+    def __or__(self, other: Flow) -> Flow:
+        return Flow(self.numbers | other.numbers, self.opaque | other.opaque, self.truth or other.truth,
+                    self.text or other.text, (self.size[0] | other.size[0], self.size[1] | other.size[1]),
+                    self.loops | other.loops)
+
+    def data(self) -> Flow:
+        """Only the sources: how a condition or an index shapes a value."""
+        return Flow(self.numbers, self.opaque, loops=self.loops)
+
+    def number(self) -> Flow:
+        """The value used as a number: text or True/False in it become opaque."""
+        opaque = self.opaque | ({"text (a string read as a number)"} if self.text else _EMPTY) | (
+            {"True/False used as a number (a count of booleans)"} if self.truth else _EMPTY)
+        return Flow(self.numbers, opaque, loops=self.loops)
+
+    def count(self) -> Flow:
+        """How many items it has, as a number (`len`): from its size, or opaque for a text's length."""
+        opaque = self.size[1] | ({"the length of a text"} if self.text else _EMPTY)
+        return Flow(self.size[0], opaque)
+
+    def sized(self, by: Flow) -> Flow:
+        return replace(self, size=(self.size[0] | by.numbers, self.size[1] | by.opaque))
+
+
+def _union(flows: Iterable[Flow]) -> Flow:
+    out = Flow()
+    for flow in flows:
+        out = out | flow
+    return out
+
+
+@dataclass
+class Trace:
+    """What `trace` found: the flow of the last output (the last `print` in the code, or its final
+    expression), of all outputs together, the number literals and the numbers written inside strings,
+    and `unsure`: why the analysis could not follow the code (then the flows mean nothing)."""
+
+    printed: Flow = field(default_factory=Flow)
+    outputs: Flow = field(default_factory=Flow)
+    literals: list[str] = field(default_factory=list)
+    strings: list[str] = field(default_factory=list)
+    unsure: str | None = None
+
+
+class _Unsure(Exception):
+    """The code does something this analysis does not follow; the message says what."""
+
+
+def trace(code: str) -> Trace:
+    """Follow what `code` prints back to its sources (see the module docstring); never raises."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        return Trace(unsure=f"does not parse ({type(exc).__name__})")
+    if sum(1 for _ in ast.walk(tree)) > MAX_CODE_NODES:
+        return Trace(unsure=f"is longer than the check follows (more than {MAX_CODE_NODES} syntax nodes)")
+    found = Trace()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, complex)) and \
+                not isinstance(node.value, bool):
+            found.literals.append((ast.get_source_segment(code, node) or repr(node.value)).replace("_", ""))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.strings.append(node.value)
+    try:
+        analysis = _Analysis(code)
+        analysis.block(tree.body)
+        shown = {where: flow for where, flow in analysis.prints.items() if flow.numbers or flow.opaque}
+        if shown:  # the last print that prints a value (a label alone prints none)
+            found.printed = shown[max(shown)]
+        elif not analysis.prints and tree.body and isinstance(tree.body[-1], ast.Expr):
+            found.printed = analysis.expr(tree.body[-1].value).number()  # the value a REPL shows
+        # What the code put into containers may reach the output through another name for them.
+        found.outputs = _union(analysis.prints.values()) | found.printed | analysis.heap
+    except _Unsure as exc:
+        found.unsure = str(exc)
+    except RecursionError:
+        found.unsure = "nests deeper than the check follows"
+    return found
+
+
+class _Analysis:
+    """One pass over the statements (loops repeated until their flows settle), scopes as dicts of flows."""
+
+    def __init__(self, code: str) -> None:
+        self.scopes: list[dict[str, Flow]] = [{}]
+        self.functions: dict[str, ast.FunctionDef | ast.Lambda] = {}
+        self.modules: dict[str, str] = {}  # name -> module ("math", or "math.sqrt" for `from math import sqrt`)
+        self.star = False  # `from sympy import *`: a name the code does not define may be the module's
+        self.prints: dict[tuple[int, int], Flow] = {}  # by where the print call is
+        self.heap = Flow()  # every value put into a container (`append`, `x[i] = ...`), which aliases share
+        self.control: list[Flow] = []  # the conditions the current statement runs under
+        self.loops: list[tuple[int, Flow]] = []  # enclosing for-loops: (id, where their count comes from)
+        self.branching = 0  # inside a branch or loop, an assignment may not happen: flows are joined
+        self.returns: list[Flow] = []
+        self.depth = 0
+        self.steps = 0
+        self.code = code
+
+    # statements
+
+    def block(self, body: list[ast.stmt]) -> None:
+        for stmt in body:
+            self.stmt(stmt)
+
+    def stmt(self, node: ast.stmt) -> None:
+        if isinstance(node, ast.Expr):
+            self.expr(node.value)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda) and \
+                    [type(t) for t in node.targets] == [ast.Name]:
+                self.functions[node.targets[0].id] = node.value  # "f = lambda x: 2 * x": a function
+                self.scopes[-1].pop(node.targets[0].id, None)
+            elif node.value is not None:
+                value = self.expr(node.value)
+                for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    self.assign(target, value)
+        elif isinstance(node, ast.AugAssign):
+            self.assign(node.target, self.expr(node.target) | self.expr(node.value), joined=True)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            self.imports(node)
+        elif isinstance(node, ast.FunctionDef):
+            if node.decorator_list:
+                raise _Unsure("decorates a function")
+            self.functions[node.name] = node
+            self.scopes[-1].pop(node.name, None)
+        elif isinstance(node, ast.If):
+            self.branch(node.test, [node.body, node.orelse])
+        elif isinstance(node, ast.While):
+            self.loop(None, node.test, node.body, node.orelse)
+        elif isinstance(node, ast.For):
+            self.loop(node.target, node.iter, node.body, node.orelse)
+        elif isinstance(node, ast.Try):
+            self.branching += 1
+            for body in (node.body, *(h.body for h in node.handlers), node.orelse, node.finalbody):
+                self.block(body)
+            self.branching -= 1
+        elif isinstance(node, ast.With):
+            for item in node.items:
+                value = self.expr(item.context_expr)
+                if item.optional_vars is not None:
+                    self.assign(item.optional_vars, value)
+            self.block(node.body)
+        elif isinstance(node, ast.Return):
+            self.returns.append((self.expr(node.value) if node.value else Flow()) | self.conditions())
+        elif isinstance(node, (ast.Assert, ast.Raise)):
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.expr):
+                    self.expr(child)
+        elif isinstance(node, ast.Delete):
+            for target in node.targets:
+                self.expr(target)
+        elif not isinstance(node, (ast.Pass, ast.Break, ast.Continue)):
+            raise _Unsure(f"uses {type(node).__name__.lower()} statements")
+
+    def imports(self, node: ast.Import | ast.ImportFrom) -> None:
+        for alias in node.names:
+            module = node.module if isinstance(node, ast.ImportFrom) else alias.name
+            if (module or "").split(".")[0] not in MODULES or getattr(node, "level", 0):
+                raise _Unsure(f"imports {module or 'a relative module'}")
+            if alias.name == "*" and isinstance(node, ast.ImportFrom):
+                self.star = True
+            else:
+                name = alias.asname or alias.name.split(".")[0]
+                self.modules[name] = f"{module}.{alias.name}" if isinstance(node, ast.ImportFrom) else module
+
+    def branch(self, test: ast.expr, bodies: list[list[ast.stmt]]) -> None:
+        self.control.append(_condition(self.expr(test)))
+        self.branching += 1
+        for body in bodies:
+            self.block(body)
+        self.branching -= 1
+        self.control.pop()
+
+    def loop(self, target: ast.expr | None, iterable: ast.expr, body: list[ast.stmt],
+             orelse: list[ast.stmt]) -> None:
+        """Repeat the body until no flow changes; a for-loop's items carry a mark of the loop, and what its
+        count comes from reaches every value the body changes without adding an item."""
+        mark = id(iterable)
+        self.branching += 1
+        for _ in range(_MAX_LOOP_PASSES):
+            before = [dict(scope) for scope in self.scopes], dict(self.prints), self.heap
+            source = self.expr(iterable)
+            if target is None:
+                self.control.append(_condition(source))
+            else:
+                self.control.append(Flow())
+                self.loops.append((mark, Flow(*source.size)))
+                self.assign(target, replace(source, size=(_EMPTY, _EMPTY), loops=source.loops | {mark}))
+            self.block(body)
+            self.control.pop()
+            if target is not None:
+                self.loops.pop()
+            if before == ([dict(scope) for scope in self.scopes], self.prints, self.heap):
+                break
+        else:
+            raise _Unsure("has loops whose values do not settle")
+        self.block(orelse)
+        self.branching -= 1
+
+    def conditions(self) -> Flow:
+        return _union(self.control)
+
+    def assign(self, target: ast.expr, value: Flow, *, joined: bool = False) -> None:
+        value = value | self.conditions()
+        for mark, count in self.loops:
+            if mark not in value.loops:  # "count += 1" in a loop: the value is the loop's count
+                value = value | count
+        if isinstance(target, ast.Name):
+            scope = self.scopes[-1]
+            if target.id in self.functions or target.id in self.modules or target.id == "print":
+                raise _Unsure(f"rebinds the name {target.id}")
+            old = self.lookup(target.id, missing=None)
+            scope[target.id] = value | old if (joined or self.branching) and old is not None else value
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                self.assign(element.value if isinstance(element, ast.Starred) else element, value, joined=joined)
+        elif isinstance(target, (ast.Subscript, ast.Attribute)):
+            index = self.expr(target.slice).data() if isinstance(target, ast.Subscript) else Flow()
+            self.update(target.value, value | index)
+        else:
+            raise _Unsure(f"assigns to a {type(target).__name__.lower()}")
+
+    def update(self, base: ast.expr, value: Flow) -> None:
+        """`base[i] = value`, `base.append(value)`: the container holds the value too."""
+        while isinstance(base, (ast.Subscript, ast.Attribute)):
+            base = base.value
+        if not isinstance(base, ast.Name):
+            raise _Unsure("changes a value it cannot name")
+        scope = next((scope for scope in reversed(self.scopes) if base.id in scope), None)
+        if scope is None:
+            raise _Unsure(f"changes {base.id}, which it does not define")
+        count = _union(self.control) | _union(c for _, c in self.loops)  # each pass may add an item
+        scope[base.id] = scope[base.id] | replace(value, size=scope[base.id].size).sized(count)
+        self.heap = self.heap | value.data()
+
+    def lookup(self, name: str, missing: str | None = "") -> Flow | None:
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        if missing is None:
+            return None
+        raise _Unsure(f"uses the name {name}, which it does not define")
+
+    # expressions
+
+    def expr(self, node: ast.expr) -> Flow:
+        self.steps += 1
+        if self.steps > _MAX_STEPS:
+            raise _Unsure("takes more steps to follow than the check allows")
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, bool):
+                return Flow(truth=True)
+            if isinstance(node.value, (int, float, complex)):
+                return Flow(frozenset({(ast.get_source_segment(self.code, node) or repr(node.value)).replace("_", "")}))
+            if isinstance(node.value, (str, bytes)):
+                return Flow(text=True, size=(_EMPTY, frozenset({"the length of a text"})))
+            return Flow()
+        if isinstance(node, ast.Name):
+            if node.id in self.functions:  # passed as a value (to map, reduce): what its body adds
+                return self.user(self.functions[node.id], [], {})
+            if any(node.id in scope for scope in self.scopes) or not (
+                    node.id in self.modules or node.id in _VALUE_BUILTINS - {"print"} or self.star):
+                return self.lookup(node.id) if node.id != "__name__" else Flow(text=True)
+            return Flow()  # a module, a builtin passed as a value ("key=len"), a name `import *` gave
+        if isinstance(node, ast.BinOp):
+            left, right = self.expr(node.left), self.expr(node.right)
+            if isinstance(node.op, ast.Mod) and left.text:  # "%d" % x: formatting
+                return replace(left | right.data(), text=True)
+            if left.text or right.text or (left.size != (_EMPTY, _EMPTY)) or (right.size != (_EMPTY, _EMPTY)):
+                both = left | right  # text or list arithmetic ("ab" * 3, [0] * 5): the count comes from both sides
+                return both.sized(left.data() | right.data()) if isinstance(node.op, ast.Mult) else both
+            return left.number() | right.number()
+        if isinstance(node, ast.UnaryOp):
+            inner = self.expr(node.operand)
+            return Flow(truth=True) | inner.data() if isinstance(node.op, ast.Not) else inner.number()
+        if isinstance(node, ast.BoolOp):
+            return _union(self.expr(value) for value in node.values)
+        if isinstance(node, ast.Compare):
+            return replace(_union(self.expr(n).data() for n in (node.left, *node.comparators)), truth=True)
+        if isinstance(node, ast.IfExp):
+            return self.expr(node.test).data() | self.expr(node.body) | self.expr(node.orelse)
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            items = _union(self.expr(e.value if isinstance(e, ast.Starred) else e) for e in node.elts)
+            return replace(items, size=(_EMPTY, frozenset({"how many items a literal lists"})))
+        if isinstance(node, ast.Dict):
+            keys = _union(self.expr(k).data() for k in node.keys if k is not None)
+            values = _union(self.expr(v) for v in node.values)
+            return replace(keys | values, size=(_EMPTY, frozenset({"how many items a literal lists"})))
+        if isinstance(node, ast.Subscript):
+            base, index = self.expr(node.value), self.expr(node.slice)
+            flow = replace(base, size=(_EMPTY, _EMPTY)) | index.data()
+            return flow.sized(Flow(*base.size) | index.data()) if isinstance(node.slice, ast.Slice) else flow
+        if isinstance(node, ast.Slice):
+            return _union(self.expr(part).number() for part in (node.lower, node.upper, node.step) if part)
+        if isinstance(node, ast.Attribute):
+            if node.attr.startswith("__"):
+                raise _Unsure(f"reads the attribute {node.attr}")
+            if isinstance(node.value, ast.Name) and node.value.id in self.modules:
+                return Flow()  # math.pi, sympy.oo: a constant of the module
+            return self.expr(node.value)
+        if isinstance(node, ast.JoinedStr):
+            return replace(_union(self.expr(v.value).data() for v in node.values if isinstance(v, ast.FormattedValue)),
+                           text=True)
+        if isinstance(node, ast.FormattedValue):
+            return self.expr(node.value)
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            return self.comprehension(node)
+        if isinstance(node, ast.NamedExpr):
+            value = self.expr(node.value)
+            self.assign(node.target, value)
+            return value
+        if isinstance(node, ast.Starred):
+            return self.expr(node.value)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.Lambda):
+            return self.user(node, [], {})
+        raise _Unsure(f"uses {type(node).__name__.lower()} expressions")
+
+    def comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> Flow:
+        self.scopes.append({})
+        count, marks = Flow(), set()
+        try:
+            for generator in node.generators:
+                source = self.expr(generator.iter)
+                marks.add(id(generator))
+                self.scopes[-1].update(_names(generator.target, replace(source, size=(_EMPTY, _EMPTY),
+                                                                        loops=source.loops | {id(generator)})))
+                count = count | Flow(*source.size)
+                for condition in generator.ifs:
+                    count = count | self.expr(condition).data()
+            is_dict = isinstance(node, ast.DictComp)
+            items = self.expr(node.key) | self.expr(node.value) if is_dict else self.expr(node.elt)
+        finally:
+            self.scopes.pop()
+        if not marks & items.loops:  # "sum(1 for c in text)": each item is the count's, not the items'
+            items = items | count
+        return replace(items, loops=items.loops - marks).sized(count.data())
+
+    def call(self, node: ast.Call) -> Flow:
+        args = [self.expr(a) for a in node.args]
+        keywords = {k.arg: self.expr(k.value) for k in node.keywords}
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            root = func.value
+            if isinstance(root, ast.Name) and root.id in self.modules:
+                return self.module_call(f"{self.modules[root.id]}.{func.attr}", args, keywords)
+            if func.attr.startswith("__"):
+                raise _Unsure(f"calls {func.attr}")
+            return self.method(func, self.expr(root), args, keywords)
+        if isinstance(func, ast.Lambda):
+            return self.user(func, args, keywords)
+        if not isinstance(func, ast.Name):
+            return self.expr(func) | _union(args) | _union(keywords.values())
+        name = func.id
+        if name in self.functions:
+            return self.user(self.functions[name], args, keywords)
+        if name in self.modules:
+            return self.module_call(self.modules[name], args, keywords)
+        if any(name in scope for scope in self.scopes):
+            raise _Unsure(f"calls {name}, a value it computed")
+        if name in _VALUE_BUILTINS:
+            return self.builtin(node, name, args, keywords)
+        if self.star:
+            return self.module_call(name, args, keywords)
+        raise _Unsure(f"calls {name}")
+
+    def builtin(self, node: ast.Call, name: str, args: list[Flow], keywords: dict[str, Flow]) -> Flow:
+        every = _union(args) | _union(keywords.values())
+        if name == "print":
+            if "file" in keywords:
+                raise _Unsure("prints to a file")
+            shown = _union(flow.data() if flow.text else flow.number() for flow in args)  # f-strings: their values
+            where = (node.lineno, node.col_offset)
+            self.prints[where] = self.prints.get(where, Flow()) | shown | self.conditions()
+            return Flow()
+        if name == "len":
+            return every.count()
+        if name == "ord":
+            return Flow(opaque=frozenset({"a character code (ord)"}))
+        if name == "hash":
+            return Flow(opaque=frozenset({"a hash"}))
+        if name in ("str", "repr", "format", "chr"):
+            return replace(every.data(), text=True)
+        if name in ("bool", "any", "all", "isinstance"):
+            return replace(every.data(), truth=True)
+        if name in ("int", "float", "complex", "abs", "round", "pow", "divmod", "sum", "min", "max"):
+            return _union(a.number() for a in args) | _union(k.number() for k in keywords.values())
+        if name == "range":
+            numbers = _union(a.number() for a in args)
+            return numbers.sized(numbers)
+        if name == "enumerate":  # the index is a position: where the count comes from
+            return every | Flow(*every.size).data()
+        if name in ("map", "filter"):
+            function = node.args[0] if node.args else None
+            items = replace(_union(args[1:]), size=(_EMPTY, _EMPTY))
+            mapped = self.reference_call(function, items) if function is not None else items
+            result = (mapped if name == "map" else items | mapped.data()).sized(Flow(*_union(args[1:]).size))
+            return result.sized(mapped.data()) if name == "filter" else result
+        if name == "set":
+            return every.sized(every.data())  # duplicates removed: the count depends on the values
+        return every  # list, tuple, sorted, reversed, zip, dict, iter, next, frozenset
+
+    def reference_call(self, function: ast.expr, item: Flow) -> Flow:
+        """What calling `function` (a name or lambda passed to map or filter) on an item gives."""
+        if isinstance(function, ast.Lambda):
+            return self.user(function, [item], {})
+        if isinstance(function, ast.Name) and function.id in self.functions:
+            return self.user(self.functions[function.id], [item], {})
+        if isinstance(function, ast.Name) and function.id in _VALUE_BUILTINS - {"print"}:
+            return self.builtin(ast.Call(func=function, args=[], keywords=[]), function.id, [item], {})
+        if isinstance(function, (ast.Name, ast.Attribute)):
+            self.expr(function)
+            return item
+        raise _Unsure("maps a function it cannot follow")
+
+    def module_call(self, path: str, args: list[Flow], keywords: dict[str, Flow]) -> Flow:
+        name = path.rsplit(".", 1)[-1]
+        if name in _SYMBOLS:
+            return Flow()  # sympy.symbols("x"): a name, no number
+        every = _union(args) | _union(keywords.values())
+        if path.startswith("itertools.") or name in ("permutations", "combinations", "product"):
+            return every.sized(every.data() | Flow(*every.size))  # how many tuples: from the values and sizes
+        return every.number()  # Fraction("3/4"), sympify("5"): a number read from text is opaque
+
+    def method(self, func: ast.Attribute, base: Flow, args: list[Flow], keywords: dict[str, Flow]) -> Flow:
+        every = _union(args) | _union(keywords.values())
+        name = func.attr
+        if name in ("write", "writelines"):
+            raise _Unsure(f"writes output with {name}")
+        if name in _MUTATORS:
+            items = every if name != "extend" else every.sized(Flow(*every.size))
+            self.update(func.value, items)
+            return Flow()
+        if name in _POSITIONS:
+            if base.text:
+                return Flow(opaque=frozenset({f"a position or count in a text ({name})"}))
+            return base.count() | base.data() | every.data()
+        if name == "split" or name in _TEXT_METHODS:
+            flow = replace(base.data() | every.data(), text=True)
+            return flow.sized(Flow(opaque=frozenset({"the items of a split text"}))) if name == "split" else flow
+        return base | every
+
+    def user(self, function: ast.FunctionDef | ast.Lambda, args: list[Flow], keywords: dict[str, Flow]) -> Flow:
+        """A call of a function the code defines: its body followed with the parameters bound to the arguments."""
+        if self.depth >= _MAX_CALL_DEPTH:
+            raise _Unsure("calls its functions deeper than the check follows (recursion)")
+        params = function.args
+        names = [a.arg for a in (*params.posonlyargs, *params.args, *params.kwonlyargs)]
+        if params.vararg or params.kwarg:
+            names += [a.arg for a in (params.vararg, params.kwarg) if a]
+        scope = {name: Flow() for name in names}
+        for name, flow in zip(names, args, strict=False):
+            scope[name] = flow
+        extra = _union(args[len(names):]) | _union(self.expr(d) for d in (*params.defaults, *params.kw_defaults) if d)
+        for name, flow in keywords.items():
+            if name in scope:
+                scope[name] = flow
+            else:
+                extra = extra | flow
+        saved = self.returns, self.control, self.loops, self.branching
+        self.scopes.append({k: v | extra for k, v in scope.items()})
+        self.returns, self.control, self.loops, self.branching = [], [], [], 0
+        self.depth += 1
+        try:
+            if isinstance(function, ast.Lambda):
+                result = self.expr(function.body)
+            else:
+                self.block(function.body)
+                result = _union(self.returns)
+        finally:
+            self.depth -= 1
+            self.scopes.pop()
+            self.returns, self.control, self.loops, self.branching = saved
+        return result | extra
+
+
+def _condition(flow: Flow) -> Flow:
+    """What a test decides by: its sources, and a container's size ("while items:")."""
+    return flow.data() | Flow(*flow.size)
+
+
+def _names(target: ast.expr, flow: Flow) -> dict[str, Flow]:
+    """The names a comprehension's target binds, each to the item's flow."""
+    if isinstance(target, ast.Name):
+        return {target.id: flow}
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return {k: v for element in target.elts for k, v in _names(element, flow).items()}
+    raise _Unsure("binds a comprehension's items to something other than names")
