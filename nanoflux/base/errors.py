@@ -2,6 +2,7 @@
 
 import errno
 import os
+import reprlib
 from pathlib import Path
 
 LOW_SPACE_BYTES = 1 << 20  # free space below which a failed write is taken for a full disk
@@ -31,3 +32,23 @@ def out_of_space(path: Path) -> bool:
     except OSError:
         return False
     return stats.f_bavail * stats.f_frsize < LOW_SPACE_BYTES
+
+
+QUOTE_CHARS = 120  # the most of a user's value an error message repeats
+
+
+def _short_repr() -> reprlib.Repr:
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxtuple, short.maxdict, short.maxset = 2, 4, 4, 3, 4
+    short.maxstring = short.maxother = short.maxlong = 60
+    return short
+
+
+_SHORT = _short_repr()
+
+
+def quoted(value: object) -> str:
+    """`repr(value)` cut short (a few items, two levels, at most QUOTE_CHARS characters), so a message never echoes
+    a huge input, nor walks one: the repr of a shared structure (YAML aliases) could be gigabytes."""
+    text = _SHORT.repr(value)
+    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 3] + "..."
