@@ -35,6 +35,7 @@ def out_of_space(path: Path) -> bool:
 
 
 QUOTE_CHARS = 120  # the most of a user's value an error message repeats
+MAX_PROBLEMS = 20  # problems a message lists: a file with 100,000 wrong keys is still a short message
 
 
 def _short_repr() -> reprlib.Repr:

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from nanoflux.base.errors import QUOTE_CHARS, NanofluxError, quoted
+from nanoflux.base.errors import MAX_PROBLEMS, QUOTE_CHARS, NanofluxError, quoted
 from nanoflux.base.io import parse_yaml, read_yaml
 from nanoflux.base.names import EMBEDDED_MODEL, EMBEDDING_MODEL
 from nanoflux.base.scoring import Band, Complexity, Span
@@ -475,7 +475,6 @@ class Spec(_Strict):
 
 
 _FIX = "pass the path of a YAML spec such as specs/math.yaml"
-MAX_PROBLEMS = 20  # problems a message lists: a spec with 100,000 wrong keys is still a short message
 
 
 def load_spec(path: str | Path) -> Spec:
