@@ -52,7 +52,8 @@ class Band:
             first = int(match.group(1))
             last = int(match.group(2) or first)
             if last < first:
-                raise NanofluxError(f"quality band {quoted(text)} runs backwards; write the lower level first, e.g. L3-L5")
+                raise NanofluxError(f"quality band {quoted(text)} runs backwards; write the lower level first, "
+                                    "e.g. L3-L5")
             high = SCORE_MAX if last == 5 else LEVEL_FLOORS[last + 1] - 0.01
             return cls(LEVEL_FLOORS[first], high, cleaned.upper())
         if match := _SCORE_RANGE.match(cleaned):
@@ -93,7 +94,8 @@ class Span:
         cleaned = str(text).strip()
         match = _SPAN.match(cleaned)
         if not match or (match.group(2) and int(match.group(3)) < int(match.group(1))):
-            raise NanofluxError(f"{what} range {quoted(text)} is not a range; write N-M with N <= M (2-4), N (3) or N+ (3+)")
+            raise NanofluxError(f"{what} range {quoted(text)} is not a range; write N-M with N <= M (2-4), N (3) "
+                                "or N+ (3+)")
         low = int(match.group(1))
         high = None if match.group(4) else int(match.group(3) or low)
         return cls(low, high, cleaned.replace(" ", ""))

@@ -67,7 +67,8 @@ def test_an_empty_file_has_no_rows(tmp_path: Path) -> None:
 def test_a_missing_or_unreadable_file_is_one_message_with_the_fix(tmp_path: Path) -> None:
     with pytest.raises(NanofluxError, match=f"^file {re.escape(str(tmp_path / 'none.jsonl'))} does not exist; {FIX}$"):
         list(read_jsonl(tmp_path / "none.jsonl", fix=FIX))
-    with pytest.raises(NanofluxError, match=f"^file {re.escape(str(tmp_path))} is a directory, not a regular file; {FIX}$"):
+    with pytest.raises(NanofluxError, match=f"^file {re.escape(str(tmp_path))} is a directory, not a regular file; "
+                                            f"{FIX}$"):
         list(read_jsonl(tmp_path, fix=FIX))
 
 

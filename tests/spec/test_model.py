@@ -74,7 +74,8 @@ def _not_regular(kind: str, tmp_path: Path) -> Path:
                                             ("directory", "a directory")])
 def test_a_spec_path_that_is_not_a_regular_file_is_one_message_at_once(kind: str, said: str, tmp_path: Path) -> None:
     path = _not_regular(kind, tmp_path)
-    with pytest.raises(NanofluxError, match=re.escape(f"spec file {path} is {said}, not a regular file; pass the path of")):
+    expected = f"spec file {path} is {said}, not a regular file; pass the path of"
+    with pytest.raises(NanofluxError, match=re.escape(expected)):
         load_spec(path)
 
 
@@ -86,7 +87,7 @@ def test_a_spec_file_past_the_size_cap_is_one_message(tmp_path: Path) -> None:
 
 
 def _bomb(levels: int = 9) -> str:
-    """Billion laughs: each anchor a list of nine aliases of the one before, 9**levels strings in a few hundred bytes."""
+    """Billion laughs: each anchor a list of nine aliases of the one before, 9**levels strings in 400 bytes."""
     lines = ["name: a", "description: d", "topics:", "  - &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     lines += [f"  - &l{i} [{','.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
     return "\n".join(lines) + "\n"
