@@ -97,8 +97,8 @@ def load_view(run_dir: Path) -> RunView:
 def review_page(run_dir: str | Path, review: dict[str, Any]) -> str:
     """The report of a run with review buttons per played round (what `nanoflux review` serves).
 
-    `review` is embedded for the page's script: `token` (guards the POSTs) and `decisions`
-    (round id -> its current decision and note, `nanoflux.engine.curation.decisions.read_review`).
+    `review` is embedded for the page's script: `decisions` (round id -> its current decision and note,
+    `nanoflux.engine.curation.decisions.read_review`). The POSTs are guarded by the server's session cookie.
     """
     view = load_view(Path(run_dir))
     return render(view, run_stats(view.source_dir, view.records), review=review)
