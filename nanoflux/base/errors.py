@@ -38,14 +38,20 @@ QUOTE_CHARS = 120  # the most of a user's value an error message repeats
 MAX_PROBLEMS = 20  # problems a message lists: a file with 100,000 wrong keys is still a short message
 
 
-def _short_repr() -> reprlib.Repr:
-    short = reprlib.Repr()
-    short.maxlevel, short.maxlist, short.maxtuple, short.maxdict, short.maxset = 2, 4, 4, 3, 4
-    short.maxstring = short.maxother = short.maxlong = 60
-    return short
+class _Short(reprlib.Repr):
+    """A few items, two levels, 60 characters a string or number."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxtuple, self.maxdict, self.maxset = 2, 4, 4, 3, 4
+        self.maxstring = self.maxother = self.maxlong = 60
+
+    def repr_int(self, x: int, level: int) -> str:
+        """An int past Python's 4,300-digit limit has no repr (ValueError): its size instead."""
+        return super().repr_int(x, level) if x.bit_length() < 14_000 else f"<an int of {x.bit_length():,} bits>"
 
 
-_SHORT = _short_repr()
+_SHORT = _Short()
 
 
 def quoted(value: object) -> str:

@@ -190,6 +190,14 @@ class _BoundedLoader(yaml.SafeLoader):
             self._sizes[id(node)] = 1 + sum(self._sizes[id(child)] for child in children)
         return node
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """PyYAML's, with a value Python refuses (an int of 5,000 digits, month 13) a YAML error at its line."""
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(None, None, f"cannot read this value ({exc})",
+                                                    node.start_mark) from None
+
 
 def parse_yaml(text: str, source: str | Path) -> tuple[Any, yaml.Node | None]:
     """One YAML document's data and its node tree (for line numbers), aliases and nesting bounded.
