@@ -541,13 +541,15 @@ def report_(run_dir: Path, out: Path | None) -> None:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port on 127.0.0.1 to serve on; 0 picks a free one.")
-@click.option("--open", "open_browser", is_flag=True, help="Open the review page in the default browser.")
+@click.option("--open", "open_browser", is_flag=True,
+              help="Open the sign-in page in the default browser (its command line holds no secret).")
 @user_errors
 def review_(run_dir: Path, port: int, open_browser: bool) -> None:
     """Review RUN_DIR's examples in the browser: keep, reject or note each played round.
 
     Serves the run's report on 127.0.0.1 with buttons per round; each decision is appended to
-    RUN_DIR/review.jsonl. The printed URL holds a random token that guards the writes. A rejected
+    RUN_DIR/review.jsonl. Open the printed sign-in page (a file only you can read): it signs the
+    browser in with a one-time code, and a cookie then guards every request. A rejected
     example leaves the dataset, a kept one stays whatever the band or novelty, when it is next
     exported: `nanoflux curate RUN_DIR`, or the run's own export (`compile --resume`). Ctrl-C stops.
 
@@ -565,12 +567,14 @@ def review_(run_dir: Path, port: int, open_browser: bool) -> None:
     except OSError as exc:
         raise NanofluxError(f"cannot serve on 127.0.0.1:{port} ({exc.strerror}); pass another --port, "
                             "or --port 0 for a free one") from None
-    click.echo(f"Review {run_dir} at {server.url}  (Ctrl-C stops)")
+    click.echo(f"Review {run_dir}: open {server.sign_in.as_uri()} in your browser, which signs it in to "
+               f"{server.url}  (Ctrl-C stops)")
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         server.shutdown()
+        server.server_close()
         click.echo(f"Decisions: {RunDir(run_dir).review}")
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nanoflux.base.errors import NanofluxError
+from nanoflux.base.errors import NanofluxError, quoted
 
 # Lower bound of each level's score range; a score belongs to the highest level whose bound it reaches.
 LEVEL_FLOORS: dict[int, float] = {1: 1.0, 2: 1.5, 3: 2.5, 4: 3.5, 5: 4.5}
@@ -52,16 +52,17 @@ class Band:
             first = int(match.group(1))
             last = int(match.group(2) or first)
             if last < first:
-                raise NanofluxError(f"quality band {text!r} runs backwards; write the lower level first, e.g. L3-L5")
+                raise NanofluxError(f"quality band {quoted(text)} runs backwards; write the lower level first, "
+                                    "e.g. L3-L5")
             high = SCORE_MAX if last == 5 else LEVEL_FLOORS[last + 1] - 0.01
             return cls(LEVEL_FLOORS[first], high, cleaned.upper())
         if match := _SCORE_RANGE.match(cleaned):
             low, high = float(match.group(1)), float(match.group(2))
             if not SCORE_MIN <= low <= high <= SCORE_MAX:
-                raise NanofluxError(f"quality band {text!r} must be an increasing score range inside 1-5, "
+                raise NanofluxError(f"quality band {quoted(text)} must be an increasing score range inside 1-5, "
                                     "e.g. 3.5-4.49")
             return cls(low, high, cleaned)
-        raise NanofluxError(f"quality band {text!r} is not a band; write a level (L4), a level range (L3-L5) "
+        raise NanofluxError(f"quality band {quoted(text)} is not a band; write a level (L4), a level range (L3-L5) "
                             "or a score range (3.5-4.49)")
 
     def contains(self, score: float) -> bool:
@@ -93,7 +94,8 @@ class Span:
         cleaned = str(text).strip()
         match = _SPAN.match(cleaned)
         if not match or (match.group(2) and int(match.group(3)) < int(match.group(1))):
-            raise NanofluxError(f"{what} range {text!r} is not a range; write N-M with N <= M (2-4), N (3) or N+ (3+)")
+            raise NanofluxError(f"{what} range {quoted(text)} is not a range; write N-M with N <= M (2-4), N (3) "
+                                "or N+ (3+)")
         low = int(match.group(1))
         high = None if match.group(4) else int(match.group(3) or low)
         return cls(low, high, cleaned.replace(" ", ""))

@@ -19,7 +19,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from nanoflux.base.errors import NanofluxError
+from nanoflux.base.errors import MAX_PROBLEMS, QUOTE_CHARS, NanofluxError, quoted
+from nanoflux.base.io import parse_yaml, read_yaml
 from nanoflux.base.names import EMBEDDED_MODEL, EMBEDDING_MODEL
 from nanoflux.base.scoring import Band, Complexity, Span
 from nanoflux.verify.sandbox import DEFAULT_DISK_MB, Sandbox, SandboxMode
@@ -227,7 +228,7 @@ class RubricSpec(_Strict):
     def _unique_names(self) -> RubricSpec:
         names = [d.name for d in self.dimensions]
         if len(set(names)) != len(names):
-            raise ValueError(f"rubric dimension names must be unique, got {names}")
+            raise ValueError(f"rubric dimension names must be unique, got {quoted(names)}")
         return self
 
     def weights(self) -> dict[str, float]:
@@ -478,41 +479,22 @@ class Spec(_Strict):
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-MAX_SPEC_BYTES = 16 << 20  # a spec is a small YAML file; more is a wrong path (`/dev/zero` would never end)
+_FIX = "pass the path of a YAML spec such as specs/math.yaml"
 
 
 def load_spec(path: str | Path) -> Spec:
-    """Load and validate a spec file; raises NanofluxError naming the field, its line and the fix."""
-    path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_SPEC_BYTES + 1)
-        if len(data) > MAX_SPEC_BYTES:
-            raise NanofluxError(f"cannot read spec file {path}: more than {MAX_SPEC_BYTES >> 20} MiB, which no spec "
-                                "is (a device?); pass the path of a YAML spec such as specs/math.yaml")
-        text = data.decode("utf-8")
-    except FileNotFoundError:
-        raise NanofluxError(f"spec file {path} does not exist; "
-                            "pass the path of a YAML spec such as specs/math.yaml") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise NanofluxError(f"cannot read spec file {path}: {exc}") from None
-    except OSError as exc:  # a symlink loop, an unreadable device...
-        raise NanofluxError(f"cannot read spec file {path} ({exc.strerror or exc}); pass the path of a readable "
-                            "YAML file (`ls -l` shows where a symlink points)") from None
-    return parse_spec(text, source=str(path))
+    """Load and validate a spec file (a regular file, aliases bounded: `nanoflux.base.io.read_yaml`); raises
+    NanofluxError naming the field, its line and the fix."""
+    data, root = read_yaml(path, what="spec file", fix=_FIX)
+    return _validate(data, root, str(path))
 
 
 def parse_spec(text: str, *, source: str = "<spec>") -> Spec:
     """Validate a spec given as YAML text."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise NanofluxError(f"{source}: malformed YAML{where}: {problem}; "
-                            "check indentation and quoting there") from None
+    return _validate(*parse_yaml(text, source), source)
+
+
+def _validate(data: Any, root: yaml.Node | None, source: str) -> Spec:
     if not isinstance(data, dict):
         raise NanofluxError(f"{source}: a spec is a YAML mapping with at least `name` and `description`, e.g.\n"
                             "  name: algebra\n  description: Multi-step algebra word problems.")
@@ -524,12 +506,14 @@ def parse_spec(text: str, *, source: str = "<spec>") -> Spec:
 
 def _describe(exc: ValidationError, root: yaml.Node | None, source: str) -> str:
     lines = [f"{source}: {exc.error_count()} problem(s) in the spec:"]
-    for error in exc.errors():
+    for error in exc.errors()[:MAX_PROBLEMS]:
         loc = tuple(error["loc"])
-        path = ".".join(str(part) for part in loc) or "(top level)"
+        path = ".".join(str(part)[:QUOTE_CHARS] for part in loc) or "(top level)"
         line = _line_of(root, loc)
         where = f" (line {line})" if line else ""
         lines.append(f"  - {path}{where}: {_explain(error, loc)}")
+    if exc.error_count() > MAX_PROBLEMS:
+        lines.append(f"  ... and {exc.error_count() - MAX_PROBLEMS} more: fix these first")
     return "\n".join(lines)
 
 
@@ -537,7 +521,7 @@ def _explain(error: dict[str, Any], loc: tuple[Any, ...]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         known = list(_fields_at(loc[:-1]))
-        guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        guess = difflib.get_close_matches(str(loc[-1])[:QUOTE_CHARS], known, n=1)
         hint = f"did you mean `{guess[0]}`? " if guess else ""
         return f"unknown field; {hint}known fields here: {', '.join(known)}"
     if kind == "missing":
@@ -545,8 +529,8 @@ def _explain(error: dict[str, Any], loc: tuple[Any, ...]) -> str:
         return "required field is missing; add it" + (f" ({describe(field)})" if field and field.description else "")
     message = error["msg"].removeprefix("Value error, ")
     if kind in {"literal_error", "enum"}:
-        return f"{message}, got {error.get('input')!r}"
-    return f"{message} (got {error.get('input')!r})" if kind.endswith(("_type", "_parsing")) else message
+        return f"{message}, got {quoted(error.get('input'))}"
+    return f"{message} (got {quoted(error.get('input'))})" if kind.endswith(("_type", "_parsing")) else message
 
 
 def _fields_at(loc: tuple[Any, ...]) -> dict[str, FieldInfo]:
@@ -627,4 +611,4 @@ def _describe_override(error: Mapping[str, Any]) -> str:
               }.get(loc[-1] if loc[0] in ("execution", "budget") else loc[0])
     option = option or ".".join(loc)
     message = error["msg"].removeprefix("Value error, ")
-    return f"invalid {option} {error.get('input')!r}: {message}"
+    return f"invalid {option} {quoted(error.get('input'))}: {message}"

@@ -1,13 +1,15 @@
-"""The one JSONL reader: every object with its line number, and one `path:line: what is wrong; fix` message."""
+"""The one reader of files a user points at (regular files only, capped) and the one JSONL reader: every object
+with its line number, and one `path:line: what is wrong; fix` message."""
 
 import json
+import os
 import re
 from pathlib import Path
 
 import pytest
 
 from nanoflux.base.errors import NanofluxError
-from nanoflux.base.io import read_jsonl
+from nanoflux.base.io import read_input, read_jsonl
 
 FIX = "write one JSON object a line"
 
@@ -63,7 +65,25 @@ def test_an_empty_file_has_no_rows(tmp_path: Path) -> None:
 
 
 def test_a_missing_or_unreadable_file_is_one_message_with_the_fix(tmp_path: Path) -> None:
-    with pytest.raises(NanofluxError, match=f"^{re.escape(str(tmp_path / 'none.jsonl'))}: no such file; {FIX}$"):
+    with pytest.raises(NanofluxError, match=f"^file {re.escape(str(tmp_path / 'none.jsonl'))} does not exist; {FIX}$"):
         list(read_jsonl(tmp_path / "none.jsonl", fix=FIX))
-    with pytest.raises(NanofluxError, match=f"^{re.escape(str(tmp_path))}: cannot read it .*; {FIX}$"):
+    with pytest.raises(NanofluxError, match=f"^file {re.escape(str(tmp_path))} is a directory, not a regular file; "
+                                            f"{FIX}$"):
         list(read_jsonl(tmp_path, fix=FIX))
+
+
+@pytest.mark.timeout(120)
+def test_a_fifo_or_a_device_named_jsonl_is_one_message_at_once(tmp_path: Path) -> None:
+    fifo, device = tmp_path / "fifo.jsonl", tmp_path / "zero.jsonl"
+    os.mkfifo(fifo)  # no writer: a plain open() would wait forever
+    device.symlink_to("/dev/zero")  # read whole, it never ends
+    for path, kind in ((fifo, "a FIFO (named pipe)"), (device, "a device")):
+        with pytest.raises(NanofluxError, match=f"^file {re.escape(str(path))} is {re.escape(kind)}, not a regular"):
+            list(read_jsonl(path, fix=FIX))
+
+
+def test_a_file_past_its_cap_is_refused_before_it_is_read_whole(tmp_path: Path) -> None:
+    path = write(tmp_path / "big.jsonl", '{"a": 1}\n' * 1000)
+    with pytest.raises(NanofluxError, match="is larger than 1,000 bytes, more than any thing is; fix it"):
+        read_input(path, what="thing", fix="fix it", limit=1000)
+    assert read_input(path, what="thing", fix="fix it", limit=9000) == path.read_bytes()

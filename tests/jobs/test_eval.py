@@ -57,7 +57,7 @@ def test_base_and_tuned_models_are_compared_in_one_call(tmp_path: Path, heldout:
     assert [m["name"] for m in report["models"]] == ["base", "tuned"] and report["data"]["rows"] == 3
 
 
-@pytest.mark.parametrize("content, message", [(None, "heldout.jsonl: no such file"), ("", "no questions"),
+@pytest.mark.parametrize("content, message", [(None, "heldout.jsonl does not exist"), ("", "no questions"),
                                               ('{"question": "q"}\n', ":1: no `question`, or no `answer`"),
                                               ("not json\n", "not JSON")])
 def test_a_bad_heldout_file_is_a_user_error(tmp_path: Path, content: str | None, message: str) -> None:
@@ -89,4 +89,4 @@ def test_the_cli_prints_accuracy_per_model_and_exits_2_on_missing_data(tmp_path:
     assert result.exit_code == 0, result.output
     assert f"{tiny}: accuracy 0.000 (0/3)" in result.output and (tmp_path / "e" / "answers.jsonl").is_file()
     missing = CliRunner().invoke(main, ["eval", "--model", str(tiny), "--data", str(tmp_path / "none.jsonl")])
-    assert missing.exit_code == 2 and "none.jsonl: no such file" in missing.output
+    assert missing.exit_code == 2 and "none.jsonl does not exist" in missing.output

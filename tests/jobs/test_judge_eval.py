@@ -92,7 +92,7 @@ def test_judge_eval_prints_the_table_and_writes_the_json_report(tmp_path: Path, 
 
 
 @pytest.mark.parametrize(("content", "expected"), [
-    (None, "labelled.jsonl: no such file"),
+    (None, "labelled.jsonl does not exist"),
     ("", "holds no items"),
     ('{"question": "q", "reference": "1", "answer": "1", "label": "correct"}\n{oops\n', "labelled.jsonl:2: not JSON"),
     ('{"question": "q", "reference": "1", "label": "correct"}\n', "labelled.jsonl:1: missing key(s) answer"),

@@ -1,10 +1,18 @@
-"""A person reviews examples and the dataset follows: the review server writes decisions only with its
-token, a real headless Chromium keeps and rejects examples, and `curate` and the run's export apply them."""
+"""A person reviews examples and the dataset follows: the review server answers only a browser its sign-in page
+signed in (a one-time code for a cookie; the browser's command line signs nothing in), a real headless Chromium
+keeps and rejects examples, and `curate` and the run's export apply them."""
 
+import http.client
 import json
-import urllib.error
-import urllib.request
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -15,8 +23,9 @@ from nanoflux.engine.curation.decisions import append_decision, read_review
 from nanoflux.jobs.compile import finish_run
 from nanoflux.jobs.curate import curate, run_spec
 from nanoflux.jobs.judge_eval import judge_eval, review_items
-from nanoflux.jobs.review import serve_review
+from nanoflux.jobs.review import MAX_BODY, serve_review
 from tests.jobs.report.test_page import browser  # noqa: F401 - the headless Chromium fixture
+from tests.support import ROOT
 from tests.support.records import DISTINCT, make_record, make_run
 
 # Rounds 0-2 accepted; 3 out of band (a person may keep it); 4 has a refuted reference (no one can keep it).
@@ -44,14 +53,45 @@ def server(run_dir: Path):
     server.server_close()
 
 
-def post(url: str, body: dict) -> int:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+def request(url: str, method: str, path: str, body: bytes = b"", headers: dict | None = None,
+            length: str | None = None) -> tuple[int, dict[str, str]]:
+    """One raw HTTP request to the review server at `url` (`path` under it); `length` sends that Content-Length,
+    whatever the body. Returns the status and the response's headers."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+        connection.putrequest(method, parts.path + path)
+        for name, value in {"Content-Length": str(len(body)) if length is None else length,
+                            **(headers or {})}.items():
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        response = connection.getresponse()
+        response.read()
+        return response.status, dict(response.getheaders())
+    finally:
+        connection.close()
+
+
+def code_of(page: Path) -> str:
+    """The one-time code the sign-in page's form would POST."""
+    return re.search(r'name="code" value="([^"]+)"', page.read_text()).group(1)
+
+
+def redeem(url: str, code: str) -> tuple[int, dict[str, str]]:
+    return request(url, "POST", "session", urlencode({"code": code}).encode(),
+                   {"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def sign_in(url: str, page: Path) -> dict[str, str]:
+    """What a browser does with the sign-in page: POST its code; the session cookie as request headers."""
+    status, headers = redeem(url, code_of(page))
+    assert status == 200, status
+    return {"Cookie": headers["Set-Cookie"].split(";")[0]}
+
+
+def post(url: str, body: dict, headers: dict | None = None, path: str = "review") -> int:
+    return request(url, "POST", path, json.dumps(body).encode(),
+                   {"Content-Type": "application/json", **(headers or {})})[0]
 
 
 def exported_ids(directory: Path) -> list[int]:
@@ -62,21 +102,90 @@ def export_run(run_dir: Path) -> dict:
     return finish_run(run_dir, run_spec(run_dir), program_hash="p0", program_path=None, interrupted=False)
 
 
-def test_a_post_without_the_right_token_is_refused_and_writes_nothing(server, run_dir: Path) -> None:
-    base = server.url.split("?")[0]
+def test_a_request_without_the_session_cookie_is_refused_and_writes_nothing(server, run_dir: Path) -> None:
     decision = {"round_id": 0, "decision": "reject", "note": ""}
-    assert post(base + "review", decision) == 403
-    assert post(base + "review?token=guess", decision) == 403
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(base, timeout=10)
-    assert refused.value.code == 403, "the page itself needs the token"
+    assert post(server.url, decision) == 403
+    assert post(server.url, decision, {"Cookie": "nanoflux_review=guess"}) == 403
+    assert post(server.url, decision, path=f"review?token={server.token}") == 403, "the session never works from a URL"
+    assert request(server.url, "GET", "")[0] == 403, "the page itself needs the session"
     assert not RunDir(run_dir).review.exists()
-    assert post(base + f"review?token={server.token}", {**decision, "round_id": 99}) == 400, "not a played round"
-    assert post(base + f"review?token={server.token}", {**decision, "decision": "delete"}) == 400
+    cookie = sign_in(server.url, server.sign_in)
+    assert post(server.url, decision, {**cookie, "Origin": "http://evil.example"}) == 403, "another site's page"
+    assert post(server.url, {**decision, "round_id": 99}, cookie) == 400, "not a played round"
+    assert post(server.url, {**decision, "decision": "delete"}, cookie) == 400
     assert not RunDir(run_dir).review.exists()
-    assert post(base + f"review?token={server.token}", decision) == 200
+    assert post(server.url, decision, cookie) == 200
     assert read_review(RunDir(run_dir).review) == {0: {"decision": "reject", "note": ""}}
-    assert server.url.startswith("http://127.0.0.1:")
+    assert server.url.startswith("http://127.0.0.1:") and server.token not in server.url
+
+
+def test_a_one_time_code_signs_in_once_and_the_sign_in_page_then_holds_the_next(run_dir: Path) -> None:
+    server = serve_review(run_dir, port=0)
+    try:
+        page = server.sign_in
+        assert stat.S_IMODE(page.stat().st_mode) == 0o600 and stat.S_IMODE(page.parent.stat().st_mode) == 0o700
+        first = code_of(page)
+        status, headers = redeem(server.url, first)
+        cookie = headers["Set-Cookie"]
+        assert status == 200 and {"HttpOnly", "SameSite=Strict", f"Path={urlsplit(server.url).path}"} <= {
+            part.strip() for part in cookie.split(";")}
+        again, headers = redeem(server.url, first)
+        assert again == 403 and "Set-Cookie" not in headers, "a code signs in once"
+        assert redeem(server.url, "")[0] == 403
+        second = code_of(page)
+        assert second != first and redeem(server.url, second)[0] == 200, "the page signs in again, with a new code"
+        assert request(server.url, "GET", "", headers={"Cookie": cookie.split(";")[0]})[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not page.parent.exists(), "the sign-in page goes with the server"
+
+
+@pytest.mark.parametrize(("length", "status"), [("abc", 400), ("-1", 400), ("1_0", 400), ("", 400),
+                                                ("99999999999999999999", 413), (str(MAX_BODY + 1), 413)])
+def test_a_bad_content_length_is_refused_and_the_server_keeps_serving(server, run_dir: Path, length: str,
+                                                                      status: int) -> None:
+    cookie = sign_in(server.url, server.sign_in)
+    body = json.dumps({"round_id": 0, "decision": "reject"}).encode()
+    assert request(server.url, "POST", "review", body, cookie, length=length)[0] == status
+    assert request(server.url, "POST", "session", b"code=x", length=length)[0] == status
+    assert not RunDir(run_dir).review.exists()
+    assert post(server.url, {"round_id": 1, "decision": "accept"}, cookie) == 200
+    assert read_review(RunDir(run_dir).review) == {1: {"decision": "accept", "note": ""}}
+
+
+# Records the argv it is started with: what `--open` hands the browser, which every local user can read (ps).
+RECORDER = "#!{python}\nimport json, os, sys\nopen(os.environ['ARGV_TO'], 'w').write(json.dumps(sys.argv))\n"
+
+
+@pytest.mark.timeout(300)
+def test_open_hands_the_browser_nothing_that_signs_in(run_dir: Path, tmp_path: Path) -> None:
+    recorder, argv_file = tmp_path / "browser", tmp_path / "argv.json"
+    recorder.write_text(RECORDER.format(python=sys.executable))
+    recorder.chmod(0o755)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "BROWSER": str(recorder),
+           "ARGV_TO": str(argv_file)}
+    child = subprocess.Popen([sys.executable, "-c", "from nanoflux.cli import main; main()", "review", str(run_dir),
+                              "--open"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = child.stdout.readline()
+        url = re.search(r"signs it in to (http://127\.0\.0\.1:\d+/\S+/)", line).group(1)
+        deadline = time.monotonic() + 120
+        while not argv_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        argv = json.loads(argv_file.read_text())
+        pieces = {piece for arg in argv for piece in re.split(r"[/?=&#:.]", arg) if piece} | set(argv)
+        for piece in pieces:  # whatever another user reads off the command line, nothing in it signs in
+            assert redeem(url, piece)[0] == 403
+            assert post(url, {"round_id": 0, "decision": "reject"}, {"Cookie": f"nanoflux_review={piece}"}) == 403
+        page = Path(urlsplit(argv[1]).path)
+        assert argv[1] == page.as_uri() and stat.S_IMODE(page.stat().st_mode) == 0o600
+        assert post(url, {"round_id": 0, "decision": "reject"}, sign_in(url, page)) == 200, "its owner signs in"
+        assert read_review(RunDir(run_dir).review) == {0: {"decision": "reject", "note": ""}}
+    finally:
+        child.send_signal(signal.SIGINT)
+        child.communicate(timeout=120)
+    assert child.returncode == 0 and not page.parent.exists()
 
 
 def test_the_last_decision_wins_and_a_note_changes_no_verdict(run_dir: Path) -> None:
@@ -151,7 +260,7 @@ def test_a_person_reviews_with_the_keyboard_and_the_page_styles_and_filters_each
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    browser.get(server.url)
+    browser.get(server.sign_in.as_uri())  # as `--open` does: the page signs the browser in
     bars = browser.find_elements(By.CSS_SELECTOR, "#round-list .review")
     assert [bar.get_attribute("data-round") for bar in bars] == ["0", "1", "2", "3", "4"], "every played round"
     assert "How to review" in browser.find_element(By.ID, "howto").text

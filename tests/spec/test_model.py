@@ -1,10 +1,16 @@
 """The spec: defaults make a short spec valid; every class of bad spec names the field, line and fix."""
 
+import os
+import re
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from nanoflux import NanofluxError, load_spec, parse_spec
+from nanoflux.base.io import MAX_YAML_BYTES
 from nanoflux.base.scoring import Band
 from nanoflux.spec.doc import END, PAGE, REGENERATE, START, render_table, replace_table, rows
 from nanoflux.spec.model import CurationSpec, RoleSpec, apply_overrides
@@ -51,12 +57,80 @@ def test_missing_file_says_which_and_how_to_fix(tmp_path: Path) -> None:
         load_spec(tmp_path / "nope.yaml")
 
 
-def test_a_spec_path_that_never_ends_is_one_message_not_a_memory_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import nanoflux.spec.model
+def _not_regular(kind: str, tmp_path: Path) -> Path:
+    """A path named like a spec that is not a regular file: reading it would hang (FIFO) or never end (device)."""
+    path = tmp_path / "spec.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)  # no writer: a plain open() would wait forever
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    else:
+        path.mkdir()
+    return path
 
-    monkeypatch.setattr(nanoflux.spec.model, "MAX_SPEC_BYTES", 1 << 10)
-    with pytest.raises(NanofluxError, match="cannot read spec file /dev/zero: more than"):
-        load_spec("/dev/zero")  # a device: read whole, it filled the memory
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("kind", "said"), [("fifo", "a FIFO (named pipe)"), ("device", "a device"),
+                                            ("directory", "a directory")])
+def test_a_spec_path_that_is_not_a_regular_file_is_one_message_at_once(kind: str, said: str, tmp_path: Path) -> None:
+    path = _not_regular(kind, tmp_path)
+    expected = f"spec file {path} is {said}, not a regular file; pass the path of"
+    with pytest.raises(NanofluxError, match=re.escape(expected)):
+        load_spec(path)
+
+
+def test_a_spec_file_past_the_size_cap_is_one_message(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text("name: a\ndescription: d\n" + "# padding\n" * (MAX_YAML_BYTES // 10 + 1))
+    with pytest.raises(NanofluxError, match=re.escape(f"spec file {path} is larger than 2 MiB")):
+        load_spec(path)
+
+
+def _bomb(levels: int = 9) -> str:
+    """Billion laughs: each anchor a list of nine aliases of the one before, 9**levels strings in 400 bytes."""
+    lines = ["name: a", "description: d", "topics:", "  - &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"  - &l{i} [{','.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_yaml_bomb_is_refused_at_once_in_one_line_within_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_bomb())
+    assert path.stat().st_size < 500
+    limit = 2 << 30  # validating the expanded bomb took 5.8 GB; the CLI itself needs a few hundred MB
+    result = subprocess.run([sys.executable, "-c", "from nanoflux.cli import main; main()", "validate", str(path)],
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+                            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.count("\n") == 1 and len(result.stderr) < 300, "one line, none of the expanded input"
+    assert "aliases expand past 10,000 nodes" in result.stderr and "line 8" in result.stderr
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    pytest.param("name: a\ndescription: d\ntopics: &t [a, *t]\n", "aliases expand past", id="alias-in-its-own-anchor"),
+    pytest.param("name: a\ndescription: d\ntopics: " + "[" * 100_000, "nested deeper than 64", id="deep-nesting"),
+    pytest.param("name: a\ndescription: *" + "x" * 100_000, "undefined alias", id="long-undefined-alias"),
+    pytest.param("name: a\ndescription: d\nrounds: " + "9" * 5000 + "\n", "line 3, column 9: cannot read this value",
+                 id="an-int-python-will-not-convert"),
+    pytest.param("name: a\ndescription: d\nseed: !!timestamp 2020-13-01\n", "cannot read this value",
+                 id="an-impossible-date"),
+    pytest.param("name: a\ndescription: d\nroles: {judge: {temperature: 0x" + "f" * 5000 + "}}\n",
+                 "(got <an int of 20,000 bits>)", id="an-int-too-long-to-print"),
+    pytest.param("name: a\ndescription: d\nroles: {judge: {temperature: " + "hot" * 100_000 + "}}\n",
+                 "(got 'hothot", id="long-bad-value"),
+    pytest.param("name: a\ndescription: d\n" + "".join(f"k{i}: 1\n" for i in range(5000)), "4980 more",
+                 id="many-unknown-keys"),
+    pytest.param("name: a\ndescription: d\n? " + "k" * 100_000 + "\n: 1\n", "unknown field", id="long-unknown-key"),
+])
+def test_a_hostile_spec_is_a_short_message_quoting_little_of_it(text: str, said: str) -> None:
+    message = _error(text)
+    assert said in message and len(message) < 6000, message[:6000]
+
+
+def test_aliases_within_the_cap_still_work() -> None:
+    spec = parse_spec("name: a\ndescription: d\nroles:\n  attacker: &m {model: openai/gpt-4o-mini, temperature: 0.5}\n"
+                      "  defender: *m\ntopics: &t [rates, ratios]\nexamples: []\n")
+    assert spec.roles.defender.model == spec.roles.attacker.model == "openai/gpt-4o-mini"
 
 
 @pytest.mark.parametrize(("text", "fragments"), [

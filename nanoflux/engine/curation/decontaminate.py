@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import functools
 import hashlib
+import io
 import json
 import re
 from collections import Counter
@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from nanoflux.base.errors import NanofluxError
-from nanoflux.base.io import read_jsonl
+from nanoflux.base.errors import MAX_PROBLEMS, QUOTE_CHARS, NanofluxError, quoted
+from nanoflux.base.io import jsonl_rows, read_input
 from nanoflux.engine.curation.embeddings import Embedder
 from nanoflux.engine.journal import Contamination, RoundRecord
 from nanoflux.spec.model import BenchmarkFile, CurationSpec
@@ -44,6 +44,11 @@ _QUESTIONS = 256  # questions searched together: each block of items is read onc
 _ITEMS = 4096  # items per matrix product: 256 x 4096 similarities (4 MB) stay in the CPU's cache
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd, so the hash of a window mixes every word's id
+MAX_BENCHMARK_BYTES = 512 << 20  # read whole into memory; MATH's 12,500 problems are 10 MB
+_READABLE = ("pass the path of a local JSONL, JSON, CSV or Parquet file of the benchmark's questions (save a hub "
+             "dataset as one with `datasets`: load_dataset(...).to_json('bench.jsonl'))")
+_CACHED = 8  # benchmark files kept indexed in this process
+_INDEXED: dict[tuple[str, str, str | None, str], Benchmark] = {}  # (path, format, field, sha256) -> Benchmark
 _NAME_FIELD = "name the question column with --field COLUMN, or `field:` in the spec's curation.decontaminate entry"
 
 
@@ -159,39 +164,35 @@ class Benchmark:
 
 
 def load_benchmark(path: str | Path, field: str | None = None) -> Benchmark:
-    """Read and index a benchmark file, once per process while the file is unchanged.
+    """Read and index a benchmark file, once per process while its content is unchanged.
 
     `field` names the question column; None takes the first of `question`, `problem`, `prompt` the
-    file has. A missing file, an unknown format or a missing column is a NanofluxError that says the fix.
+    file has. The format is the one the name given says (`bench.csv` is read as CSV even where it is
+    a symlink to `bench.txt`); the file is a regular one of MAX_BENCHMARK_BYTES at most
+    (`nanoflux.base.io.read_input`), read once. A missing or unreadable file, an unknown format or a
+    missing column is a NanofluxError that says the fix.
     """
-    file = Path(path)
-    try:
-        stat = file.stat()
-    except FileNotFoundError:
-        raise NanofluxError(f"benchmark file {path} does not exist; pass the path of a local JSONL, JSON, CSV or "
-                            "Parquet file of the benchmark's questions (save a hub dataset as one with "
-                            "`datasets`: load_dataset(...).to_json('bench.jsonl'))") from None
-    if file.suffix.lower() not in FORMATS:
-        raise NanofluxError(f"benchmark file {path}: unknown format {file.suffix or '(no extension)'!r}; use a "
+    kind = FORMATS.get(Path(path).suffix.lower())
+    if kind is None:
+        raise NanofluxError(f"benchmark file {path}: unknown format {Path(path).suffix or '(no extension)'!r}; use a "
                             f"{', '.join(FORMATS)} file (pandas and datasets write each: to_json, to_csv, to_parquet)")
-    return _load(str(path), str(file.resolve()), field, stat.st_mtime_ns, stat.st_size)
+    data = read_input(path, what="benchmark file", fix=_READABLE, limit=MAX_BENCHMARK_BYTES)
+    key = (str(path), kind, field, hashlib.sha256(data).hexdigest())
+    if key not in _INDEXED:
+        _INDEXED[key] = _index(data, *key)
+        while len(_INDEXED) > _CACHED:
+            del _INDEXED[next(iter(_INDEXED))]  # the oldest
+    return _INDEXED[key]
 
 
-@functools.lru_cache(maxsize=8)
-def _load(path: str, resolved: str, field: str | None, mtime_ns: int, size: int) -> Benchmark:
-    """Cached by the file's identity and version (`mtime_ns`, `size` only key the cache)."""
-    file = Path(resolved)
-    try:
-        with file.open("rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
-    except OSError as exc:
-        raise NanofluxError(f"cannot read benchmark file {path} ({exc.strerror or exc}); "
-                            "pass a readable file") from None
-    columns, rows = _read_rows(Path(path), FORMATS[file.suffix.lower()], field)
+def _index(data: bytes, path: str, kind: str, field: str | None, digest: str) -> Benchmark:
+    columns, rows = _read_rows(data, path, kind, field)
     chosen = field or next((name for name in QUESTION_FIELDS if name in columns), None)
     if chosen is None or chosen not in columns:
-        wanted = f"no column {field!r}" if field else f"none of the columns {', '.join(QUESTION_FIELDS)}"
-        raise NanofluxError(f"benchmark file {path} has {wanted} (its columns: {', '.join(columns) or 'none'}); "
+        wanted = f"no column {quoted(field)}" if field else f"none of the columns {', '.join(QUESTION_FIELDS)}"
+        shown = ", ".join(name[:QUOTE_CHARS] for name in columns[:MAX_PROBLEMS])
+        more = f" and {len(columns) - MAX_PROBLEMS} more" if len(columns) > MAX_PROBLEMS else ""
+        raise NanofluxError(f"benchmark file {path} has {wanted} (its columns: {shown or 'none'}{more}); "
                             f"{_NAME_FIELD}")
     numbers, texts = [], []
     for number, row in enumerate(rows):
@@ -199,58 +200,58 @@ def _load(path: str, resolved: str, field: str | None, mtime_ns: int, size: int)
         if value is None or value == "":
             continue
         if not isinstance(value, str):
-            raise NanofluxError(f"benchmark file {path}: column {chosen!r} of row {number} holds a "
+            raise NanofluxError(f"benchmark file {path}: column {quoted(chosen)} of row {number} holds a "
                                 f"{type(value).__name__}, not a question's text; {_NAME_FIELD}")
         numbers.append(number)
         texts.append(value)
     if not texts:
-        raise NanofluxError(f"benchmark file {path} has no question text in column {chosen!r}; {_NAME_FIELD}")
+        raise NanofluxError(f"benchmark file {path} has no question text in column {quoted(chosen)}; {_NAME_FIELD}")
     return Benchmark(path, chosen, numbers, texts, digest)
 
 
-def _read_rows(path: Path, kind: str, field: str | None) -> tuple[list[str], list[dict[str, Any]]]:
+def _read_rows(data: bytes, path: str, kind: str, field: str | None) -> tuple[list[str], list[dict[str, Any]]]:
     """The file's column names and its rows as mappings (a Parquet file: only the question column's)."""
     if kind == "parquet":
-        return _read_parquet(path, field)
+        return _read_parquet(data, path, field)
     if kind == "jsonl":
-        rows = [row for _, row in read_jsonl(path, fix="a JSONL benchmark file holds one JSON object per item")]
+        fix = "a JSONL benchmark file holds one JSON object per item"
+        rows = [row for _, row in jsonl_rows(data, path, fix=fix)]
     elif kind == "csv":
         try:
-            with path.open(encoding="utf-8-sig", newline="") as handle:
-                rows = list(csv.DictReader(handle))
+            rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
         except (UnicodeDecodeError, csv.Error) as exc:
             raise NanofluxError(f"benchmark file {path} is not a UTF-8 CSV file ({exc}); save it as one") from None
     else:
-        rows = _json_rows(path)
+        rows = _json_rows(data, path)
     columns = list(dict.fromkeys(name for row in rows for name in row if name is not None))  # None: CSV extras
     return columns, rows
 
 
-def _json_rows(path: Path) -> list[dict[str, Any]]:
+def _json_rows(data: bytes, path: str) -> list[dict[str, Any]]:
     """A JSON file's items: a list of objects, or an object holding one such list (`{"data": [...]}`)."""
     fix = "a JSON benchmark file holds a list of objects, one per item (or JSONL: one object a line)"
     try:
-        data = json.loads(path.read_bytes())
+        items = json.loads(data)
     except ValueError as exc:
         raise NanofluxError(f"benchmark file {path} is not JSON ({exc}); {fix}") from None
-    if isinstance(data, dict):
-        lists = [value for value in data.values() if isinstance(value, list)]
-        data = lists[0] if len(lists) == 1 else data
-    if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+    if isinstance(items, dict):
+        lists = [value for value in items.values() if isinstance(value, list)]
+        items = lists[0] if len(lists) == 1 else items
+    if not isinstance(items, list) or not all(isinstance(row, dict) for row in items):
         raise NanofluxError(f"benchmark file {path}: {fix}")
-    return data
+    return items
 
 
-def _read_parquet(path: Path, field: str | None) -> tuple[list[str], list[dict[str, Any]]]:
+def _read_parquet(data: bytes, path: str, field: str | None) -> tuple[list[str], list[dict[str, Any]]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        columns = pq.read_schema(path).names
+        columns = pq.read_schema(pa.BufferReader(data)).names
         chosen = field or next((name for name in QUESTION_FIELDS if name in columns), None)
         if chosen not in columns:
             return columns, []
-        values = pq.read_table(path, columns=[chosen]).column(chosen).to_pylist()
+        values = pq.read_table(pa.BufferReader(data), columns=[chosen]).column(chosen).to_pylist()
     except (pa.ArrowException, OSError) as exc:
         raise NanofluxError(f"benchmark file {path} is not a readable Parquet file ({exc}); "
                             "write it again, e.g. with pandas' to_parquet") from None

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import dspy
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nanoflux.base.errors import NanofluxError
+from nanoflux.base.errors import MAX_PROBLEMS, QUOTE_CHARS, NanofluxError, quoted
+from nanoflux.base.io import read_yaml
 
 TUNABLE_ROLES = ("attacker", "defender")
 # Arguments NanoFlux supplies itself: the metric, the program and the data.
@@ -115,9 +115,9 @@ def optimizer_names() -> list[str]:
 def optimizer_class(name: str) -> type[dspy.teleprompt.Teleprompter]:
     names = optimizer_names()
     if name not in names:
-        guess = difflib.get_close_matches(name, names, n=1)
+        guess = difflib.get_close_matches(name[:QUOTE_CHARS], names, n=1)
         hint = f"did you mean {guess[0]}? " if guess else ""
-        raise NanofluxError(f"unknown optimizer {name!r}; {hint}the installed DSPy has: {', '.join(names)}")
+        raise NanofluxError(f"unknown optimizer {quoted(name)}; {hint}the installed DSPy has: {', '.join(names)}")
     return getattr(dspy.teleprompt, name)
 
 
@@ -138,12 +138,7 @@ def _named_params(function: Callable[..., Any]) -> list[str]:
 def load_recipe(path: str | Path) -> Recipe:
     """Load and validate a recipe; raises NanofluxError naming the field and the valid choices."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NanofluxError(f"recipe {path} does not exist; pass one of optimizers/*.yaml or your own") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise NanofluxError(f"cannot read recipe {path}: {exc}") from None
+    data, _ = read_yaml(path, what="recipe", fix="pass one of optimizers/*.yaml or your own")
     if not isinstance(data, dict):
         raise NanofluxError(f"recipe {path}: a recipe is a YAML mapping with at least `optimizer`, "
                             "e.g. optimizer: MIPROv2")
@@ -155,8 +150,10 @@ def parse_recipe(data: Mapping[str, Any], *, name: str = "recipe") -> Recipe:
     try:
         recipe = Recipe.model_validate({**data, "name": data.get("name") or name})
     except ValidationError as exc:
-        problems = [f"  - {'.'.join(map(str, e['loc'])) or '(top level)'}: {_explain(e)}" for e in exc.errors()]
-        raise NanofluxError(f"recipe {name}: {exc.error_count()} problem(s):\n" + "\n".join(problems)) from None
+        problems = [f"  - {'.'.join(str(part)[:QUOTE_CHARS] for part in e['loc']) or '(top level)'}: {_explain(e)}"
+                    for e in exc.errors()[:MAX_PROBLEMS]]
+        more = [f"  ... and {exc.error_count() - MAX_PROBLEMS} more"] if exc.error_count() > MAX_PROBLEMS else []
+        raise NanofluxError(f"recipe {name}: {exc.error_count()} problem(s):\n" + "\n".join(problems + more)) from None
     cls = recipe.optimizer_class()
     _check_names(name, f"{cls.__name__}() parameter", list(recipe.params) + list(recipe.models), init_params(cls))
     _check_names(name, f"{cls.__name__}.compile() parameter", list(recipe.compile), compile_params(cls))
@@ -168,7 +165,7 @@ def _check_names(recipe: str, what: str, given: list[str], valid: list[str]) -> 
     for name in given:
         if name not in valid:
             supplied = " (NanoFlux supplies it)" if name in SUPPLIED else ""
-            raise NanofluxError(f"recipe {recipe}: unknown {what} {name!r}{supplied}; valid: {', '.join(valid)}")
+            raise NanofluxError(f"recipe {recipe}: unknown {what} {quoted(name)}{supplied}; valid: {', '.join(valid)}")
 
 
 def _explain(error: Mapping[str, Any]) -> str:

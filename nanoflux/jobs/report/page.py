@@ -103,9 +103,9 @@ def load_view(run_dir: Path) -> RunView:
 def review_page(run_dir: str | Path, review: dict[str, Any]) -> str:
     """The report of a run with review buttons per played round (what `nanoflux review` serves).
 
-    `review` is embedded for the page's script: `token` (guards the POSTs; absent when a cookie carries
-    it) and `decisions` (round id -> its current decision and note,
-    `nanoflux.engine.curation.decisions.read_review`), which replace those read with the run.
+    `review` is embedded for the page's script: `decisions` (round id -> its current decision and note,
+    `nanoflux.engine.curation.decisions.read_review`), which replace those read with the run. The POSTs
+    are guarded by the server's session cookie.
     """
     view = load_view(Path(run_dir))
     if review.get("decisions") is not None:

@@ -4,6 +4,7 @@ a benchmark item are rejected as `contaminated`, questions that merely share its
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -112,6 +113,60 @@ def test_a_file_that_is_not_what_its_name_says_is_a_clear_error(tmp_path: Path) 
     (tmp_path / "b.parquet").write_text("not parquet")
     with pytest.raises(NanofluxError, match=r"is not a readable Parquet file"):
         load_benchmark(tmp_path / "b.parquet")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("kind", "said"), [("fifo", "is a FIFO (named pipe), not a regular file"),
+                                            ("device", "is a device, not a regular file"),
+                                            ("directory", "is a directory, not a regular file")])
+def test_a_benchmark_path_that_is_not_a_regular_file_exits_2_in_one_line_at_once(
+        tmp_path: Path, kind: str, said: str) -> None:
+    run = make_run(tmp_path / "run", [make_record(0, question=COPY)])
+    path = tmp_path / "bench.jsonl"
+    if kind == "fifo":
+        os.mkfifo(path)  # no writer: opening it to read would wait forever
+    elif kind == "device":
+        path.symlink_to("/dev/zero")  # read whole, it never ends
+    else:
+        path.mkdir()
+    result = CliRunner().invoke(main, ["decontaminate", str(run), "--against", str(path)])
+    assert result.exit_code == 2 and f"benchmark file {path} {said}; pass the path of a local" in result.output
+    assert result.output.count("\n") == 1, result.output
+
+
+def test_a_benchmark_past_the_size_cap_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nanoflux.engine.curation.decontaminate as module
+
+    path = write_benchmark(tmp_path / "b.jsonl", [{"problem": item} for item in ITEMS * 20])
+    limit = path.stat().st_size - 1
+    monkeypatch.setattr(module, "MAX_BENCHMARK_BYTES", limit)
+    with pytest.raises(NanofluxError, match=rf"benchmark file .*b.jsonl is larger than {limit:,} bytes"):
+        load_benchmark(path)
+
+
+def test_the_format_is_the_one_the_name_given_says_not_the_symlinks_target(tmp_path: Path) -> None:
+    target = write_benchmark(tmp_path / "b.csv", [{"problem": item} for item in ITEMS]).rename(tmp_path / "b.txt")
+    link = tmp_path / "bench.csv"
+    link.symlink_to(target)
+    benchmark = load_benchmark(link)
+    assert benchmark.texts == ITEMS and benchmark.path == str(link)
+    (tmp_path / "other.txt").symlink_to(link)
+    with pytest.raises(NanofluxError, match=r"unknown format '.txt'"):
+        load_benchmark(tmp_path / "other.txt")
+
+
+def test_a_benchmark_edited_in_place_is_read_again(tmp_path: Path) -> None:
+    path = write_benchmark(tmp_path / "b.jsonl", [{"problem": item} for item in ITEMS])
+    assert load_benchmark(path) is load_benchmark(path), "indexed once while unchanged"
+    write_benchmark(path, [{"problem": item} for item in ITEMS[:2]])
+    assert load_benchmark(path).texts == ITEMS[:2]
+
+
+def test_a_file_with_thousands_of_columns_names_a_few(tmp_path: Path) -> None:
+    path = write_benchmark(tmp_path / "b.jsonl", [{f"{'c' * 500}{i}": "x" for i in range(5000)}])
+    with pytest.raises(NanofluxError) as caught:
+        load_benchmark(path)
+    assert "and 4980 more" in str(caught.value) and len(str(caught.value)) < 4000
 
 
 # The 8-gram test (no model)

@@ -1,6 +1,7 @@
 """Prompt optimization: judge-based metrics, recipes, `nanoflux optimize` end to end, and its LM cache."""
 
 import json
+import os
 import re
 import threading
 from pathlib import Path
@@ -189,6 +190,27 @@ def test_every_shipped_recipe_validates_against_the_installed_dspy(path: Path) -
 def test_a_bad_recipe_names_the_problem_and_the_valid_choices(data: dict, expected: str) -> None:
     with pytest.raises(NanofluxError, match=expected.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
         parse_recipe(data)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("kind", "said"), [
+    ("bomb", "aliases expand past 10,000 nodes"), ("fifo", "is a FIFO (named pipe), not a regular file"),
+    ("device", "is a device, not a regular file"), ("long-key", "unknown MIPROv2() parameter 'kkkkk"),
+])
+def test_a_hostile_recipe_file_is_one_short_message_at_once(kind: str, said: str, tmp_path: Path) -> None:
+    path = tmp_path / "recipe.yaml"
+    if kind == "bomb":  # billion laughs: 9**9 strings in a few hundred bytes
+        path.write_text("optimizer: MIPROv2\nparams:\n  a0: &a0 [x, x, x, x, x, x, x, x, x]\n"
+                        + "".join(f"  a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9)))
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    else:
+        path.write_text(f"optimizer: MIPROv2\nparams: {{{'k' * 1000}: 1}}\n")
+    with pytest.raises(NanofluxError) as caught:
+        load_recipe(path)
+    assert said in str(caught.value) and len(str(caught.value)) < 600, str(caught.value)[:600]
 
 
 def test_a_recipe_the_optimizer_refuses_fails_before_any_lm_call(tmp_path: Path) -> None:
