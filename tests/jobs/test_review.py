@@ -260,8 +260,8 @@ def test_a_person_reviews_with_the_keyboard_and_the_page_styles_and_filters_each
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    browser.get(server.sign_in.as_uri())  # as `--open` does: the page signs the browser in
-    bars = browser.find_elements(By.CSS_SELECTOR, "#round-list .review")
+    browser.get(server.sign_in.as_uri())  # as `--open` does: the page signs the browser in, then goes to the review
+    bars = WebDriverWait(browser, 60).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "#round-list .review"))
     assert [bar.get_attribute("data-round") for bar in bars] == ["0", "1", "2", "3", "4"], "every played round"
     assert "How to review" in browser.find_element(By.ID, "howto").text
     body = browser.find_element(By.TAG_NAME, "body")

@@ -103,19 +103,19 @@ def load_view(run_dir: Path) -> RunView:
 def review_page(run_dir: str | Path, review: dict[str, Any]) -> str:
     """The report of a run with review buttons per played round (what `nanoflux review` serves).
 
-    `review` is embedded for the page's script: `decisions` (round id -> its current decision and note,
-    `nanoflux.engine.curation.decisions.read_review`), which replace those read with the run. The POSTs
-    are guarded by the server's session cookie.
+    `review["decisions"]` (round id -> its current decision and note,
+    `nanoflux.engine.curation.decisions.read_review`) replace those read with the run. The page holds no
+    secret: its POSTs are guarded by the server's session cookie.
     """
     view = load_view(Path(run_dir))
     if review.get("decisions") is not None:
         view.decisions = {int(round_id): entry for round_id, entry in review["decisions"].items()}
-    return render(view, run_stats(view.source_dir, view.records), review=review)
+    return render(view, run_stats(view.source_dir, view.records), reviewing=True)
 
 
-def render(view: RunView, stats: dict[str, Any], *, review: dict[str, Any] | None = None) -> str:
-    """The report's HTML, from the Jinja2 template shipped in `nanoflux/jobs/report/templates/`; with `review`, the
-    review page (`review_page`)."""
+def render(view: RunView, stats: dict[str, Any], *, reviewing: bool = False) -> str:
+    """The report's HTML, from the Jinja2 template shipped in `nanoflux/jobs/report/templates/`; `reviewing`: the
+    review page (`review_page`), with its buttons and keys."""
     from jinja2 import Environment, PackageLoader
 
     env = Environment(loader=PackageLoader("nanoflux.jobs.report", "templates"), autoescape=True, trim_blocks=True,
@@ -135,7 +135,7 @@ def render(view: RunView, stats: dict[str, Any], *, review: dict[str, Any] | Non
         states=STATES,
         filters={"reason": sorted(stats["reasons"]), "topic": list(stats["by_topic"]),
                  "level": [level for level in stats["by_level"] if level != "failed"]},
-        review=None if review is None else {key: value for key, value in review.items() if key != "decisions"},
+        reviewing=reviewing,
     )
 
 
