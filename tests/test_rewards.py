@@ -55,7 +55,7 @@ def test_a_completion_is_its_last_message_with_text_parts_joined() -> None:
 
 
 def test_a_completion_longer_than_the_judge_reads_scores_zero_on_both_rewards() -> None:
-    from nanoflux.verify.answers import MAX_ANSWER_CHARS
+    from nanoflux.verify.limits import MAX_ANSWER_CHARS
 
     padded = "x" * MAX_ANSWER_CHARS + "\n\nAnswer: 17"
     fits = "x" * (MAX_ANSWER_CHARS - 20) + "\n\nAnswer: 17"
