@@ -7,13 +7,19 @@ math, fractions, statistics, itertools and sympy. A value counts as computed fro
 every source is a number literal; it is "opaque" (and the reason named) when part of it comes from
 text (a string's length, a character code, `int('5')`), from True/False used as a number (a count of
 booleans, `sum` of True), or from how many items a literal lists (`len([2, 2, 2])`, a count kept in a
-loop over a literal). Code the analysis cannot follow (other modules, `eval`, classes, output written
-other than by `print`) is `unsure`. Both make the reference undecidable; nothing here runs the code.
+loop over a literal), or from digits written side by side as text (`f'{a}{b}'`, `print(a, b, sep='')`, a
+number shown in another base: `f'{a:o}'`). Code the analysis cannot follow (other modules, `eval`,
+classes, output written other than by `print`) is `unsure`, and so is code that takes longer to follow
+than its time limit. Both make the reference undecidable; nothing here runs the code.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
+import re
+import string
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
@@ -34,6 +40,27 @@ _TEXT_METHODS = {"join", "format", "upper", "lower", "strip", "lstrip", "rstrip"
 _MAX_CALL_DEPTH = 8
 _MAX_LOOP_PASSES = 8
 _MAX_STEPS = 200_000  # expressions followed in all (loops are followed again until their flows settle)
+_TIMEOUT_S = 5.0  # the analysis's own time limit: each step unions sets of sources, so steps alone bound no time
+_TRUTH_METHODS = {"startswith", "endswith", "has", "equals", "compare", "could_extract_minus_sign"}
+# Functions of the modules that answer True/False (besides those named is...: math.isfinite, sympy.isprime).
+# (sympy's Eq, Lt are relations the code solves, no True/False.)
+_TRUTH_FUNCTIONS = {"lt", "le", "eq", "ne", "ge", "gt", "not_", "truth", "contains", "is_", "is_not", "ask"}
+_TEXT_FUNCTIONS = {"srepr", "latex", "pretty", "sstr", "sstrrepr", "pformat", "mathml", "python", "ccode", "fcode",
+                   "pycode", "octave_code", "jscode", "rcode", "julia_code", "mathematica_code", "maple_code",
+                   "rust_code", "glsl_code", "cxxcode", "dotprint"}
+# sympy's functions that write to stdout themselves
+_PRINTERS = re.compile(r"print|pprint|pretty_print|preview|init_printing|init_session|test|doctest|interactive")
+_BUILTINS = frozenset(dir(builtins)) - _VALUE_BUILTINS
+_BYTES = "bytes (character codes)"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # the line breaks of python's tokenizer (not str.splitlines's)
+_SPLICED = "digits of separate values written side by side as text (or a number written in another base)"
+# A value marker in a printed text with what may stand next to it: another value with only spaces,
+# separators or digits between ("22", "2 200", "2.5", "2e5"), or digits the code writes itself ("2{x}").
+_VALUE = "\x00"
+_SPLICE = re.compile(r"\x00(?:[\s\d.,_']|[eE][-+]?)*\x00|[\d.][\s.,_']*\x00|\x00(?:[\s.,_']*|[eE][-+]?)\d")
+# A format spec that writes digits other than the value's own: another base, a digit fill, zero padding.
+_SPLICING_SPEC = re.compile(r"[bcoxXn]$|^(?:.?[<>=^])?[-+ ]?z?#?0\d|^\d[<>=^]|#")
+_PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?([-#0 +]*)(?:\d+|\*)?(?:\.(?:\d+|\*))?[hlL]?([diouxXeEfFgGcrsa%])")
 
 
 @dataclass(frozen=True)
@@ -49,11 +76,17 @@ class Flow:
     text: bool = False
     size: tuple[frozenset[str], frozenset[str]] = (_EMPTY, _EMPTY)
     loops: frozenset[int] = _EMPTY
+    digits: bool = False  # text the code writes with digits in it ("2")
+    spliced: bool = False  # text whose digits may come from several values side by side (f"{a}{b}")
 
     def __or__(self, other: Flow) -> Flow:
         return Flow(self.numbers | other.numbers, self.opaque | other.opaque, self.truth or other.truth,
                     self.text or other.text, (self.size[0] | other.size[0], self.size[1] | other.size[1]),
-                    self.loops | other.loops)
+                    self.loops | other.loops, self.digits or other.digits, self.spliced or other.spliced)
+
+    def shows_digits(self) -> bool:
+        """Whether it prints digits: a number, or text made from one or written with digits."""
+        return not self.text or bool(self.numbers or self.opaque or self.digits or self.spliced)
 
     def data(self) -> Flow:
         """Only the sources: how a condition or an index shapes a value."""
@@ -66,8 +99,11 @@ class Flow:
         return Flow(self.numbers, opaque, loops=self.loops)
 
     def count(self) -> Flow:
-        """How many items it has, as a number (`len`): from its size, or opaque for a text's length."""
-        opaque = self.size[1] | ({"the length of a text"} if self.text else _EMPTY)
+        """How many items it has, as a number (`len`): from its size, or opaque for a text's length or a
+        value whose size the analysis did not follow (`len(kwargs)`, `len(divmod(a, b))`)."""
+        unknown = not self.text and self.size == (_EMPTY, _EMPTY)
+        opaque = self.size[1] | ({"the length of a text"} if self.text else _EMPTY) | (
+            {"how many items a value holds, which the check does not follow"} if unknown else _EMPTY)
         return Flow(self.size[0], opaque)
 
     def sized(self, by: Flow) -> Flow:
@@ -98,23 +134,24 @@ class _Unsure(Exception):
     """The code does something this analysis does not follow; the message says what."""
 
 
-def trace(code: str) -> Trace:
-    """Follow what `code` prints back to its sources (see the module docstring); never raises."""
+def trace(code: str, timeout_s: float = _TIMEOUT_S) -> Trace:
+    """Follow what `code` prints back to its sources (see the module docstring) within `timeout_s`;
+    never raises."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         return Trace(unsure=f"does not parse ({type(exc).__name__})")
     if sum(1 for _ in ast.walk(tree)) > MAX_CODE_NODES:
         return Trace(unsure=f"is longer than the check follows (more than {MAX_CODE_NODES} syntax nodes)")
-    found = Trace()
+    found, lines = Trace(), _LINE_BREAK.split(code)
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, complex)) and \
                 not isinstance(node.value, bool):
-            found.literals.append((ast.get_source_segment(code, node) or repr(node.value)).replace("_", ""))
+            found.literals.append(_written(lines, node))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             found.strings.append(node.value)
     try:
-        analysis = _Analysis(code)
+        analysis = _Analysis(lines, time.monotonic() + timeout_s)
         analysis.block(tree.body)
         shown = {where: flow for where, flow in analysis.prints.items() if flow.numbers or flow.opaque}
         if shown:  # the last print that prints a value (a label alone prints none)
@@ -133,7 +170,7 @@ def trace(code: str) -> Trace:
 class _Analysis:
     """One pass over the statements (loops repeated until their flows settle), scopes as dicts of flows."""
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, lines: list[str], deadline: float) -> None:
         self.scopes: list[dict[str, Flow]] = [{}]
         self.functions: dict[str, ast.FunctionDef | ast.Lambda] = {}
         self.modules: dict[str, str] = {}  # name -> module ("math", or "math.sqrt" for `from math import sqrt`)
@@ -146,7 +183,8 @@ class _Analysis:
         self.returns: list[Flow] = []
         self.depth = 0
         self.steps = 0
-        self.code = code
+        self.lines = lines
+        self.deadline = deadline
 
     # statements
 
@@ -155,6 +193,7 @@ class _Analysis:
             self.stmt(stmt)
 
     def stmt(self, node: ast.stmt) -> None:
+        self.tick()
         if isinstance(node, ast.Expr):
             self.expr(node.value)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -183,6 +222,9 @@ class _Analysis:
             self.loop(node.target, node.iter, node.body, node.orelse)
         elif isinstance(node, ast.Try):
             self.branching += 1
+            for handler in node.handlers:  # "except ZeroDivisionError as e": len(e.args) counts no number
+                if handler.name:
+                    self.assign(ast.Name(handler.name), Flow(opaque=frozenset({"an exception's details"})))
             for body in (node.body, *(h.body for h in node.handlers), node.orelse, node.finalbody):
                 self.block(body)
             self.branching -= 1
@@ -295,33 +337,47 @@ class _Analysis:
 
     # expressions
 
-    def expr(self, node: ast.expr) -> Flow:
+    def tick(self) -> None:
         self.steps += 1
         if self.steps > _MAX_STEPS:
             raise _Unsure("takes more steps to follow than the check allows")
+        if self.steps % 64 == 0 and time.monotonic() > self.deadline:
+            raise _Unsure("takes longer to follow than the check allows")
+
+    def expr(self, node: ast.expr) -> Flow:
+        self.tick()
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool):
                 return Flow(truth=True)
             if isinstance(node.value, (int, float, complex)):
-                return Flow(frozenset({(ast.get_source_segment(self.code, node) or repr(node.value)).replace("_", "")}))
-            if isinstance(node.value, (str, bytes)):
-                return Flow(text=True, size=(_EMPTY, frozenset({"the length of a text"})))
+                return Flow(frozenset({_written(self.lines, node)}))
+            if isinstance(node.value, bytes):  # b"\x05"[0] is 5
+                return Flow(frozenset(), frozenset({_BYTES}), text=True, size=(_EMPTY, frozenset({_BYTES})))
+            if isinstance(node.value, str):
+                return Flow(text=True, size=(_EMPTY, frozenset({"the length of a text"})),
+                            digits=any(c.isdigit() for c in node.value))
             return Flow()
         if isinstance(node, ast.Name):
             if node.id in self.functions:  # passed as a value (to map, reduce): what its body adds
                 return self.user(self.functions[node.id], [], {})
             if any(node.id in scope for scope in self.scopes) or not (
-                    node.id in self.modules or node.id in _VALUE_BUILTINS - {"print"} or self.star):
+                    node.id in self.modules or node.id in _VALUE_BUILTINS - {"print"} or self.starred(node.id)):
                 return self.lookup(node.id) if node.id != "__name__" else Flow(text=True)
             return Flow()  # a module, a builtin passed as a value ("key=len"), a name `import *` gave
         if isinstance(node, ast.BinOp):
             left, right = self.expr(node.left), self.expr(node.right)
             if isinstance(node.op, ast.Mod) and left.text:  # "%d" % x: formatting
-                return replace(left | right.data(), text=True)
-            if left.text or right.text or (left.size != (_EMPTY, _EMPTY)) or (right.size != (_EMPTY, _EMPTY)):
+                return replace(left | right.data(), text=True, spliced=_percent_splices(node.left, right))
+            sized = (left.size != (_EMPTY, _EMPTY)) or (right.size != (_EMPTY, _EMPTY))
+            if left.text and right.text or sized or (left.text or right.text) and isinstance(node.op, ast.Mult):
                 both = left | right  # text or list arithmetic ("ab" * 3, [0] * 5): the count comes from both sides
-                return both.sized(left.data() | right.data()) if isinstance(node.op, ast.Mult) else both
-            return left.number() | right.number()
+                if isinstance(node.op, ast.Mult):  # str(2) * 2 is "22"
+                    digits = any(f.text and f.shows_digits() for f in (left, right))
+                    return replace(both.sized(left.data() | right.data()), spliced=both.spliced or digits)
+                if left.text and right.text and isinstance(node.op, ast.Add):  # str(2) + str(2) is "22"
+                    return replace(both, spliced=both.spliced or left.shows_digits() and right.shows_digits())
+                return both
+            return left.number() | right.number()  # text with a number is no text at run time: b"\x01"[0] + 2
         if isinstance(node, ast.UnaryOp):
             inner = self.expr(node.operand)
             return Flow(truth=True) | inner.data() if isinstance(node.op, ast.Not) else inner.number()
@@ -348,11 +404,17 @@ class _Analysis:
             if node.attr.startswith("__"):
                 raise _Unsure(f"reads the attribute {node.attr}")
             if isinstance(node.value, ast.Name) and node.value.id in self.modules:
+                if _PRINTERS.match(node.attr):
+                    raise _Unsure(f"prints with {node.attr}")
                 return Flow()  # math.pi, sympy.oo: a constant of the module
-            return self.expr(node.value)
+            base = self.expr(node.value)
+            if node.attr.startswith("is_"):  # sympy's x.is_even: True/False
+                return replace(base.data(), truth=True)
+            return replace(base, text=True) if node.attr == "name" else base  # Symbol("abc").name
         if isinstance(node, ast.JoinedStr):
-            return replace(_union(self.expr(v.value).data() for v in node.values if isinstance(v, ast.FormattedValue)),
-                           text=True)
+            values = [self.expr(v.value) for v in node.values if isinstance(v, ast.FormattedValue)]
+            return replace(_union(v.data() for v in values), text=True, digits=_joined_digits(node),
+                           spliced=any(v.spliced for v in values) or _joined_splices(node, values))
         if isinstance(node, ast.FormattedValue):
             return self.expr(node.value)
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
@@ -413,9 +475,14 @@ class _Analysis:
             raise _Unsure(f"calls {name}, a value it computed")
         if name in _VALUE_BUILTINS:
             return self.builtin(node, name, args, keywords)
-        if self.star:
+        if self.starred(name):
             return self.module_call(name, args, keywords)
         raise _Unsure(f"calls {name}")
+
+    def starred(self, name: str) -> bool:
+        """Whether `name` may be one the code's `from sympy import *` gave it: no builtin (`dir`,
+        `globals`, `getattr`, `open`), no dunder, no name the code binds (an exception's is opaque)."""
+        return self.star and not name.startswith("__") and name not in _BUILTINS
 
     def builtin(self, node: ast.Call, name: str, args: list[Flow], keywords: dict[str, Flow]) -> Flow:
         every = _union(args) | _union(keywords.values())
@@ -423,6 +490,8 @@ class _Analysis:
             if "file" in keywords:
                 raise _Unsure("prints to a file")
             shown = _union(flow.data() if flow.text else flow.number() for flow in args)  # f-strings: their values
+            if _print_splices(node, args):
+                shown = shown | Flow(opaque=frozenset({_SPLICED}))
             where = (node.lineno, node.col_offset)
             self.prints[where] = self.prints.get(where, Flow()) | shown | self.conditions()
             return Flow()
@@ -432,7 +501,12 @@ class _Analysis:
             return Flow(opaque=frozenset({"a character code (ord)"}))
         if name == "hash":
             return Flow(opaque=frozenset({"a hash"}))
-        if name in ("str", "repr", "format", "chr"):
+        if name == "format":  # format(x, "o"): a number written in another base
+            spec = node.args[1] if len(node.args) > 1 else None
+            splices = spec is not None and not (isinstance(spec, ast.Constant) and isinstance(spec.value, str)
+                                                and not _SPLICING_SPEC.search(spec.value))
+            return replace(every.data(), text=True, spliced=every.spliced or splices)
+        if name in ("str", "repr", "chr"):
             return replace(every.data(), text=True)
         if name in ("bool", "any", "all", "isinstance"):
             return replace(every.data(), truth=True)
@@ -443,14 +517,22 @@ class _Analysis:
             return numbers.sized(numbers)
         if name == "enumerate":  # the index is a position: where the count comes from
             return every | Flow(*every.size).data()
+        if name == "divmod":  # a pair, whatever its values
+            return every.number().sized(Flow(opaque=frozenset({"how many items a literal lists"})))
         if name in ("map", "filter"):
             function = node.args[0] if node.args else None
-            items = replace(_union(args[1:]), size=(_EMPTY, _EMPTY))
+            mark, source = id(node), _union(args[1:])
+            items = replace(source, size=(_EMPTY, _EMPTY), loops=source.loops | {mark})
             mapped = self.reference_call(function, items) if function is not None else items
+            if mark not in mapped.loops:  # map(lambda c: 1, "abc"): each item is the count's
+                mapped = mapped | Flow(*source.size)
+            items, mapped = (replace(f, loops=f.loops - {mark}) for f in (items, mapped))
             result = (mapped if name == "map" else items | mapped.data()).sized(Flow(*_union(args[1:]).size))
             return result.sized(mapped.data()) if name == "filter" else result
         if name == "set":
             return every.sized(every.data())  # duplicates removed: the count depends on the values
+        if name == "dict" and keywords:  # dict(a=1, b=2): as many items as it names
+            return every.sized(Flow(opaque=frozenset({"how many items a literal lists"})))
         return every  # list, tuple, sorted, reversed, zip, dict, iter, next, frozenset
 
     def reference_call(self, function: ast.expr, item: Flow) -> Flow:
@@ -468,18 +550,33 @@ class _Analysis:
 
     def module_call(self, path: str, args: list[Flow], keywords: dict[str, Flow]) -> Flow:
         name = path.rsplit(".", 1)[-1]
-        if name in _SYMBOLS:
-            return Flow()  # sympy.symbols("x"): a name, no number
+        if _PRINTERS.match(name):
+            raise _Unsure(f"prints with {name}")
+        if name in _SYMBOLS:  # sympy.symbols("x"): a name, no number; how many: as many as the text names
+            return Flow(size=(_EMPTY, frozenset({"how many names a text lists"})))
         every = _union(args) | _union(keywords.values())
         if path.startswith("itertools.") or name in ("permutations", "combinations", "product"):
             return every.sized(every.data() | Flow(*every.size))  # how many tuples: from the values and sizes
-        return every.number()  # Fraction("3/4"), sympify("5"): a number read from text is opaque
+        if name in ("countOf", "indexOf", "length_hint"):  # operator's: a count or a place
+            return (args[0].count() if args else Flow()) | every.data()
+        if name in _TRUTH_FUNCTIONS or name.startswith("is") and name != "isqrt":
+            return replace(every.data(), truth=True)  # operator.lt, math.isfinite, sympy.isprime
+        if name in _TEXT_FUNCTIONS:
+            return replace(every.data(), text=True)  # sympy.srepr(x): text
+        # Fraction("3/4"), sympify("5"): a number read from text is opaque; how many solutions: from the values
+        return every.number().sized(every.data())
 
     def method(self, func: ast.Attribute, base: Flow, args: list[Flow], keywords: dict[str, Flow]) -> Flow:
         every = _union(args) | _union(keywords.values())
         name = func.attr
         if name in ("write", "writelines"):
             raise _Unsure(f"writes output with {name}")
+        if name == "encode":
+            return Flow(opaque=frozenset({_BYTES}), text=True, size=(_EMPTY, frozenset({_BYTES})))
+        if name in _TRUTH_METHODS or name.startswith("is"):  # "a".isdigit(), (2.0).is_integer()
+            return replace(base.data() | every.data(), truth=True)
+        if name in ("bit_length", "bit_count"):
+            return Flow(opaque=frozenset({"a count of binary digits"}))
         if name in _MUTATORS:
             items = every if name != "extend" else every.sized(Flow(*every.size))
             self.update(func.value, items)
@@ -489,7 +586,8 @@ class _Analysis:
                 return Flow(opaque=frozenset({f"a position or count in a text ({name})"}))
             return base.count() | base.data() | every.data()
         if name == "split" or name in _TEXT_METHODS:
-            flow = replace(base.data() | every.data(), text=True)
+            splices = base.spliced or every.spliced or _method_splices(func, base, args)
+            flow = replace(base.data() | every.data(), text=True, digits=base.digits or every.digits, spliced=splices)
             return flow.sized(Flow(opaque=frozenset({"the items of a split text"}))) if name == "split" else flow
         return base | every
 
@@ -499,8 +597,6 @@ class _Analysis:
             raise _Unsure("calls its functions deeper than the check follows (recursion)")
         params = function.args
         names = [a.arg for a in (*params.posonlyargs, *params.args, *params.kwonlyargs)]
-        if params.vararg or params.kwarg:
-            names += [a.arg for a in (params.vararg, params.kwarg) if a]
         scope = {name: Flow() for name in names}
         for name, flow in zip(names, args, strict=False):
             scope[name] = flow
@@ -510,6 +606,9 @@ class _Analysis:
                 scope[name] = flow
             else:
                 extra = extra | flow
+        for packed in (params.vararg, params.kwarg):  # *args, **kwargs: as many as the call lists
+            if packed:
+                scope[packed.arg] = extra.sized(Flow(opaque=frozenset({"how many arguments a call lists"})))
         saved = self.returns, self.control, self.loops, self.branching
         self.scopes.append({k: v | extra for k, v in scope.items()})
         self.returns, self.control, self.loops, self.branching = [], [], [], 0
@@ -525,6 +624,98 @@ class _Analysis:
             self.scopes.pop()
             self.returns, self.control, self.loops, self.branching = saved
         return result | extra
+
+
+def _written(lines: list[str], node: ast.Constant) -> str:
+    """A number literal as the code writes it ("1_000" as "1000"), read from the code's lines split once
+    (`ast.get_source_segment` splits the whole code again on every call: quadratic in its length)."""
+    line = lines[node.lineno - 1].encode() if node.lineno == node.end_lineno else b""
+    text = line[node.col_offset:node.end_col_offset].decode(errors="replace") if line else repr(node.value)
+    return text.replace("_", "")
+
+
+def _splices(pieces: list[str]) -> bool:
+    """Whether the text the pieces make (constant text, or `_VALUE` where a value's digits go) may put
+    digits of two values side by side, or a value's next to digits the code writes."""
+    return bool(_SPLICE.search("".join(pieces)))
+
+
+def _field(spec: str | None) -> str:
+    """The piece a replacement field makes: a value, or two (digits not the value's own) for a splicing spec."""
+    return _VALUE * 2 if spec and _SPLICING_SPEC.search(spec) else _VALUE
+
+
+def _joined_digits(node: ast.JoinedStr) -> bool:
+    return any(isinstance(v, ast.Constant) and any(c.isdigit() for c in str(v.value)) for v in node.values)
+
+
+def _joined_splices(node: ast.JoinedStr, values: list[Flow]) -> bool:
+    """f"{a}{b}", f"{a}.{b}", f"2{a}", f"{a:o}": digits of values side by side, or not the value's own."""
+    pieces, shown = [], iter(values)
+    for part in node.values:
+        if isinstance(part, ast.Constant):
+            pieces.append(str(part.value))
+            continue
+        flow = next(shown)
+        spec = part.format_spec
+        if spec is not None and not all(isinstance(v, ast.Constant) for v in spec.values):
+            return True  # a spec computed at run time
+        text = "".join(str(v.value) for v in spec.values) if spec is not None else None
+        pieces.append(_field(text) if flow.shows_digits() else "")
+    return _splices(pieces)
+
+
+def _percent_splices(template: ast.expr, values: Flow) -> bool:
+    """"%d%d" % (a, b), "%o" % a: as `_joined_splices`; a template the code computes splices if it may."""
+    if not (isinstance(template, ast.Constant) and isinstance(template.value, str)):
+        return values.shows_digits()
+    parts = _PERCENT_FIELD.split(template.value)  # text, flags, type, text, flags, type, ..., text
+    pieces = parts[::3]
+    for k, (flags, kind) in enumerate(zip(parts[1::3], parts[2::3], strict=True)):
+        pieces.insert(2 * k + 1, "%" if kind == "%" else _VALUE * 2 if "0" in flags or kind in "oxXc" else _VALUE)
+    return _splices(pieces)
+
+
+def _method_splices(func: ast.Attribute, base: Flow, args: list[Flow]) -> bool:
+    """"{}{}".format(a, b), "".join(digits), str(a).zfill(5): digits side by side."""
+    template = func.value if isinstance(func.value, ast.Constant) and isinstance(func.value.value, str) else None
+    if func.attr == "format":
+        if template is None:
+            return any(a.shows_digits() for a in args)
+        try:
+            fields = list(string.Formatter().parse(template.value))
+        except ValueError:
+            return True
+        return _splices([p for text, name, spec, _ in fields for p in (text, _field(spec) if name is not None else "")])
+    if func.attr == "join":
+        shown = any(a.shows_digits() for a in args)
+        return shown and (template is None or _splices([_VALUE, template.value, _VALUE]))
+    if func.attr in ("zfill", "center", "ljust", "rjust"):
+        return base.shows_digits() and (func.attr == "zfill" or len(args) > 1)
+    return False
+
+
+def _print_splices(node: ast.Call, args: list[Flow]) -> bool:
+    """print(a, b, sep=""), print(a, end=""): the printed line may put digits of values side by side."""
+    def constant(name: str, default: str) -> str | None:
+        given = next((k.value for k in node.keywords if k.arg == name), None)
+        if given is None or isinstance(given, ast.Constant) and given.value is None:
+            return default
+        return given.value if isinstance(given, ast.Constant) and isinstance(given.value, str) else None
+
+    sep, end = constant("sep", " "), constant("end", "\n")
+    shown = [a.shows_digits() for a in args]
+    if any(shown) and (end is None or "\n" not in end):
+        return True  # the next print goes on the same line
+    pieces = []
+    for arg, digits in zip(node.args, shown, strict=True):
+        if pieces:
+            pieces.append(sep if sep is not None else "")
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            pieces.append(arg.value)
+        else:
+            pieces.append((_VALUE * 2 if isinstance(arg, ast.Starred) else _VALUE) if digits else "")
+    return any(flow.spliced for flow in args) or _splices(pieces)
 
 
 def _condition(flow: Flow) -> Flow:

@@ -124,7 +124,7 @@ def _check_reference(reference: str, solution_steps: list[str] | str, question: 
         if wrong := next((c for c in reading.claims if c.holds is False), None):  # the prose around the code
             return AnswerCheck("mismatch", f"step {wrong.step + 1} is wrong: {wrong.text!r} does not hold",
                                {"method": "recomputed solution steps", "claims": [_record(c) for c in reading.claims]})
-        return _check_code(code, reference, question, answer_type, timeout_s, sandbox)
+        return _check_code(code, reference, question, answer_type, timeout_s, sandbox, deadline)
     evidence: dict = {"method": "recomputed solution steps", "claims": [_record(c) for c in reading.claims],
                       "skipped": reading.skipped}
     if wrong := next((c for c in reading.claims if c.holds is False), None):
@@ -194,7 +194,7 @@ def _stated_after(steps: list[str], reference: str) -> str | None:
 
 
 def _check_code(code: str, reference: str, question: str, answer_type: str, timeout_s: float,
-                sandbox: Sandbox) -> AnswerCheck:
+                sandbox: Sandbox, deadline: float) -> AnswerCheck:
     if refused := sandbox.refusal():
         return AnswerCheck("undecidable", refused, {"method": "not run: no sandbox", "sandbox": sandbox.record()})
     run = run_python(code, timeout_s=timeout_s, sandbox=sandbox)
@@ -206,7 +206,7 @@ def _check_code(code: str, reference: str, question: str, answer_type: str, time
     if printed is None:
         return AnswerCheck("undecidable", "the solution's code printed nothing", evidence)
     evidence["printed"] = printed
-    flow = codeflow.trace(code)
+    flow = codeflow.trace(code, timeout_s=max(deadline - time.monotonic(), 1.0))  # its own share of the limit
     if flow.unsure:
         return AnswerCheck("undecidable", f"the solution's code {flow.unsure}: the check cannot follow what it prints "
                                           "back to the question's numbers", evidence)

@@ -126,6 +126,23 @@ def test_a_round_whose_attacker_writes_a_power_chain_is_judged_and_journaled(tmp
     assert records and all(r["judge"]["reference_check"]["verdict"] != "match" for r in records)
 
 
+def test_the_code_check_follows_code_within_its_time_limit():
+    """The data-flow check of a solution's python runs in the caller: 2 KB of functions that each call the
+    one before four times, the first summing 500 literals, took 25 s (each step unions the literal sets)."""
+    fan = "def f0(x):\n    return x + " + " + ".join(str(k) for k in range(500)) + "\n" + "".join(
+        f"def f{i}(x):\n    return " + " + ".join([f"f{i - 1}(x)"] * 4) + "\n" for i in range(1, 8)) + "print(f7(2))"
+    assert timed(lambda: trace(fan, timeout_s=TIMEOUT_S)).unsure
+    step = f"```python\n{fan}\n```"
+    assert verdict_of(lambda: check_reference("5", [step], question="Tom has 2 apples.", timeout_s=TIMEOUT_S)) \
+        == "undecidable"
+
+
+def test_the_code_check_reads_each_literal_in_constant_time():
+    """3,000 assignments took 24 s: `ast.get_source_segment` split the whole code again for every literal."""
+    code = "\n".join(f"x{i} = {i}" for i in range(3_000)) + "\nprint(x1)"
+    assert timed(lambda: trace(code, timeout_s=60), MARGIN_S).literals[:2] == ["0", "1"]
+
+
 def test_punnett_ratios_refuses_more_genes_than_the_cap_saying_so():
     started = time.monotonic()
     with pytest.raises(ValueError, match=f"more than {MAX_GENES} gene pairs"):

@@ -138,6 +138,52 @@ def test_code_that_prints_a_number_not_computed_from_the_questions_numbers_is_un
     assert check.verdict == "undecidable" and check.evidence["printed"] == "5" and why in check.reason, check.reason
 
 
+# Found by attacking the data-flow check as a hostile model would: each printed the wrong reference
+# and was confirmed ("match") before the fix.
+@pytest.mark.parametrize("code, reference, why", [
+    # digits of separate values side by side, or a value in another base: "22" from 2 and 2
+    ("print(f'{2}{2}')", "22", "side by side"),
+    ("a = 2\nprint(f'{a}.{a}')", "2.2", "side by side"),
+    ("print(f'{2}0{2}')", "202", "side by side"),
+    ("print(2, 2, sep='')", "22", "side by side"),
+    ("print(2, end='')\nprint(2)", "22", "side by side"),
+    ("print(str(2) + str(2))", "22", "side by side"),
+    ("print(str(2) * 2)", "22", "side by side"),
+    ("print(''.join(map(str, [2, 2])))", "22", "side by side"),
+    ("print('%d%d' % (2, 2))", "22", "side by side"),
+    ("print('{}{}'.format(2, 2))", "22", "side by side"),
+    ("print(f'{2 * 2 * 2:o}')", "10", "another base"),
+    ("print(format(2 + 2 + 2 + 2 + 2 + 2 + 2 + 2 + 2 + 2 + 2, 'o'))", "26", "another base"),
+    # `from sympy import *` let any name the code does not define pass as sympy's
+    ("from sympy import *\nprint(2 * len(globals()))", "1846", "calls globals"),
+    ("from sympy import *\ntry:\n    1 / 0\nexcept Exception as e:\n    print(2 + 2 + len(e.args))", "5",
+     "how many items a value holds"),
+    # sympy's own printers write the last line where the check does not look
+    ("import sympy\nprint(2 + 2)\nsympy.pprint(len('abcde'))", "5", "prints with pprint"),
+    # bytes, and text used as a number, are character codes
+    ("print(2 + 2 + b'\\x01'[0])", "5", "bytes"),
+    ("print(2 + 2 + int.from_bytes(b'\\x01', 'big'))", "5", "bytes"),
+    # True/False from methods, attributes and module functions
+    ("print(2 + 2 + (2.0).is_integer())", "5", "True/False"),
+    ("import sympy\nprint(2 + 2 + sympy.Integer(2).is_even)", "5", "True/False"),
+    ("import math\nprint(2 + 2 + math.isfinite(2))", "5", "True/False"),
+    ("import sympy\nprint(2 + 2 + sympy.isprime(2))", "5", "True/False"),
+    ("import operator\nprint(2 + 2 + operator.lt(2, 3))", "5", "True/False"),
+    # counts of names, items, arguments or binary digits
+    ("import sympy\nprint(2 + len(sympy.symbols('a b c')))", "5", "how many names a text lists"),
+    ("import sympy\nprint(2 + len(sympy.Symbol('abc').name))", "5", "the length of a text"),
+    ("import operator\nprint(2 + 2 + operator.countOf([2], 2))", "5", "how many items a literal lists"),
+    ("print(2 + 2 + (4).bit_length())", "7", "binary digits"),
+    ("print(2 + sum(map(lambda c: 1, 'abc')))", "5", "the length of a text"),
+    ("def f(**k):\n    return len(k)\nprint(2 + f(a=2, b=2, c=2))", "5", "how many arguments a call lists"),
+    ("print(2 + len(dict(a=2, b=2, c=2)))", "5", "how many items a literal lists"),
+])
+def test_code_that_hides_where_its_number_comes_from_is_undecidable(code, reference, why):
+    check = check_reference(reference, [f"```python\n{code}\n```"], question=TOM, sandbox=Sandbox(mode="unsafe-local"))
+    assert check.verdict == "undecidable" and check.evidence["printed"] == reference and why in check.reason, \
+        check.reason
+
+
 @pytest.mark.parametrize("question, code, reference", [
     (TOM, "apples = 2\nbought = 2\nprint(f'Tom has {apples + bought} apples')", "4"),
     ("Pens cost $3, $5 and $7. What do all three cost?", "total = 0\nfor p in [3, 5, 7]:\n    total += p\nprint(total)",
@@ -153,6 +199,13 @@ def test_code_that_prints_a_number_not_computed_from_the_questions_numbers_is_un
      "if __name__ == '__main__':\n    print(cost(4, 'apple') + cost(1, 'pear'))", "11"),
     ("The scores are 80, 85 and 96. What is the mean?", "import statistics\nprint(statistics.mean([80, 85, 96]))",
      "87"),
+    # labels, separators and formats that write only the value's own digits
+    (TOM, "a, b = 2, 2\nprint('Answer:', a + b)", "4"),
+    (TOM, "a, b = 2, 2\nprint('Tom has %d apples' % (a + b))", "4"),
+    (TOM, "a, b = 2, 2\nprint('Tom has {} apples'.format(a + b))", "4"),
+    (TOM, "a, b = 2, 2\nprint(f'${a + b:.2f}')", "4"),
+    (TOM, "def total(*xs):\n    return sum(xs)\nprint(total(2, 2))", "4"),
+    ("Solve 3x + 7 = 22.", "from sympy import *\nx = symbols('x')\nprint(solve(Eq(3*x + 7, 22), x)[0])", "5"),
 ])
 def test_code_that_computes_from_the_questions_numbers_is_still_verified(question, code, reference):
     check = check_reference(reference, [f"```python\n{code}\n```"], question=question,
