@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from nanoflux.verify import answers_match
-from nanoflux.verify.limits import MAX_ANSWER_CHARS
 from nanoflux.verify.extract import final_answer
+from nanoflux.verify.limits import MAX_ANSWER_CHARS
 
 REWARD_TIMEOUT_S = 2.0  # per completion: sympy is killed past it, and the completion scores 0
 
