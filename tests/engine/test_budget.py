@@ -46,8 +46,8 @@ def test_the_run_stops_before_the_cost_cap_says_why_and_resumes_only_with_a_high
                          "--max-cost", str(cap))
         assert stopped.exit_code == 0, stopped.output
         assert server.count() == 4 * CALLS_PER_ROUND
-        assert "Stopped: the next round would likely pass the budget (max_cost $0.000364): the run's 4 rounds " \
-               "spent $0.000324, about $0.0000" in stopped.output and "a round. Raise --max-cost" in stopped.output
+        assert "Stopped: the next round would likely pass the budget (max_cost $0.00036): the run's 4 rounds " \
+               "spent $0.00032, about $0.0000" in stopped.output and "a round. Raise --max-cost" in stopped.output
         manifest = json.loads((run_dir / "manifest.json").read_text())
         assert manifest["budget_stop"] == {"limit": "max_cost", "cap": cap, "spent": pytest.approx(4 * ROUND_USD),
                                            "per_round": pytest.approx(ROUND_USD), "rounds": 4,
@@ -64,8 +64,8 @@ def test_the_run_stops_before_the_cost_cap_says_why_and_resumes_only_with_a_high
         same = invoke(*again[1:])
         assert same.exit_code == 0, same.output
         assert server.count() == 4 * CALLS_PER_ROUND, "the same cap: no request"
-        assert "Stopped: the budget (max_cost $0.000364) has no room for another round: the run's 4 journaled " \
-               "rounds spent $0.000324, about $0.0000" in same.output and "so none was played" in same.output
+        assert "Stopped: the budget (max_cost $0.00036) has no room for another round: the run's 4 journaled " \
+               "rounds spent $0.00032, about $0.0000" in same.output and "so none was played" in same.output
         assert json.loads((run_dir / "manifest.json").read_text())["budget_stop"]["at_start"] is True
 
         higher = again[:again.index("--max-cost")] + ["--max-cost", str(7.5 * ROUND_USD)]
@@ -134,7 +134,7 @@ def test_the_whole_run_is_projected_at_the_acceptance_rate_so_far() -> None:
 
 def test_the_progress_bar_shows_dollars_when_priced_and_tokens_when_not() -> None:
     priced = Spending.of([round_record()] * 4)
-    assert priced.postfix(played=4, expected=1000) == {"cost": "$0.000162", "projected": "$0.0405"}
+    assert priced.postfix(played=4, expected=1000) == {"cost": "$0.00016", "projected": "$0.0405"}
     unknown = Spending.of([round_record("openai/my-own-vllm-model")] * 4)
     assert unknown.postfix(played=4, expected=1000) == {"cost": "unknown price", "tokens": "360",
                                                         "projected": "90.0k tokens"}
