@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
+import gc
 import logging
 import os
 import shlex
@@ -111,8 +113,11 @@ def main(ctx: click.Context, verbose: bool) -> None:
       nanoflux compile specs/genomics.yaml --model judge=openai/gpt-4o-mini --threads 8
       nanoflux -v compile specs/math.yaml --out runs/demo --resume
     """
-    # The process is the CLI's: litellm prices calls from its bundled map instead of fetching one when imported.
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    # The process is the CLI's, so its exit may skip the interpreter's last full garbage collection, which took
+    # 3-4 s after a compile with torch, DSPy and litellm loaded (a Ctrl-C waited for it): gc.freeze, the last exit
+    # handler (the first registered), leaves those objects to the process's end. Registered once per process.
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
     if verbose:
         ctx.with_resource(_log_to_stderr(logging.getLogger("nanoflux")))
 
@@ -247,7 +252,8 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
     counts, dataset = result.manifest["counts"], result.manifest["dataset"]
     again = resume_command(click.get_current_context(), result.run_dir)
     if result.progress.interrupted:
-        click.echo(f"Interrupted. Finished rounds are kept; continue with: {again}")
+        click.echo(f"Interrupted. Finished rounds are kept; continue with: {again}\n"
+                   f"  (no report on Ctrl-C: `nanoflux report {shlex.quote(str(result.run_dir))}` writes it)")
     click.echo(f"Run directory: {result.run_dir}")
     click.echo(f"  rounds: {counts['rounds_played']} played, {counts['failed']} failed, {counts['accepted']} accepted"
                f"  (reasons: {counts['reasons']})")
