@@ -62,6 +62,7 @@ bench: install
 	$(BIN)/python benchmarks/report.py
 	$(BIN)/python benchmarks/train.py
 	$(BIN)/python benchmarks/scale.py  # Ray actors against threads; the driver's cost per round
+	$(BIN)/python benchmarks/interrupt.py  # seconds from Ctrl-C to the exit of a compile
 
 clean:
 	rm -rf $(VENV) runs

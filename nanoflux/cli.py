@@ -223,7 +223,7 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
 
     Every finished round is appended to RUN_DIR/rounds.jsonl at once; accepted rounds become
     RUN_DIR/dataset/sft.jsonl (TRL SFT messages) and dpo.jsonl (preference pairs), described
-    by RUN_DIR/manifest.json. Ctrl-C stops cleanly; --resume continues. When a role's server
+    by RUN_DIR/manifest.json. Ctrl-C stops at once (rounds in flight are abandoned, finished ones kept); --resume continues. When a role's server
     fails `execution.max_consecutive_failures` rounds in a row, the run stops, names the server,
     and exits 1; --resume plays the failed rounds again once it is back. The progress bar shows
     the cost so far and projected; with --max-cost or --max-tokens the run stops before the next
@@ -269,6 +269,7 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
         option = "--max-cost" if stop["limit"] == "max_cost" else "--max-tokens"
         click.secho(f"Stopped: {describe_stop(stop)}. Raise {option} (budget.{stop['limit']} in the spec) and "
                     f"continue with: {again}", fg="yellow", err=True)
+    code = 0
     if trip := result.progress.breaker:
         server = f"{trip['model']} at {trip['api_base']}" if trip["api_base"] else trip["model"]
         in_a_row = "1 round" if trip["after"] == 1 else f"{trip['after']} rounds in a row"
@@ -276,7 +277,30 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
                     f"{server}. Last error (round {trip['round_id']}): {trip['error']}\n"
                     f"Fix the server or roles.<role> in the spec (timeout, num_retries), then continue with: {again}",
                     fg="red", err=True)
-        sys.exit(1)
+        code = 1
+    if result.progress.interrupted:
+        _leave_abandoned_rounds(code)
+    if code:
+        sys.exit(code)
+
+
+def _leave_abandoned_rounds(code: int) -> None:
+    """After a Ctrl-C, end the process at once if rounds it abandoned still play: run the exit handlers (the sympy
+    workers stop, logging flushes), then `os._exit`, without the interpreter's teardown.
+
+    An abandoned round may be inside native code (a llama.cpp generation) on its daemon thread, and the teardown
+    under it crashed the process (SIGSEGV) after everything was written. By now the journal, dataset and manifest
+    are written and the run directory's lock released (`compile_spec` has returned). Only after a real SIGINT: an
+    in-process caller (a test's CliRunner) never gets here with rounds in flight.
+    """
+    from nanoflux.engine.executors.threads import rounds_in_flight
+
+    if not rounds_in_flight():
+        return
+    atexit._run_exitfuncs()  # what the interpreter's exit runs first; os._exit skips only the teardown after it
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 FAILURE_KINDS = {"lm": "LM call failed", "parse": "output did not parse", "error": "other error"}

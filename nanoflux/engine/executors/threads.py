@@ -44,6 +44,16 @@ class ThreadExecutor:
             yield from records
 
 
+_playing: set[threading.Thread] = set()  # the round threads of this process still running
+_lock = threading.Lock()
+
+
+def rounds_in_flight() -> int:
+    """Rounds still playing on this process's threads: after an interrupted run, those it abandoned."""
+    with _lock:
+        return len(_playing)
+
+
 def _start(play: Callable[[Task], Record], task: Task) -> Future[Record]:
     """`play(task)` on a new daemon thread; the future holds its record (or what it raised)."""
     future: Future[Record] = Future()
@@ -54,6 +64,12 @@ def _start(play: Callable[[Task], Record], task: Task) -> Future[Record]:
             future.set_result(play(task))
         except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future, as an executor does
             future.set_exception(exc)
+        finally:
+            with _lock:
+                _playing.discard(thread)
 
-    threading.Thread(target=target, name=f"nanoflux-round-{task.get('round_id')}", daemon=True).start()
+    thread = threading.Thread(target=target, name=f"nanoflux-round-{task.get('round_id')}", daemon=True)
+    with _lock:
+        _playing.add(thread)
+    thread.start()
     return future
