@@ -5,7 +5,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE ?= 1
 export ANONYMIZED_TELEMETRY ?= False
-export LITELLM_LOCAL_MODEL_COST_MAP ?= True
 # mkdocs-material prints a banner about a future MkDocs on every build: noise in CI's log.
 export NO_MKDOCS_2_WARNING ?= 1
 

@@ -245,8 +245,8 @@ def test_ctrl_c_while_a_round_waits_on_a_hung_server_exits_at_once_keeping_the_f
         server.plan(*["ok"] * (2 * CALLS_PER_ROUND), "hang")  # then `ok` again, for the resume
         spec_path, run_dir = tmp_path / "spec.yaml", tmp_path / "run"
         spec_path.write_text(fault_spec(server, timeout=300))  # the client would wait as long as the server hangs
-        command = [sys.executable, "-c", "from nanoflux.cli import main; main()", "compile", str(spec_path), "--out", str(run_dir),
-                   "--rounds", "4", "--cache-dir", str(tmp_path / "cache")]
+        command = [sys.executable, "-c", "from nanoflux.cli import main; main()", "compile", str(spec_path),
+                   "--out", str(run_dir), "--rounds", "4", "--cache-dir", str(tmp_path / "cache")]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         first = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True)
