@@ -226,10 +226,9 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
     by RUN_DIR/manifest.json. Ctrl-C stops at once (finished rounds are kept, those in flight
     abandoned); --resume continues. When a role's server fails `execution.max_consecutive_failures`
     rounds in a row, the run stops, names the server, and exits 1; --resume plays the failed rounds
-    again once it is back. The progress bar shows
-    the cost so far and projected; with --max-cost or --max-tokens the run stops before the next
-    round would likely pass the cap (the whole run's spending), and --resume with a higher cap
-    goes on.
+    again once it is back. The progress bar shows the cost so far and projected; with --max-cost or
+    --max-tokens the run stops before the next round would likely pass the cap (the whole run's
+    spending), and --resume with a higher cap goes on.
 
     \b
     Examples:
