@@ -5,7 +5,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE ?= 1
 export ANONYMIZED_TELEMETRY ?= False
-export LITELLM_LOCAL_MODEL_COST_MAP ?= True
 # mkdocs-material prints a banner about a future MkDocs on every build: noise in CI's log.
 export NO_MKDOCS_2_WARNING ?= 1
 
@@ -62,6 +61,7 @@ bench: install
 	$(BIN)/python benchmarks/report.py
 	$(BIN)/python benchmarks/train.py
 	$(BIN)/python benchmarks/scale.py  # Ray actors against threads; the driver's cost per round
+	$(BIN)/python benchmarks/interrupt.py  # seconds from Ctrl-C to the exit of a compile
 
 clean:
 	rm -rf $(VENV) runs

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
+import gc
 import logging
 import os
 import re
@@ -113,8 +115,11 @@ def main(ctx: click.Context, verbose: bool) -> None:
       nanoflux compile specs/genomics.yaml --model judge=openai/gpt-4o-mini --threads 8
       nanoflux -v compile specs/math.yaml --out runs/demo --resume
     """
-    # The process is the CLI's: litellm prices calls from its bundled map instead of fetching one when imported.
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    # The process is the CLI's, so its exit may skip the interpreter's last full garbage collection, which took
+    # 3-4 s after a compile with torch, DSPy and litellm loaded (a Ctrl-C waited for it): gc.freeze, the last exit
+    # handler (the first registered), leaves those objects to the process's end. Registered once per process.
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
     if verbose:
         ctx.with_resource(_log_to_stderr(logging.getLogger("nanoflux")))
 
@@ -222,11 +227,12 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
     the files the spec's `output.formats` names in RUN_DIR/dataset/ (sft.jsonl: TRL SFT messages,
     dpo.jsonl: preference pairs, rlvr.jsonl: prompts with verified answers for GRPO, stepwise.jsonl:
     steps labelled by the tools), with a dataset card, described by RUN_DIR/manifest.json.
-    Ctrl-C stops cleanly; --resume continues. When a role's server fails
-    `execution.max_consecutive_failures` rounds in a row, the run stops, names the server, and exits 1;
-    --resume plays the failed rounds again once it is back. The progress bar shows the cost so far
-    and projected; with --max-cost or --max-tokens the run stops before the next round would likely
-    pass the cap (the whole run's spending), and --resume with a higher cap goes on.
+    Ctrl-C stops at once (finished rounds are kept, those in flight abandoned); --resume continues.
+    When a role's server fails `execution.max_consecutive_failures` rounds in a row, the run stops,
+    names the server, and exits 1; --resume plays the failed rounds again once it is back. The
+    progress bar shows the cost so far and projected; with --max-cost or --max-tokens the run stops
+    before the next round would likely pass the cap (the whole run's spending), and --resume with a
+    higher cap goes on.
 
     \b
     Examples:
@@ -250,7 +256,8 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
     counts, dataset = result.manifest["counts"], result.manifest["dataset"]
     again = resume_command(click.get_current_context(), result.run_dir)
     if result.progress.interrupted:
-        click.echo(f"Interrupted. Finished rounds are kept; continue with: {again}")
+        click.echo(f"Interrupted. Finished rounds are kept; continue with: {again}\n"
+                   f"  (no report on Ctrl-C: `nanoflux report {shlex.quote(str(result.run_dir))}` writes it)")
     click.echo(f"Run directory: {result.run_dir}")
     click.echo(f"  rounds: {counts['rounds_played']} played, {counts['failed']} failed, {counts['accepted']} accepted"
                f"  (reasons: {counts['reasons']})")
@@ -266,6 +273,7 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
         option = "--max-cost" if stop["limit"] == "max_cost" else "--max-tokens"
         click.secho(f"Stopped: {describe_stop(stop)}. Raise {option} (budget.{stop['limit']} in the spec) and "
                     f"continue with: {again}", fg="yellow", err=True)
+    code = 0
     if trip := result.progress.breaker:
         server = f"{trip['model']} at {trip['api_base']}" if trip["api_base"] else trip["model"]
         in_a_row = "1 round" if trip["after"] == 1 else f"{trip['after']} rounds in a row"
@@ -273,7 +281,30 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
                     f"{server}. Last error (round {trip['round_id']}): {trip['error']}\n"
                     f"Fix the server or roles.<role> in the spec (timeout, num_retries), then continue with: {again}",
                     fg="red", err=True)
-        sys.exit(1)
+        code = 1
+    if result.progress.interrupted:
+        _leave_abandoned_rounds(code)
+    if code:
+        sys.exit(code)
+
+
+def _leave_abandoned_rounds(code: int) -> None:
+    """After a Ctrl-C, end the process at once if rounds it abandoned still play: run the exit handlers (the sympy
+    workers stop, logging flushes), then `os._exit`, without the interpreter's teardown.
+
+    An abandoned round may be inside native code (a llama.cpp generation) on its daemon thread, and the teardown
+    under it crashed the process (SIGSEGV) after everything was written. By now the journal, dataset and manifest
+    are written and the run directory's lock released (`compile_spec` has returned). Only after a real SIGINT: an
+    in-process caller (a test's CliRunner) never gets here with rounds in flight.
+    """
+    from nanoflux.engine.executors.threads import rounds_in_flight
+
+    if not rounds_in_flight():
+        return
+    atexit._run_exitfuncs()  # what the interpreter's exit runs first; os._exit skips only the teardown after it
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 FAILURE_KINDS = {"lm": "LM call failed", "parse": "output did not parse", "error": "other error"}

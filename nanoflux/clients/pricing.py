@@ -31,8 +31,8 @@ def token_price(model: str) -> Price | None:
     """USD per input and per output token: 0 for embedded models, litellm's price map for the
     others, None when litellm has no price for the model.
 
-    litellm loads its map when first imported: the bundled copy under the CLI (which sets
-    LITELLM_LOCAL_MODEL_COST_MAP), else whatever the caller's environment asks for.
+    litellm loads its map when first imported: the bundled copy, since `nanoflux.clients` asks for it
+    (LITELLM_LOCAL_MODEL_COST_MAP) unless the caller's environment says otherwise.
     """
     if is_embedded(model):
         return 0.0, 0.0

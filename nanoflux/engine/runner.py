@@ -341,10 +341,10 @@ def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journ
     `execution.max_consecutive_failures` rounds in a row failed for LM reasons, the circuit breaker
     stops taking rounds (`RunProgress.breaker` says why); so does the spec's `budget` when the next round
     would likely pass a cap (`RunProgress.budget_stop`). The progress bar shows the cost so far and
-    projected (`nanoflux.engine.budget`). Ctrl-C stops taking new rounds; every finished round is journaled,
-    and `--resume` goes on. With `run_id`, each task carries the
-    `rollout_id` of its attempt (see `rollout_id`), so every round samples afresh. See `RoundFeed` for how rounds
-    are handed out.
+    projected (`nanoflux.engine.budget`). Ctrl-C stops at once: every finished round is journaled, the rounds in
+    flight are abandoned (the thread executor does not wait for them), and `--resume` plays them. With
+    `run_id`, each task carries the `rollout_id` of its attempt (see `rollout_id`), so every round samples
+    afresh. See `RoundFeed` for how rounds are handed out.
     """
     state = RunProgress()
     attempts = list(journal)  # the rounds and the budget's spending both come from these

@@ -159,6 +159,10 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
     previous manifest, which the new files do not match. A person's review (`RUN_DIR/review.jsonl`)
     is applied to the accepted rounds (`reviewed_selection`): the manifest's `counts.review` counts it and its
     `review` says what it changed, round by round.
+
+    The report (`report.html`) is rebuilt only when the run was not `interrupted`: after a Ctrl-C only the
+    fast writes happen (its plots took 1-2 s of the few a user waits for), and a report an earlier session
+    left is removed rather than left describing fewer rounds; `nanoflux report RUN_DIR` writes it.
     """
     run = RunDir(run_dir)
     attempts = read_journal(run.journal)
@@ -192,7 +196,10 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
         manifest["decontamination"] = decontaminator.summary(journaled(records))
     manifest["card"] = write_card(run_dir, spec, manifest)  # the manifest vouches for the card too
     write_json(run.manifest, manifest)
-    build_report(run_dir)
+    if interrupted:
+        run.report.unlink(missing_ok=True)
+    else:
+        build_report(run_dir)
     return manifest
 
 

@@ -1,6 +1,13 @@
 """One home for prices: litellm's map for API models, 0 for embedded ones, unknown (never free) for the rest."""
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
 from nanoflux.clients.pricing import Spend, dollars, token_price, unpriced
+from tests.support import ROOT
 
 GPT_4O_MINI = (0.15e-6, 0.60e-6)  # USD per input and output token in litellm's bundled map
 
@@ -51,3 +58,31 @@ def test_tokens_and_cost_are_summed_per_role_and_model_and_scaled_for_a_projecti
 def test_amounts_read_as_dollars_at_every_scale() -> None:
     assert [dollars(x) for x in (0, 0.000041, 0.0123, 12.346, 1234.5)] == \
         ["$0.0000", "$0.000041", "$0.0123", "$12.35", "$1,234.50"]
+
+
+# A fresh interpreter with no LITELLM_LOCAL_MODEL_COST_MAP: importing the main job (as a test harness does
+# before the CLI runs) and pricing a model must not try the network for litellm's price map.
+NO_FETCH = textwrap.dedent("""
+    import json, os, sys
+    tried = []
+    sys.addaudithook(lambda event, args: tried.append(repr(args)[:120])
+                     if event in ("socket.getaddrinfo", "socket.connect") else None)
+    import nanoflux.jobs.compile
+    from nanoflux.clients.pricing import token_price
+    price = token_price("openai/gpt-4o-mini")
+    from litellm.litellm_core_utils.get_model_cost_map import get_model_cost_map_source_info
+    print(json.dumps({"tried": tried, "price": price, "source": get_model_cost_map_source_info(),
+                      "env": os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP")}))
+""")
+
+
+def test_importing_the_main_job_then_pricing_never_fetches_litellms_price_map() -> None:
+    env = {key: value for key, value in os.environ.items() if key != "LITELLM_LOCAL_MODEL_COST_MAP"}
+    done = subprocess.run([sys.executable, "-c", NO_FETCH], env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.splitlines()[-1])
+    assert seen["tried"] == [], "litellm tried the network for its price map"
+    assert seen["source"]["source"] == "local" and seen["source"]["url"] is None, "a fetch was tried"
+    assert tuple(seen["price"]) == GPT_4O_MINI and seen["env"] == "True"
+    assert "model cost map" not in done.stderr

@@ -5,7 +5,11 @@ fails exactly as each test plans; the tests count the requests it received.
 """
 
 import json
+import os
 import shlex
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -231,3 +235,40 @@ def test_a_failed_round_keeps_the_calls_it_paid_for(tmp_path: Path) -> None:
     [record] = read_journal(parse_failed.run_dir / "rounds.jsonl")
     assert record["error_kind"] == "parse" and answers >= 1
     assert record["roles"]["attacker"]["input_tokens"] == 10 * answers
+
+
+def test_ctrl_c_while_a_round_waits_on_a_hung_server_exits_at_once_keeping_the_finished_rounds(
+        tmp_path: Path) -> None:
+    """The real CLI in its own process: SIGINT while round 2's first call hangs. The round in flight is abandoned
+    (the exit never waits for its call), rounds 0 and 1 stay journaled, the lock goes, and --resume completes."""
+    with FaultServer(hang_limit=300) as server:
+        server.plan(*["ok"] * (2 * CALLS_PER_ROUND), "hang")  # then `ok` again, for the resume
+        spec_path, run_dir = tmp_path / "spec.yaml", tmp_path / "run"
+        spec_path.write_text(fault_spec(server, timeout=300))  # the client would wait as long as the server hangs
+        command = [sys.executable, "-c", "from nanoflux.cli import main; main()", "compile", str(spec_path),
+                   "--out", str(run_dir), "--rounds", "4", "--cache-dir", str(tmp_path / "cache")]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        first = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+        try:
+            deadline = time.monotonic() + 240  # imports, the embedding model and two rounds, on a busy machine
+            while not (server.count("hang") and len(attempts(run_dir)) == 2) and first.poll() is None \
+                    and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert server.count("hang") == 1 and len(attempts(run_dir)) == 2, "round 2 never reached the hung call"
+            first.send_signal(signal.SIGINT)
+            sent = time.monotonic()
+            out, err = first.communicate(timeout=120)
+            waited = time.monotonic() - sent
+        finally:
+            first.kill()
+        assert first.returncode == 0, err
+        assert waited < 30, f"the exit took {waited:.1f} s after Ctrl-C (about 0.5 s on an idle machine)"
+        assert "Interrupted. Finished rounds are kept" in out and "Traceback" not in err
+        assert attempts(run_dir) == [(0, 1, "ok"), (1, 1, "ok")], "the round in flight is not journaled"
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        assert manifest["interrupted"] and manifest["counts"]["rounds_played"] == 2
+        resumed = invoke(*command[3:], "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert [round_id for round_id, _, status in attempts(run_dir) if status == "ok"] == [0, 1, 2, 3]
+    assert json.loads((run_dir / "manifest.json").read_text())["interrupted"] is False

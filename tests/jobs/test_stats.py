@@ -83,7 +83,7 @@ def test_tokens_and_latency_are_summed_per_role_over_played_rounds(run_dir: Path
 
 def test_pricing_leaves_the_environment_and_litellm_as_they_were_and_prints_nothing(
         capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LITELLM_LOCAL_MODEL_COST_MAP")  # litellm is loaded: only the CLI needs it, before that
+    monkeypatch.delenv("LITELLM_LOCAL_MODEL_COST_MAP")  # set on import of nanoflux.clients; pricing sets nothing
     monkeypatch.setattr(litellm, "suppress_debug_info", False)
     records = [make_record(0), make_record(1)]
     records[0]["roles"]["judge"]["model"] = "openai/gpt-4o-mini"
