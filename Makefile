@@ -41,13 +41,17 @@ docs-check: install
 	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 
 ## make test: lint, the manual, then the whole suite, slow (real-model) tests included, as CI runs it.
+## Tests run on pytest-xdist's workers, one per core (at most 8); TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 8
+
 test: lint docs-check
 	@command -v chromium >/dev/null || (echo "installing chromium for the report's browser test"; apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 test-fast: lint docs-check
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 bench: install
 	$(BIN)/python benchmarks/compile.py  # a stand-in server at 1-64 threads; embedded seconds per round

