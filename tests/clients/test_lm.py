@@ -29,8 +29,6 @@ from nanoflux.clients.lm import (
     using_cache,
 )
 
-pytestmark = pytest.mark.xdist_group("lm")  # one worker under pytest-xdist: one llama.cpp server
-
 
 class QuestionAnswer(dspy.Signature):
     """Write one short quiz question about the topic and its short answer."""

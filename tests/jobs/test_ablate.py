@@ -12,8 +12,6 @@ from nanoflux.jobs.ablate import COLUMNS, ablate, grid
 from tests.support.records import DISTINCT, TOPICS, make_record, make_run
 from tests.support.trainkit import emitted_run, tiny_model, write_heldout
 
-pytestmark = pytest.mark.xdist_group("ablate")  # one worker under pytest-xdist: its grid's inputs built once
-
 # Four rounds at L3 (3.0), four at L4 (4.0), none at L5: the L5 cell selects nothing.
 SCORES = [3.0, 4.0] * 4
 

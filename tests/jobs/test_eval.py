@@ -12,8 +12,6 @@ from nanoflux.cli import main
 from nanoflux.jobs.eval import HFCandidate, evaluate, read_heldout
 from tests.support.trainkit import tiny_model, write_heldout
 
-pytestmark = pytest.mark.xdist_group("eval")  # one worker under pytest-xdist: a tiny model built once
-
 HELDOUT = [
     {"question": "What is 3 * 4 + 5?", "answer": "17", "topic": "arithmetic"},
     {"question": "What is 2 ** 5?", "answer": "32", "topic": "arithmetic"},

@@ -9,7 +9,6 @@ QUESTIONS = 12
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.xdist_group("replay"),  # one worker under pytest-xdist: the replay (the module's fixture) runs once
     pytest.mark.skipif(not DATA.exists(), reason=f"the dev set of recorded GSM8K solutions is not here ({DATA}); "
                                                  "it lives in ../shared/data beside the repository"),
 ]

@@ -12,8 +12,6 @@ from nanoflux.clients.hfmodels import load_model, resolve_base, split_model
 from nanoflux.jobs.train import LoraSpec, finetune, read_rows
 from tests.support.trainkit import emitted_run, tiny_model
 
-pytestmark = pytest.mark.xdist_group("train")  # one worker under pytest-xdist: a tiny model and a run built once
-
 FAST = dict(max_steps=2, batch_size=2, max_length=64, learning_rate=1e-3)
 
 

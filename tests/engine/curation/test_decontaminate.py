@@ -24,8 +24,6 @@ from nanoflux.testing import scripted_roles
 from tests.support.fakes import SCRIPTED_SPEC, forbid_lm
 from tests.support.records import make_record, make_run
 
-pytestmark = pytest.mark.xdist_group("decontaminate")  # one worker under pytest-xdist: the embedder loaded once
-
 ITEMS = [
     "Find the number of ordered pairs of positive integers (m, n) such that m^2 n = 20^20.",
     "What is the role of DNA polymerase during DNA replication in eukaryotic cells?",

@@ -32,8 +32,6 @@ from nanoflux.modules import RoleLMs
 from nanoflux.testing import SCENES, ScriptedEngine, scripted_roles
 from tests.support.faultserver import FaultServer, fault_spec
 
-pytestmark = pytest.mark.xdist_group("ray")  # one worker under pytest-xdist: one local Ray instance, its tests in order
-
 SPEC = """
 name: jars
 description: Counting jars on shelves.

@@ -17,8 +17,6 @@ from nanoflux.rewards import answer_reward, format_reward
 from tests.support.records import CRATE, checked_record, make_record, with_solves
 from tests.support.trainkit import tiny_model
 
-pytestmark = pytest.mark.xdist_group("trl")  # one worker under pytest-xdist: a tiny model built once
-
 
 def exported(tmp_path: Path) -> Path:
     records = [make_record(i, verdict="incorrect" if i % 2 else "correct") for i in range(4)]

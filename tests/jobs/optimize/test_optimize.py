@@ -29,8 +29,6 @@ from tests.support import ROOT
 from tests.support.fakes import SCRIPTED_SPEC
 from tests.support.records import make_record
 
-pytestmark = pytest.mark.xdist_group("optimize")  # one worker under pytest-xdist: its metric built once
-
 RECIPES = sorted((ROOT / "optimizers").glob("*.yaml"))
 PROPOSAL = "Chain every step on the result of the one before and hide one trap."
 
