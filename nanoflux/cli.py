@@ -115,11 +115,6 @@ def main(ctx: click.Context, verbose: bool) -> None:
       nanoflux compile specs/genomics.yaml --model judge=openai/gpt-4o-mini --threads 8
       nanoflux -v compile specs/math.yaml --out runs/demo --resume
     """
-    # The process is the CLI's, so its exit may skip the interpreter's last full garbage collection, which took
-    # 3-4 s after a compile with torch, DSPy and litellm loaded (a Ctrl-C waited for it): gc.freeze, the last exit
-    # handler (the first registered), leaves those objects to the process's end. Registered once per process.
-    atexit.unregister(gc.freeze)
-    atexit.register(gc.freeze)
     if verbose:
         ctx.with_resource(_log_to_stderr(logging.getLogger("nanoflux")))
 
@@ -283,6 +278,10 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
                     fg="red", err=True)
         code = 1
     if result.progress.interrupted:
+        # After a Ctrl-C the exit may skip the interpreter's last full garbage collection, 3-4 s with torch, DSPy
+        # and litellm loaded: gc.freeze, the last exit handler, leaves those objects to the process's end. Not on a
+        # normal exit: the embedded model, left uncollected, is then freed during teardown and prints a traceback.
+        atexit.register(gc.freeze)
         _leave_abandoned_rounds(code)
     if code:
         sys.exit(code)
