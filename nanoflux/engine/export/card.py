@@ -51,6 +51,7 @@ def verification(spec: Spec, kept: list[RoundRecord]) -> dict[str, Any]:
 def render_card(spec: Spec, manifest: dict[str, Any]) -> str:
     """The card's text: YAML header, then Markdown sections for each fact the manifest holds."""
     files = manifest.get("dataset", {})
+    loadable, default = _loadable(files), _default_config(files)
     header = {
         "license": spec.output.license or "other",
         "language": spec.output.language,
@@ -59,15 +60,15 @@ def render_card(spec: Spec, manifest: dict[str, Any]) -> str:
         "tags": ["synthetic", "nanoflux", *(["rlvr"] if "rlvr" in files else [])],
         "pretty_name": spec.name,
         "configs": [{"config_name": name, "data_files": [{"split": "train", "path": DATASET_FILES[name]}],
-                     **({"default": True} if name == _default_config(files) else {})}
-                    for name in _loadable(files)],
+                     **({"default": True} if name == default else {})}
+                    for name in loadable],
         # As `datasets` writes it (splits with name, num_bytes, num_examples). It caches a local folder
         # under its name and this header alone: the sizes keep two dataset folders with other contents
         # from sharing one cache entry.
-        "dataset_info": [{"config_name": name, "splits": [{"name": "train", "num_bytes": files[name].get("bytes", 0),
+        "dataset_info": [{"config_name": name, "splits": [{"name": "train", "num_bytes": size,
                                                            "num_examples": files[name].get("rows", 0)}],
-                          "download_size": files[name].get("bytes", 0), "dataset_size": files[name].get("bytes", 0)}
-                         for name in _loadable(files)],
+                          "download_size": size, "dataset_size": size}
+                         for name in loadable for size in (files[name].get("bytes", 0),)],
     }
     sections = [f"# {spec.name}\n\n{spec.description.strip()}\n\nMade by NanoFlux: an attacker model asked, a "
                 "defender answered, and a judge with the spec's tools graded each round; the rounds kept are "
