@@ -117,10 +117,14 @@ class _Worker:
         self.pid = pid or self.proc.pid  # the Python process itself (inside bwrap: its PID 1)
         self.ready = False
 
-    def request(self, payload: dict, timeout_s: float) -> dict:
+    def wait_ready(self) -> None:
+        """Wait until the worker has imported sympy and said so (once)."""
         if not self.ready:
             self._read_line(STARTUP_TIMEOUT_S)
             self.ready = True
+
+    def request(self, payload: dict, timeout_s: float) -> dict:
+        self.wait_ready()
         try:
             self.proc.stdin.write(json.dumps(payload).encode() + b"\n")
             self.proc.stdin.flush()
@@ -211,6 +215,30 @@ class WorkerPool:
         thread = threading.Thread(target=start, name="sympy-prestart", daemon=True)
         thread.start()
         return thread
+
+    def warm(self, count: int) -> None:
+        """`prestart(count)`, then wait until those workers have imported sympy.
+
+        For a process that plays rounds only after it is ready (a Ray actor): its first rounds then
+        find their workers warm, instead of each paying the imports while other rounds play (8 actors
+        importing at once on 2 cores made every actor's first round 2-3 s slower). A worker that does
+        not start is left for the first request, which starts another and says why.
+        """
+        self.prestart(count).join()
+        with self._lock:
+            starting = [worker for worker in self._idle if not worker.ready]
+            self._idle = [worker for worker in self._idle if worker.ready]  # no request reads them meanwhile
+        for worker in starting:
+            try:
+                worker.wait_ready()
+            except (WorkerTimeout, WorkerDied) as exc:
+                logger.info("a sympy worker did not start ahead of the run: %s", exc)
+                worker.kill()
+                with self._lock:
+                    self._alive -= 1
+                continue
+            with self._lock:
+                self._idle.append(worker)
 
     def call(self, op: str, args: dict, timeout_s: float) -> dict:
         """Run `symbolic.OPERATIONS[op](**args)`; its reply, or WorkerTimeout / WorkerDied."""

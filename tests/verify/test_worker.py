@@ -89,6 +89,20 @@ def test_prestart_starts_workers_in_the_background_up_to_the_count_and_requests_
         pool.close()
 
 
+def test_warm_returns_once_the_workers_have_imported_sympy_and_requests_use_them():
+    pool = WorkerPool(size=2)
+    try:
+        pool.warm(2)
+        workers = list(pool._idle)
+        assert len(workers) == 2 and all(worker.ready for worker in workers), "each said it is ready"
+        assert all(_state(worker.pid) not in ("Z", None) for worker in workers)
+        reply = pool.call("compare", {"pred": "x + 1", "ref": "1 + x", "rel_tol": 1e-9, "abs_tol": 0.0,
+                                      "pred_places": None, "ref_places": None}, 30)
+        assert reply["ok"] and {worker.pid for worker in pool._idle} == {worker.pid for worker in workers}
+    finally:
+        pool.close()
+
+
 # A caller whose worker was started by a thread that has ended (the prestart's), as in a run, and has answered.
 CALLER = """
 import time
