@@ -24,7 +24,9 @@ from dspy.utils.callback import BaseCallback
 from nanoflux.base.errors import NanofluxError
 from nanoflux.base.names import LOCAL_PREFIX
 from nanoflux.clients.ratelimit import Limit, Pacer, share_pacer
-from nanoflux.engine.executors.base import Record, Task
+from nanoflux.engine.executors.base import Feed, Record, Task
+from nanoflux.verify.units import registry as unit_registry
+from nanoflux.verify.worker import POOL as SYMPY_WORKERS
 
 try:
     import ray
@@ -35,6 +37,11 @@ except ImportError:  # pragma: no cover - depends on the install
 
 logger = logging.getLogger(__name__)
 CLIENT_PORT, GCS_PORT = 10001, 6379
+# Ray starts its worker processes at nice 15, below its own daemons. The run's actors are the run's work: at
+# that niceness, any busy process on the node starved them (8 actors on 2 cores shared with other jobs fell
+# to half the thread executor's rate). They run at the node's priority, as rounds on threads run at the driver's;
+# Ray's job supervisor unnices itself the same way (job_manager.py). Merged with a job's own env_vars.
+UNNICED = {"env_vars": {"RAY_worker_niceness": "0"}}
 
 
 @contextmanager
@@ -73,7 +80,7 @@ def _unreachable(address: str | None, exc: Exception) -> str:
             "leave --address out to start a local Ray instance.")
 
 
-@ray.remote(num_cpus=0)
+@ray.remote(num_cpus=0, runtime_env=UNNICED)
 class ModelSlots:
     """The run's one owner of each model's limits across every worker: at most `limit` calls in
     flight, and the pace of requests and tokens a role's `rpm` and `tpm` set (`nanoflux.clients.ratelimit`).
@@ -147,17 +154,27 @@ class CallSlots(BaseCallback):
             self.slots.release.remote(model, self.holder)
 
 
-@ray.remote
+def warm_checks(threads: int) -> None:
+    """Load what a round's judge loads on first use, before the actor says it is ready: the sympy workers of
+    its `threads` rounds (each imports sympy) and pint's unit registry (~0.2-0.5 s). Left to the first
+    round, every actor pays them at once as the run starts, the cores shared with the rounds in flight."""
+    SYMPY_WORKERS.warm(threads)
+    unit_registry()
+
+
+@ray.remote(runtime_env=UNNICED)
 class RoundWorker:
     """Plays rounds on its own copy of the program, built once when the pickled `play` is loaded here."""
 
-    def __init__(self, recipe: bytes, slots: Any, holder: str, max_concurrent_calls: int | None):
+    def __init__(self, recipe: bytes, slots: Any, holder: str, threads: int, max_concurrent_calls: int | None):
         share_pacer(SharedPacer(slots))  # this process plays only the run's rounds
         self.problem: str | None = None
         try:
             self.play: Callable[[Task], Record] = cloudpickle.loads(recipe)
         except Exception as exc:  # noqa: BLE001 - a missing key or model file: the driver reports it in one line
             self.problem = str(exc) if isinstance(exc, NanofluxError) else f"{type(exc).__name__}: {exc}"
+        else:
+            warm_checks(threads)
         if max_concurrent_calls:
             dspy.configure(callbacks=[CallSlots(slots, holder)])
 
@@ -191,6 +208,11 @@ class RayExecutor:
     The role LMs' rate limits (`rpm`, `tpm`) hold across all actors too: every actor books its calls
     with one `ModelSlots` actor of the run.
 
+    Refills first, as `ThreadExecutor` does: the rounds that finished together go to `Feed.finished`,
+    their actors get their next rounds, and only then are the records yielded for the driver to
+    curate and journal (refilling after curation cost 8 actors 0.07-0.14 of the ideal rate against 8
+    threads; `benchmarks/scale.py`).
+
     A worker that dies mid-round (node lost, `ray.kill`) costs only its in-flight rounds: they are
     played again first, and a fresh actor takes its place.
 
@@ -222,41 +244,56 @@ class RayExecutor:
                     raise NanofluxError(f"a Ray worker could not build the program: {problem}")
             replay: deque[Task] = deque()
             source = iter(tasks)
+            feed = source if isinstance(source, Feed) else None
             deaths = 0  # since the last finished round: a worker that dies on start would loop forever
-            while True:
+
+            def refill() -> None:
                 for worker in pool:
                     while worker.busy < self.threads and (task := replay.popleft() if replay else next(source, None)):
                         inflight[worker.actor.play_task.remote(task)] = (worker, task)
                         worker.busy += 1
-                if not inflight:
-                    return
-                [ref], _ = ray.wait(list(inflight), num_returns=1)
-                worker, task = inflight.pop(ref)
-                worker.busy -= 1
-                try:
-                    record = ray.get(ref)
-                except RayActorError as exc:
-                    replay.append(task)
-                    logger.info("Ray worker %s died mid-round; round %d is played again", worker.holder,
-                                task["round_id"])
-                    if worker in pool:
-                        deaths += 1
-                        if deaths > self.workers:
-                            raise NanofluxError(f"Ray workers keep dying before finishing a round: {exc}") from None
-                        slots.forget.remote(worker.holder)
-                        pool[pool.index(worker)] = fresh = self._start(recipe, slots)
-                        logger.info("Ray worker %s takes the place of %s", fresh.holder, worker.holder)
-                    continue
-                deaths = 0
-                yield record
+
+            refill()
+            while inflight:
+                records: list[Record] = []
+                for ref in self._finished(inflight):
+                    worker, task = inflight.pop(ref)
+                    worker.busy -= 1
+                    try:
+                        records.append(ray.get(ref))
+                    except RayActorError as exc:
+                        replay.append(task)
+                        logger.info("Ray worker %s died mid-round; round %d is played again", worker.holder,
+                                    task["round_id"])
+                        if worker in pool:
+                            deaths += 1
+                            if deaths > self.workers:
+                                raise NanofluxError(f"Ray workers keep dying before finishing a round: {exc}") from None
+                            slots.forget.remote(worker.holder)
+                            pool[pool.index(worker)] = fresh = self._start(recipe, slots)
+                            logger.info("Ray worker %s takes the place of %s", fresh.holder, worker.holder)
+                        continue
+                    deaths = 0
+                if feed is not None:
+                    feed.finished(records)
+                refill()  # before the caller curates these records: the freed actors play on meanwhile
+                yield from records
         finally:
             for actor in [worker.actor for worker in pool] + [slots]:
                 ray.kill(actor)
 
+    @staticmethod
+    def _finished(inflight: dict[Any, Any]) -> list[Any]:
+        """The rounds in flight that have finished, waiting for the first: all of them, so the actors they
+        free are refilled together, before the driver curates any."""
+        refs = list(inflight)
+        [first], rest = ray.wait(refs, num_returns=1)
+        return [first, *(ray.wait(rest, num_returns=len(rest), timeout=0)[0] if rest else [])]
+
     def _start(self, recipe: Any, slots: Any) -> _Worker:
         holder = f"worker-{next(self._holders)}"
         actor = RoundWorker.options(max_concurrency=self.threads, scheduling_strategy="SPREAD").remote(
-            recipe, slots, holder, self.max_concurrent_calls)
+            recipe, slots, holder, self.threads, self.max_concurrent_calls)
         return _Worker(actor, holder)
 
 

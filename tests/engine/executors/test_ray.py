@@ -30,6 +30,8 @@ from nanoflux.jobs.compile import compile_spec
 from nanoflux.jobs.curate import curate
 from nanoflux.modules import RoleLMs
 from nanoflux.testing import SCENES, ScriptedEngine, scripted_roles
+from tests.engine.executors.test_threads import Log
+from tests.engine.executors.test_threads import play as echo
 from tests.support.faultserver import FaultServer, fault_spec
 
 SPEC = """
@@ -134,6 +136,38 @@ def test_ray_workers_journal_each_round_once_and_accept_what_threads_accept(tmp_
     played = read_journal(on_ray.run_dir / "rounds.jsonl")
     assert all(len(r["solves"]) == 3 and r["roles"]["solver"]["calls"] == 3 for r in played), \
         "each worker rebuilds the solver's LM and plays every solve"
+
+
+def test_a_feed_sees_a_finished_round_then_its_actor_is_refilled_then_the_round_is_yielded(local_ray: None) -> None:
+    log = Log(3)
+    for record in RayExecutor(workers=1).run(echo, log):
+        log.events.append(f"yield {record['round_id']}")
+    assert log.events == ["pull 0", "finished 0", "pull 1", "yield 0", "finished 1", "pull 2", "yield 1",
+                          "finished 2", "yield 2"]
+
+
+def niceness(task: dict[str, Any]) -> dict[str, Any]:
+    return {"round_id": task["round_id"], "nice": os.getpriority(os.PRIO_PROCESS, 0)}
+
+
+def test_rounds_on_actors_play_at_the_drivers_priority_not_rays_nice_15(local_ray: None) -> None:
+    [record] = RayExecutor(workers=1).run(niceness, Log(1))
+    assert record["nice"] == os.getpriority(os.PRIO_PROCESS, 0), "a niced actor starves behind any busy process"
+
+
+def test_a_round_handed_out_on_ray_as_the_dataset_filled_is_played_but_not_journaled(
+        tmp_path: Path, local_ray: None, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="nanoflux")
+    log = tmp_path / "calls"
+    log.mkdir()
+    spec = parse_spec(SPEC.replace("curation: {", "curation: {size: 2, "))
+    result = compile_spec(spec, out=tmp_path / "run", cache_dir=tmp_path / "cache", lms=StandIn(call_log=log),
+                          executor=RayExecutor(workers=1), progress=False)
+    filled = accepted_ids(result.run_dir)[-1]
+    assert len(accepted_ids(result.run_dir)) == 2 and journaled_ids(result.run_dir) == list(range(filled + 1))
+    assert len((log / "scripted_a").read_text().splitlines()) == filled + 2, \
+        "the next round took the actor before the round that filled the dataset was curated"
+    assert f"round {filled + 1} was handed out as the dataset filled; not journaled" in caplog.text
 
 
 def test_resume_goes_on_whichever_executor_ran_the_first_part(tmp_path: Path, local_ray: None) -> None:
