@@ -1,11 +1,12 @@
 """How far rounds scale on Ray actors, and what limits one driver (issue 9).
 
 Prints:
-  1. with a stand-in LM of fixed latency (200 ms a call, 3 calls a round), rounds/s with 1, 2, 4
-     and 8 Ray actors (one round at a time each) on a local Ray instance, next to the thread
-     executor with the same concurrency, and each one's efficiency against the ideal bound
-     concurrency / (calls per round x latency). Rates run from the first round handed out to the
-     last one journaled, so actor start-up (shown apart) is left out;
+  1. with a stand-in LM of fixed latency (200 ms a call, `calls_per_round` calls a round), rounds/s
+     with 1, 2, 4 and 8 Ray actors (one round at a time each) on a local Ray instance, each right
+     after the thread executor with the same concurrency, and each one's efficiency against the
+     ideal bound concurrency / (calls per round x latency), then Ray's efficiency minus the
+     threads'. Rates run from the first round handed out to the last one journaled, so actor
+     start-up (shown apart) is left out (`--throughput-only`: this part alone);
   2. the driver's own cost per journaled round, timed directly: `NoveltyFilter.nearest` (the
      attacker's "avoid" list as a round is handed out), `Curator.decide` (embedding, novelty
      query, adding an accepted question) and `Journal.append` (write + fsync), replayed over
@@ -101,15 +102,20 @@ def throughput(spec: Spec, work: Path, concurrencies: list[int]) -> None:
         print(f"  {label:<22}{row['rounds']:>7}{row['rate']:>10.2f}{row['ideal']:>8.2f}{row['efficiency']:>8.2f}"
               f"{row['start']:>9.1f}{row['driver_ms']:>17.1f}{row['cpu_ms']:>21.1f}", flush=True)
 
-    for n in concurrencies:
-        show(f"threads={n}", timed_run(spec, ThreadExecutor(n), n, work, f"threads-{n}"))
+    # Each concurrency's thread run and Ray run back to back, so both meet the same load on shared cores.
     ray.init(num_cpus=max(concurrencies), include_dashboard=False, object_store_memory=80 * 1024**2,
              log_to_driver=False)
+    gaps = []
     try:
         for n in concurrencies:
-            show(f"ray {n} actor(s) x 1", timed_run(spec, RayExecutor(workers=n, threads=1), n, work, f"ray-{n}"))
+            on_threads = timed_run(spec, ThreadExecutor(n), n, work, f"threads-{n}")
+            show(f"threads={n}", on_threads)
+            on_ray = timed_run(spec, RayExecutor(workers=n, threads=1), n, work, f"ray-{n}")
+            show(f"ray {n} actor(s) x 1", on_ray)
+            gaps.append(f"{n}: {on_ray['efficiency'] - on_threads['efficiency']:+.2f}")
     finally:
         ray.shutdown()
+    print(f"  Ray's efficiency minus the threads' at the same concurrency: {', '.join(gaps)}")
     print("  driver ms/round: time inside nearest + decide + append per round, in the run (contended);\n"
           "  driver CPU ms/round: the driver process's CPU time per round (threads: includes playing the rounds).")
 
@@ -169,6 +175,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4, 8],
                         help="actors (each one round at a time) and, alike, threads")
     parser.add_argument("--torch-threads", type=int, default=1, help="torch threads of the driver in part 1")
+    parser.add_argument("--throughput-only", action="store_true", help="run part 1 only (about a minute less)")
     args = parser.parse_args()
     spec = load_spec(ROOT / "specs" / "math.yaml")
     default_threads = torch.get_num_threads()
@@ -180,6 +187,8 @@ def main() -> None:
         # Warm-up: the driver's embedding model loads once per process; every figure below is after it.
         compile_spec(spec, rounds=1, out=work / "warm-up", cache_dir=work / "cache", lms=StandIn(0.0), progress=False)
         throughput(spec, work, args.concurrency)
+        if args.throughput_only:
+            return
         for threads in sorted({1, default_threads}):
             replay_driver_cost(spec, work, threads)
 
