@@ -4,7 +4,7 @@ benchmarks/scale.py."""
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,16 +16,18 @@ from nanoflux.spec.model import Spec
 
 
 class DriverProbe:
-    """Times the driver's per-round work inside a run by wrapping the three methods it calls.
+    """Times the driver's per-round work inside a run by wrapping the three methods it calls, and counts the calls
+    (`append_many` once for each group of rounds journaled together).
 
-    Also notes when the first round is handed out (the first `nearest`) and when each round is
+    Also notes when the first round is handed out (the first `nearest`) and when each group of rounds is
     journaled, with the driver process's CPU time at both ends.
     """
 
-    METHODS = ((NoveltyFilter, "nearest"), (Curator, "decide"), (Journal, "append"))
+    METHODS = ((NoveltyFilter, "nearest"), (Curator, "decide"), (Journal, "append_many"))
 
     def __init__(self) -> None:
         self.spent: dict[str, float] = defaultdict(float)
+        self.calls: Counter[str] = Counter()
         self.first_handout: tuple[float, float] | None = None
         self.last_append: tuple[float, float] | None = None
 
@@ -49,7 +51,8 @@ class DriverProbe:
                 return method(*args, **kwargs)
             finally:
                 self.spent[name] += time.perf_counter() - start
-                if name == "append":
+                self.calls[name] += 1
+                if name == "append_many":
                     self.last_append = (time.perf_counter(), time.process_time())
 
         return timed

@@ -6,19 +6,26 @@ Prints:
      after the thread executor with the same concurrency, and each one's efficiency against the
      ideal bound concurrency / (calls per round x latency), then Ray's efficiency minus the
      threads'. Rates run from the first round handed out to the last one journaled, so actor
-     start-up (shown apart) is left out (`--throughput-only`: this part alone);
-  2. the driver's own cost per journaled round, timed directly: `NoveltyFilter.nearest` (the
-     attacker's "avoid" list as a round is handed out), `Curator.decide` (embedding, novelty
-     query, adding an accepted question) and `Journal.append` (write + fsync), replayed over
-     records of part 1 in a fresh run directory, each question made new so it is embedded again,
-     once with torch on one thread and once with torch's default (one thread per core);
-  3. the rate at which that cost saturates one driver: 1 / (driver cost per round).
+     start-up (shown apart) is left out (`--parts throughput`: this part alone);
+  2. the driver's cost per journaled round when it embeds each question itself, one round at a time
+     (a player that attaches no embedding; the whole cost before issue 25), timed directly:
+     `NoveltyFilter.nearest` (the attacker's "avoid" list as a round is handed out), `Curator.decide`
+     (embedding, novelty query, adding an accepted question) and `Journal.append` (write + fsync),
+     replayed over records of part 1 in a fresh run directory, each question made new so it is
+     embedded again, once with torch on one thread and once with torch's default (one thread per core);
+  3. the rate at which that cost saturates one driver: 1 / (driver cost per round);
+  4. one driver's sustained rate through the real `run_rounds`: pre-played rounds (records of part 1,
+     each question new, its embedding attached as `RoundPlayer` attaches it) returned by an executor
+     the moment they are handed out, `--batches` at a time, at the spec's novelty threshold and at 1.0
+     (every question accepted); no LM, so only the driver is timed;
+  5. the stand-in LM on `--ray-actors` Ray actors playing `--ray-threads` rounds at once each, and how
+     busy the driver was.
 
-The driver embeds one question at a time. On a machine where other work holds the cores, torch's
-default intra-op threads spin against it and one embedding took 745 ms (median) against 36 ms on
-one thread (2 shared cores), so part 1 runs the driver with torch on `--torch-threads` (default 1).
+Where the driver embeds (part 2), on a machine where other work holds the cores, torch's default
+intra-op threads spin against it and one embedding took 745 ms (median) against 36 ms on one
+thread (2 shared cores), so the driver runs with torch on `--torch-threads` (default 1).
 
-Run: .venv/bin/python benchmarks/scale.py   (about 2-3 minutes on 2 cores)
+Run: .venv/bin/python benchmarks/scale.py   (about 5 minutes on 2 cores; `--parts driver` alone about 1)
 """
 
 from __future__ import annotations
@@ -47,12 +54,14 @@ import torch  # noqa: E402
 
 from benchmarks.driver import DriverProbe, calls_per_round  # noqa: E402
 from nanoflux import load_spec  # noqa: E402
-from nanoflux.base.paths import JOURNAL_NAME  # noqa: E402
+from nanoflux.base.paths import JOURNAL_NAME, RunDir  # noqa: E402
 from nanoflux.engine.curation.decide import Curator  # noqa: E402
+from nanoflux.engine.curation.embeddings import encode  # noqa: E402
 from nanoflux.engine.curation.novelty import NoveltyFilter  # noqa: E402
 from nanoflux.engine.executors import ThreadExecutor  # noqa: E402
 from nanoflux.engine.executors.ray import RayExecutor  # noqa: E402
 from nanoflux.engine.journal import Journal, read_journal  # noqa: E402
+from nanoflux.engine.runner import QUESTION_EMBEDDING, run_rounds  # noqa: E402
 from nanoflux.jobs.compile import compile_spec  # noqa: E402
 from nanoflux.spec.model import Spec  # noqa: E402
 from nanoflux.testing import ScriptedEngine, default_answers, scripted_roles  # noqa: E402
@@ -60,6 +69,7 @@ from nanoflux.testing import ScriptedEngine, default_answers, scripted_roles  # 
 LATENCY_S = 0.2
 ROUNDS_PER_SLOT = 4  # rounds per unit of concurrency: 4 waves of rounds in each run
 REPLAYED = 40  # records replayed per torch setting in part 2
+PARTS = ("throughput", "replay", "driver", "ray")
 
 
 class StandIn:
@@ -155,7 +165,8 @@ def replay_driver_cost(spec: Spec, work: Path, threads: int) -> float:
         return f"mean {1000 * statistics.fmean(values):.1f} ms, median {1000 * statistics.median(values):.1f} ms"
 
     accepted = len(decide_by_outcome[True])
-    print(f"driver cost per journaled round, torch on {threads} thread(s), replayed over {len(records)} records "
+    print(f"driver cost per journaled round, embedding its questions itself, torch on {threads} thread(s), "
+          f"replayed over {len(records)} records "
           f"({accepted} accepted, collection growing to {len(novelty)} questions):")
     print(f"  novelty.nearest (hand-out)   {ms(times['nearest'])}")
     print(f"  Curator.decide               {ms(times['decide'])}  "
@@ -165,9 +176,106 @@ def replay_driver_cost(spec: Spec, work: Path, threads: int) -> float:
     worst = (statistics.fmean(times["nearest"]) + statistics.fmean(times["append"])
              + statistics.fmean(decide_by_outcome[True] or times["decide"]))
     print(f"  total                        {ms(times['total'])}; every round accepted: {1000 * worst:.1f} ms")
-    print(f"one driver saturates at 1 / {1000 * cost:.1f} ms = {1 / cost:.0f} rounds/s "
+    print(f"embedding each question itself, one driver saturates at 1 / {1000 * cost:.1f} ms = {1 / cost:.0f} rounds/s "
           f"({3600 / cost:,.0f} rounds/h); every round accepted: {1 / worst:.0f} rounds/s")
     return cost
+
+
+class PlayedAlready:
+    """An executor for measuring the driver alone: rounds come back the moment they are handed out.
+
+    Each task pulled gets its pre-played record (a record of part 1 with a question of its own and that
+    question's embedding attached, as a `RoundPlayer` attaches it), `batch` tasks at a time, refill
+    first (`Feed.finished` before the next tasks are pulled), as a cluster whose rounds finish
+    together would deliver them. No round is played: what is timed is the real `run_rounds` path.
+    """
+
+    def __init__(self, records: list[dict[str, Any]], batch: int):
+        self.records = records
+        self.batch = batch
+
+    def run(self, play: Any, tasks: Any) -> Any:
+        def pull() -> list[dict[str, Any]]:
+            return list(itertools.islice(tasks, self.batch))
+
+        pulled = pull()
+        while pulled:
+            records = [{**self.records[task["round_id"]], **task} for task in pulled]
+            tasks.finished(records)
+            pulled = pull()
+            yield from records
+
+
+def pre_played(work: Path, spec: Spec, rounds: int) -> list[dict[str, Any]]:
+    """`rounds` played rounds made from the journals of part 1 (without part 1: of a quick run for the purpose),
+    each question new (a number of its own), with its embedding attached as the players attach it (computed here,
+    in batches, before any timing)."""
+    if not any((run / JOURNAL_NAME).exists() for run in work.iterdir() if run.name.startswith(("threads", "ray"))):
+        compile_spec(spec, rounds=24, threads=8, out=work / "threads-source", cache_dir=work / "cache",
+                     lms=StandIn(0.0), progress=False)
+    source = [record for run in sorted(work.iterdir()) if (run / JOURNAL_NAME).exists()
+              for record in read_journal(run / JOURNAL_NAME) if record["status"] == "ok"]
+    records = []
+    for round_id in range(rounds):
+        record = {key: value for key, value in source[round_id % len(source)].items()
+                  if key not in ("curation", "attempt")}
+        record["question"] = f"{record['question']} (Lot {round_id * 7919 % 100_003}.)"
+        records.append(record)
+    model = spec.curation.embedding_model
+    vectors = encode(model, [record["question"] for record in records])
+    for record, vector in zip(records, vectors, strict=True):
+        record[QUESTION_EMBEDDING] = {"model": model, "vector": vector}
+    return records
+
+
+def driver_rate(spec: Spec, work: Path, rounds: int, batches: list[int]) -> None:
+    """Rounds a second one driver journals through `run_rounds` when the rounds come back as fast as it takes them."""
+    records = pre_played(work, spec, rounds)
+    print(f"one driver's sustained rate: {rounds} pre-played rounds each, returned the moment they are handed out "
+          "(no LM: the executor hands back records of part 1, each question new, its embedding attached as a "
+          "worker attaches it), through run_rounds into a fresh run directory:")
+    print(f"  {'threshold':>9}{'batch':>7}{'rounds/s':>10}{'accepted':>10}{'rounds/fsync':>14}"
+          f"{'nearest ms':>12}{'decide ms':>11}{'append ms':>11}{'other ms':>10}")
+    for threshold in (spec.curation.novelty, 1.0):  # 1.0: every new question accepted, the collection grows most
+        for batch in batches:
+            run_spec = Spec.model_validate({**spec.model_dump(mode="json"), "rounds": rounds,
+                                            "curation": {**spec.curation.model_dump(mode="json"), "size": rounds,
+                                                         "novelty": threshold}})
+            run = RunDir(work / f"driver-{threshold}-{batch}")
+            novelty = NoveltyFilter(run.novelty, threshold=threshold, model=spec.curation.embedding_model)
+            curator = Curator(run_spec.curation.quality_band, novelty, complexity=run_spec.curation.complexity,
+                              require_verified_reference=run_spec.curation.require_verified_reference)
+            probe = DriverProbe()
+            with probe.installed():
+                state = run_rounds(run_spec, lambda task: task, Journal(run.journal), curator,
+                                   executor=PlayedAlready(records, batch), progress=False, run_id="driver")
+            assert state.played == rounds == len(read_journal(run.journal)), state
+            assert probe.first_handout and probe.last_append
+            wall = probe.last_append[0] - probe.first_handout[0]
+            per_round = {name: 1000 * spent / rounds for name, spent in probe.spent.items()}
+            other = 1000 * wall / rounds - sum(per_round.values())
+            print(f"  {threshold:>9}{batch:>7}{rounds / wall:>10.0f}{state.accepted:>10}"
+                  f"{rounds / probe.calls['append_many']:>14.1f}{per_round['nearest']:>12.2f}"
+                  f"{per_round['decide']:>11.2f}{per_round['append_many']:>11.2f}{other:>10.2f}", flush=True)
+    print("  batch: rounds the executor returns together (they share one fsync when they are next in round order);\n"
+          "  nearest/decide/append: the driver's time in NoveltyFilter.nearest (hand-out), Curator.decide and\n"
+          "  Journal.append_many per round; other: the rest of run_rounds (feed, counting, collection flushes).")
+
+
+def ray_rate(spec: Spec, work: Path, actors: int, threads: int) -> None:
+    """The stand-in LM on many Ray actors, each playing `threads` rounds at once (questions embedded there)."""
+    spec = Spec.model_validate({**spec.model_dump(mode="json"),
+                                "curation": {**spec.curation.model_dump(mode="json"), "size": 100_000}})
+    ray.init(num_cpus=actors, include_dashboard=False, object_store_memory=80 * 1024**2, log_to_driver=False)
+    try:
+        row = timed_run(spec, RayExecutor(workers=actors, threads=threads), actors * threads, work,
+                        f"ray-{actors}x{threads}")
+    finally:
+        ray.shutdown()
+    print(f"stand-in LM ({LATENCY_S * 1000:.0f} ms a call) on {actors} Ray actors x {threads} rounds at once: "
+          f"{row['rounds']} rounds at {row['rate']:.1f} rounds/s (ideal {row['ideal']:.1f}, efficiency "
+          f"{row['efficiency']:.2f}); the driver's own time {row['driver_ms']:.2f} ms/round, busy "
+          f"{row['driver_ms'] * row['rate'] / 1000:.0%} of the run: the actors' CPUs bound this rate, not the driver")
 
 
 def main() -> None:
@@ -175,7 +283,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4, 8],
                         help="actors (each one round at a time) and, alike, threads")
     parser.add_argument("--torch-threads", type=int, default=1, help="torch threads of the driver in part 1")
-    parser.add_argument("--throughput-only", action="store_true", help="run part 1 only (about a minute less)")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="which parts to run")
+    parser.add_argument("--driver-rounds", type=int, default=2000, help="rounds per run in part 4")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 64],
+                        help="rounds returned together in part 4")
+    parser.add_argument("--ray-actors", type=int, default=4, help="Ray actors in part 5")
+    parser.add_argument("--ray-threads", type=int, default=16, help="rounds each actor plays at once in part 5")
     args = parser.parse_args()
     spec = load_spec(ROOT / "specs" / "math.yaml")
     default_threads = torch.get_num_threads()
@@ -186,12 +299,15 @@ def main() -> None:
         work = Path(tmp)
         # Warm-up: the driver's embedding model loads once per process; every figure below is after it.
         compile_spec(spec, rounds=1, out=work / "warm-up", cache_dir=work / "cache", lms=StandIn(0.0), progress=False)
-        throughput(spec, work, args.concurrency)
-        if args.throughput_only:
-            return
-        for threads in sorted({1, default_threads}):
-            replay_driver_cost(spec, work, threads)
-
+        if "throughput" in args.parts:
+            throughput(spec, work, args.concurrency)
+        if "replay" in args.parts:
+            for threads in sorted({1, default_threads}):
+                replay_driver_cost(spec, work, threads)
+        if "driver" in args.parts:
+            driver_rate(spec, work, args.driver_rounds, args.batches)
+        if "ray" in args.parts:
+            ray_rate(spec, work, args.ray_actors, args.ray_threads)
 
 if __name__ == "__main__":
     main()

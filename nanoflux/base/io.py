@@ -50,15 +50,20 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def append_line(path: Path, row: dict[str, Any]) -> None:
-    """Append `row` as one JSON line and fsync it. A failed write (a full disk) is cut off, keeping every
-    earlier line whole: an append-only file is never left with half a line of ours."""
-    line = memoryview((json.dumps(row, ensure_ascii=False, default=str) + "\n").encode())
+    """Append `row` as one JSON line and fsync it (`append_lines`)."""
+    append_lines(path, [row])
+
+
+def append_lines(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Append `rows` as JSON lines with one write and one fsync (a group commit). A failed write (a full disk)
+    is cut off, keeping every earlier line whole: an append-only file is never left with half a line of ours."""
+    data = memoryview("".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows).encode())
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(fd).st_size
         try:
-            while line:
-                line = line[os.write(fd, line):]
+            while data:
+                data = data[os.write(fd, data):]
             os.fsync(fd)
         except OSError as exc:
             os.ftruncate(fd, size)

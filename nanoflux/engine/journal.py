@@ -1,7 +1,8 @@
 """The run journal, rounds.jsonl: one JSON object per finished attempt at a round, append-only.
 
-Each record is written and fsynced as soon as its round finishes, so a killed run loses at most
-the rounds still in flight. A line torn by a crash is dropped on the next open. A round played
+Each record is written and fsynced as soon as its round finishes (rounds that finish together share
+one fsync), before anything acts on it, so a killed run loses at most the rounds still in flight. A
+line torn by a crash is dropped on the next open. A round played
 again (its LM call failed, or `--retry-failed`) gets a new line with the next `attempt` number;
 earlier attempts stay as the audit trail, and every reader counts a round by its last attempt
 (`last_attempts`).
@@ -11,12 +12,12 @@ A record's shape is `RoundRecord`: the JSON on disk is the contract, the types o
 
 # No `from __future__ import annotations`: TypedDict reads NotRequired from evaluated annotations only.
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
 
 from nanoflux.base.errors import NanofluxError
-from nanoflux.base.io import append_line, read_jsonl
+from nanoflux.base.io import append_lines, read_jsonl
 from nanoflux.verify.confirm import REFUTING_STEPS
 
 if TYPE_CHECKING:
@@ -150,6 +151,9 @@ class PlayedRound(TypedDict):
     models: NotRequired[dict[str, str]]  # role -> model
     roles: NotRequired[dict[str, RoleUsage]]  # role -> its call; a failed round's: the calls it paid for
     solves: NotRequired[list[Solve]]  # the independent solves (absent with `roles.judge.solves: 0`, and before)
+    # {"model", "vector"}: the question's embedding, attached by the player (`runner.attach_embedding`) for the
+    # driver, which takes it off: never journaled
+    question_embedding: NotRequired[dict[str, Any]]
     # status "failed"; failed_* are None when no role's call raised, absent from journals older than attempts
     error: NotRequired[str]  # "ExceptionType: message", at most 2000 characters
     error_kind: NotRequired[ErrorKind]
@@ -239,12 +243,23 @@ class Journal:
         return self._attempts[round_id] + 1
 
     def append(self, record: RoundRecord) -> None:
-        """Write one attempt at a round and fsync it; sets its `attempt` (1 for a round's first line,
-        then 2, ...). A failed write (a full disk) is cut off, keeping every earlier line."""
-        record["attempt"] = self.next_attempt(record["round_id"])
-        append_line(self.path, record)
-        self._records.append(record)
-        self._attempts[record["round_id"]] += 1
+        """Write one attempt at a round and fsync it (`append_many`)."""
+        self.append_many([record])
+
+    def append_many(self, records: Sequence[RoundRecord]) -> None:
+        """Write attempts at rounds, in order, with one write and one fsync (rounds that finished together share
+        it); sets each one's `attempt` (1 for a round's first line, then 2, ...). A failed write (a full disk) is
+        cut off, keeping every earlier line; a kill mid-write keeps a prefix of them, the torn line dropped on
+        the next open."""
+        if not records:
+            return
+        attempts = self._attempts.copy()
+        for record in records:
+            attempts[record["round_id"]] += 1
+            record["attempt"] = attempts[record["round_id"]]
+        append_lines(self.path, records)
+        self._records.extend(records)
+        self._attempts = attempts
 
     def _repair_tail(self) -> None:
         """Cut a last line without its newline (a write interrupted by a kill)."""

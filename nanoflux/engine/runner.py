@@ -27,6 +27,7 @@ from nanoflux.clients.lm import configure_cache
 from nanoflux.engine.budget import Budget, Spending, expected_rounds
 from nanoflux.engine.compiler import compile_program
 from nanoflux.engine.curation.decide import Curator
+from nanoflux.engine.curation.embeddings import encode
 from nanoflux.engine.curation.novelty import NoveltyFilter
 from nanoflux.engine.executors import Executor, executor_for
 from nanoflux.engine.executors.base import Task
@@ -38,6 +39,8 @@ from nanoflux.spec.model import Spec
 logger = logging.getLogger(__name__)
 
 AVOID_SHOWN = 3  # accepted questions nearest the topic shown to the attacker to steer it away
+QUESTION_EMBEDDING = "question_embedding"  # what a player attaches (`attach_embedding`); never journaled
+FLUSH_EVERY = 256  # accepted questions (and embeddings) the novelty collection (and cache) take in one write
 
 
 @dataclass
@@ -181,6 +184,9 @@ def play_round(program: dspy.Module, task: Task, program_hash: str) -> PlayedRou
 class RoundPlayer:
     """The `play` every executor calls: one task in, one record out, on the compiled program.
 
+    A played round carries its question's embedding (`attach_embedding`), computed here, where the
+    round was played, so the one driver of a run of many workers looks it up instead of computing it.
+
     Pickling it ships a recipe, not the program: the spec, the prompts (`dump_state`) and
     `make_lms`, the factory of role LMs. Whatever process unpickles it (a Ray actor) compiles its
     own program with its own LMs, so LM clients never cross processes and an embedded model
@@ -206,7 +212,10 @@ class RoundPlayer:
         self.cache_dir = cache_dir
 
     def __call__(self, task: Task) -> PlayedRound:
-        return play_round(self.program, task, self.program_hash)
+        record = play_round(self.program, task, self.program_hash)
+        if record["status"] == "ok":
+            attach_embedding(record, self.spec.curation.embedding_model)
+        return record
 
     def __reduce__(self) -> tuple[Any, ...]:
         if self.make_lms is None:
@@ -214,6 +223,29 @@ class RoundPlayer:
                                 "picklable factory `spec -> RoleLMs` (a module-level function or class)")
         return (_rebuild_player, (self.spec.model_dump(mode="json"), self.program.dump_state(),
                                   self.program_hash, self.make_lms, self.cache_dir))
+
+
+def attach_embedding(record: PlayedRound, model: str) -> None:
+    """Add the question's embedding by `model` to a played round (`QUESTION_EMBEDDING`), computed as the driver
+    would compute it (`encode`); without it (the model cannot load here) the driver embeds the question."""
+    try:
+        record[QUESTION_EMBEDDING] = {"model": model, "vector": encode(model, [record["question"]])[0]}
+    except NanofluxError as exc:
+        logger.warning("the question of round %d is embedded by the driver instead: %s", record["round_id"], exc)
+
+
+def take_embeddings(rounds: Sequence[PlayedRound], novelty: NoveltyFilter) -> list[PlayedRound]:
+    """The rounds without the embeddings their players attached, which `novelty`'s embedder now knows (those
+    by its model); the questions of the rest embedded in one model pass."""
+    embedder = novelty.embedder
+    shipped = {played["question"]: played[QUESTION_EMBEDDING]["vector"] for played in rounds
+               if played.get(QUESTION_EMBEDDING, {}).get("model") == embedder.model}
+    embedder.remember(shipped)
+    if missing := [played["question"] for played in rounds if played["status"] == "ok"
+                   and played["question"] not in shipped]:
+        novelty.embed_many(missing)
+    return [cast(PlayedRound, {key: value for key, value in played.items() if key != QUESTION_EMBEDDING})
+            for played in rounds]
 
 
 def _rebuild_player(spec_data: dict[str, Any], state: dict[str, Any], program_hash: str,
@@ -316,8 +348,12 @@ class RoundFeed:
         """The earliest round not yet journaled has finished."""
         return bool(self.issued) and self.issued[0] in self.finished_rounds
 
-    def next_ready(self) -> PlayedRound:
-        return self.finished_rounds.pop(self.issued.popleft())
+    def take_ready(self) -> list[PlayedRound]:
+        """The finished rounds that can be journaled now, in round-id order: up to the first still in flight."""
+        ready = []
+        while self.ready():
+            ready.append(self.finished_rounds.pop(self.issued.popleft()))
+        return ready
 
     def settle(self) -> None:
         """After the finished rounds are journaled: revoke the provisional rounds if they filled the dataset."""
@@ -362,13 +398,19 @@ def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journ
     feed = RoundFeed(spec, todo, state, breaker, curator.novelty, done, budget=budget, journal=journal,
                      run_id=run_id)
 
-    def write(played: PlayedRound) -> None:
-        record: RoundRecord = {**played, "curation": curator.decide(played)}
-        journal.append(record)
-        done.add(record["round_id"])
-        state.count(record)
-        budget.spending.add(record)
-        bar.update(1)
+    def write(finished: Sequence[PlayedRound]) -> None:
+        """Curate rounds in round-id order, journal them with one fsync, and only then count them."""
+        if not finished:
+            return
+        records: list[RoundRecord] = [{**played, "curation": curator.decide(played)}
+                                      for played in take_embeddings(finished, curator.novelty)]
+        journal.append_many(records)
+        for record in records:
+            done.add(record["round_id"])
+            state.count(record)
+            budget.spending.add(record)
+        curator.novelty.flush(at_least=FLUSH_EVERY)  # after the journal: it is the truth the collection follows
+        bar.update(len(records))
         show()
 
     def show() -> None:
@@ -381,19 +423,19 @@ def run_rounds(spec: Spec, player: Callable[[Task], PlayedRound], journal: Journ
 
     bar = tqdm(total=spec.rounds, initial=len(done), unit="round", disable=not progress, dynamic_ncols=True)
     show()
-    try:
-        for played in executor.run(player, feed):
-            if not feed.notified:  # an executor that refills first has passed it to `feed.finished` already
-                feed.receive(played)
-            while feed.ready():
-                write(feed.next_ready())
-            feed.settle()
-    except KeyboardInterrupt:
-        state.interrupted = True
-    finally:
-        for round_id in sorted(feed.finished_rounds):  # finished work is kept though an earlier round never came back
-            write(feed.finished_rounds.pop(round_id))
-        bar.close()
+    with curator.novelty.deferred():
+        try:
+            for played in executor.run(player, feed):
+                if not feed.notified:  # an executor that refills first has passed it to `feed.finished` already
+                    feed.receive(played)
+                write(feed.take_ready())  # every round ready now shares one fsync (a group commit)
+                feed.settle()
+        except KeyboardInterrupt:
+            state.interrupted = True
+        finally:
+            # finished work is kept though an earlier round never came back
+            write([feed.finished_rounds.pop(round_id) for round_id in sorted(feed.finished_rounds)])
+            bar.close()
     if breaker.tripped:
         state.breaker = breaker.trip()
     state.budget_stop = budget.stop()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,10 @@ _PACKAGED = {EMBEDDING_MODEL, f"sentence-transformers/{EMBEDDING_MODEL}"}
 
 _models: dict[str, SentenceTransformer] = {}
 _models_lock = threading.Lock()
+RECENT = 4096  # vectors an `Embedder` keeps in memory after a lookup: each is asked for again (a topic, a question)
+# One encode at a time per process: round threads embed their questions (`RoundPlayer`) beside the driver,
+# and a fast tokenizer shared between threads can fail with "Already borrowed".
+_encode_lock = threading.Lock()
 
 
 def _resolve(model: str) -> str:
@@ -63,9 +67,15 @@ def load_embedder(model: str = EMBEDDING_MODEL) -> SentenceTransformer:
 
 
 def encode(model: str, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-    """Unit-length float32 embeddings of ``texts`` by ``model``, loaded once per process."""
-    vectors = load_embedder(model).encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                          convert_to_numpy=True)
+    """Unit-length float32 embeddings of ``texts`` by ``model``, loaded once per process.
+
+    The one function every embedding of a question goes through, wherever it runs (a round's worker
+    or the driver), so a vector computed in one place is the one the other would have computed.
+    """
+    embedder = load_embedder(model)
+    with _encode_lock:
+        vectors = embedder.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                                  convert_to_numpy=True)
     return vectors.astype(np.float32)
 
 
@@ -93,6 +103,8 @@ class Embedder:
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._dbs: list[sqlite3.Connection] = []  # looked up in order; `_db` (if any) is the last
+        self._unsaved: dict[str, np.ndarray] = {}  # sha256 -> vector `remember`ed, not yet in the cache file
+        self._recent: dict[str, np.ndarray] = {}  # sha256 -> vector looked up lately (a run's topics, each question)
         if read_from is not None and read_from.is_file():
             self._dbs.append(sqlite3.connect(f"{read_from.resolve().as_uri()}?mode=ro", uri=True,
                                              check_same_thread=False))
@@ -123,8 +135,23 @@ class Embedder:
                 found |= computed
         return np.stack([found[k] for k in keys]) if keys else np.empty((0, 0), np.float32)
 
+    def remember(self, vectors: Mapping[str, np.ndarray]) -> None:
+        """Take embeddings computed elsewhere by this model (`encode` in a round's worker): lookups find them at
+        once, and the cache file gets them at the next `flush` (one transaction for many: a commit costs
+        milliseconds)."""
+        with self._lock:
+            self._unsaved.update((hashlib.sha256(text.encode()).hexdigest(), np.asarray(vector, np.float32))
+                                 for text, vector in vectors.items())
+
+    def flush(self, at_least: int = 1) -> None:
+        """Write the `remember`ed embeddings to the cache file, once at least ``at_least`` wait."""
+        with self._lock:
+            if len(self._unsaved) >= at_least:
+                self._store(self._unsaved)
+                self._unsaved = {}
+
     def _lookup(self, keys: set[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
+        found = {key: vector for key in keys if (vector := self._unsaved.get(key, self._recent.get(key))) is not None}
         for db in self._dbs:
             ordered = sorted(keys - found.keys())
             for start in range(0, len(ordered), 500):  # stay under sqlite's bound-parameter limit
@@ -135,6 +162,9 @@ class Embedder:
                     [self.model, *chunk],
                 )
                 found.update((key, np.frombuffer(blob, dtype=np.float32)) for key, blob in rows)
+        if len(self._recent) + len(found) > RECENT:
+            self._recent = {}
+        self._recent.update(found)
         return found
 
     def _store(self, vectors: dict[str, np.ndarray]) -> None:
