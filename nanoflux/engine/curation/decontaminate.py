@@ -84,8 +84,10 @@ class NgramIndex:
         """`find` for each of `texts`, in one pass."""
         tokens = [words(text) for text in texts]
         owners, positions, keys = self._ngrams(tokens, grow=False)
-        lows = np.searchsorted(self._keys, keys, side="left")
-        highs = np.searchsorted(self._keys, keys, side="right")
+        order = np.argsort(keys)  # needles in order: each search starts where the last ended, not at the top
+        lows, highs = np.empty_like(order), np.empty_like(order)
+        lows[order] = np.searchsorted(self._keys, keys[order], side="left")
+        highs[order] = np.searchsorted(self._keys, keys[order], side="right")
         shared: list[dict[int, dict[str, None]]] = [{} for _ in texts]  # item -> the n-grams it shares, in order
         normalised: dict[int, str] = {}
         for hit in np.flatnonzero(highs > lows).tolist():
