@@ -8,7 +8,8 @@ paraphrases an n-gram filter misses.
 
 Each benchmark file is indexed once per process: its 8-grams hashed into one sorted array (a few bytes
 per n-gram, where a dict of strings would take a hundred), its items' embeddings in one float32 matrix
-searched exactly by a matrix product, batched over questions where the caller has many (`prepare`).
+searched exactly by a matrix product, or for a large benchmark through a random-hyperplane index whose
+candidates are scored exactly (`similar`), batched over questions where the caller has many (`prepare`).
 
     checker = Decontaminator([load_benchmark("bench/math500.jsonl")], Embedder())
     checker.check("Find the sum of all integers n such that ...")   # [] when clean
@@ -32,6 +33,7 @@ import numpy as np
 from nanoflux.base.errors import MAX_PROBLEMS, QUOTE_CHARS, NanofluxError, quoted
 from nanoflux.base.io import jsonl_rows, read_input
 from nanoflux.engine.curation.embeddings import Embedder
+from nanoflux.engine.curation.similar import APPROXIMATE_FROM, ExactSearch, HyperplaneIndex, Search
 from nanoflux.engine.journal import Contamination, RoundRecord
 from nanoflux.spec.model import BenchmarkFile, CurationSpec
 
@@ -41,7 +43,6 @@ FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"
 DEFAULT_THRESHOLD: float = CurationSpec.model_fields["decontaminate_threshold"].default
 WORST = 5  # matches per benchmark a summary shows
 _QUESTIONS = 256  # questions searched together: each block of items is read once for all of them
-_ITEMS = 4096  # items per matrix product: 256 x 4096 similarities (4 MB) stay in the CPU's cache
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd, so the hash of a window mixes every word's id
 MAX_BENCHMARK_BYTES = 512 << 20  # read whole into memory; MATH's 12,500 problems are 10 MB
@@ -83,8 +84,10 @@ class NgramIndex:
         """`find` for each of `texts`, in one pass."""
         tokens = [words(text) for text in texts]
         owners, positions, keys = self._ngrams(tokens, grow=False)
-        lows = np.searchsorted(self._keys, keys, side="left")
-        highs = np.searchsorted(self._keys, keys, side="right")
+        order = np.argsort(keys)  # needles in order: each search starts where the last ended, not at the top
+        lows, highs = np.empty_like(order), np.empty_like(order)
+        lows[order] = np.searchsorted(self._keys, keys[order], side="left")
+        highs[order] = np.searchsorted(self._keys, keys[order], side="right")
         shared: list[dict[int, dict[str, None]]] = [{} for _ in texts]  # item -> the n-grams it shares, in order
         normalised: dict[int, str] = {}
         for hit in np.flatnonzero(highs > lows).tolist():
@@ -152,6 +155,8 @@ class Benchmark:
     sha256: str
     index: NgramIndex = dataclasses.field(init=False, repr=False)
     _vectors: dict[str, np.ndarray] = dataclasses.field(default_factory=dict, init=False, repr=False)
+    _searches: dict[tuple[str, float | None], Search] = dataclasses.field(default_factory=dict, init=False,
+                                                                          repr=False)
 
     def __post_init__(self) -> None:
         self.index = NgramIndex(self.texts)
@@ -161,6 +166,18 @@ class Benchmark:
         if embedder.model not in self._vectors:
             self._vectors[embedder.model] = np.ascontiguousarray(embedder.embed_many(self.texts), dtype=np.float32)
         return self._vectors[embedder.model]
+
+    def search(self, embedder: Embedder, threshold: float, approximate_from: int = APPROXIMATE_FROM) -> Search:
+        """The search over `vectors(embedder)`, built once per model (and threshold, for an index): exact
+        under `approximate_from` items or where the threshold is too low for an index
+        (`HyperplaneIndex.for_threshold`), the index otherwise."""
+        approximate = len(self.texts) >= approximate_from
+        key = (embedder.model, threshold if approximate else None)
+        if key not in self._searches:
+            matrix = self.vectors(embedder)
+            index = HyperplaneIndex.for_threshold(matrix, threshold) if approximate else None
+            self._searches[key] = index or ExactSearch(matrix)
+        return self._searches[key]
 
 
 def load_benchmark(path: str | Path, field: str | None = None) -> Benchmark:
@@ -266,18 +283,23 @@ class Decontaminator:
         benchmarks: the indexed benchmark files (`load_benchmark`).
         embedder: embeds the questions and the items (the run's novelty embedder, so both share its cache).
         threshold: cosine similarity to an item at which a question is contaminated.
+        approximate_from: items from which a benchmark's embeddings are searched through an index
+            (`similar.HyperplaneIndex`: a match missed with probability 1 - `similar.RECALL` at most);
+            `sys.maxsize` searches every benchmark exactly.
     """
 
     benchmarks: Sequence[Benchmark]
     embedder: Embedder
     threshold: float = DEFAULT_THRESHOLD
+    approximate_from: int = APPROXIMATE_FROM
     _found: dict[str, list[Contamination]] = dataclasses.field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
             raise NanofluxError(f"the decontamination threshold must be in (0, 1], got {self.threshold}")
         for benchmark in self.benchmarks:
-            benchmark.vectors(self.embedder)  # embed the items now: a model that cannot load fails before a run
+            # built now: a model that cannot load fails before a run, and the index is not built mid-run
+            benchmark.search(self.embedder, self.threshold, self.approximate_from)
 
     @classmethod
     def load(cls, benchmarks: Sequence[BenchmarkFile], embedder: Embedder,
@@ -288,24 +310,25 @@ class Decontaminator:
         return cls([load_benchmark(entry.path, entry.field) for entry in benchmarks], embedder, threshold)
 
     def prepare(self, questions: Sequence[str]) -> None:
-        """Check many questions in one batch (one embedding pass, one exact search per 256); `check` then
-        answers them from memory."""
+        """Check many questions in one batch (one embedding pass, one search per 256); `check` then answers
+        them from memory."""
         todo = [text for text in dict.fromkeys(questions) if text not in self._found]
         if not todo:
             return
         queries = self.embedder.embed_many(todo)
         found: dict[str, list[Contamination]] = {text: [] for text in todo}
         for benchmark in self.benchmarks:
-            matrix = benchmark.vectors(self.embedder)
+            search = benchmark.search(self.embedder, self.threshold, self.approximate_from)
             for start in range(0, len(todo), _QUESTIONS):
                 batch = queries[start : start + _QUESTIONS]
                 texts = todo[start : start + _QUESTIONS]
-                nearest, closest = nearest_rows(batch, matrix)
+                nearest, closest = search.nearest(batch)
                 for text, vector, copied, item, similarity in zip(texts, batch, benchmark.index.find_many(texts),
                                                                   nearest.tolist(), closest.tolist(), strict=True):
                     if copied is not None:  # the item it copies, which need not be the nearest embedding
-                        found[text].append({**self._item(benchmark, copied[0], float(matrix[copied[0]] @ vector)),
-                                            "method": "ngram", "ngram": copied[1]})
+                        similar = float(search.matrix[copied[0]] @ vector)
+                        found[text].append({**self._item(benchmark, copied[0], similar), "method": "ngram",
+                                            "ngram": copied[1]})
                     elif similarity >= self.threshold:
                         found[text].append({**self._item(benchmark, item, similarity), "method": "embedding"})
         for text, matches in found.items():
@@ -345,24 +368,6 @@ class Decontaminator:
             row["worst"] = sorted(row["worst"], key=lambda match: -match["similarity"])[:worst]
         return {"threshold": self.threshold, "ngram": NGRAM, "embedding_model": self.embedder.model,
                 "benchmarks": list(rows.values())}
-
-
-def nearest_rows(queries: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each query's most similar row of `matrix` (the first on a tie) and that similarity, exactly.
-
-    The product runs over blocks of rows, each read once for all queries and kept in the CPU's cache,
-    which makes a batch 2-3x faster than one product over the whole matrix at 100,000 rows.
-    """
-    best = np.full(len(queries), -np.inf, dtype=np.float32)
-    where = np.zeros(len(queries), dtype=np.int64)
-    every = np.arange(len(queries))
-    for start in range(0, len(matrix), _ITEMS):
-        similarities = queries @ matrix[start : start + _ITEMS].T
-        index = similarities.argmax(axis=1)
-        value = similarities[every, index]
-        better = value > best
-        best[better], where[better] = value[better], index[better] + start
-    return where, best
 
 
 def journaled(records: Iterable[RoundRecord]) -> list[tuple[int, str, list[Contamination]]]:

@@ -4,9 +4,12 @@ a benchmark item are rejected as `contaminated`, questions that merely share its
 
 import csv
 import json
+import math
 import os
+import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -14,8 +17,9 @@ from click.testing import CliRunner
 from nanoflux.base.errors import NanofluxError
 from nanoflux.base.paths import REPORT_NAME
 from nanoflux.cli import main
-from nanoflux.engine.curation.decontaminate import Decontaminator, NgramIndex, load_benchmark, words
+from nanoflux.engine.curation.decontaminate import Benchmark, Decontaminator, NgramIndex, load_benchmark, words
 from nanoflux.engine.curation.embeddings import Embedder
+from nanoflux.engine.curation.similar import APPROXIMATE_FROM, ExactSearch, HyperplaneIndex
 from nanoflux.engine.journal import read_journal
 from nanoflux.jobs.compile import compile_spec
 from nanoflux.jobs.curate import curate, decontaminate
@@ -194,6 +198,55 @@ def test_the_item_sharing_the_most_8_grams_is_the_one_named() -> None:
                                                                         "theta iota kappa"])
     assert index.find("alpha beta gamma delta epsilon zeta eta theta iota") == (1, "alpha beta gamma delta epsilon "
                                                                                    "zeta eta theta")
+
+
+# A large benchmark searched through the index (random vectors, no model)
+
+def test_a_large_benchmark_searched_through_the_index_finds_the_same_contaminated_items_as_exact_search(
+        tmp_path: Path) -> None:
+    """20,000 items (the index's lower bound) of random 64-d unit vectors; 400 questions paraphrase an item at
+    similarity 0.9-0.99 (the index is sized for 0.999 recall at exactly 0.9), 400 are random."""
+    rng = np.random.default_rng(1)
+    items = unit(rng.standard_normal((APPROXIMATE_FROM, 64), dtype=np.float32))
+    targets = rng.choice(len(items), size=400, replace=False)
+    similarity = rng.uniform(0.9, 0.99, size=(400, 1)).astype(np.float32)
+    away = unit(rng.standard_normal((400, 64), dtype=np.float32))
+    away = unit(away - (away * items[targets]).sum(axis=1, keepdims=True) * items[targets])  # orthogonal to the item
+    questions = np.concatenate([similarity * items[targets] + np.sqrt(1 - similarity**2) * away,
+                                unit(rng.standard_normal((400, 64), dtype=np.float32))])
+    texts = [f"item {i}" for i in range(len(items))] + [f"question {i}" for i in range(len(questions))]
+    vectors = dict(zip(texts, np.concatenate([items, questions]), strict=True))
+    embedder = Embedder("random-64", cache=None, encoder=lambda batch: np.stack([vectors[t] for t in batch]))
+    bench = write_benchmark(tmp_path / "large.jsonl", [{"problem": text} for text in texts[: len(items)]])
+    approximate, exact = (Decontaminator([load_benchmark(bench)], embedder, approximate_from=bound)
+                          for bound in (APPROXIMATE_FROM, sys.maxsize))
+    assert isinstance(load_benchmark(bench).search(embedder, 0.9), HyperplaneIndex)
+    asked = texts[len(items) :]
+    approximate.prepare(asked)
+    exact.prepare(asked)
+    found = [[(m["item"], m["method"], m["similarity"]) for m in approximate.check(q)] for q in asked]
+    assert found == [[(m["item"], m["method"], pytest.approx(m["similarity"], abs=1e-6)) for m in exact.check(q)]
+                     for q in asked]  # the same numbers but for float rounding: a gemv against a matrix product
+    assert [match for match, in found[:400]] == [(int(i), "embedding", pytest.approx(float(s), abs=1e-5))
+                                                  for i, s in zip(targets, similarity[:, 0], strict=True)]
+    assert found[400:] == [[]] * 400
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_the_index_is_sized_for_the_threshold_and_a_low_threshold_or_a_small_benchmark_is_searched_exactly() -> None:
+    rng = np.random.default_rng(2)
+    matrix = unit(rng.standard_normal((APPROXIMATE_FROM, 64), dtype=np.float32))
+    index = HyperplaneIndex.for_threshold(matrix, 0.9)
+    assert index is not None
+    alike = (1 - math.acos(0.9) / math.pi) ** index.bits  # one table's chance for an item at the threshold
+    assert 1 - (1 - alike) ** index.tables >= 0.999 > 1 - (1 - alike) ** (index.tables - 1)
+    assert HyperplaneIndex.for_threshold(matrix, 0.5) is None  # would need thousands of tables
+    texts = [f"item {i}" for i in range(100)]
+    embedder = Embedder("random-64", cache=None, encoder=lambda batch: unit(rng.standard_normal((len(batch), 64))))
+    assert isinstance(Benchmark("b", "problem", list(range(100)), texts, "0").search(embedder, 0.9), ExactSearch)
 
 
 # Copies, paraphrases and questions on the same topic, with the real embedder
