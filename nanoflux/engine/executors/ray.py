@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 import socket
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -154,6 +155,16 @@ class CallSlots(BaseCallback):
             self.slots.release.remote(model, self.holder)
 
 
+def embed_on_one_thread() -> None:
+    """An actor embeds its rounds' questions one at a time (`RoundPlayer`): on torch's default, a thread per
+    core, every actor's threads spin against the others' on the node (see `nanoflux.cli`'s driver, which
+    embeds on one thread for the same reason). OMP_NUM_THREADS, when set, decides instead."""
+    if not os.environ.get("OMP_NUM_THREADS"):
+        import torch
+
+        torch.set_num_threads(1)
+
+
 def warm_checks(threads: int) -> None:
     """Load what a round's judge loads on first use, before the actor says it is ready: the sympy workers of
     its `threads` rounds (each imports sympy) and pint's unit registry (~0.2-0.5 s). Left to the first
@@ -174,6 +185,7 @@ class RoundWorker:
         except Exception as exc:  # noqa: BLE001 - a missing key or model file: the driver reports it in one line
             self.problem = str(exc) if isinstance(exc, NanofluxError) else f"{type(exc).__name__}: {exc}"
         else:
+            embed_on_one_thread()
             warm_checks(threads)
         if max_concurrent_calls:
             dspy.configure(callbacks=[CallSlots(slots, holder)])
