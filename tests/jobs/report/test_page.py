@@ -65,7 +65,7 @@ def text_of(html: str, element_id: str) -> str:
 
 
 def embedded_rounds(html: str) -> list[dict]:
-    """Every round the page holds, unpacked as its script does: the index, then each block's fields."""
+    """Every round the page holds, unpacked as its script does: the index, then each block's rounds."""
     def script(element_id: str) -> str:
         return re.search(rf'<script type="text/plain" id="{element_id}">([^<]*)</script>', html).group(1)
 
@@ -77,7 +77,7 @@ def embedded_rounds(html: str) -> list[dict]:
     for number, first in enumerate(range(0, len(rounds), size)):
         block = unpack(script(f"rounds-{number}"), index["words"])
         for j, row in enumerate(rounds[first:first + size]):
-            row.update({key: block[k][j] for k, key in enumerate(index["keys"])})
+            row.update(zip(index["keys"], block[j], strict=True))
     return rounds
 
 
@@ -416,6 +416,7 @@ def test_a_large_report_inflates_only_the_rounds_it_lists_and_reaches_any_round_
     report = build_report(make_run(tmp_path / "run", records))
     html = report.read_text()
     assert len(html) < len(json.dumps(embedded_rounds(html))) / 3, "the rounds are packed, not embedded as JSON"
+    assert all(chr(0x100 + value) in html for value in (0, 13, 60)), "the page decodes NUL, CR and < written apart"
     # Count, from outside the page, every stream it inflates: the index, then one per block it needs.
     browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
         window.inflated = 0;
