@@ -24,7 +24,7 @@ from nanoflux.jobs.compile import finish_run
 from nanoflux.jobs.curate import curate, run_spec
 from nanoflux.jobs.judge_eval import judge_eval, review_items
 from nanoflux.jobs.review import MAX_BODY, serve_review
-from tests.jobs.report.test_page import browser  # noqa: F401 - the headless Chromium fixture
+from tests.jobs.report.test_page import browser, listed  # noqa: F401 - the headless Chromium fixture
 from tests.support import ROOT
 from tests.support.records import DISTINCT, make_record, make_run
 
@@ -302,14 +302,10 @@ def test_a_person_reviews_with_the_keyboard_and_the_page_styles_and_filters_each
     body.send_keys("?")
     assert browser.find_element(By.ID, "keys").is_displayed()
 
-    def shown() -> list[str]:
-        return [item.get_attribute("data-round")
-                for item in browser.find_elements(By.CSS_SELECTOR, "#round-list .round")]
-
     state = Select(browser.find_element(By.ID, "filter-state"))
     for value, rounds in (("rejected", ["0"]), ("kept", ["3"]), ("accepted", ["1", "2"]), ("dropped", ["4", "5"])):
         state.select_by_value(value)
-        assert shown() == rounds, value
+        assert listed(browser, rounds), value
     assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
 
     browser.refresh()  # the page shows the decisions already made

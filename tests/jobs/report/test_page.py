@@ -16,6 +16,7 @@ from nanoflux.base.errors import NanofluxError
 from nanoflux.base.paths import JOURNAL_NAME, REPORT_NAME
 from nanoflux.cli import main
 from nanoflux.engine.journal import Journal
+from nanoflux.jobs.report.packing import unpack
 from nanoflux.jobs.report.page import build_report
 from nanoflux.jobs.stats import format_stats, run_stats
 from nanoflux.spec.model import parse_spec
@@ -64,8 +65,20 @@ def text_of(html: str, element_id: str) -> str:
 
 
 def embedded_rounds(html: str) -> list[dict]:
-    return json.loads(re.search(r'<script type="application/json" id="rounds-data">(.*?)</script>', html,
-                                re.S).group(1))
+    """Every round the page holds, unpacked as its script does: the index, then each block's rounds."""
+    def script(element_id: str) -> str:
+        return re.search(rf'<script type="text/plain" id="{element_id}">([^<]*)</script>', html).group(1)
+
+    index = unpack(script("rounds-index"))
+    columns = {key: column if isinstance(column, list) else [column["values"][code] for code in column["codes"]]
+               for key, column in index["columns"].items()}
+    rounds = [{key: column[i] for key, column in columns.items()} for i in range(len(columns["id"]))]
+    size = index["block"]
+    for number, first in enumerate(range(0, len(rounds), size)):
+        block = unpack(script(f"rounds-{number}"), index["words"])
+        for j, row in enumerate(rounds[first:first + size]):
+            row.update(zip(index["keys"], block[j], strict=True))
+    return rounds
 
 
 def test_the_summary_counts_rounds_acceptance_failures_and_cost_as_the_journal_has_them(run_dir: Path) -> None:
@@ -284,6 +297,18 @@ def browser():
     shutil.rmtree(profile, ignore_errors=True)
 
 
+def listed(browser, wanted=None) -> list[str]:
+    """The round ids the examples browser lists, once it lists any (or `wanted`): it draws a page only after
+    inflating the blocks that hold its rounds, a task or two after a click or the load event."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def ids(_) -> list[str] | None:  # read in one script: the list may be redrawn between two reads
+        shown = browser.execute_script(
+            "return [...document.querySelectorAll('#round-list .round')].map((node) => node.dataset.round)")
+        return shown if (shown if wanted is None else shown == wanted) else None
+    return WebDriverWait(browser, 30).until(ids)
+
+
 def test_a_headless_browser_draws_the_plots_and_browses_and_filters_the_rounds(tmp_path: Path, browser) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -294,27 +319,25 @@ def test_a_headless_browser_draws_the_plots_and_browses_and_filters_the_rounds(t
                for i in range(120)]
     browser.get(build_report(make_run(tmp_path / "run", records)).as_uri())
 
-    def shown() -> list[str]:
-        return [item.get_attribute("data-round")
-                for item in browser.find_elements(By.CSS_SELECTOR, "#round-list .round")]
-
     images = browser.find_elements(By.CSS_SELECTOR, "figure img")
     assert len(images) == len(PLOTS)
     assert all(browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 100", img)
                for img in images), "every plot decodes and is drawn"
-    assert shown() == [str(i) for i in range(50)], "the first page lists 50 rounds"
+    assert listed(browser) == [str(i) for i in range(50)], "the first page lists 50 rounds"
     browser.find_element(By.ID, "next").click()
-    assert shown()[0] == "50" and "rounds 51-100 of 120" in browser.find_element(By.ID, "page-info").text
+    assert listed(browser, [str(i) for i in range(50, 100)])
+    assert "rounds 51-100 of 120" in browser.find_element(By.ID, "page-info").text
 
     Select(browser.find_element(By.ID, "filter-state")).select_by_value("accepted")
-    assert shown() == [str(i) for i in range(0, 120, 4)]
+    assert listed(browser, [str(i) for i in range(0, 120, 4)])
     Select(browser.find_element(By.ID, "filter-topic")).select_by_visible_text("ratios")
-    assert shown() == [str(i) for i in range(0, 120, 4) if i % 3 == 1]
+    assert listed(browser, [str(i) for i in range(0, 120, 4) if i % 3 == 1])
     Select(browser.find_element(By.ID, "filter-level")).select_by_visible_text("L5")
-    assert shown() and all(i % 9 >= 7 for i in map(int, shown())), "L5 is an overall score of 4.5 or more"
+    assert listed(browser, [str(i) for i in range(0, 120, 4) if i % 3 == 1 and i % 9 >= 7]), "L5: overall 4.5 or more"
 
     browser.find_element(By.CSS_SELECTOR, '.reason-link[data-reason="out_of_band"]').click()
-    assert len(shown()) == 50 and "of 90" in browser.find_element(By.ID, "page-info").text
+    assert listed(browser, [str(i) for i in range(120) if i % 4][:50])
+    assert "of 90" in browser.find_element(By.ID, "page-info").text
     first = browser.find_element(By.CSS_SELECTOR, "#round-list .round summary")
     first.click()
     # The details body is built by the "toggle" event, which the browser dispatches as a later task.
@@ -329,6 +352,7 @@ def test_a_headless_browser_shows_the_benchmark_item_a_contaminated_round_matche
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(build_report(contaminated_run(tmp_path / "run")).as_uri())
+    listed(browser)
     browser.find_element(By.CSS_SELECTOR, '#round-list .round[data-round="0"] summary').click()
     body = WebDriverWait(browser, 10).until(
         lambda driver: driver.find_element(By.CSS_SELECTOR, "#round-list .round .body"))
@@ -363,7 +387,9 @@ def test_a_duplicate_links_to_what_it_repeats_and_the_static_report_shows_a_pers
     run = make_run(tmp_path / "run", records)
     append_decision(run / "review.jsonl", 0, "reject", "gives the answer away")
     browser.get(build_report(run).as_uri())
+    listed(browser)
     Select(browser.find_element(By.ID, "filter-state")).select_by_value("dropped")
+    listed(browser, ["55"])
     link = browser.find_element(By.CSS_SELECTOR, '.round[data-round="55"] .duplicate-of')
     assert link.text == "duplicate of #2 (similarity 0.97)"
     link.click()
@@ -374,4 +400,53 @@ def test_a_duplicate_links_to_what_it_repeats_and_the_static_report_shows_a_pers
     rejected = browser.find_element(By.CSS_SELECTOR, '.round[data-round="0"]')
     assert rejected.get_attribute("data-state") == "rejected" and "rejected by a person" in rejected.text
     assert browser.find_elements(By.CSS_SELECTOR, ".review") == [], "a static report has no buttons"
+    assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
+
+
+def test_a_large_report_inflates_only_the_rounds_it_lists_and_reaches_any_round_by_page_or_filter(
+        tmp_path: Path, browser) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    far = 2777
+    records = [make_record(i, topic="rates") for i in range(3000)]
+    records[far] = {**make_record(far, topic="ratios", question="How many jars do 7 shelves of 6 jars hold?",
+                                  steps=["7 * 6 = 42"], reference="42"),
+                    "defender_reasoning": "Seven shelves, six jars on each: forty-two jars in all."}
+    report = build_report(make_run(tmp_path / "run", records))
+    html = report.read_text()
+    assert len(html) < len(json.dumps(embedded_rounds(html))) / 3, "the rounds are packed, not embedded as JSON"
+    assert all(chr(0x100 + value) in html for value in (0, 13, 60)), "the page decodes NUL, CR and < written apart"
+    # Count, from outside the page, every stream it inflates: the index, then one per block it needs.
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
+        window.inflated = 0;
+        const Native = window.DecompressionStream;
+        window.DecompressionStream = class extends Native { constructor(f) { super(f); window.inflated += 1; } };
+    """})
+    browser.get(report.as_uri())
+
+    def inflated() -> int:
+        return browser.execute_script("return window.inflated")
+
+    assert listed(browser) == [str(i) for i in range(50)] and inflated() == 2, "the index and the first block"
+    assert not browser.find_elements(By.CSS_SELECTOR, f'.round[data-round="{far}"]')
+    browser.find_element(By.ID, "next").click()
+    assert listed(browser, [str(i) for i in range(50, 100)]) and inflated() == 2, "rounds 50-99: the same block"
+    browser.find_element(By.ID, "next").click()
+    assert listed(browser, [str(i) for i in range(100, 150)]) and inflated() == 3, "rounds 100-149: the next one"
+
+    Select(browser.find_element(By.ID, "filter-topic")).select_by_visible_text("ratios")
+    assert listed(browser, [str(far)]) and inflated() == 4
+    browser.find_element(By.CSS_SELECTOR, f'.round[data-round="{far}"] summary').click()
+    body = WebDriverWait(browser, 10).until(
+        lambda driver: driver.find_element(By.CSS_SELECTOR, f'.round[data-round="{far}"] .body'))
+    for text in ("How many jars do 7 shelves of 6 jars hold?", "7 * 6 = 42",
+                 "Seven shelves, six jars on each: forty-two jars in all."):
+        assert text in body.text
+    Select(browser.find_element(By.ID, "filter-topic")).select_by_visible_text("all")
+    assert listed(browser, [str(i) for i in range(50)])
+    for page in range(1, 60):  # page through every round: each block is inflated once, when first listed
+        browser.find_element(By.ID, "next").click()
+        assert listed(browser, [str(i) for i in range(50 * page, 50 * page + 50)])
+    assert inflated() == 1 + 30 and not browser.find_element(By.ID, "next").is_enabled()
     assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
