@@ -35,6 +35,7 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             if not isinstance(error, NanofluxError):
                 raise
             click.secho(f"error: {error}", fg="red", err=True)
+            _leave_abandoned_rounds(2)  # a run that stopped on an error (a full disk) may leave rounds in flight
             sys.exit(2)
 
     return wrapper
@@ -288,13 +289,15 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
 
 
 def _leave_abandoned_rounds(code: int) -> None:
-    """After a Ctrl-C, end the process at once if rounds it abandoned still play: run the exit handlers (the sympy
-    workers stop, logging flushes), then `os._exit`, without the interpreter's teardown.
+    """After a Ctrl-C or an error that stopped a run, end the process at once if rounds it abandoned still play:
+    run the exit handlers (the sympy workers stop, logging flushes), then `os._exit`, without the interpreter's
+    teardown.
 
-    An abandoned round may be inside native code (a llama.cpp generation) on its daemon thread, and the teardown
-    under it crashed the process (SIGSEGV) after everything was written. By now the journal, dataset and manifest
-    are written and the run directory's lock released (`compile_spec` has returned). Only after a real SIGINT: an
-    in-process caller (a test's CliRunner) never gets here with rounds in flight.
+    An abandoned round may be inside native code (a llama.cpp generation, the embedding of its question) on its
+    daemon thread, and the teardown under it crashed the process (SIGSEGV, or SIGABRT: "terminate called without
+    an active exception") after everything was written. By now the journal is written and the run directory's
+    lock released (`compile_spec` has returned or raised). An in-process caller (a test's CliRunner) never gets
+    here with rounds in flight: only a real SIGINT or an error mid-run leaves them.
     """
     from nanoflux.engine.executors.threads import rounds_in_flight
 
