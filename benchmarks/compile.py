@@ -10,8 +10,8 @@ Prints:
      `NoveltyFilter.nearest`, `Curator.decide` and `Journal.append`, contended). Each thread count
      gets a fresh run and cache directory; the role LMs run without DSPy's cache, so no call is
      answered without a request whatever the rounds ask;
-  2. seconds per round of specs/math.yaml on the embedded model next to the same llama calls run
-     bare through llama-cpp-python with its defaults (`benchmarks/embedded_lm.py`).
+  2. seconds per round of specs/math.yaml on the embedded model next to each round's token bound
+     (`benchmarks/embedded_lm.py`).
 
 The latency, 4 s by default: the bound must be reachable by the machine, not only by the driver.
 Every round also costs CPU outside the wait: DSPy formatting and parsing three calls, the HTTP
@@ -22,7 +22,7 @@ what the cores give. At 4 s the bound at 64 threads is 5.3 rounds/s, which leave
 the shortfall measured is NanoFlux's; a shorter latency measures the cores. A bigger machine
 reaches the bound at a shorter latency (`--latency`).
 
-Run: .venv/bin/python benchmarks/compile.py [--latency 4] [--waves 3] [--threads 1 8 32 64] [--embedded-rounds 3]
+Run: .venv/bin/python benchmarks/compile.py [--latency 4] [--waves 3] [--threads 1 8 32 64] [--embedded-rounds 8]
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 
 from benchmarks.driver import DriverProbe, calls_per_round  # noqa: E402
-from benchmarks.embedded_lm import rounds_against_bare  # noqa: E402
+from benchmarks.embedded_lm import rounds_against_bound  # noqa: E402
 from nanoflux import load_spec  # noqa: E402
 from nanoflux.base.names import ROLES  # noqa: E402
 from nanoflux.base.paths import RunDir  # noqa: E402
@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=4.0, help="seconds the stand-in server takes per request")
     parser.add_argument("--waves", type=int, default=3, help="rounds per thread in each measurement")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 8, 32, 64])
-    parser.add_argument("--embedded-rounds", type=int, default=3, help="rounds on the embedded model (0: skip)")
+    parser.add_argument("--embedded-rounds", type=int, default=8, help="rounds on the embedded model (0: skip)")
     args = parser.parse_args()
     torch.set_num_threads(1)  # as `nanoflux compile` runs the driver
     print(f"machine: {len(os.sched_getaffinity(0))} cores available, load average {os.getloadavg()[0]:.1f}")
@@ -148,7 +148,7 @@ def main() -> None:
     standin_throughput(args.latency, args.waves, args.threads)
     print(f"({time.perf_counter() - start:.0f} s)")
     if args.embedded_rounds:
-        rounds_against_bare(args.embedded_rounds)
+        rounds_against_bound(args.embedded_rounds)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,28 @@
-"""Embedded LM speed inside NanoFlux against bare llama-cpp-python.
+"""Embedded LM speed: rounds of specs/math.yaml against the token bound, and the wrapper's overhead.
 
-`compare`: tokens/s through dspy.Predict + JSONAdapter + LlamaCppEngine against the same loaded `Llama`
-called directly, with the same rendered messages, grammar, seed and max_tokens, so the difference is
-NanoFlux's and DSPy's overhead (prompt formatting, request conversion, parsing). Calls alternate which
-side goes first, since llama.cpp reuses the KV cache of an identical prompt prefix.
+`rounds_against_bound` (the default): `--rounds` rounds of specs/math.yaml on the embedded model, as
+`make run` plays them (the spec's rounds at once, its LM contexts, prompt cache and grammar), each
+printed with its measured seconds (the journal's: attacker, defender, solves, judge, tools, DSPy) next
+to its token bound: the prompt tokens no earlier call's prompt or answer began with (what a perfect
+prefix cache still has to evaluate) / the prompt rate + the generated tokens / the generation rate,
+both rates measured here, in the same run, on the same contexts, threads and rounds at once (llama.cpp
+alone: a prompt evaluated after a 512-token prefix, greedy tokens with no grammar). The measured /
+bound ratio is what NanoFlux, DSPy, the grammar and the judge's tools add; `evaluated` shows the
+prompt tokens llama.cpp did evaluate (above the bound's: tokens a cache missed).
 
-`rounds_against_bare`: seconds per round of specs/math.yaml in NanoFlux (its thread counts and prompt
-cache, `nanoflux.clients.lm.load_llama`) against the same llama calls replayed on a `Llama` with
-llama-cpp-python's defaults (its thread counts, no prompt cache), round by round.
+`compare` (`--calls N`): tokens/s through dspy.Predict + JSONAdapter + LlamaCppEngine against the same
+`Llama` called directly, with the same rendered messages, grammar, seed and max_tokens, so the
+difference is NanoFlux's and DSPy's overhead (prompt formatting, request conversion, parsing).
 
-    python benchmarks/embedded_lm.py [--calls 8] [--max-tokens 128] [--rounds 3]
+    python benchmarks/embedded_lm.py [--rounds 8] [--threads N] [--calls 0] [--max-tokens 128]
 """
 
 import argparse
+import os
+import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,16 +31,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import dspy  # noqa: E402
+import llama_cpp  # noqa: E402
 
 from nanoflux import load_spec  # noqa: E402
-from nanoflux.base.names import EMBEDDED_MODEL  # noqa: E402
+from nanoflux.base.names import EMBEDDED_MODEL, ROLES  # noqa: E402
 from nanoflux.base.paths import RunDir  # noqa: E402
-from nanoflux.clients.lm import N_CTX, bound_schema, llama_threads, load_llama, make_lm, resolve_gguf  # noqa: E402
+from nanoflux.clients.lm import bound_schema, llama_pool, llama_threads, make_lm, resolve_gguf  # noqa: E402
+from nanoflux.engine.executors import rounds_at_once  # noqa: E402
 from nanoflux.engine.journal import read_journal  # noqa: E402
 from nanoflux.jobs.compile import compile_spec  # noqa: E402
+from nanoflux.spec.model import apply_overrides  # noqa: E402
 
 TOPICS = ["prime numbers", "photosynthesis", "volcanoes", "the Roman empire", "DNA", "gravity", "jazz", "tides",
           "enzymes", "glaciers", "probability", "magnetism"]
+RATE_PREFIX, RATE_PROMPT, RATE_TOKENS = 512, 256, 128  # the rate probe: prefix, then timed prompt and generation
 
 
 class QuestionAnswer(dspy.Signature):
@@ -45,72 +57,125 @@ class QuestionAnswer(dspy.Signature):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=8, help="rounds of specs/math.yaml against the bound (0: skip)")
+    parser.add_argument("--threads", type=int, default=None, help="rounds at once (default: the spec's)")
+    parser.add_argument("--calls", type=int, default=0, help="calls of the overhead comparison (0: skip)")
     parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=0, help="also time this many rounds against bare defaults")
     args = parser.parse_args()
-    compare(calls=args.calls, max_tokens=args.max_tokens)
     if args.rounds:
-        rounds_against_bare(args.rounds)
+        rounds_against_bound(args.rounds, threads=args.threads)
+    if args.calls:
+        compare(calls=args.calls, max_tokens=args.max_tokens)
 
 
-def rounds_against_bare(rounds: int = 3) -> None:
-    """Print each round's seconds in NanoFlux and for its llama calls on llama-cpp-python's defaults.
+def rounds_against_bound(rounds: int = 8, threads: int | None = None) -> dict[str, float]:
+    """Print each round's measured seconds next to its token bound, then the medians; return the medians.
 
-    Round i is played by a `compile_spec` resumed to i + 1 rounds (a fresh DSPy cache directory each
-    time, so no call is answered from a cache); NanoFlux's time is the journal's `seconds` (the whole
-    round: three or more LM calls, the judge's tools, DSPy). The calls its `Llama` received are then
-    replayed, same messages, grammar, seed and max_tokens, on a second `Llama` with only `n_ctx` set.
+    A fresh run and DSPy cache directory, so every call reaches the model. Calls are told apart by the
+    round thread that made them (`nanoflux-round-<id>`).
     """
-    from llama_cpp import Llama
-
-    path = resolve_gguf(EMBEDDED_MODEL)
-    llama, _ = load_llama(path)
-    bare = Llama(model_path=str(path), n_ctx=N_CTX, verbose=False)
-    bare.create_chat_completion(messages=[{"role": "user", "content": "Hi"}], max_tokens=1)  # warm-up
+    spec = apply_overrides(load_spec(ROOT / "specs" / "math.yaml"), rounds=rounds, threads=threads)
+    at_once = rounds_at_once(spec, [spec.roles.settings(role).model for role in ROLES])
+    pool = llama_pool(resolve_gguf(EMBEDDED_MODEL))
     calls: list[dict[str, Any]] = []
-    play = llama.create_chat_completion
+    play = llama_cpp.Llama.create_chat_completion
 
-    def recorded(**kwargs: Any) -> Any:
-        out = play(**kwargs)
-        calls.append({"kwargs": kwargs, "tokens": out["usage"]["completion_tokens"]})
+    def recorded(llama: Any, **kwargs: Any) -> Any:
+        llama_cpp.llama_perf_context_reset(llama.ctx)
+        out = play(llama, **kwargs)
+        evaluated = llama_cpp.llama_perf_context(llama.ctx).n_p_eval
+        calls.append({"round": threading.current_thread().name, "tokens": llama.input_ids[:llama.n_tokens].tolist(),
+                      "prompt": out["usage"]["prompt_tokens"], "generated": out["usage"]["completion_tokens"],
+                      "evaluated": evaluated})
         return out
 
-    print(f"embedded model, specs/math.yaml, seconds per round: NanoFlux (threads {llama_threads()}, "
-          f"prompt cache) against bare llama-cpp-python defaults (threads {(bare.n_threads, bare.n_threads_batch)}, "
-          "no prompt cache), same calls:")
-    times: list[tuple[float, float]] = []
-    llama.create_chat_completion = recorded
+    before = token_rates(pool, at_once)
+    llama_cpp.Llama.create_chat_completion = recorded
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            work = Path(tmp)
-            for i in range(rounds):
-                calls.clear()
-                compile_spec(load_spec(ROOT / "specs" / "math.yaml"), rounds=i + 1, out=work / "run",
-                             cache_dir=work / f"cache-{i}", resume=i > 0, progress=False)
-                ours = read_journal(RunDir(work / "run").journal)[-1]["seconds"]
-                start, bare_tokens = time.perf_counter(), 0
-                for call in calls:
-                    bare_tokens += bare.create_chat_completion(**call["kwargs"])["usage"]["completion_tokens"]
-                theirs = time.perf_counter() - start
-                times.append((ours, theirs))
-                print(f"  round {i}: NanoFlux {ours:6.1f} s, bare {theirs:6.1f} s ({len(calls)} calls; "
-                      f"{sum(call['tokens'] for call in calls)} and {bare_tokens} tokens written): "
-                      f"{theirs / ours:.2f}x", flush=True)
+            start = time.perf_counter()
+            compile_spec(spec, out=Path(tmp) / "run", cache_dir=Path(tmp) / "cache", progress=False)
+            wall = time.perf_counter() - start
+            records = read_journal(RunDir(Path(tmp) / "run").journal)
     finally:
-        del llama.create_chat_completion
-    for label, part in (("every round", times), ("after the first (each role's prefix cached)", times[1:])):
-        if part:
-            ours, theirs = (sum(side) / len(part) for side in zip(*part, strict=True))
-            print(f"  {label}: NanoFlux {ours:.1f} s a round, bare defaults {theirs:.1f} s: {theirs / ours:.2f}x "
-                  "faster (goal 3x)")
+        llama_cpp.Llama.create_chat_completion = play
+    after = token_rates(pool, at_once)
+    prompt_rate, gen_rate = ((b + a) / 2 for b, a in zip(before, after, strict=True))
+    print(f"embedded model, specs/math.yaml: {rounds} rounds, {at_once} at once, up to {pool.size} llama.cpp contexts "
+          f"on threads {llama_threads()} (generation, prompt); load average {_load()}")
+    print(f"  rates on this machine, {at_once} context(s) busy at once (before / after the rounds): prompt "
+          f"{before[0]:.0f} / {after[0]:.0f} tokens/s, generation {before[1]:.0f} / {after[1]:.0f} tokens/s")
+    seen: list[list[int]] = []
+    for call in calls:  # the prompt tokens that no earlier call's prompt or answer began with
+        prompt = call["tokens"][:call["prompt"]]
+        call["uncached"] = len(prompt) - max((_shared(prompt, earlier) for earlier in seen), default=0)
+        seen.append(call["tokens"])
+    rows = []
+    for record in sorted(records, key=lambda r: r["round_id"]):
+        mine = [c for c in calls if c["round"] == f"nanoflux-round-{record['round_id']}"]
+        uncached, evaluated = sum(c["uncached"] for c in mine), sum(c["evaluated"] for c in mine)
+        generated = sum(c["generated"] for c in mine)
+        bound = uncached / prompt_rate + generated / gen_rate
+        rows.append((record["seconds"], bound))
+        print(f"  round {record['round_id']}: {record['seconds']:5.1f} s measured, bound {bound:4.1f} s "
+              f"({uncached} prompt tokens uncached, {evaluated} evaluated; {generated} generated; {len(mine)} calls; "
+              f"{record['status']}): {record['seconds'] / bound:.2f}x the bound")
+    measured, bound = (statistics.median(side) for side in zip(*rows, strict=True))
+    print(f"  median: {measured:.2f} s a round measured, {bound:.2f} s bound ({measured / bound:.2f}x); "
+          f"the run: {wall:.1f} s, {wall / rounds:.2f} s a round with {at_once} at once")
+    return {"measured": measured, "bound": bound, "per_round": wall / rounds}
+
+
+def token_rates(pool: Any, at_once: int) -> tuple[float, float]:
+    """llama.cpp's prompt and generation tokens/s on `at_once` contexts of `pool` working side by side (mean)."""
+    text = (ROOT / "docs" / "scale.md").read_text().encode()
+    rates: list[tuple[float, float]] = []
+    barrier = threading.Barrier(at_once)
+
+    def probe() -> None:
+        with pool.borrow() as llama:
+            tokens = llama.tokenize(text)[:RATE_PREFIX + RATE_PROMPT]
+            llama.reset()
+            llama.eval(tokens[:RATE_PREFIX])
+            barrier.wait()
+            start = time.perf_counter()
+            llama.eval(tokens[RATE_PREFIX:])
+            prompt = time.perf_counter() - start
+            start, generated = time.perf_counter(), 0
+            for _ in llama.generate([], temp=0.0, reset=False):
+                generated += 1
+                if generated == RATE_TOKENS:
+                    break
+            rates.append((RATE_PROMPT / prompt, generated / (time.perf_counter() - start)))
+            llama.reset()
+
+    workers = [threading.Thread(target=probe) for _ in range(at_once)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return statistics.mean(r[0] for r in rates), statistics.mean(r[1] for r in rates)
+
+
+def _shared(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 def compare(*, calls: int = 8, max_tokens: int = 128) -> None:
-    """Print both sides' tokens/s and NanoFlux's overhead over `calls` alternating calls."""
+    """Print both sides' tokens/s and NanoFlux's overhead over `calls` calls, alternating which side goes
+    first (llama.cpp reuses the KV cache of an identical prompt prefix)."""
     lm = make_lm(EMBEDDED_MODEL, temperature=0.7, max_tokens=max_tokens, cache=False)
     predict = dspy.Predict(QuestionAnswer)
-    llama, _ = load_llama(lm.engine.path)
+    pool = llama_pool(lm.engine.path)
 
     adapter = dspy.JSONAdapter()
 
@@ -128,8 +193,9 @@ def compare(*, calls: int = 8, max_tokens: int = 128) -> None:
     def bare_call(topic: str, seed: int) -> tuple[float, int]:
         messages = adapter.format(QuestionAnswer, demos=[], inputs={"topic": topic})  # what DSPy sends
         start = time.perf_counter()
-        out = llama.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.7, seed=seed,
-                                           response_format={"type": "json_object", "schema": schema})
+        with pool.borrow() as llama:
+            out = llama.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.7, seed=seed,
+                                               response_format={"type": "json_object", "schema": schema})
         return time.perf_counter() - start, out["usage"]["completion_tokens"]
 
     bare_call("warm-up", 0)

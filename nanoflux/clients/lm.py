@@ -195,9 +195,10 @@ class LlamaCppEngine:
     """DSPy engine running a GGUF model in-process with llama.cpp, schema-constrained.
 
     The engine holds only the model string, so LMs copy, pickle and save cheaply; the weights are
-    loaded once per process on first use and shared. One `Llama` is not thread-safe, so calls are
-    serialised. A JSON schema in `response_format` becomes a grammar after every string and list
-    in it is bounded: an unbounded field lets a small model ramble until max_tokens cuts the JSON.
+    loaded once per process on first use and shared. Each call borrows one of the process's llama.cpp
+    contexts for the model (`LlamaPool`): two calls run side by side, a third waits. A JSON schema in
+    `response_format` becomes a grammar after every string and list in it is bounded: an unbounded
+    field lets a small model ramble until max_tokens cuts the JSON.
     Without a seed in the request each call draws a fresh one, so `rollout_id`s (which miss DSPy's
     cache) sample differently; pass `seed=` for a reproducible call.
     """
@@ -219,12 +220,12 @@ class LlamaCppEngine:
         options = {"temperature": config.temperature, "top_p": config.top_p, "top_k": config.top_k}
         options = {k: v for k, v in options.items() if v is not None}
         response_format = _llama_format(config.response_format, max_tokens)
-        llama, lock = load_llama(self.path)
+        pool = llama_pool(self.path)
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
         # A small model can fall into a loop of one-character tokens ("1.1.1.1...") until max_tokens cuts
         # its JSON: a repeat penalty makes that rare, and a cut JSON answer is sampled again with a new seed.
         for attempt in range(1 + (CUT_JSON_RETRIES if response_format else 0)):
-            with lock:
+            with pool.borrow() as llama:
                 try:
                     out = llama.create_chat_completion(
                         messages=_chat_messages(request), max_tokens=max_tokens, seed=seed + attempt,
@@ -465,38 +466,88 @@ def _chat_messages(request: Request) -> list[dict[str, str]]:
     return messages
 
 
-_models: dict[Path, tuple[Any, threading.Lock]] = {}
-_models_lock = threading.Lock()
+_pools: dict[Path, LlamaPool] = {}
+_pools_lock = threading.Lock()
 
 
-def load_llama(path: Path) -> tuple[Any, threading.Lock]:
-    """The process's one `Llama` for `path` and the lock that serialises calls to it.
+def llama_pool(path: Path) -> LlamaPool:
+    """The process's one pool of `Llama`s for `path`, each on `llama_threads()`, all sharing one prompt cache."""
+    with _pools_lock:
+        if path not in _pools:
+            _pools[path] = LlamaPool(path, llama_contexts())
+        return _pools[path]
 
-    It runs on `llama_threads()` and keeps each role's prompt prefix in a `prompt_cache`.
+
+class LlamaPool:
+    """Up to `size` llama.cpp contexts on one GGUF: a call borrows an idle one, so `size` calls run side by side.
+
+    One `Llama` is not thread-safe, and one call's generation is a chain of small matrix products that a
+    second thread barely speeds up (llama.cpp's threads meet at a barrier every layer): two contexts on
+    one core each play two rounds in the time one context on both cores plays about one and a half.
+    Contexts load on first need (a run playing one round at a time loads one); the weights are
+    memory-mapped, so a second context costs its KV cache (about 200 MB at N_CTX), not a second copy.
+    The most recently returned context is lent first, so one caller keeps llama.cpp's own prefix reuse.
     """
-    with _models_lock:
-        if path not in _models:
-            from llama_cpp import Llama
 
-            n_threads, n_threads_batch = llama_threads()
-            llama = Llama(model_path=str(path), n_ctx=N_CTX, n_threads=n_threads, n_threads_batch=n_threads_batch,
-                          verbose=False)
-            llama.set_cache(prompt_cache(PROMPT_CACHE_BYTES))
-            _models[path] = (llama, threading.Lock())
-        return _models[path]
+    def __init__(self, path: Path, size: int):
+        self.path = path
+        self.size = size
+        self.cache = prompt_cache(PROMPT_CACHE_BYTES)
+        self._idle: list[Any] = []
+        self._loaded = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def borrow(self) -> Iterator[Any]:
+        """An idle `Llama` of the pool for the block's duration, loaded if none is idle and there is room."""
+        with self._changed:
+            while not self._idle and self._loaded >= self.size:
+                self._changed.wait()
+            llama = self._idle.pop() if self._idle else None
+            if llama is None:
+                self._loaded += 1
+        if llama is None:
+            try:
+                llama = self._load()
+            except BaseException:
+                with self._changed:
+                    self._loaded -= 1
+                    self._changed.notify()
+                raise
+        try:
+            yield llama
+        finally:
+            with self._changed:
+                self._idle.append(llama)
+                self._changed.notify()
+
+    def _load(self) -> Any:
+        from nanoflux.clients.sampling import GrammarLastLlama
+
+        n_threads, n_threads_batch = llama_threads()
+        with _loading:
+            llama = GrammarLastLlama(model_path=str(self.path), n_ctx=N_CTX, n_threads=n_threads,
+                                     n_threads_batch=n_threads_batch, verbose=False)
+        llama.set_cache(self.cache)
+        return llama
+
+
+# llama-cpp-python silences a load by pointing the process's stdout and stderr at /dev/null and back: two loads
+# at once restored each other's /dev/null, and the run went on printing nowhere.
+_loading = threading.Lock()
 
 
 def llama_threads() -> tuple[int, int]:
-    """The embedded model's threads: (generating tokens, evaluating a prompt).
+    """The embedded model's threads per llama.cpp context: (generating tokens, evaluating a prompt).
 
     Each is half the cores this process may run on (its CPU affinity, which a container or
     `taskset` narrows: llama-cpp-python's defaults count every core of the machine, and take all
     of them for prompts), unless NANOFLUX_LLAMA_THREADS / NANOFLUX_LLAMA_BATCH_THREADS say. A thread
     more than there are free cores spins against the rest of the run: on 2 busy cores the math
     spec's judge prompt (1,170 tokens) took 58 s on llama-cpp-python's 2 prompt threads and 28 s on 1.
+    Half, so that two contexts side by side (`llama_contexts`) fill the cores and no more.
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    half = max(1, cores // 2)
+    half = max(1, _cores() // 2)
     return _threads_setting(THREADS_ENV, half), _threads_setting(BATCH_THREADS_ENV, half)
 
 
@@ -510,22 +561,45 @@ def _threads_setting(name: str, default: int) -> int:
     return int(value)
 
 
+def llama_contexts() -> int:
+    """How many llama.cpp contexts (calls side by side) a process's embedded model keeps: its cores at
+    `llama_threads()` each (two, by default), at least one."""
+    return max(1, _cores() // max(llama_threads()))
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def prompt_cache(capacity_bytes: int) -> Any:
     """llama-cpp-python's `LlamaRAMCache`, holding each role's latest prompt state for its next call.
 
     Rounds alternate attacker, defender and judge, whose prompts begin differently, so llama.cpp's
     own reuse of the previous call's prefix finds nothing; the cache restores the saved state that
     shares the longest prefix with the new prompt (the judge's ~1,100 tokens of instructions: a
-    judge call took 10 s instead of 46 s), and a hit answers exactly as a miss. A saved state also
-    copies the last 512 rows of logits (100 MB for SmolLM2's vocabulary), which sampling never reads
-    (`logits_all` is off): one row is kept, so `capacity_bytes` bounds what the cache holds.
+    judge call took 10 s instead of 46 s), and a hit answers exactly as a miss. The contexts of a
+    `LlamaPool` share it (a state restores into any context of the same model), so it is locked:
+    llama-cpp-python's cache is not thread-safe.
     """
     from llama_cpp import LlamaRAMCache
 
     class PromptCache(LlamaRAMCache):
+        def __init__(self, capacity: int):
+            super().__init__(capacity)
+            self._lock = threading.Lock()
+
+        def __getitem__(self, key: Any) -> Any:
+            with self._lock:
+                return super().__getitem__(key)
+
+        def __contains__(self, key: Any) -> bool:
+            with self._lock:
+                return super().__contains__(key)
+
         def __setitem__(self, key: Any, value: Any) -> None:
-            value.scores = value.scores[-1:].copy()  # load_state broadcasts it over the rows it restores
-            super().__setitem__(key, value)
+            with self._lock:
+                super().__setitem__(key, value)
 
     return PromptCache(capacity_bytes)
 

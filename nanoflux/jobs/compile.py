@@ -116,7 +116,7 @@ def compile_spec(spec: Spec | str | Path, *, out: str | Path | None = None, roun
                           require_verified_reference=spec.curation.require_verified_reference,
                           decontaminator=decontaminator)
         player = RoundPlayer(spec, program, program_hash, make_lms, cache)
-        executor = executor or executor_for(spec)
+        executor = executor or executor_for(spec, [lm.model for lm in role_lms.for_round(0).values()])
         if isinstance(executor, ThreadExecutor):  # rounds play here: their judges' sympy checks start warm
             SYMPY_WORKERS.prestart(executor.threads)
         state = run_rounds(spec, player, journal, curator, executor=executor,

@@ -416,8 +416,9 @@ class Spec(_Strict):
     """rounds to play"""
     seed: int = 0
     """seed of the topic order, each round's hops and `nanoflux curate`'s pick order"""
-    threads: int = Field(1, ge=1, le=256)
-    """rounds played at once (raise it for API models); on Ray, per worker"""
+    threads: int | None = Field(None, ge=1, le=256)
+    """rounds played at once; on Ray, per worker. null: 2 when a role plays on an embedded (`local/`) model, whose
+    two llama.cpp contexts play two rounds side by side, else 1 (raise it for API models)"""
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     examples: list[SeedExample] = Field(default_factory=list)

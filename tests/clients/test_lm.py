@@ -1,5 +1,6 @@
 """Role LMs: the embedded llama.cpp engine parses reliably, litellm strings route or fail clearly."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -18,11 +19,13 @@ from nanoflux.clients.lm import (
     CUT_JSON_RETRIES,
     MAX_STRING_CHARS,
     LlamaCppEngine,
+    LlamaPool,
     bound_schema,
     check_reachable,
     configure_cache,
+    llama_contexts,
+    llama_pool,
     llama_threads,
-    load_llama,
     make_lm,
     resolve_gguf,
     restored_cache,
@@ -187,8 +190,9 @@ def test_the_embedded_model_takes_half_the_cores_this_process_may_use_for_each_k
     monkeypatch.delenv("NANOFLUX_LLAMA_BATCH_THREADS", raising=False)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5}, raising=False)
     assert llama_threads() == (3, 3)
+    assert llama_contexts() == 2  # two calls side by side, each on half the cores
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {7}, raising=False)
-    assert llama_threads() == (1, 1)
+    assert llama_threads() == (1, 1) and llama_contexts() == 1
 
 
 def test_a_user_sets_the_embedded_models_threads_and_a_bad_setting_fails_before_the_run(monkeypatch):
@@ -206,7 +210,8 @@ def test_a_user_sets_the_embedded_models_threads_and_a_bad_setting_fails_before_
 @pytest.mark.slow
 def test_the_loaded_model_runs_on_the_chosen_threads_and_a_prompt_cache_hit_answers_as_a_miss(fresh_cache):
     lm = make_lm(EMBEDDED_MODEL, temperature=0.0, max_tokens=48, cache=False)
-    llama, _ = load_llama(lm.engine.path)
+    with llama_pool(lm.engine.path).borrow() as llama:  # the context a lone caller is lent every time
+        pass
     assert (llama.context_params.n_threads, llama.context_params.n_threads_batch) == llama_threads()
     cache, restored = llama.cache, []
     load_state = llama.load_state
@@ -249,7 +254,49 @@ def test_rollout_ids_sample_different_outputs_even_with_the_cache_on(embedded):
 
 
 @pytest.mark.slow
-def test_calls_from_four_threads_are_serialised(embedded):
+def test_at_temperature_0_the_grammar_checked_last_answers_as_llama_cpp_python_checking_it_first():
+    from llama_cpp import Llama
+
+    path = str(resolve_gguf(EMBEDDED_MODEL))
+    schema = {"type": "object", "required": ["question", "steps", "answer"], "properties": {
+        "question": {"type": "string"}, "steps": {"type": "array", "items": {"type": "string"}},
+        "answer": {"type": "string"}}}
+    response_format = {"type": "json_object", "schema": bound_schema(schema, 160)}
+    with llama_pool(resolve_gguf(EMBEDDED_MODEL)).borrow() as ours:
+        theirs = Llama(model_path=path, n_ctx=2048, n_threads=1, verbose=False)
+        for topic in ("trains", "coins", "ages"):
+            messages = [{"role": "system", "content": "Write a math word problem, its steps and answer as JSON."},
+                        {"role": "user", "content": f"Topic: {topic}"}]
+            answers = [llama.create_chat_completion(messages=messages, max_tokens=160, temperature=0.0, seed=1,
+                                                    repeat_penalty=1.1, response_format=response_format)
+                       for llama in (ours, theirs)]
+            assert answers[0]["choices"][0]["message"] == answers[1]["choices"][0]["message"]
+            assert answers[0]["usage"]["completion_tokens"] > 10
+
+
+@pytest.mark.slow
+def test_two_contexts_loading_at_once_leave_the_process_printing_where_it_did():
+    # llama-cpp-python silences a load by pointing fds 1 and 2 at /dev/null and back: two loads at once used
+    # to leave them there, and the run printed nothing more.
+    before = [(os.fstat(fd).st_dev, os.fstat(fd).st_ino) for fd in (1, 2)]
+    for _ in range(4):  # the loads of a pool of its own each time, overlapping
+        pool, both = LlamaPool(resolve_gguf(EMBEDDED_MODEL), size=2), threading.Barrier(2)
+
+        def borrow(pool=pool, both=both):
+            with pool.borrow():
+                both.wait(timeout=120)  # two contexts lent at once
+
+        workers = [threading.Thread(target=borrow) for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert not both.broken
+        assert [(os.fstat(fd).st_dev, os.fstat(fd).st_ino) for fd in (1, 2)] == before
+
+
+@pytest.mark.slow
+def test_calls_from_four_threads_share_the_contexts(embedded):
     lm = embedded.copy(cache=False, max_tokens=48)
     results, errors = [], []
 

@@ -4,8 +4,10 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
-from nanoflux.engine.executors import ThreadExecutor
+from nanoflux import parse_spec
+from nanoflux.engine.executors import ThreadExecutor, executor_for
 from nanoflux.engine.executors.base import Feed, Record, Task
+from nanoflux.spec.model import apply_overrides
 
 
 def play(task: Task) -> Record:
@@ -54,3 +56,11 @@ def test_no_more_rounds_than_threads_play_at_once_and_each_record_is_yielded_onc
 
     seen = [record["round_id"] for record in ThreadExecutor(4).run(counted, ({"round_id": i} for i in range(40)))]
     assert sorted(seen) == list(range(40)) and 1 <= most[0] <= 4
+
+
+def test_an_embedded_model_plays_two_rounds_at_once_unless_threads_says_otherwise() -> None:
+    spec = parse_spec("name: a\ndescription: d\n")
+    assert executor_for(spec, ["openai/x", "local/smollm2-135m"]).threads == 2  # one role on the embedded model
+    assert executor_for(spec, ["openai/x", "scripted/judge"]).threads == 1
+    assert executor_for(parse_spec("name: a\ndescription: d\nthreads: 1\n"), ["local/smollm2-135m"]).threads == 1
+    assert executor_for(apply_overrides(spec, threads=8), ["openai/x"]).threads == 8
