@@ -5,11 +5,7 @@ against chromadb's own search, with the real all-MiniLM-L6-v2, and from the outs
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +24,7 @@ from nanoflux.jobs.compile import compile_spec
 from nanoflux.testing import scripted_roles
 from tests.support import ROOT
 from tests.support.fakes import SCRIPTED_SPEC
+from tests.support.kill import kill_once_journaled
 from tests.support.records import ACCEPTED, DISTINCT, REWORDING, SAME_TOPIC, make_record
 
 pytestmark = pytest.mark.slow
@@ -146,15 +143,9 @@ def test_a_killed_run_journaled_every_round_it_counted_or_handed_out_work_on(tmp
     spec = SCRIPTED_SPEC + "curation: {band: L3-L5, size: 1000}\n"
     script = KILLABLE.format(root=str(ROOT), spec=spec, out=str(out), rounds=rounds, cache=str(tmp_path / "c"),
                              handed=str(handed))
+    journal = out / "rounds.jsonl"
     with (tmp_path / "stderr").open("w") as stderr:
-        child = subprocess.Popen([sys.executable, "-c", script], stderr=stderr,
-                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        journal = out / "rounds.jsonl"
-        deadline = time.time() + 180
-        while time.time() < deadline and len(read_journal(journal)) < 8:
-            time.sleep(0.02)
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
+        kill_once_journaled(script, journal, 8, within=180, stderr=stderr)
     lines = journal.read_text().splitlines(keepends=True)
     written = [json.loads(line) for line in lines if line.endswith("\n")]
     assert 8 <= len(written) < rounds, "the kill must land mid-run"

@@ -3,11 +3,7 @@
 import json
 import logging
 import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import dspy
@@ -22,6 +18,7 @@ from nanoflux.testing import ScriptedEngine, scripted_roles
 from nanoflux.verify.worker import POOL as SYMPY_WORKERS
 from tests.support import ROOT
 from tests.support.fakes import SCRIPTED_SPEC
+from tests.support.kill import kill_once_journaled
 
 SPEC = SCRIPTED_SPEC + "curation: {band: L3-L5, require_verified_reference: true}\n"
 
@@ -270,13 +267,8 @@ KILLABLE = textwrap.dedent("""
 def test_resume_after_sigkill_loses_and_repeats_no_finished_round(tmp_path: Path) -> None:
     out = tmp_path / "run"
     script = KILLABLE.format(root=str(ROOT), spec=SPEC, out=str(out), cache=str(tmp_path / "c"))
-    child = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "PYTHONUNBUFFERED": "1"})
     journal = out / "rounds.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(read_journal(journal)) < 3:
-        time.sleep(0.05)
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
+    kill_once_journaled(script, journal, 3, within=120)
     before = journal.read_text().splitlines(keepends=True)
     finished = [json.loads(line) for line in before if line.endswith("\n")]
     assert 3 <= len(finished) < 12, "the kill must land mid-run"
