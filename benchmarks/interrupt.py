@@ -32,18 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from nanoflux.engine.journal import read_journal  # noqa: E402
-
-SPEC = """
-name: jars
-description: Counting jars on shelves.
-topics: [shelves, crates]
-rubric:
-  dimensions:
-    - {name: correctness, description: right}
-    - {name: rigor, description: valid}
-    - {name: completeness, description: all steps}
-    - {name: clarity, description: clear}
-"""
+from nanoflux.testing import SCRIPTED_SPEC  # noqa: E402
 
 # Each call sleeps `quick` seconds until `hang_after` calls were made, then `slow` seconds.
 CLI = textwrap.dedent("""
@@ -68,7 +57,7 @@ CALLS_PER_ROUND = 6  # attacker, defender, judge and 3 solves
 def exit_seconds(slow: float, work: Path) -> tuple[float, int, int]:
     """(seconds from SIGINT to exit, rounds journaled, exit code) of one compile interrupted after 2 rounds."""
     spec, run = work / "spec.yaml", work / "run"
-    spec.write_text(SPEC)
+    spec.write_text(SCRIPTED_SPEC)
     code = CLI.format(quick=0.2, slow=slow, hang_after=2 * CALLS_PER_ROUND + 1)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", code, "compile", str(spec), "--out", str(run), "--rounds", "50",

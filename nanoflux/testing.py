@@ -45,6 +45,21 @@ def role_of(schema: dict[str, Any]) -> str:
     return "defender"
 
 
+# The spec that tests and benchmarks play with the scripted roles: two topics and the default rubric, which
+# the scripted judge scores.
+SCRIPTED_SPEC = """
+name: jars
+description: Counting jars on shelves.
+topics: [shelves, crates]
+rubric:
+  dimensions:
+    - {name: correctness, description: right}
+    - {name: rigor, description: valid}
+    - {name: completeness, description: all steps}
+    - {name: clarity, description: clear}
+rounds: 6
+"""
+
 SCENES = [
     "A shelf holds {n} boxes of 3 jars and 5 loose jars. How many jars are there?",
     "A train passes {n} stations, each stop adding 3 carriages, then 5 more are coupled. "

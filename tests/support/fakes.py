@@ -1,4 +1,4 @@
-"""The spec the tests play with the scripted LM (nanoflux.testing): small, two topics, the default rubric; a
+"""The spec the tests play with the scripted LM (`nanoflux.testing.SCRIPTED_SPEC`, shared with the benchmarks); a
 guard that no LM is called; and the CLI, invoked in-process."""
 
 import dspy
@@ -6,18 +6,9 @@ import litellm
 import pytest
 from click.testing import CliRunner, Result
 
-SCRIPTED_SPEC = """
-name: jars
-description: Counting jars on shelves.
-topics: [shelves, crates]
-rubric:
-  dimensions:
-    - {name: correctness, description: right}
-    - {name: rigor, description: valid}
-    - {name: completeness, description: all steps}
-    - {name: clarity, description: clear}
-rounds: 6
-"""
+from nanoflux.testing import SCRIPTED_SPEC
+
+__all__ = ["SCRIPTED_SPEC", "forbid_lm", "invoke"]
 
 
 def forbid_lm(monkeypatch: pytest.MonkeyPatch) -> None:
