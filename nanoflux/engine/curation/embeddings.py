@@ -31,6 +31,12 @@ RECENT = 4096  # vectors an `Embedder` keeps in memory after a lookup: each is a
 _encode_lock = threading.Lock()
 
 
+
+def _key(text: str) -> str:
+    """A text's key in the cache file (and in memory): its SHA-256."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _resolve(model: str) -> str:
     """The packaged copy of all-MiniLM-L6-v2 needs no hub access; anything else goes as given."""
     if model in _PACKAGED:
@@ -122,7 +128,7 @@ class Embedder:
 
     def embed_many(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of ``texts`` as a float32 array (len(texts), dim); only uncached texts hit the model."""
-        keys = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
+        keys = [_key(text) for text in texts]
         with self._lock:
             found = self._lookup(set(keys))
             missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in found}
@@ -140,7 +146,7 @@ class Embedder:
         once, and the cache file gets them at the next `flush` (one transaction for many: a commit costs
         milliseconds)."""
         with self._lock:
-            self._unsaved.update((hashlib.sha256(text.encode()).hexdigest(), np.asarray(vector, np.float32))
+            self._unsaved.update((_key(text), np.asarray(vector, np.float32))
                                  for text, vector in vectors.items())
 
     def flush(self, at_least: int = 1) -> None:
