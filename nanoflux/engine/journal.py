@@ -98,6 +98,26 @@ class RoleUsage(TypedDict):
     input_tokens: int
     output_tokens: int
     calls: NotRequired[int]  # absent: 1
+    # thinking tokens, as the provider counts them (`completion_tokens_details.reasoning_tokens`): already inside
+    # `output_tokens`, and billed with them; absent when the provider reports none
+    reasoning_tokens: NotRequired[int]
+
+
+class Revision(TypedDict):
+    """Another answer by the defender after the judge found the one before it wrong (`roles.judge.revise`).
+
+    The defender sees what `feedback` holds (the tools' findings on its own answer and the judge's critique,
+    never the reference) and answers again; the answer is judged like the first.
+    """
+
+    feedback: str  # exactly what the defender was shown about its previous answer
+    reasoning: str
+    answer: str
+    judge: JudgeResult
+    trace: NotRequired[str]  # the defender's reasoning trace for this answer (`roles.defender.keep_reasoning`)
+
+
+Outcome = Literal["right", "corrected", "uncorrected"]  # what became of the defender's answer (`outcome`)
 
 
 class Contamination(TypedDict):
@@ -151,6 +171,12 @@ class PlayedRound(TypedDict):
     models: NotRequired[dict[str, str]]  # role -> model
     roles: NotRequired[dict[str, RoleUsage]]  # role -> its call; a failed round's: the calls it paid for
     solves: NotRequired[list[Solve]]  # the independent solves (absent with `roles.judge.solves: 0`, and before)
+    # role -> the reasoning trace its model returned with this round's answer (a thinking model's `reasoning_content`,
+    # or the `<think>` block it wrote inline), clipped; only roles whose trace was returned and kept
+    # (`roles.<role>.keep_reasoning`). The defender's is its first answer's; each revision keeps its own.
+    traces: NotRequired[dict[str, str]]
+    # the defender's answers after the first, in order (`roles.judge.revise`); absent when none was asked for
+    revisions: NotRequired[list[Revision]]
     # {"model", "vector"}: the question's embedding, attached by the player (`runner.attach_embedding`) for the
     # driver, which takes it off: never journaled
     question_embedding: NotRequired[dict[str, Any]]
@@ -215,6 +241,18 @@ def confirmed_and_defender_failed(record: RoundRecord) -> bool:
     """The best kind of example: the solves (or steps) confirmed the reference, and the defender still got it wrong."""
     return (record["status"] == "ok" and reference_status(record["judge"]) == "confirmed"
             and record["judge"]["verdict"] == "incorrect")
+
+
+def outcome(record: RoundRecord) -> tuple[Outcome, int]:
+    """What became of a played round's defender, and after how many critiques: right at once (`right`, 0); judged
+    wrong, then right after k revisions (`corrected`, k); or wrong to the end (`uncorrected`, the k revisions it
+    was given, 0 with `roles.judge.revise: 0`). Every reader counts rounds by this one rule."""
+    revisions = record.get("revisions") or []
+    if record["judge"]["verdict"] == "correct":
+        return "right", 0
+    if revisions and revisions[-1]["judge"]["verdict"] == "correct":
+        return "corrected", len(revisions)
+    return "uncorrected", len(revisions)
 
 
 class Journal:

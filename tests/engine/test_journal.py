@@ -12,6 +12,7 @@ from nanoflux.base.paths import JOURNAL_NAME
 from nanoflux.engine.journal import (
     Journal,
     RoundRecord,
+    outcome,
     read_journal,
     read_rounds,
     reference_refuted,
@@ -148,3 +149,12 @@ def test_a_round_with_solves_round_trips_and_an_older_round_reads_by_its_steps(t
     assert [s["agreement"] for s in new["solves"]] == ["match", "match", "mismatch"]
     assert reference_status(new["judge"]) == "confirmed" and strays(new, RoundRecord) == []
     assert "solves" not in old and reference_status(old["judge"]) == "confirmed"
+
+
+def test_outcome_counts_a_round_by_its_last_revision() -> None:
+    wrong, right = make_record(0), make_record(1, verdict="correct")
+    assert outcome(right) == ("right", 0)
+    assert outcome(wrong) == ("uncorrected", 0)
+    revision = {"feedback": "f", "reasoning": "r", "answer": "17", "judge": {**wrong["judge"], "verdict": "correct"}}
+    assert outcome({**wrong, "revisions": [{**revision, "judge": wrong["judge"]}, revision]}) == ("corrected", 2)
+    assert outcome({**wrong, "revisions": [{**revision, "judge": wrong["judge"]}]}) == ("uncorrected", 1)
