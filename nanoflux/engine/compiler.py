@@ -15,11 +15,12 @@ from nanoflux.base.errors import NanofluxError
 from nanoflux.base.names import ROLES
 from nanoflux.clients.lm import make_lm
 from nanoflux.clients.ratelimit import Limit, model_key, model_limits
-from nanoflux.modules import Attacker, Defender, Judge, RoleLMs, Round, Solver
+from nanoflux.modules import Attacker, Defender, Judge, Reviser, RoleLMs, Round, Solver
 from nanoflux.signatures import (
     AttackerSignature,
     DefenderSignature,
     JudgeSignature,
+    ReviserSignature,
     SolverProgramSignature,
     SolverSignature,
 )
@@ -41,8 +42,9 @@ def compile_program(spec: Spec, *, lms: RoleLMs | None = None, program_path: str
     domain = domain_instructions(spec)
     attacker = Attacker(AttackerSignature.append_instructions(domain))
     defender = Defender(DefenderSignature.append_instructions(domain))
+    reviser = Reviser(ReviserSignature.append_instructions(domain))
     program = Round(attacker, defender, build_judge(spec), lms=lms or build_role_lms(spec), solver=build_solver(spec),
-                    solves=spec.roles.judge.solves)
+                    solves=spec.roles.judge.solves, reviser=reviser, revise=spec.roles.judge.revise)
     if program_path is not None:
         load_program(program, program_path)
     return program

@@ -11,9 +11,11 @@ from nanoflux.signatures import JudgeSignature
 from nanoflux.verify import AnswerCheck, check_answer, check_reference
 from nanoflux.verify.confirm import Confirmation, confirm_reference
 from nanoflux.verify.sandbox import Sandbox
+from nanoflux.verify.withhold import reveals, withhold
 
 # A tool verdict that proves the answer wrong caps the rubric's correctness dimension at this score.
 WRONG_ANSWER_CORRECTNESS_CAP = 2
+MAX_CRITIQUE_CHARS = 4_000  # of the judge's critique a revising defender is shown
 
 
 class Judge(dspy.Module):
@@ -82,6 +84,28 @@ class Judge(dspy.Module):
             answer_check=match.to_dict(), confirmation=confirmation.to_dict(),
             tool_calls=tool_calls(getattr(graded, "trajectory", None) or {}),
         )
+
+    def feedback(self, question: str, reasoning: str, answer: str, verdict: dspy.Prediction,
+                 reference_answer: str) -> str:
+        """What a defender whose answer this judge found wrong is told before it answers again (`Round`'s revisions).
+
+        The tools' findings on the defender's own work, which need no reference: its steps recomputed with its
+        own answer as their result (the reference check's reader, naming a false step), and who found the answer
+        wrong; then the judge's `critique`. The judge saw the reference and may quote it, so every form of the
+        reference's value is withheld (`nanoflux.verify.withhold`), and a critique that still gives it away
+        after that is left out; the tools' lines, read from the defender's own text, are masked the same way.
+        """
+        steps = check_reference(answer, reasoning, question=question, answer_type=self.answer_type,
+                                sandbox=self.sandbox)
+        who = "The tools" if verdict["verdict_source"] == "tools" else "The judge"
+        tools = [f"{who} found your final answer incorrect.",
+                 f"The tools read your steps and recomputed them, taking your final answer as their result: "
+                 f"{steps.verdict} ({steps.reason})."]
+        critique = withhold(str(verdict["critique"] or "")[:MAX_CRITIQUE_CHARS], reference_answer)
+        if reveals(critique, reference_answer):
+            critique = "(left out: it gives away the expected answer)"
+        lines = [withhold(line, reference_answer) for line in (*tools, f"The judge's critique: {critique}")]
+        return "\n".join(line for line in lines if not reveals(line, reference_answer))
 
     def _scores(self, raw: Any) -> dict[str, int]:
         """Validate the LM's scores strictly: every rubric dimension, each an integer clamped to 1..5."""

@@ -1,4 +1,5 @@
-"""Round: one adversarial exchange, attacker -> defender -> independent solves -> judge, each role on its own LM."""
+"""Round: one adversarial exchange, attacker -> defender -> independent solves -> judge (-> the defender's revisions),
+each role on its own LM."""
 
 import hashlib
 import logging
@@ -13,7 +14,7 @@ from dspy.utils.usage_tracker import UsageTracker
 
 from nanoflux.clients.usage import token_usage
 from nanoflux.modules.attacker import Attacker
-from nanoflux.modules.defender import Defender
+from nanoflux.modules.defender import Defender, Reviser
 from nanoflux.modules.judge import Judge
 from nanoflux.modules.solver import Solver
 from nanoflux.spec.model import SOLVER_TEMPERATURE
@@ -65,6 +66,13 @@ class Round(dspy.Module):
     keys the calls of every sampling role in DSPy's cache, so identical prompts in two rounds are
     sampled twice, not answered from the cache; each solve has its own key (`solve_rollout_id`).
 
+    With `revise` above 0, a defender whose answer the judge finds incorrect answers again, up to `revise`
+    times, until the judge finds one correct: the reviser (on the defender's LM, its calls counted as the
+    defender's) is shown its previous reasoning and answer and the judge's `feedback` (never the reference),
+    and each new answer is judged like the first, with the same solves' answers (they are not solved again).
+    The prediction's `revisions` lists them (present whenever `revise` is above 0); the first answer stays in
+    `defender_answer` and `judge`. Each revision's calls have their own key (`revision_rollout_id`).
+
     Example:
         >>> program = Round(Attacker(), Defender(), Judge(weights={"correctness": 1.0}), lms=role_lms)
         >>> result = program(topic="probability", hops=3, answer_type="numeric", round_index=0)
@@ -72,26 +80,30 @@ class Round(dspy.Module):
     """
 
     def __init__(self, attacker: Attacker, defender: Defender, judge: Judge, *, lms: RoleLMs,
-                 adapter: dspy.Adapter | None = None, solver: Solver | None = None, solves: int = 0):
+                 adapter: dspy.Adapter | None = None, solver: Solver | None = None, solves: int = 0,
+                 reviser: Reviser | None = None, revise: int = 0):
         super().__init__()
         self.attacker = attacker
         self.defender = defender
+        self.reviser = reviser or Reviser()
         self.solver = solver or Solver()
         self.judge = judge
         self.lms = lms
         self.adapter = adapter or dspy.JSONAdapter()
         self.solves = solves
+        self.revise = revise
 
     def load_state(self, state: dict[str, Any], **kwargs: Any) -> "Round":
-        """Load saved prompts and demos; a program saved before the solver role keeps the solver's own."""
-        mine = {name: value for name, value in self.dump_state().items() if name.startswith("solver.")}
+        """Load saved prompts and demos; a program saved before the solver (or the reviser) keeps that one's own."""
+        mine = {name: value for name, value in self.dump_state().items() if name.startswith(("solver.", "reviser."))}
         return super().load_state({**mine, **state}, **kwargs)
 
     def forward(self, topic: str, hops: int, answer_type: str, avoid: Sequence[str] = (),
                 round_index: int = 0, rollout_id: int | None = None) -> dspy.Prediction:
         trace: dict[str, dict[str, Any]] = {}
         try:
-            lms = {role: sampling(lm, rollout_id) for role, lm in self.lms.for_round(round_index).items()}
+            played = self.lms.for_round(round_index)
+            lms = {role: sampling(lm, rollout_id) for role, lm in played.items()}
             attack = self._play("attacker", lms, trace, self.attacker, topic=topic, hops=hops,
                                 answer_type=answer_type, avoid=avoid)
             question = _required_text(attack.question, "question")
@@ -99,13 +111,17 @@ class Round(dspy.Module):
             steps = [str(step).strip() for step in (attack.solution_steps or []) if str(step).strip()]
             defense = self._play("defender", lms, trace, self.defender, question=question)
             answer = str(defense.answer or "").strip()
-            solves = self._solve(question, self.lms.for_round(round_index)["solver"], trace, rollout_id)
-            verdict = self._play("judge", lms, trace, self.judge, question=question, reference_answer=reference,
-                                 solution_steps=steps, reasoning=str(defense.reasoning or ""), answer=answer,
-                                 solves=[solve["answer"] for solve in solves])
+            solves = self._solve(question, played["solver"], trace, rollout_id)
+            judged = {"question": question, "reference_answer": reference, "solution_steps": steps,
+                      "solves": [solve["answer"] for solve in solves]}
+            verdict = self._play("judge", lms, trace, self.judge, reasoning=str(defense.reasoning or ""),
+                                 answer=answer, **judged)
             for solve, agreement in zip(solves, verdict.confirmation["verdicts"], strict=False):
                 solve["agreement"] = agreement
-            extra = {"solves": solves} if self.solves else {}
+            extra: dict[str, Any] = {"solves": solves} if self.solves else {}
+            if self.revise:
+                extra["revisions"] = self._revise(judged, str(defense.reasoning or "").strip(), answer, verdict,
+                                                  played, trace, rollout_id)
             return dspy.Prediction(
                 topic=topic, hops=hops, question=question, reference_answer=reference, solution_steps=steps,
                 annotation=str(attack.annotation or "").strip(),
@@ -140,6 +156,27 @@ class Round(dspy.Module):
                 solve.update(program=solved.program, output=solved.output)
             solves.append({**solve, "error": solved.error})
         return solves
+
+    def _revise(self, judged: dict[str, Any], reasoning: str, answer: str, verdict: dspy.Prediction,
+                played: dict[str, dspy.BaseLM], trace: dict[str, dict[str, Any]],
+                rollout_id: int | None) -> list[dict[str, Any]]:
+        """The defender's answers after its first, each judged like it (`judged`: the judge's other inputs), until
+        one is correct or `revise` were given; each revision's calls under their own rollout key."""
+        revisions: list[dict[str, Any]] = []
+        while verdict.verdict != "correct" and len(revisions) < self.revise:
+            rollout = revision_rollout_id(rollout_id, len(revisions))
+            lms = {role: sampling(played[role], rollout) for role in ("defender", "judge")}
+            feedback = self.judge.feedback(judged["question"], reasoning, answer, verdict, judged["reference_answer"])
+            revised = self._play("defender", lms, trace, self.reviser, question=judged["question"],
+                                 previous_reasoning=reasoning, previous_answer=answer, feedback=feedback)
+            reasoning, answer = str(revised.reasoning or "").strip(), str(revised.answer or "").strip()
+            verdict = self._play("judge", lms, trace, self.judge, reasoning=reasoning, answer=answer, **judged)
+            revision = {"feedback": feedback, "reasoning": reasoning, "answer": answer,
+                        "judge": {key: verdict[key] for key in verdict.keys()}}
+            if thought := revised.get("trace") or "":
+                revision["trace"] = thought
+            revisions.append(revision)
+        return revisions
 
     def _play(self, role: str, lms: dict[str, dspy.BaseLM], trace: dict[str, dict[str, Any]],
               module: dspy.Module, **inputs: Any) -> dspy.Prediction:
@@ -200,7 +237,17 @@ def _samples(lm: dspy.BaseLM) -> bool:
 def solve_rollout_id(rollout_id: int | None, index: int) -> int:
     """The rollout key of a round's `index`-th solve: its own per attempt and solve, so no solve is another's
     cached answer, and a resumed attempt asks (and the cache answers) exactly what it asked before."""
-    digest = hashlib.sha256(f"{rollout_id}:solve:{index}".encode()).digest()
+    return _call_rollout_id(rollout_id, "solve", index)
+
+
+def revision_rollout_id(rollout_id: int | None, index: int) -> int:
+    """The rollout key of a round's `index`-th revision (its reviser's and judge's calls), as `solve_rollout_id`:
+    no revision is the cached first answer or another revision, and a resumed attempt asks what it asked before."""
+    return _call_rollout_id(rollout_id, "revision", index)
+
+
+def _call_rollout_id(rollout_id: int | None, kind: str, index: int) -> int:
+    digest = hashlib.sha256(f"{rollout_id}:{kind}:{index}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 4
 
 

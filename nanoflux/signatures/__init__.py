@@ -2,8 +2,9 @@
 Fields and prompts only: no logic, no imports from the rest of the package."""
 
 from nanoflux.signatures.attacker import AttackerSignature
-from nanoflux.signatures.defender import DefenderSignature
+from nanoflux.signatures.defender import DefenderSignature, ReviserSignature
 from nanoflux.signatures.judge import JudgeSignature
 from nanoflux.signatures.solver import SolverProgramSignature, SolverSignature
 
-__all__ = ["AttackerSignature", "DefenderSignature", "JudgeSignature", "SolverProgramSignature", "SolverSignature"]
+__all__ = ["AttackerSignature", "DefenderSignature", "JudgeSignature", "ReviserSignature", "SolverProgramSignature",
+           "SolverSignature"]

@@ -111,6 +111,11 @@ class JudgeRoleSpec(RoleSpec):
     """with `python` among the spec's `tools`, each solve is a program: the solver writes Python that prints the
     answer, run in the sandbox, and what it prints is the solve's answer (code and output are journaled); false,
     or without `python`, the solver answers in words"""
+    revise: int = Field(0, ge=0, le=5)
+    """how many more answers the defender may give after the judge finds one wrong: each time it is shown the
+    tools' findings on its own answer and the judge's critique, never the reference (the reference's value is
+    withheld wherever the critique writes it), answers again, and is judged like the first time, until an answer
+    is right (docs/thinking.md, Revisions); curation decides on the first answer; 0: one answer"""
 
     @model_validator(mode="after")
     def _agree_within_solves(self) -> JudgeRoleSpec:
@@ -464,7 +469,8 @@ class Spec(_Strict):
         only shapes exported rows; `sandbox_disk_mb` is a
         resource limit like a timeout. `curation.decontaminate`
         counts once it names a benchmark; the solves (`roles.judge.solves`, `agree`, `solve_programs`,
-        `roles.solver`) once there are any, so a run from before solves resumes with `solves: 0`.
+        `roles.solver`) once there are any, so a run from before solves resumes with `solves: 0`;
+        `roles.judge.revise` once it is above 0, so a run from before revisions resumes as it was.
         """
         roles = {name: {"timeout", "num_retries", "rpm", "tpm"} for name, field in RolesSpec.model_fields.items()
                  if field.annotation is not bool}
@@ -476,6 +482,8 @@ class Spec(_Strict):
         if not self.roles.judge.solves:  # no solve: the rule before solves, and the digest specs had then
             roles["judge"] = roles["judge"] | {"solves", "agree", "solve_programs"}
             roles["solver"] = True
+        if not self.roles.judge.revise:  # no revision: the digest specs had before revisions
+            roles["judge"] = roles["judge"] | {"revise"}
         canonical = json.dumps(self.model_dump(mode="json", exclude=unrelated), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -87,6 +87,7 @@ class FaultServer:
         self.hang_limit = hang_limit
         self.answer = answer or default_answers(itertools.count())
         self.requests: list[tuple[str, str, float]] = []  # (behaviour, role, time received)
+        self.bodies: list[dict[str, Any]] = []  # every request's JSON body, in the order received
         self._plan: deque[str] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -141,10 +142,11 @@ class FaultServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _next(self, role: str) -> str:
+    def _next(self, role: str, body: dict[str, Any]) -> str:
         with self._lock:
             behaviour = self._plan.popleft() if self._plan else self.default
             self.requests.append((behaviour, role, time.monotonic()))
+            self.bodies.append(body)
             return behaviour
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -156,7 +158,7 @@ class FaultServer:
             def do_POST(self) -> None:  # http.server's naming
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 role = role_of(_schema(body))
-                behaviour = server._next(role)
+                behaviour = server._next(role, body)
                 if behaviour == "json_object" and (body.get("response_format") or {}).get("type") == "json_schema":
                     self._send(500, {"error": {"message": "1 validation error for CreateChatCompletionRequest\n"
                                                           "response_format.type\n  Input should be 'text' or "

@@ -65,9 +65,10 @@ class Defense(dspy.Module):
 
 
 def attack_student(program: Round) -> Round:
-    """The whole round with the defender and judge frozen: only the attacker's prompt moves."""
+    """The whole round with the defender (its revisions too) and judge frozen: only the attacker's prompt moves."""
     student = program.deepcopy()
     student.defender._compiled = True
+    student.reviser._compiled = True
     student.judge._compiled = True
     return student
 
