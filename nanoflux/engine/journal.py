@@ -255,6 +255,15 @@ def outcome(record: RoundRecord) -> tuple[Outcome, int]:
     return "uncorrected", len(revisions)
 
 
+def outcome_counts(records: Iterable[RoundRecord]) -> dict[str, Any]:
+    """Played rounds counted by `outcome`: `right`, `corrected`, `uncorrected`, and `corrected_after` (critiques
+    -> rounds corrected after that many, as JSON keys) for the report, stats and the dataset card."""
+    found = Counter(outcome(record) for record in records if record["status"] == "ok")
+    total = Counter(name for name, _ in found.elements())
+    return {"right": total["right"], "corrected": total["corrected"], "uncorrected": total["uncorrected"],
+            "corrected_after": {str(k): n for (name, k), n in sorted(found.items()) if name == "corrected"}}
+
+
 class Journal:
     """Append-only JSONL journal with torn-tail repair; numbers each round's attempts from 1.
 
