@@ -24,6 +24,7 @@ from nanoflux.engine.journal import (
     RoundRecord,
     confirmed_and_defender_failed,
     is_accepted,
+    outcome_counts,
     read_rounds,
     reference_status,
 )
@@ -49,7 +50,8 @@ def record_counts(records: list[RoundRecord]) -> dict[str, Any]:
     """Rounds played, failed (and why: `failures` by error kind) and accepted, why the others were not
     kept, and the rates; played rounds by what became of their reference (`references`: confirmed,
     refuted, unconfirmed), and `confirmed_defender_failed`: the rounds whose reference was confirmed
-    and whose defender still got it wrong, the best kind of example."""
+    and whose defender still got it wrong, the best kind of example; and by what became of the defender's
+    answer (`outcomes`: right at once, corrected after k critiques, never corrected)."""
     played = len(records)
     ok = [r for r in records if r["status"] == "ok"]
     accepted = sum(map(is_accepted, records))
@@ -65,6 +67,7 @@ def record_counts(records: list[RoundRecord]) -> dict[str, Any]:
         "parse_failure_rate": round(parse_failures / played, 4) if played else 0.0,
         "references": dict(Counter(reference_status(r["judge"]) for r in ok)),
         "confirmed_defender_failed": sum(map(confirmed_and_defender_failed, ok)),
+        "outcomes": outcome_counts(ok),
     }
 
 
@@ -257,7 +260,8 @@ def format_stats(stats: dict[str, Any]) -> str:
              "kept or not: " + ", ".join(f"{reason} {n}" for reason, n in sorted(stats["reasons"].items())),
              "references: " + ", ".join(f"{status} {stats['references'].get(status, 0)}"
                                         for status in ("confirmed", "refuted", "unconfirmed"))
-             + f"; confirmed and the defender failed: {stats['confirmed_defender_failed']}"]
+             + f"; confirmed and the defender failed: {stats['confirmed_defender_failed']}",
+             f"defender: {outcomes_line(stats['outcomes'])}"]
     for title, table in (("verdict", "by_verdict"), ("level", "by_level"), ("topic", "by_topic"), ("hops", "by_hops")):
         width = max([len(title), *map(len, stats[table])])
         lines += ["", f"{title:<{width}}  rounds  accepted"]
@@ -277,6 +281,13 @@ def format_stats(stats: dict[str, Any]) -> str:
     if stats.get("review"):
         lines += ["", *review_lines(stats["review"]["counts"], stats["review"]["changes"])]
     return "\n".join(lines)
+
+
+def outcomes_line(outcomes: dict[str, Any]) -> str:
+    """The played rounds by what became of the defender's answer (`outcome_counts`), in one line."""
+    after = ", ".join(f"{n} after {k}" for k, n in outcomes["corrected_after"].items())
+    return (f"right at once {outcomes['right']}, corrected {outcomes['corrected']}"
+            + (f" ({after} critiques)" if after else "") + f", never corrected {outcomes['uncorrected']}")
 
 
 def cost_summary(cost: dict[str, Any]) -> str:
