@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nanoflux.engine.export import dpo_example, export_dataset, sft_example, verified_solution
-from nanoflux.engine.export.trl import revision_example
+from nanoflux.engine.export import dpo_example, export_dataset, revision_example, sft_example, verified_solution
 from nanoflux.engine.journal import RoundRecord, outcome
 from tests.support.records import make_record, revised, with_revisions, with_traces
 from tests.support.trainkit import tiny_model

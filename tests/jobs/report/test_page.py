@@ -17,7 +17,7 @@ from nanoflux.base.paths import JOURNAL_NAME, REPORT_NAME
 from nanoflux.cli import main
 from nanoflux.engine.journal import Journal
 from nanoflux.jobs.report.packing import unpack
-from nanoflux.jobs.report.page import build_report
+from nanoflux.jobs.report.page import build_report, review_page
 from nanoflux.jobs.stats import format_stats, run_stats
 from nanoflux.spec.model import parse_spec
 from tests.support.records import checked_record, make_record, revised, with_revisions, with_solves, with_traces
@@ -195,6 +195,8 @@ def test_the_report_counts_rounds_by_outcome_and_embeds_each_rounds_traces_and_r
                                                                         "Multiply first.")]
     assert rounds[3]["revisions"] == [] and rounds[3]["traces"] == {}
     assert "defender: right at once 1, corrected 1" in format_stats(run_stats(tmp_path / "run"))
+    reviewed = embedded_rounds(review_page(tmp_path / "run", {}))  # the review page shows the same rows
+    assert reviewed[1]["revisions"] == rounds[1]["revisions"] and reviewed[0]["traces"] == rounds[0]["traces"]
 
 
 def test_lm_text_cannot_break_out_of_the_page(tmp_path: Path) -> None:
