@@ -258,9 +258,9 @@ def compile_(spec: Path, rounds: int | None, out: Path | None, models: tuple[str
     click.echo(f"  rounds: {counts['rounds_played']} played, {counts['failed']} failed, {counts['accepted']} accepted"
                f"  (reasons: {counts['reasons']})")
     if counts["outcomes"]["revisions"]:
-        from nanoflux.jobs.stats import outcome_line
+        from nanoflux.jobs.stats import outcomes_line
 
-        click.echo(f"  defender: {outcome_line(counts['outcomes'])}")
+        click.echo(f"  defender: {outcomes_line(counts['outcomes'])}")
     if counts["failed"]:
         kinds = ", ".join(f"{FAILURE_KINDS.get(kind, kind)} {n}" for kind, n in sorted(counts["failures"].items()))
         click.echo(f"  failed rounds: {kinds}. --resume plays LM failures again; --resume --retry-failed all of them")

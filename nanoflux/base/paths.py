@@ -28,7 +28,7 @@ STATS_NAME = "stats.json"  # `nanoflux stats --json`'s default
 OPTIMIZE_NAME = "optimize.json"  # `nanoflux optimize`'s report
 DATASET_DIR = "dataset"
 DATASET_FILES = {"sft": "sft.jsonl", "dpo": "dpo.jsonl", "rlvr": "rlvr.jsonl", "stepwise": "stepwise.jsonl",
-                 "examples": "examples.jsonl"}  # examples: provenance
+                 "revision": "revision.jsonl", "examples": "examples.jsonl"}  # examples: provenance
 CARD_NAME = "README.md"  # the dataset card, in the Hugging Face format: what `datasets` and the Hub read
 NOVELTY_DIR = "novelty"  # the chromadb collection of accepted questions, and the embedding cache
 COLLECTION_STORE = "chroma.sqlite3"  # chromadb's own file in a persistent collection's folder
@@ -117,7 +117,7 @@ class RunDir:
         return self.root / DATASET_DIR
 
     def dataset_file(self, kind: str) -> Path:
-        """The dataset file of `kind`: "sft", "dpo", "rlvr", "stepwise" or "examples"."""
+        """The dataset file of `kind`: "sft", "dpo", "rlvr", "stepwise", "revision" or "examples"."""
         return self.root / dataset_path(kind)
 
     @property

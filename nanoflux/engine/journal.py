@@ -255,6 +255,18 @@ def outcome(record: RoundRecord) -> tuple[Outcome, int]:
     return "uncorrected", len(revisions)
 
 
+def outcome_counts(records: Iterable[RoundRecord]) -> dict[str, Any]:
+    """Played rounds counted by `outcome`: `right`, `corrected`, `uncorrected`, and `corrected_after` (critiques
+    -> rounds corrected after that many, as JSON keys), with the `revisions` the defenders gave in all
+    (`roles.judge.revise`), for the run's counts, stats, the report and the dataset card."""
+    played = [record for record in records if record["status"] == "ok"]
+    found = Counter(outcome(record) for record in played)
+    total = Counter(name for name, _ in found.elements())
+    return {"right": total["right"], "corrected": total["corrected"], "uncorrected": total["uncorrected"],
+            "corrected_after": {str(k): n for (name, k), n in sorted(found.items()) if name == "corrected"},
+            "revisions": sum(len(record.get("revisions") or []) for record in played)}
+
+
 class Journal:
     """Append-only JSONL journal with torn-tail repair; numbers each round's attempts from 1.
 

@@ -169,7 +169,8 @@ def finish_run(run_dir: Path, spec: Spec, *, program_hash: str, program_path: st
     records = last_attempts(attempts)
     selection = reviewed_selection(run, spec, records)
     files = export_dataset(run_dir, selection.rounds, spec.output.formats,
-                           refuted=[r for r in records if is_refuted(r)], annotation=spec.output.include_annotation)
+                           refuted=[r for r in records if is_refuted(r)], annotation=spec.output.include_annotation,
+                           reasoning=spec.output.reasoning)
     manifest = {
         "created_at": datetime.now(UTC).isoformat(),
         "spec": {"name": spec.name, "digest": spec.digest(), "file": SPEC_NAME},

@@ -123,7 +123,7 @@ def curate(run_dir: str | Path, *, band: str | None = None, hops: str | None = N
                        order=lambda novel: coverage_order(novel, spec.topics, seed))
     selected = selection.rounds
     files = export_dataset(out_dir, selected, spec.output.formats, refuted=[r for r in records if is_refuted(r)],
-                           annotation=spec.output.include_annotation)
+                           annotation=spec.output.include_annotation, reasoning=spec.output.reasoning)
     manifest = {
         "created_at": datetime.now(UTC).isoformat(),
         "source": {"run_dir": str(run_dir.resolve()), "journal": JOURNAL_NAME, "spec_digest": spec.digest()},

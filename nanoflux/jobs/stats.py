@@ -24,7 +24,7 @@ from nanoflux.engine.journal import (
     RoundRecord,
     confirmed_and_defender_failed,
     is_accepted,
-    outcome,
+    outcome_counts,
     read_rounds,
     reference_status,
 )
@@ -49,9 +49,9 @@ def journal_records(run_dir: str | Path) -> list[RoundRecord]:
 def record_counts(records: list[RoundRecord]) -> dict[str, Any]:
     """Rounds played, failed (and why: `failures` by error kind) and accepted, why the others were not
     kept, and the rates; played rounds by what became of their reference (`references`: confirmed,
-    refuted, unconfirmed), `confirmed_defender_failed`: the rounds whose reference was confirmed
+    refuted, unconfirmed), and `confirmed_defender_failed`: the rounds whose reference was confirmed
     and whose defender still got it wrong, the best kind of example; and by what became of the defender's
-    answer (`outcomes`, `outcome_counts`)."""
+    answer (`outcomes`: right at once, corrected after k critiques, never corrected)."""
     played = len(records)
     ok = [r for r in records if r["status"] == "ok"]
     accepted = sum(map(is_accepted, records))
@@ -69,30 +69,6 @@ def record_counts(records: list[RoundRecord]) -> dict[str, Any]:
         "confirmed_defender_failed": sum(map(confirmed_and_defender_failed, ok)),
         "outcomes": outcome_counts(ok),
     }
-
-
-def outcome_counts(played: Iterable[RoundRecord]) -> dict[str, Any]:
-    """Played rounds by what became of the defender's answer (`nanoflux.engine.journal.outcome`): `right` at once,
-    `corrected` after k critiques (per k: {"1": rounds, ...}), never corrected (`uncorrected`); and the
-    `revisions` the defenders gave in all (`roles.judge.revise`)."""
-    counts: Counter[str] = Counter()
-    corrected: Counter[int] = Counter()
-    revisions = 0
-    for record in played:
-        what, k = outcome(record)
-        counts[what] += 1
-        corrected[k] += what == "corrected"
-        revisions += len(record.get("revisions") or [])
-    return {"right": counts["right"], "corrected": {str(k): n for k, n in sorted(corrected.items()) if n},
-            "uncorrected": counts["uncorrected"], "revisions": revisions}
-
-
-def outcome_line(outcomes: dict[str, Any]) -> str:
-    """`outcome_counts` in words: "3 right at once, 2 corrected (1 after 1 critique, 1 after 2), 1 never ..."."""
-    corrected = outcomes["corrected"]
-    after = ", ".join(f"{n} after {k}" + (" critique" if k == "1" else " critiques") for k, n in corrected.items())
-    return (f"{outcomes['right']} right at once, {sum(corrected.values())} corrected" + (f" ({after})" if after else "")
-            + f", {outcomes['uncorrected']} never corrected; {outcomes['revisions']} revisions")
 
 
 def breakdown(records: Iterable[RoundRecord], key: Callable[[RoundRecord], str],
@@ -286,7 +262,7 @@ def format_stats(stats: dict[str, Any]) -> str:
                                         for status in ("confirmed", "refuted", "unconfirmed"))
              + f"; confirmed and the defender failed: {stats['confirmed_defender_failed']}"]
     if stats["outcomes"]["revisions"]:
-        lines.append(f"defender: {outcome_line(stats['outcomes'])}")
+        lines.append(f"defender: {outcomes_line(stats['outcomes'])}")
     for title, table in (("verdict", "by_verdict"), ("level", "by_level"), ("topic", "by_topic"), ("hops", "by_hops")):
         width = max([len(title), *map(len, stats[table])])
         lines += ["", f"{title:<{width}}  rounds  accepted"]
@@ -306,6 +282,15 @@ def format_stats(stats: dict[str, Any]) -> str:
     if stats.get("review"):
         lines += ["", *review_lines(stats["review"]["counts"], stats["review"]["changes"])]
     return "\n".join(lines)
+
+
+def outcomes_line(outcomes: dict[str, Any]) -> str:
+    """The played rounds by what became of the defender's answer (`outcome_counts`), in one line: "3 right at once,
+    2 corrected (1 after 1 critique, 1 after 2 critiques), 1 never corrected; 4 revisions"."""
+    after = ", ".join(f"{n} after {k} critique" + ("" if k == "1" else "s")
+                      for k, n in outcomes["corrected_after"].items())
+    return (f"{outcomes['right']} right at once, {outcomes['corrected']} corrected" + (f" ({after})" if after else "")
+            + f", {outcomes['uncorrected']} never corrected; {outcomes['revisions']} revisions")
 
 
 def cost_summary(cost: dict[str, Any]) -> str:

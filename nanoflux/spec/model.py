@@ -26,7 +26,8 @@ from nanoflux.base.scoring import Band, Complexity, Span
 from nanoflux.verify.sandbox import DEFAULT_DISK_MB, Sandbox, SandboxMode
 
 AnswerType = Literal["numeric", "expression", "choice", "text"]
-OutputFormat = Literal["sft", "dpo", "rlvr", "stepwise"]
+OutputFormat = Literal["sft", "dpo", "rlvr", "stepwise", "revision"]
+ReasoningSource = Literal["none", "defender", "attacker"]  # whose trace the exports carry (`output.reasoning`)
 
 
 class _Strict(BaseModel):
@@ -331,7 +332,9 @@ class OutputSpec(_Strict):
     """dataset files to write: `sft` = conversational messages, `dpo` = prompt/chosen/rejected pairs, `rlvr` =
     prompts with their verified answer and answer type for GRPO (`nanoflux.rewards`), `stepwise` = solution steps
     labelled by whether the tools recomputed them and they hold, for a process reward model, only in rounds whose
-    reference is confirmed or refuted by a false step (which gives the wrong step)"""
+    reference is confirmed or refuted by a false step (which gives the wrong step), `revision` = multi-turn
+    conversations of the defender's wrong answer, the feedback it was shown and its next answers, up to the one
+    the tools verified right (only rounds the defender corrected, `roles.judge.revise`)"""
     license: str | None = None
     """the dataset's license as the Hugging Face Hub names it (`cc-by-4.0`, `apache-2.0`, `mit`, ...), written
     into the dataset card (`dataset/README.md`); null writes `other`, to be settled before publishing"""
@@ -341,6 +344,12 @@ class OutputSpec(_Strict):
     """start the assistant's turn in `sft` rows and DPO `chosen` with the attacker's annotation (`Approach: ...`):
     off, a model trained on the rows learns the solution, not the question writer's note about it (which
     `examples.jsonl` keeps either way)"""
+    reasoning: ReasoningSource = "none"
+    """whose reasoning trace (a thinking model's, `roles.<role>.keep_reasoning`) the `sft` rows carry, as the
+    assistant message's `reasoning_content` (the key TRL's chat templates for thinking models render): `attacker`,
+    its trace beside the verified solution where the reference is confirmed; `defender`, the defender's own
+    reasoning and answer with its trace, in rounds where the tools verified that answer right at the first attempt
+    (and in `revision` rows, each answer's trace); `none`, no trace. Rounds without a trace keep their plain row"""
 
 
 class ExecutionSpec(_Strict):

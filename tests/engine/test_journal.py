@@ -13,6 +13,7 @@ from nanoflux.engine.journal import (
     Journal,
     RoundRecord,
     outcome,
+    outcome_counts,
     read_journal,
     read_rounds,
     reference_refuted,
@@ -26,7 +27,7 @@ from nanoflux.jobs.report.page import load_view
 from nanoflux.jobs.stats import run_stats
 from nanoflux.testing import ScriptedEngine, scripted_roles
 from tests.support.fakes import SCRIPTED_SPEC
-from tests.support.records import DISTINCT, make_record, make_run, with_solves
+from tests.support.records import DISTINCT, make_record, make_run, revised, with_revisions, with_solves
 
 # The fields only a played round has, and those only a failed one has.
 OK_FIELDS = {"question", "reference_answer", "solution_steps", "annotation", "defender_reasoning", "defender_answer",
@@ -158,3 +159,16 @@ def test_outcome_counts_a_round_by_its_last_revision() -> None:
     revision = {"feedback": "f", "reasoning": "r", "answer": "17", "judge": {**wrong["judge"], "verdict": "correct"}}
     assert outcome({**wrong, "revisions": [{**revision, "judge": wrong["judge"]}, revision]}) == ("corrected", 2)
     assert outcome({**wrong, "revisions": [{**revision, "judge": wrong["judge"]}]}) == ("uncorrected", 1)
+
+
+def test_outcome_counts_count_the_played_rounds_and_how_many_critiques_each_correction_took() -> None:
+    def fixed(round_id: int, tries: int) -> dict:
+        record = make_record(round_id)
+        wrong = [revised(record, "16", right=False) for _ in range(tries - 1)]
+        return with_revisions(record, *wrong, revised(record, "17", right=True))
+
+    records = [make_record(0, verdict="correct"), fixed(1, 1), fixed(2, 2), fixed(3, 2), make_record(4),
+               with_revisions(make_record(5), revised(make_record(5), "16", right=False)),
+               make_record(6, status="failed")]
+    assert outcome_counts(records) == {"right": 1, "corrected": 3, "uncorrected": 2,
+                                       "corrected_after": {"1": 1, "2": 2}, "revisions": 6}

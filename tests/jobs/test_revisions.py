@@ -103,9 +103,10 @@ def test_a_run_journals_revisions_counts_rounds_by_outcome_and_curates_on_the_fi
     assert [r["defender_answer"] for r in revised] == [r["defender_answer"] for r in plain]
 
     counts = results[2].manifest["counts"]
-    assert counts["outcomes"] == {"right": 2, "corrected": {"1": 2}, "uncorrected": 2, "revisions": 2 * 1 + 2 * 2}
-    assert results[0].manifest["counts"]["outcomes"] == {"right": 2, "corrected": {}, "uncorrected": 4,
-                                                         "revisions": 0}
+    assert counts["outcomes"] == {"right": 2, "corrected": 2, "uncorrected": 2, "corrected_after": {"1": 2},
+                                  "revisions": 2 * 1 + 2 * 2}
+    assert results[0].manifest["counts"]["outcomes"] == {"right": 2, "corrected": 0, "uncorrected": 4,
+                                                         "corrected_after": {}, "revisions": 0}
     stats = run_stats(results[2].run_dir)
     assert stats["outcomes"] == counts["outcomes"]
     assert stats["roles"]["defender"]["calls"] == 6 + 6 and stats["roles"]["judge"]["calls"] == 6 + 6

@@ -1,11 +1,12 @@
 """Hand-made journal records, shaped exactly like the runner's, and run directories holding them."""
 
+import copy
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from nanoflux.base.paths import JOURNAL_NAME
 from nanoflux.base.scoring import level_name
-from nanoflux.engine.journal import Journal, RoundRecord
+from nanoflux.engine.journal import Journal, Revision, RoundRecord
 from nanoflux.spec.model import parse_spec
 
 START = datetime(2025, 1, 1, tzinfo=UTC)  # round N of a hand-made run starts N seconds after it
@@ -104,4 +105,31 @@ def with_solves(record: RoundRecord, answers: list[str | None], *, agree: int = 
     verdicts = confirmation["verdicts"]
     record["solves"] = [{"model": "local/smollm2-135m", "answer": answer, "solution": "...", "error": None,
                          "agreement": verdict} for answer, verdict in zip(answers, verdicts, strict=True)]
+    return record
+
+
+def with_traces(record: RoundRecord, **traces: str) -> RoundRecord:
+    """`record` with the reasoning traces of the roles named (`defender="..."`), journaled as a Round keeps them."""
+    record["traces"] = traces
+    return record
+
+
+def revised(record: RoundRecord, answer: str, *, right: bool, source: str = "tools", trace: str | None = None,
+            feedback: str | None = None) -> Revision:
+    """Another answer by `record`'s defender after a critique, judged as a Round judges it: `right` against the
+    reference (decided by `source`), shown `feedback` (by default the tools' finding and the judge's critique)."""
+    judge = copy.deepcopy(record["judge"])
+    judge.update(verdict="correct" if right else "incorrect", verdict_source=source,  # type: ignore[call-arg]
+                 critique="Right now." if right else "Still wrong.",
+                 answer_check={"verdict": "match" if right else "mismatch",
+                               "reason": f"{answer} {'==' if right else '!='} {record['reference_answer']}",
+                               "evidence": {}})
+    shown = feedback or f"The judge found your answer wrong: {record['judge']['critique']}"
+    return {"feedback": shown, "reasoning": f"Reworked: {answer}", "answer": answer, "judge": judge,
+            **({"trace": trace} if trace else {})}  # type: ignore[typeddict-item]
+
+
+def with_revisions(record: RoundRecord, *revisions: Revision) -> RoundRecord:
+    """`record` with the defender's later answers, in order (`roles.judge.revise`)."""
+    record["revisions"] = list(revisions)
     return record

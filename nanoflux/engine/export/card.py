@@ -19,7 +19,7 @@ from nanoflux.base.io import write_atomic
 from nanoflux.base.names import ROLES
 from nanoflux.base.paths import DATASET_FILES, RunDir
 from nanoflux.base.rundir import file_entry
-from nanoflux.engine.journal import RoundRecord, confirmed_and_defender_failed, reference_status
+from nanoflux.engine.journal import RoundRecord, confirmed_and_defender_failed, outcome_counts, reference_status
 from nanoflux.spec.model import Spec
 
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
@@ -27,6 +27,8 @@ FILE_PURPOSE = {"sft": "conversational messages for TRL's `SFTTrainer`",
                 "dpo": "prompt/chosen/rejected pairs for TRL's `DPOTrainer`",
                 "rlvr": "prompts with their verified answer for TRL's `GRPOTrainer` (`nanoflux.rewards`)",
                 "stepwise": "solution steps labelled by the tools' check for TRL's `PRMTrainer`",
+                "revision": "multi-turn conversations for TRL's `SFTTrainer`: the defender's wrong answer, the "
+                            "feedback it was shown, its answer the tools verified",
                 "examples": "each example's provenance: round, topic, level, models, program"}
 
 
@@ -39,13 +41,15 @@ def write_card(out_dir: Path, spec: Spec, manifest: dict[str, Any]) -> dict[str,
 
 def verification(spec: Spec, kept: list[RoundRecord]) -> dict[str, Any]:
     """What "verified" meant for the kept rounds (the manifest's `verification`, the card's Limitations): the rule
-    the judge applied, and how many kept references it confirmed."""
+    the judge applied, how many kept references it confirmed, and what became of the defender's answers in them
+    (`outcomes`: `nanoflux.engine.journal.outcome_counts`)."""
     judge = spec.roles.judge
     return {"rule": "solves" if judge.solves else "steps", "solves": judge.solves, "agree": judge.agree,
             "solver": spec.roles.solver_settings().model if judge.solves else None,
             "required": spec.curation.require_verified_reference,
             "kept": dict(Counter(reference_status(record["judge"]) for record in kept)),
-            "kept_defender_failed": sum(map(confirmed_and_defender_failed, kept))}
+            "kept_defender_failed": sum(map(confirmed_and_defender_failed, kept)),
+            "outcomes": outcome_counts(kept)}
 
 
 def render_card(spec: Spec, manifest: dict[str, Any]) -> str:
@@ -73,7 +77,7 @@ def render_card(spec: Spec, manifest: dict[str, Any]) -> str:
     sections = [f"# {spec.name}\n\n{spec.description.strip()}\n\nMade by NanoFlux: an attacker model asked, a "
                 "defender answered, and a judge with the spec's tools graded each round; the rounds kept are "
                 "those below.",
-                _files(files), _making(spec, manifest), _counts(manifest),
+                _files(files), _making(spec, manifest), _counts(manifest), _answers(spec, manifest),
                 _decontamination(manifest.get("decontamination")),
                 _review(manifest.get("counts", {}).get("review")),
                 _limitations(manifest.get("verification")),
@@ -93,7 +97,8 @@ def _loadable(files: dict[str, Any]) -> list[str]:
 
 
 def _default_config(files: dict[str, Any]) -> str | None:
-    return next((name for name in ("sft", "dpo", "rlvr", "stepwise", "examples") if name in _loadable(files)), None)
+    return next((name for name in ("sft", "dpo", "rlvr", "stepwise", "revision", "examples")
+                 if name in _loadable(files)), None)
 
 
 def _files(files: dict[str, Any]) -> str:
@@ -125,6 +130,30 @@ def _counts(manifest: dict[str, Any]) -> str:
                                                                     if r and r != "accepted")]
     text = "## Counts\n\n" + "\n".join(lines)
     return text + ("\n\nWhy the other rounds were not kept:\n\n" + "\n".join(rejected) if rejected else "")
+
+
+def _answers(spec: Spec, manifest: dict[str, Any]) -> str:
+    """What became of the defender's answers in the kept rounds (right at once, corrected after k critiques, never
+    corrected), and whether the rows carry reasoning traces (`output.reasoning`) and in how many."""
+    lines = []
+    if found := (manifest.get("verification") or {}).get("outcomes"):
+        after = ", ".join(f"{n} after {k} critique{'s' if k != '1' else ''}"
+                          for k, n in found["corrected_after"].items())
+        lines.append(f"Of the kept rounds, the defender answered right at once in {found['right']}, corrected its "
+                     f"answer after the judge's critique in {found['corrected']}{f' ({after})' if after else ''}, "
+                     f"and stayed wrong in {found['uncorrected']} (`roles.judge.revise` sets how many tries it gets).")
+    files = manifest.get("dataset", {})
+    if spec.output.reasoning == "none":
+        lines.append("Reasoning traces: not included (`output.reasoning: none`).")
+    else:
+        carried = "; ".join(f"{files[name]['traces']} of the {files[name]['rows']} `{name}` rows"
+                            for name in ("sft", "revision") if "traces" in files.get(name, {}))
+        what = ("the attacker's, beside the verified solution of rounds whose reference is confirmed"
+                if spec.output.reasoning == "attacker" else
+                "the defender's, with its own answer where the tools verified it right")
+        lines.append(f"Reasoning traces: {what}, as the assistant message's `reasoning_content` (what the chat "
+                     f"templates of thinking models render as their `<think>` block): {carried or 'no rows'}.")
+    return "## The defender's answers and reasoning traces\n\n" + "\n\n".join(lines)
 
 
 def _decontamination(found: Any) -> str:
@@ -177,7 +206,8 @@ def _limitations(found: dict[str, Any] | None) -> str:
 
 def _usage(files: dict[str, Any]) -> str:
     name = _default_config(files) or "sft"
-    train = {"sft": "SFTTrainer", "dpo": "DPOTrainer", "rlvr": "GRPOTrainer", "stepwise": "PRMTrainer"}.get(name)
+    train = {"sft": "SFTTrainer", "dpo": "DPOTrainer", "rlvr": "GRPOTrainer", "stepwise": "PRMTrainer",
+             "revision": "SFTTrainer"}.get(name)
     trainer = (f"\n\nfrom trl import {train}\n# {train}(model=..., train_dataset=data, ...).train()" if train else "")
     return (f"## Use\n\n```python\nfrom datasets import load_dataset\n\n"
             f'data = load_dataset("path/to/this/folder", "{name}", split="train"){trainer}\n```\n\n'

@@ -1,16 +1,20 @@
-"""TRL's dataset formats: conversational SFT (`messages`), preference pairs, RLVR prompts, stepwise supervision.
+"""TRL's dataset formats: conversational SFT (`messages`), preference pairs, RLVR prompts, stepwise supervision,
+and multi-turn revisions.
 
 SFTTrainer takes `{"messages": [...]}` rows, DPOTrainer `{"prompt", "chosen", "rejected"}` rows
 with message lists, GRPOTrainer `{"prompt": [...]}` rows whose other columns (`answer`,
 `answer_type`) reach the reward functions (`nanoflux.rewards`), and PRMTrainer stepwise-supervision
 rows `{"prompt", "completions", "labels"}` (plain text: its tokenizer reads the prompt as a string),
-all without conversion.
+all without conversion. A reasoning trace goes into an assistant message as `reasoning_content`, the key the
+chat templates of thinking models (Qwen3, DeepSeek-R1, GLM-4) render as their `<think>` block and TRL's
+response parsers (`trl.chat_template_utils`) read back.
 """
 
 import re
 from typing import Any
 
-from nanoflux.engine.journal import RoundRecord, reference_status, steps_refuted
+from nanoflux.engine.journal import JudgeResult, Revision, RoundRecord, outcome, reference_status, steps_refuted
+from nanoflux.spec.model import ReasoningSource
 
 # "1. ", "2) ", "Step 3: " at the start of a step: the export numbers steps itself.
 _STEP_NUMBER = re.compile(r"^\s*(?:step\s*)?\d+\s*[.):]\s+", re.IGNORECASE)
@@ -32,20 +36,76 @@ def _user(record: RoundRecord) -> dict[str, str]:
     return {"role": "user", "content": record["question"]}
 
 
-def sft_example(record: RoundRecord, *, annotation: bool = False) -> dict[str, Any]:
-    return {"messages": [_user(record), {"role": "assistant",
-                                         "content": verified_solution(record, annotation=annotation)}]}
+def _assistant(content: str, trace: str | None = None) -> dict[str, str]:
+    """An assistant message, with `reasoning_content` only when there is a trace: rows without one stay as they
+    were (and a template renders them without a thinking block, or an empty one)."""
+    return {"role": "assistant", "content": content, **({"reasoning_content": trace} if trace else {})}
+
+
+def _answered(reasoning: str, answer: str) -> str:
+    """A defender's answer as its assistant turn: its reasoning, then `Answer: ...`."""
+    return f"{reasoning}\n\nAnswer: {answer}".strip()
+
+
+def tools_verified(record: RoundRecord, judge: JudgeResult) -> bool:
+    """Whether the tools showed one of the defender's answers (`judge`: the first's or a revision's) right: the
+    verdict is correct, the tools decided it, and the round's reference is confirmed."""
+    return (judge["verdict"] == "correct" and judge["verdict_source"] == "tools"
+            and reference_status(record["judge"]) == "confirmed")
+
+
+def correction(record: RoundRecord) -> Revision | None:
+    """The defender's answer that the tools verified right after the judge found its first one wrong: the last
+    revision of a corrected round (`outcome`); None for any other round."""
+    if record["status"] != "ok" or outcome(record)[0] != "corrected":
+        return None
+    last = record["revisions"][-1]
+    return last if tools_verified(record, last["judge"]) else None
+
+
+def sft_example(record: RoundRecord, *, annotation: bool = False,
+                reasoning: ReasoningSource = "none") -> dict[str, Any]:
+    """The question and its verified solution; `reasoning` (the spec's `output.reasoning`) adds a trace: the
+    attacker's beside its solution where the reference is confirmed, or, where the tools verified the defender's
+    first answer, that answer with the defender's trace. A round without that trace keeps the plain row."""
+    traces = record.get("traces") or {}
+    if reasoning == "defender" and traces.get("defender") and tools_verified(record, record["judge"]):
+        return {"messages": [_user(record), _assistant(
+            _answered(record["defender_reasoning"], record["defender_answer"]), traces["defender"])]}
+    trace = traces.get("attacker") if (reasoning == "attacker"
+                                       and reference_status(record["judge"]) == "confirmed") else None
+    return {"messages": [_user(record), _assistant(verified_solution(record, annotation=annotation), trace)]}
+
+
+def revision_example(record: RoundRecord, *, reasoning: ReasoningSource = "none") -> dict[str, Any] | None:
+    """A corrected round as one conversation: the question, the defender's first answer, then for each revision
+    the feedback it was shown (verbatim, as the user's turn) and its next answer, ending on the answer the tools
+    verified (`correction`); None for a round not corrected so. With `reasoning` "defender" each answer carries
+    its own trace."""
+    if correction(record) is None:
+        return None
+    keep = reasoning == "defender"
+    first = (record.get("traces") or {}).get("defender") if keep else None
+    messages = [_user(record), _assistant(_answered(record["defender_reasoning"], record["defender_answer"]), first)]
+    for revision in record["revisions"]:
+        messages += [{"role": "user", "content": revision["feedback"]},
+                     _assistant(_answered(revision["reasoning"], revision["answer"]),
+                                revision.get("trace") if keep else None)]
+    return {"messages": messages}
 
 
 def dpo_example(record: RoundRecord, *, annotation: bool = False) -> dict[str, Any] | None:
-    """A preference pair when the judge found the defender wrong: chosen = verified, rejected = the defender's."""
+    """A preference pair when the judge found the defender wrong: rejected = the defender's first answer, chosen =
+    its own corrected answer where the tools verified one (`correction`), else the verified solution."""
     if record["judge"]["verdict"] != "incorrect" or not record.get("defender_answer"):
         return None
-    rejected = f"{record['defender_reasoning']}\n\nAnswer: {record['defender_answer']}".strip()
+    fixed = correction(record)
+    chosen = (_answered(fixed["reasoning"], fixed["answer"]) if fixed is not None
+              else verified_solution(record, annotation=annotation))
     return {
         "prompt": [_user(record)],
-        "chosen": [{"role": "assistant", "content": verified_solution(record, annotation=annotation)}],
-        "rejected": [{"role": "assistant", "content": rejected}],
+        "chosen": [_assistant(chosen)],
+        "rejected": [_assistant(_answered(record["defender_reasoning"], record["defender_answer"]))],
     }
 
 

@@ -28,9 +28,9 @@ from nanoflux.base.rundir import verified
 from nanoflux.base.scoring import Band
 from nanoflux.engine.budget import describe_stop
 from nanoflux.engine.curation.decisions import UNKEEPABLE, keep_refusal, read_review
-from nanoflux.engine.journal import RoundRecord
+from nanoflux.engine.journal import RoundRecord, outcome
 from nanoflux.jobs.report.packing import pack
-from nanoflux.jobs.stats import cost_summary, journal_records, run_stats
+from nanoflux.jobs.stats import cost_summary, journal_records, outcomes_line, run_stats
 from nanoflux.spec.model import CurationSpec
 
 LEVELS = ("L1", "L2", "L3", "L4", "L5")
@@ -220,6 +220,7 @@ def summary(view: RunView, stats: dict[str, Any]) -> list[tuple[str, str]]:
             ("quality band", view.band + (f", novelty threshold {view.novelty}" if view.novelty is not None else "")),
             ("failed rounds", f"{stats['failed']}, of which {stats['parse_failures']} unparseable LM output"),
             ("references", references_summary(stats)),
+            ("defender's answers", outcomes_line(stats["outcomes"])),
             ("model-written code", sandbox_summary(view)),
             ("wall time", duration(stats["wall_seconds"])),
             ("cost", cost_summary(cost))] \
@@ -261,8 +262,9 @@ def duration(seconds: float | None) -> str:
 def browser_row(record: RoundRecord, decision: dict[str, Any] | None = None, *,
                 required: bool = True) -> dict[str, Any]:
     """One round as the examples browser shows it (the judge's evidence, not the prompts' bookkeeping): what the
-    tools did to each step, the answer check in a line, the solves, and a person's decision with why a keep
-    cannot hold (`keep_refused`) where the rules will not restore the round."""
+    tools did to each step, the answer check in a line, the solves, each role's reasoning trace, the defender's
+    revisions and what became of its answer (`outcome_label`), and a person's decision with why a keep cannot
+    hold (`keep_refused`) where the rules will not restore the round."""
     judge: Mapping[str, Any] = record.get("judge") or {}
     curation = record["curation"]
     refusal = keep_refusal(record, require_verified_reference=required) if record["status"] == "ok" else None
@@ -284,9 +286,28 @@ def browser_row(record: RoundRecord, decision: dict[str, Any] | None = None, *,
         "confirmation": judge.get("confirmation"),
         "solves": [{key: solve.get(key) for key in ("model", "answer", "agreement", "program", "output", "error")}
                    for solve in record.get("solves") or []],
+        "traces": record.get("traces") or {},
+        "revisions": [{"feedback": revision["feedback"], "reasoning": revision["reasoning"],
+                       "answer": revision["answer"], "verdict": revision["judge"]["verdict"],
+                       "verdict_source": revision["judge"]["verdict_source"],
+                       "answer_check": _check_line(revision["judge"].get("answer_check")),
+                       "critique": revision["judge"].get("critique"), "trace": revision.get("trace")}
+                      for revision in record.get("revisions") or []],
+        "outcome": outcome_label(record) if record["status"] == "ok" else None,
         "decision": (decision or {}).get("decision"), "note": (decision or {}).get("note") or "",
         "keep_refused": UNKEEPABLE[refusal] if refusal else None,
     }
+
+
+def outcome_label(record: RoundRecord) -> str:
+    """What became of a played round's defender (`outcome`), as the examples browser labels it."""
+    name, critiques = outcome(record)
+    plural = "s" if critiques != 1 else ""
+    if name == "right":
+        return "right at once"
+    if name == "corrected":
+        return f"corrected after {critiques} critique{plural}"
+    return f"never corrected ({critiques} critique{plural})" if critiques else "wrong (no revision asked)"
 
 
 def step_rows(steps: list[str], check: Mapping[str, Any]) -> list[dict[str, str]]:

@@ -132,3 +132,26 @@ def test_the_limitations_say_what_verified_meant_with_the_runs_counts(solves: in
     else:
         assert "can still be wrong" in limitations and "solves: 0" in limitations
     assert "Not established" in limitations
+
+
+def test_the_card_counts_the_defenders_outcomes_and_says_which_rows_carry_a_trace(tmp_path: Path) -> None:
+    from tests.support.records import revised, with_revisions, with_traces
+
+    right = with_traces(make_record(0, verdict="correct"), defender="D0")
+    right["judge"]["answer_check"]["verdict"] = "match"
+    wrong = make_record(1)
+    fixed = with_revisions(make_record(2), revised(make_record(2), "16", right=False), revised(make_record(2), "17",
+                                                                                           right=True, trace="T"))
+    kept = [right, wrong, fixed]
+    spec = parse_spec(SCRIPTED_SPEC + "output: {formats: [sft, dpo, revision], reasoning: defender}\n")
+    files = export_dataset(tmp_path, kept, spec.output.formats, reasoning=spec.output.reasoning)
+    card = render_card(spec, {"dataset": files, "verification": verification(spec, kept)})
+    (tmp_path / "dataset" / "README.md").write_text(card)
+    section = card.split("## The defender's answers and reasoning traces")[1].split("##")[0]
+    assert "right at once in 1, corrected its answer after the judge's critique in 1 (1 after 2 critiques), " \
+           "and stayed wrong in 1" in section
+    assert "1 of the 3 `sft` rows; 1 of the 1 `revision` rows" in section and "`reasoning_content`" in section
+    assert load_every_config(tmp_path / "dataset", tmp_path / "hf") == {"sft": 3, "dpo": 2, "revision": 1,
+                                                                       "examples": 3}
+    plain = render_card(parse_spec(SCRIPTED_SPEC), {"dataset": files})
+    assert "Reasoning traces: not included (`output.reasoning: none`)" in plain and "right at once" not in plain

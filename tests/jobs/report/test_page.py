@@ -17,10 +17,10 @@ from nanoflux.base.paths import JOURNAL_NAME, REPORT_NAME
 from nanoflux.cli import main
 from nanoflux.engine.journal import Journal
 from nanoflux.jobs.report.packing import unpack
-from nanoflux.jobs.report.page import build_report
+from nanoflux.jobs.report.page import build_report, review_page
 from nanoflux.jobs.stats import format_stats, run_stats
 from nanoflux.spec.model import parse_spec
-from tests.support.records import checked_record, make_record, with_solves
+from tests.support.records import checked_record, make_record, revised, with_revisions, with_solves, with_traces
 
 SPEC = parse_spec("name: demo\ndescription: d\ntopics: [rates, ratios]\ncuration: {band: L3-L5, novelty: 0.8}\n")
 PLOTS = ("acceptance", "levels", "scores", "similarity", "topics", "complexity", "defender", "roles")
@@ -167,6 +167,36 @@ def test_the_report_shows_each_rounds_solves_and_counts_references_by_what_becam
     assert [s["answer"] for s in rounds[0]["solves"]] == ["17", "17", None]
     assert rounds[0]["confirmation"]["status"] == "confirmed" and rounds[1]["confirmation"]["other"] == "20"
     assert rounds[2]["solves"] == [] and rounds[2]["confirmation"] is None
+
+
+def thinking_run(path: Path) -> Path:
+    """Rounds of thinking models with revisions: right at once (traced), corrected after 2, never corrected after 1,
+    and wrong with no revision asked."""
+    right = with_traces(make_record(0, verdict="correct"), attacker="Boxes first, then the loose ones.",
+                        defender="Twelve and five: seventeen.", judge="The answer matches.")
+    fixed = make_record(1)
+    fixed = with_revisions(fixed, revised(fixed, "16", right=False, feedback="The tools found 12 != 17.",
+                                          trace="Maybe 16?"),
+                           revised(fixed, "17", right=True, feedback="Still wrong: 16 != 17.", trace="Multiply first."))
+    stuck = with_revisions(make_record(2), revised(make_record(2), "15", right=False))
+    return make_run(path, [right, fixed, stuck, make_record(3)])
+
+
+def test_the_report_counts_rounds_by_outcome_and_embeds_each_rounds_traces_and_revisions(tmp_path: Path) -> None:
+    html = build_report(thinking_run(tmp_path / "run")).read_text()
+    assert "1 right at once, 1 corrected (1 after 2 critiques), 2 never corrected; 3 revisions" in html
+    rounds = embedded_rounds(html)
+    assert rounds[0]["traces"] == {"attacker": "Boxes first, then the loose ones.",
+                                   "defender": "Twelve and five: seventeen.", "judge": "The answer matches."}
+    assert [r["outcome"] for r in rounds] == ["right at once", "corrected after 2 critiques",
+                                              "never corrected (1 critique)", "wrong (no revision asked)"]
+    assert [(v["feedback"], v["answer"], v["verdict"], v["trace"]) for v in rounds[1]["revisions"]] == [
+        ("The tools found 12 != 17.", "16", "incorrect", "Maybe 16?"), ("Still wrong: 16 != 17.", "17", "correct",
+                                                                        "Multiply first.")]
+    assert rounds[3]["revisions"] == [] and rounds[3]["traces"] == {}
+    assert "defender: 1 right at once, 1 corrected" in format_stats(run_stats(tmp_path / "run"))
+    reviewed = embedded_rounds(review_page(tmp_path / "run", {}))  # the review page shows the same rows
+    assert reviewed[1]["revisions"] == rounds[1]["revisions"] and reviewed[0]["traces"] == rounds[0]["traces"]
 
 
 def test_lm_text_cannot_break_out_of_the_page(tmp_path: Path) -> None:
@@ -358,6 +388,40 @@ def test_a_headless_browser_shows_the_benchmark_item_a_contaminated_round_matche
         lambda driver: driver.find_element(By.CSS_SELECTOR, "#round-list .round .body"))
     assert "BENCHMARK MATCH (NGRAM, SIMILARITY 0.985)" in body.text.upper()
     assert f"bench/math500.jsonl item #17: {MATCH['text']}" in body.text
+    assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
+
+
+def test_a_headless_browser_folds_each_trace_until_opened_and_lists_the_revisions_in_order(tmp_path: Path,
+                                                                                           browser) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(build_report(thinking_run(tmp_path / "run")).as_uri())
+    listed(browser)
+    outcome = browser.find_element(By.CSS_SELECTOR, '#round-list .round[data-round="1"] summary .outcome')
+    assert outcome.text == "corrected after 2 critiques"
+    browser.find_element(By.CSS_SELECTOR, '#round-list .round[data-round="0"] summary').click()
+    body = WebDriverWait(browser, 10).until(
+        lambda driver: driver.find_element(By.CSS_SELECTOR, '#round-list .round[data-round="0"] .body'))
+    traces = body.find_elements(By.CSS_SELECTOR, "details.trace")
+    assert [t.get_attribute("data-role") for t in traces] == ["attacker", "defender", "judge"]
+    defender = traces[1]
+    assert defender.get_attribute("open") is None and "seventeen" not in body.text, "folded: the trace is hidden"
+    assert "defender's reasoning trace (27 characters)" in defender.text
+    defender.find_element(By.TAG_NAME, "summary").click()
+    WebDriverWait(browser, 10).until(lambda _: defender.find_element(By.TAG_NAME, "pre").is_displayed())
+    assert "Twelve and five: seventeen." in body.text and "Boxes first" not in body.text, "only that one opened"
+
+    browser.find_element(By.CSS_SELECTOR, '#round-list .round[data-round="1"] summary').click()
+    body = WebDriverWait(browser, 10).until(
+        lambda driver: driver.find_element(By.CSS_SELECTOR, '#round-list .round[data-round="1"] .body'))
+    items = body.find_elements(By.CSS_SELECTOR, "ol.revisions > li")
+    assert [item.find_element(By.CSS_SELECTOR, ".feedback").text for item in items] == [
+        "The tools found 12 != 17.", "Still wrong: 16 != 17."]
+    assert [item.find_element(By.CSS_SELECTOR, ".answer").text for item in items] == ["answer: 16", "answer: 17"]
+    assert items[1].find_element(By.CSS_SELECTOR, ".verdict").text.startswith("verdict: correct (tools)")
+    assert "Multiply first." not in body.text, "a revision's trace is folded too"
+    assert "OUTCOME\ncorrected after 2 critiques" in body.text  # headings are uppercase by the page's style
     assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
 
 
