@@ -44,6 +44,7 @@ from dspy.utils.exceptions import LMError
 from nanoflux.base.errors import NanofluxError, disk_error, out_of_space
 from nanoflux.base.names import EMBEDDED_MODEL, LOCAL_PREFIX
 from nanoflux.clients.ratelimit import Limit, RateLimiter, model_key
+from nanoflux.clients.reasoning import TraceCapture
 
 logger = logging.getLogger(__name__)
 N_CTX = 8192  # SmolLM2's trained context; DSPy prompts with demos outgrow llama-cpp's default of 512.
@@ -74,6 +75,7 @@ def make_lm(
     cache: bool = True,
     rpm: int | None = None,
     tpm: int | None = None,
+    reasoning_effort: str | None = None,
 ) -> dspy.LM:
     """Build the `dspy.LM` for one role from a spec's model string.
 
@@ -95,23 +97,35 @@ def make_lm(
         rpm, tpm: the most requests and tokens per minute the model may take (`nanoflux.clients.ratelimit`);
             every LM of this process on the same model and `api_base` shares them, so pass each the
             same values. None: no limit.
+        reasoning_effort: "low", "medium" or "high": how hard a thinking model thinks, sent as the call's
+            `reasoning_effort` (also where litellm's catalog does not list it for the model: the user says
+            the server takes it); None: the model's own default. Not for the embedded model.
+
+    Every LM carries a `TraceCapture` callback: a call's reasoning trace, returned beside the answer or
+    written inline as `<think>...</think>`, goes to the caller's `collect_traces()` block, and an inline
+    one is cut off the text the adapter parses (`nanoflux.clients.reasoning`).
 
     The embedded model runs in-process: no server to time out, nothing transient to retry, no
     provider's limit, so it ignores `timeout`, `rpm` and `tpm` and never retries.
 
     Raises:
-        NanofluxError: unknown model, missing GGUF file, unset `api_key_env`, or a thread setting
+        NanofluxError: unknown model, missing GGUF file, unset `api_key_env`, `reasoning_effort` for the
+            embedded model, or a thread setting
             (NANOFLUX_LLAMA_THREADS, NANOFLUX_LLAMA_BATCH_THREADS) that is not a positive number.
     """
     if model.startswith(LOCAL_PREFIX):
         if api_base or api_key_env:
             raise NanofluxError(f"{model} runs in-process: remove api_base/api_key_env from its settings")
+        if reasoning_effort:
+            raise NanofluxError(f"{model} is not a thinking model and takes no reasoning_effort: remove it from "
+                                "its settings")
         llama_threads()  # a bad setting fails here, before the run, not in every round
         engine = LlamaCppEngine(model)
         return dspy.LM(model, engine=engine, async_engine=AsyncLlamaCppEngine(engine), temperature=temperature,
-                       max_tokens=max_tokens, cache=cache, num_retries=0)
+                       max_tokens=max_tokens, cache=cache, num_retries=0, callbacks=[TraceCapture()])
     _check_routable(model)
-    kwargs: dict[str, Any] = dict(temperature=temperature, max_tokens=max_tokens, cache=cache)
+    kwargs: dict[str, Any] = dict(temperature=temperature, max_tokens=max_tokens, cache=cache,
+                                  callbacks=[TraceCapture()])
     if timeout is not None:
         kwargs["timeout"] = timeout
     if num_retries is not None:
@@ -125,10 +139,16 @@ def make_lm(
         kwargs["api_base"] = api_base
         kwargs.setdefault("api_key", NO_KEY)
     if limit := Limit(rpm, tpm):
-        kwargs["callbacks"] = [RateLimiter(model_key(model, api_base), limit)]
-    if structured_output is None:
-        return dspy.LM(model, **kwargs)
-    return DeclaredOutputLM(model, structured_output=structured_output, **kwargs)
+        kwargs["callbacks"].append(RateLimiter(model_key(model, api_base), limit))
+    if reasoning_effort:
+        kwargs["reasoning_effort"] = reasoning_effort
+    lm = dspy.LM(model, **kwargs) if structured_output is None else \
+        DeclaredOutputLM(model, structured_output=structured_output, **kwargs)
+    if reasoning_effort and "reasoning_effort" not in lm.supported_params:
+        # litellm refuses a parameter its catalog does not list for the model (a served model, LM Studio):
+        # the spec says the server takes it, so it is sent as asked
+        lm.kwargs["allowed_openai_params"] = ["reasoning_effort"]
+    return lm
 
 
 class DeclaredOutputLM(dspy.LM):

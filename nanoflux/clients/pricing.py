@@ -63,6 +63,8 @@ class Spend:
     def __init__(self) -> None:
         self.tokens: Counter[tuple[str, str, str]] = Counter()  # (role, model, "input" or "output") -> tokens
         self.calls: Counter[str] = Counter()  # role -> calls
+        # role -> thinking tokens (`reasoning_tokens`): already among its output tokens, and priced with them
+        self.reasoning: Counter[str] = Counter()
         self._prices: dict[str, Price | None] = {}
 
     @classmethod
@@ -79,6 +81,7 @@ class Spend:
             self.calls[role] += 1
             self.tokens[role, call["model"], "input"] += call["input_tokens"]
             self.tokens[role, call["model"], "output"] += call["output_tokens"]
+            self.reasoning[role] += call.get("reasoning_tokens", 0)
 
     def price(self, model: str) -> Price | None:
         if model not in self._prices:
@@ -95,6 +98,10 @@ class Spend:
     def token_count(self, role: str | None = None, kind: str | None = None) -> int:
         """Tokens of `role` (all roles: None) of `kind` ("input", "output"; both: None)."""
         return sum(n for (r, _, k), n in self.tokens.items() if role in (None, r) and kind in (None, k))
+
+    def reasoning_count(self, role: str | None = None) -> int:
+        """Thinking tokens of `role` (all roles: None), counted among its output tokens too."""
+        return sum(n for r, n in self.reasoning.items() if role in (None, r))
 
     def priced_usd(self, role: str | None = None) -> float:
         """USD of the tokens whose model has a price (of `role`; all roles: None)."""

@@ -43,8 +43,10 @@ def compile_program(spec: Spec, *, lms: RoleLMs | None = None, program_path: str
     attacker = Attacker(AttackerSignature.append_instructions(domain))
     defender = Defender(DefenderSignature.append_instructions(domain))
     reviser = Reviser(ReviserSignature.append_instructions(domain))
+    keep = frozenset(role for role in ROLES if spec.roles.settings(role).keep_reasoning)
     program = Round(attacker, defender, build_judge(spec), lms=lms or build_role_lms(spec), solver=build_solver(spec),
-                    solves=spec.roles.judge.solves, reviser=reviser, revise=spec.roles.judge.revise)
+                    solves=spec.roles.judge.solves, reviser=reviser, revise=spec.roles.judge.revise,
+                    keep_reasoning=keep)
     if program_path is not None:
         load_program(program, program_path)
     return program
@@ -116,7 +118,8 @@ def role_lm(settings: RoleSpec, *, cache: bool = True, limit: Limit | None = Non
     return make_lm(settings.model, temperature=settings.temperature, max_tokens=settings.max_tokens,
                    api_base=settings.api_base, api_key_env=settings.api_key_env,
                    structured_output=settings.structured_output, timeout=settings.timeout,
-                   num_retries=settings.num_retries, cache=cache, rpm=limit.rpm, tpm=limit.tpm)
+                   num_retries=settings.num_retries, cache=cache, rpm=limit.rpm, tpm=limit.tpm,
+                   reasoning_effort=settings.reasoning_effort)
 
 
 def program_digest(program: dspy.Module) -> str:

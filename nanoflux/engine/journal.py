@@ -71,6 +71,7 @@ class Solve(TypedDict):
     output: NotRequired[str]  # what the program printed (its last 2000 characters)
     error: str | None  # why it has no answer: output that did not parse, the program's failure
     agreement: NotRequired[str]  # its answer against the reference (`check_answer`): match, mismatch, undecidable
+    trace: NotRequired[str]  # the solver's reasoning trace, clipped (`roles.solver.keep_reasoning`); absent: none
 
 
 class JudgeResult(TypedDict):

@@ -47,6 +47,10 @@ class Estimate:
         """Mean tokens per round (of `role`, of `kind` "input" or "output"; all: None)."""
         return self.spend.token_count(role, kind) / self.measured
 
+    def thinking(self, role: str | None = None) -> float:
+        """Mean thinking tokens per round (of `role`; all: None), already among the output tokens."""
+        return self.spend.reasoning_count(role) / self.measured
+
     def to_dict(self) -> dict[str, Any]:
         """The estimate as JSON-ready data: per role and in all, per round and for `rounds` (USD None: no
         price known)."""
@@ -56,7 +60,8 @@ class Estimate:
 
         per_round, whole = 1 / self.measured, self.rounds / self.measured
         rows = {role: {"models": self.spend.models(role), "input_tokens": self.tokens(role, "input"),
-                       "output_tokens": self.tokens(role, "output"), "usd": usd(role, per_round),
+                       "output_tokens": self.tokens(role, "output"), "reasoning_tokens": self.thinking(role),
+                       "usd": usd(role, per_round),
                        "run_usd": usd(role, whole)} for role in self.spend.roles()}
         return {"run_dir": str(self.run_dir), "measured_rounds": self.measured, "rounds": self.rounds,
                 "roles": rows, "tokens_per_round": self.tokens(), "run_tokens": round(self.tokens() * self.rounds),
@@ -77,6 +82,11 @@ class Estimate:
             lines.append(f"{role or 'total':<8}  {', '.join(self.spend.models(role)) if role else '':<{width}}  "
                          f"{tokens:>23}  {self.spend.label(role, scale=per_round):>14}  "
                          f"{self.spend.label(role, scale=whole):>20}")
+        if self.thinking():
+            roles = ", ".join(f"{role} {self.thinking(role):,.0f}"
+                              for role in self.spend.roles() if self.thinking(role))
+            lines += ["", f"Thinking tokens/round, among the output tokens and priced with them: {roles} "
+                          f"(total {self.thinking():,.0f})."]
         lines += ["", f"Tokens for {self.rounds:,} rounds: {compact(self.tokens() * self.rounds)}."]
         size = self.spec.curation.size
         fills = expected_rounds(played=self.measured, accepted=self.accepted, planned=self.rounds, size=size)

@@ -4,7 +4,7 @@ each role on its own LM."""
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +12,8 @@ import dspy
 from dspy.utils.exceptions import AdapterParseError
 from dspy.utils.usage_tracker import UsageTracker
 
+from nanoflux.base.names import ROLES
+from nanoflux.clients.reasoning import collect_traces, join_traces
 from nanoflux.clients.usage import token_usage
 from nanoflux.modules.attacker import Attacker
 from nanoflux.modules.defender import Defender, Reviser
@@ -23,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 FAILED_CALL = "nanoflux_failed_call"  # the attribute a role's exception carries: which role's LM raised it
 PAID_CALLS = "nanoflux_paid_calls"  # and the calls the round made before it failed, as `trace` holds them
+TRACE_CHARS = 16_000  # the most of a role's reasoning trace a round keeps (`clip_trace`): a journal line stays small
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,10 @@ class Round(dspy.Module):
     The prediction's `revisions` lists them (present whenever `revise` is above 0); the first answer stays in
     `defender_answer` and `judge`. Each revision's calls have their own key (`revision_rollout_id`).
 
+    A role on a thinking model returns a reasoning trace with its answer (`nanoflux.clients.reasoning`): the
+    prediction's `traces` holds each role's in `keep_reasoning` (attacker, defender, judge; each solve keeps
+    its own under `trace`), clipped to TRACE_CHARS, and is absent when none came back.
+
     Example:
         >>> program = Round(Attacker(), Defender(), Judge(weights={"correctness": 1.0}), lms=role_lms)
         >>> result = program(topic="probability", hops=3, answer_type="numeric", round_index=0)
@@ -81,7 +88,7 @@ class Round(dspy.Module):
 
     def __init__(self, attacker: Attacker, defender: Defender, judge: Judge, *, lms: RoleLMs,
                  adapter: dspy.Adapter | None = None, solver: Solver | None = None, solves: int = 0,
-                 reviser: Reviser | None = None, revise: int = 0):
+                 reviser: Reviser | None = None, revise: int = 0, keep_reasoning: Collection[str] = ROLES):
         super().__init__()
         self.attacker = attacker
         self.defender = defender
@@ -92,6 +99,7 @@ class Round(dspy.Module):
         self.adapter = adapter or dspy.JSONAdapter()
         self.solves = solves
         self.revise = revise
+        self.keep_reasoning = frozenset(keep_reasoning)  # roles whose traces are kept (`roles.<role>.keep_reasoning`)
 
     def load_state(self, state: dict[str, Any], **kwargs: Any) -> "Round":
         """Load saved prompts and demos; a program saved before the solver (or the reviser) keeps that one's own."""
@@ -119,6 +127,9 @@ class Round(dspy.Module):
             for solve, agreement in zip(solves, verdict.confirmation["verdicts"], strict=False):
                 solve["agreement"] = agreement
             extra: dict[str, Any] = {"solves": solves} if self.solves else {}
+            if traces := {role: prediction.trace for role, prediction in
+                          (("attacker", attack), ("defender", defense), ("judge", verdict)) if prediction.trace}:
+                extra["traces"] = traces
             if self.revise:
                 extra["revisions"] = self._revise(judged, str(defense.reasoning or "").strip(), answer, verdict,
                                                   played, trace, rollout_id)
@@ -126,7 +137,7 @@ class Round(dspy.Module):
                 topic=topic, hops=hops, question=question, reference_answer=reference, solution_steps=steps,
                 annotation=str(attack.annotation or "").strip(),
                 defender_reasoning=str(defense.reasoning or "").strip(), defender_answer=answer,
-                judge={key: verdict[key] for key in verdict.keys()},
+                judge=outputs(verdict),
                 models={role: lm.model for role, lm in lms.items() if role != "solver" or self.solves},
                 roles=trace, **extra,
             )
@@ -154,7 +165,7 @@ class Round(dspy.Module):
             solve = {"model": lm.model, "answer": solved.answer, "solution": solved.solution}
             if "program" in solved.keys():
                 solve.update(program=solved.program, output=solved.output)
-            solves.append({**solve, "error": solved.error})
+            solves.append({**solve, "error": solved.error, **({"trace": solved.trace} if solved.trace else {})})
         return solves
 
     def _revise(self, judged: dict[str, Any], reasoning: str, answer: str, verdict: dspy.Prediction,
@@ -172,16 +183,19 @@ class Round(dspy.Module):
             reasoning, answer = str(revised.reasoning or "").strip(), str(revised.answer or "").strip()
             verdict = self._play("judge", lms, trace, self.judge, reasoning=reasoning, answer=answer, **judged)
             revision = {"feedback": feedback, "reasoning": reasoning, "answer": answer,
-                        "judge": {key: verdict[key] for key in verdict.keys()}}
-            if thought := revised.get("trace") or "":
+                        "judge": outputs(verdict)}
+            if thought := revised.trace:
                 revision["trace"] = thought
             revisions.append(revision)
         return revisions
 
     def _play(self, role: str, lms: dict[str, dspy.BaseLM], trace: dict[str, dict[str, Any]],
               module: dspy.Module, **inputs: Any) -> dspy.Prediction:
+        """Run one role's module on its LM and adapter, put its call into `trace`, and return its prediction
+        with the reasoning trace of its LM calls as `trace` (clipped; "" when none came back or the role's
+        traces are not kept)."""
         start = time.perf_counter()
-        with dspy.track_usage() as usage:
+        with dspy.track_usage() as usage, collect_traces() as thoughts:
             try:
                 with dspy.context(lm=lms[role], adapter=self.adapter):
                     result = module(**inputs)
@@ -200,7 +214,20 @@ class Round(dspy.Module):
                         trace[role] = before
                 raise
         _record_call(trace, role, lms[role], start, usage)
+        result["trace"] = clip_trace(join_traces(thoughts)) if role in self.keep_reasoning else ""
         return result
+
+
+def outputs(prediction: dspy.Prediction) -> dict[str, Any]:
+    """A role's outputs as a dict (the judge's result in a record), without the `trace` `Round._play` adds."""
+    return {key: prediction[key] for key in prediction.keys() if key != "trace"}
+
+
+def clip_trace(text: str, limit: int = TRACE_CHARS) -> str:
+    """A reasoning trace cut to its first `limit` characters, ending with a marker of how many were cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[... {len(text) - limit:,} more characters of reasoning cut]"
 
 
 def _record_call(trace: dict[str, dict[str, Any]], role: str, lm: dspy.BaseLM, start: float,
@@ -214,10 +241,14 @@ def _record_call(trace: dict[str, dict[str, Any]], role: str, lm: dspy.BaseLM, s
         "input_tokens": sum(used["input_tokens"] for used in tokens),
         "output_tokens": sum(used["output_tokens"] for used in tokens),
     }
+    if reasoning := sum(used["reasoning_tokens"] for used in tokens):  # absent when the provider reports none
+        call["reasoning_tokens"] = reasoning
     if (earlier := trace.get(role)) is None:
         trace[role] = dict(call)
     else:
-        summed = {key: round(earlier[key] + call[key], 3) for key in ("seconds", "input_tokens", "output_tokens")}
+        summed = {key: round(earlier.get(key, 0) + call.get(key, 0), 3)
+                  for key in ("seconds", "input_tokens", "output_tokens", "reasoning_tokens")
+                  if key in earlier or key in call}
         trace[role] = {"model": call["model"], "calls": earlier.get("calls", 1) + 1, **summed}
     return call
 

@@ -21,7 +21,7 @@ from pydantic.fields import FieldInfo
 
 from nanoflux.base.errors import MAX_PROBLEMS, QUOTE_CHARS, NanofluxError, quoted
 from nanoflux.base.io import parse_yaml, read_yaml
-from nanoflux.base.names import EMBEDDED_MODEL, EMBEDDING_MODEL
+from nanoflux.base.names import EMBEDDED_MODEL, EMBEDDING_MODEL, LOCAL_PREFIX
 from nanoflux.base.scoring import Band, Complexity, Span
 from nanoflux.verify.sandbox import DEFAULT_DISK_MB, Sandbox, SandboxMode
 
@@ -72,6 +72,20 @@ class RoleSpec(_Strict):
     """tokens per minute (prompt plus completion) the model may take: each call books its prompt's
     estimated size plus `max_tokens` before it goes, and is corrected to the usage the server reports
     when it returns; shared like `rpm`; null: no limit"""
+    reasoning_effort: Literal["low", "medium", "high"] | None = None
+    """how hard a thinking model thinks before it answers (o-series, GPT-5, DeepSeek-R1, Qwen3, Claude), sent to
+    the provider as `reasoning_effort`; null: the model's own default; not for `local/` models"""
+    keep_reasoning: bool = True
+    """journal the reasoning trace the model returns with its answer (its `reasoning_content`, or a
+    `<think>...</think>` block it writes before the answer, which is cut off the answer either way), clipped
+    to a size cap, in the round's `traces` (docs/thinking.md)"""
+
+    @model_validator(mode="after")
+    def _effort_needs_a_thinking_model(self) -> RoleSpec:
+        if self.reasoning_effort and self.model.startswith(LOCAL_PREFIX):
+            raise ValueError(f"{self.model} runs in-process and is not a thinking model, so it takes no "
+                             "reasoning_effort: remove reasoning_effort, or point the role at a thinking model")
+        return self
 
 
 class AttackerRoleSpec(RoleSpec):

@@ -23,6 +23,9 @@ def test_embedded_model_plays_full_rounds_into_a_run_directory(tmp_path: Path) -
         assert set(record["judge"]["scores"]) == {"correctness", "rigor", "completeness", "clarity"}
         assert record["judge"]["level"] in {"L1", "L2", "L3", "L4", "L5"}
         assert record["roles"]["attacker"]["output_tokens"] > 0
+        # not a thinking model: no trace journaled, no thinking tokens counted
+        assert "traces" not in record and all("trace" not in solve for solve in record["solves"])
+        assert all("reasoning_tokens" not in usage for usage in record["roles"].values())
         # specs/math.yaml asks one solve in words of the embedded model: journaled, answered or not, and paid for
         assert len(record["solves"]) == 1 and record["models"]["solver"] == "local/smollm2-135m"
         assert record["roles"]["solver"]["output_tokens"] > 0 and record["judge"]["confirmation"]["rule"] == "solves"

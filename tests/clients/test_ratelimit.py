@@ -123,7 +123,8 @@ def test_tokens_are_booked_up_front_then_corrected_to_the_usage_the_server_repor
         lm = make_lm(MODEL, api_base=server.api_base, max_tokens=4000, tpm=600)  # 10 tokens a second
         with dspy.track_usage() as round_usage:
             lm("a question")
-    assert token_usage(round_usage) == {MODEL: {"input_tokens": 10, "output_tokens": 20}}, "the round still counts"
+    assert token_usage(round_usage) == {MODEL: {"input_tokens": 10, "output_tokens": 20, "reasoning_tokens": 0}}, \
+        "the round still counts"
     wait = pacer().reserve(model_key(MODEL, server.api_base), Limit(tpm=600), 0)
     assert wait <= 3, "30 tokens flow in 3 s; the 4,000 booked would have held the next call 400 s"
 

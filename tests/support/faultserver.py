@@ -18,6 +18,11 @@ the server fails and counts what the client sent:
              500 naming json_object for a `json_schema` response format, as llama-cpp-python's
              server answers; ok for a `json_object` one
 
+A thinking server (`thinking=`) answers `ok` as a thinking model does: "field" returns the trace as
+the message's `reasoning_content` (vLLM's and DeepSeek's shape), counted as `reasoning_tokens` in the
+completion tokens' details; "inline" writes it before the answer as `<think>...</think>` (a model served
+raw). The trace is `thought` with `{role}` filled in. Every request's body is kept (`bodies`).
+
     with FaultServer(default="500") as server:
         compile_spec(parse_spec(fault_spec(server)), ...)
         assert server.count("500") == 3
@@ -38,6 +43,9 @@ from typing import Any
 from nanoflux.testing import Answer, default_answers, role_of
 from tests.support.fakes import SCRIPTED_SPEC
 
+THINKING = ("field", "inline")
+THOUGHT = "The {role} weighs the question step by step before it answers."
+REASONING_TOKENS = 12  # of a thinking answer's 20 completion tokens
 BEHAVIOURS = ("ok", "500", "429", "hang", "garbage", "not_json", "truncated", "drop", "die", "json_object")
 
 
@@ -78,11 +86,17 @@ class FaultServer:
         retry_after: seconds a 429 asks the client to wait.
         hang_limit: the longest a hung request is held (the test's bound, should the client never time out).
         answer: role outputs for `ok` (default: nanoflux.testing.default_answers, distinct valid rounds).
+        thinking: None, or how `ok` answers carry a reasoning trace: "field" or "inline" (see the module).
+        thought: the trace, `{role}` replaced by the role asking.
     """
 
     def __init__(self, default: str = "ok", *, retry_after: float = 1, hang_limit: float = 10.0,
-                 answer: Answer | None = None):
+                 answer: Answer | None = None, thinking: str | None = None, thought: str = THOUGHT):
+        if thinking not in (None, *THINKING):
+            raise ValueError(f"unknown thinking mode {thinking!r}; known: {THINKING}")
         self.default = default
+        self.thinking = thinking
+        self.thought = thought
         self.retry_after = retry_after
         self.hang_limit = hang_limit
         self.answer = answer or default_answers(itertools.count())
@@ -166,7 +180,8 @@ class FaultServer:
                 elif behaviour in ("ok", "json_object"):
                     with server._lock:
                         payload = server.answer(role, _last_text(body))
-                    self._send(200, _completion(body, json.dumps(payload)))
+                    thought = server.thought.replace("{role}", role) if server.thinking else None
+                    self._send(200, _completion(body, json.dumps(payload), thought, server.thinking))
                 elif behaviour == "garbage":
                     self._send(200, _completion(body, "Sure! The answer is probably 42, I think."))
                 elif behaviour in ("not_json", "truncated"):
@@ -218,8 +233,15 @@ def _last_text(body: dict[str, Any]) -> str:
     return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
 
 
-def _completion(body: dict[str, Any], content: str) -> dict[str, Any]:
+def _completion(body: dict[str, Any], content: str, thought: str | None = None,
+                thinking: str | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    usage: dict[str, Any] = {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30}
+    if thought is not None and thinking == "inline":
+        message["content"] = f"<think>\n{thought}\n</think>\n\n{content}"
+    elif thought is not None:
+        message["reasoning_content"] = thought
+        usage["completion_tokens_details"] = {"reasoning_tokens": REASONING_TOKENS}
     return {"id": "chatcmpl-fault", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "fault"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30}}
+            "model": body.get("model", "fault"), "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": usage}
