@@ -5,7 +5,7 @@ built from the journal and manifests alone (never an LM), so it can be rebuilt a
 a run that is still going or was killed. Every figure comes from `nanoflux.jobs.stats.run_stats`; plots
 are matplotlib PNGs inlined as base64, and every round is embedded packed (`packing`: an index the filters
 read, the rest in compressed blocks a small inline script inflates as rounds are listed), so a report of
-100,000 rounds stays one file (about 650 bytes a round of real text), lists its first rounds within 2 s
+100,000 rounds stays one file (about 580 bytes a round of real text), lists its first rounds within 2 s
 and needs no network.
 """
 
