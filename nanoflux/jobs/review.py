@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 from nanoflux.base.errors import NanofluxError
 from nanoflux.base.paths import RunDir
 from nanoflux.engine.curation.decisions import DECISIONS, append_decision, read_review
+from nanoflux.jobs.report.packing import CHARSET
 from nanoflux.jobs.report.page import review_page
 from nanoflux.jobs.stats import journal_records
 
@@ -104,7 +105,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path != self.server.root:
             return self._send(HTTPStatus.NOT_FOUND, "text/plain", b"not found")
         review = {"decisions": read_review(self.server.run.review)}
-        self._send(HTTPStatus.OK, "text/html; charset=utf-8", review_page(self.server.run.root, review).encode())
+        self._send(HTTPStatus.OK, f"text/html; charset={CHARSET}", review_page(self.server.run.root, review))
 
     def do_POST(self) -> None:
         if urlsplit(self.path).path == self.server.root + "session":

@@ -17,6 +17,7 @@ from nanoflux import NanofluxError, parse_spec
 from nanoflux.engine.budget import Budget, Spending, expected_rounds
 from nanoflux.engine.journal import read_journal
 from nanoflux.jobs.compile import compile_spec
+from nanoflux.jobs.report.packing import decode_page
 from nanoflux.spec.model import BudgetSpec, apply_overrides
 from nanoflux.testing import scripted_roles
 from tests.support.fakes import SCRIPTED_SPEC, invoke
@@ -56,7 +57,7 @@ def test_the_run_stops_before_the_cost_cap_says_why_and_resumes_only_with_a_high
         assert manifest["counts"]["rounds_played"] == 4 and manifest["dataset"]["sft"]["rows"] == 4
         assert len((run_dir / "dataset" / "sft.jsonl").read_text().splitlines()) == 4
         assert "The run stopped early: the next round would likely pass the budget" in \
-            (run_dir / "report.html").read_text()
+            decode_page((run_dir / "report.html").read_bytes())
         again = shlex.split(stopped.output.split("continue with: ")[1].splitlines()[0])
         assert again[:6] == ["nanoflux", "compile", str(spec_path), "--out", str(run_dir), "--resume"]
         assert again[again.index("--max-cost") + 1] == str(cap)

@@ -13,6 +13,7 @@ import pytest
 from nanoflux import NanofluxError, parse_spec
 from nanoflux.engine.journal import read_journal
 from nanoflux.jobs.compile import compile_spec
+from nanoflux.jobs.report.packing import decode_page
 from nanoflux.modules import RoleLMs
 from nanoflux.testing import ScriptedEngine, scripted_roles
 from nanoflux.verify.worker import POOL as SYMPY_WORKERS
@@ -204,7 +205,7 @@ def test_a_run_exports_rlvr_prompts_and_stepwise_rows_with_the_refuted_rounds_st
     rows = [json.loads(line) for line in (result.run_dir / dataset["stepwise"]["path"]).read_text().splitlines()]
     assert [row["labels"] for row in rows] == [[True, True, True], [True, True, False]] * 3
     assert rows[1]["completions"] == ["1 * 3 = 3", "3 + 5 = 8", "Answer: 999"]
-    report = (result.run_dir / "report.html").read_text()
+    report = decode_page((result.run_dir / "report.html").read_bytes())
     assert "dataset/stepwise.jsonl 6 rows" in report and "dataset card dataset/README.md" in report
 
 

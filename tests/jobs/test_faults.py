@@ -19,6 +19,7 @@ from nanoflux import parse_spec
 from nanoflux.engine.budget import Spending
 from nanoflux.engine.journal import read_journal
 from nanoflux.jobs.compile import compile_spec
+from nanoflux.jobs.report.packing import decode_page
 from nanoflux.jobs.stats import run_stats
 from tests.support import ROOT
 from tests.support.fakes import invoke
@@ -56,7 +57,7 @@ def test_a_server_answering_only_500_trips_the_breaker_and_resume_replays_exactl
         assert manifest["counts"]["rounds_played"] == 4 and manifest["counts"]["failures"] == {"lm": 3}
         assert manifest["dataset"]["sft"]["rows"] == 1 \
             == len((run_dir / "dataset" / "sft.jsonl").read_text().splitlines())
-        assert "The run stopped early: 3 rounds in a row failed" in (run_dir / "report.html").read_text()
+        assert "The run stopped early: 3 rounds in a row failed" in decode_page((run_dir / "report.html").read_bytes())
         command = next(line for line in broken.output.splitlines()
                        if "continue with: " in line).split("continue with: ")[1]
         assert shlex.split(command) == ["nanoflux", "compile", str(spec_path), "--out", str(run_dir), "--resume",

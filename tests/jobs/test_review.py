@@ -23,6 +23,7 @@ from nanoflux.engine.curation.decisions import append_decision, read_review
 from nanoflux.jobs.compile import finish_run
 from nanoflux.jobs.curate import curate, run_spec
 from nanoflux.jobs.judge_eval import judge_eval, review_items
+from nanoflux.jobs.report.packing import decode_page
 from nanoflux.jobs.review import MAX_BODY, serve_review
 from tests.jobs.report.test_page import browser, listed  # noqa: F401 - the headless Chromium fixture
 from tests.support import ROOT
@@ -317,7 +318,8 @@ def test_a_person_reviews_with_the_keyboard_and_the_page_styles_and_filters_each
     assert exported_ids(run_dir) == [1, 2, 3], "round 0 rejected; round 3 kept though out of band"
     assert manifest["counts"]["review"] == counts
     assert manifest["review"] == {"removed": [0], "restored": [3], "not_restored": {}, "displaced": {}}
-    assert "2 examples reviewed: 1 kept, 1 rejected" in RunDir(run_dir).report.read_text(), "the report says so"
+    report = decode_page(RunDir(run_dir).report.read_bytes())
+    assert "2 examples reviewed: 1 kept, 1 rejected" in report, "the report says so"
     result = curate(run_dir, band="L4-L5")
     assert exported_ids(result.out_dir) == [1, 2, 3]
     assert result.manifest["counts"]["review"] == counts and result.manifest["counts"]["selected"] == 3

@@ -8,6 +8,7 @@ from pathlib import Path
 from nanoflux import parse_spec
 from nanoflux.engine.journal import read_journal
 from nanoflux.jobs.compile import compile_spec
+from nanoflux.jobs.report.packing import decode_page
 from nanoflux.jobs.report.page import build_report
 from nanoflux.testing import ScriptedEngine, scripted_roles
 from tests.support.fakes import SCRIPTED_SPEC
@@ -71,7 +72,7 @@ def test_without_isolation_code_steps_are_undecidable_and_the_manifest_says_why(
                                           "isolation": "bubblewrap ('bwrap') is not installed or not on PATH",
                                           "disk_mb": 64, "sympy_worker_isolated": False}
     assert result.manifest["counts"]["accepted"] == 0
-    assert 'id="sandbox-warning"' in (result.run_dir / "report.html").read_text()
+    assert 'id="sandbox-warning"' in decode_page((result.run_dir / "report.html").read_bytes())
 
 
 def test_unsafe_local_runs_the_code_and_is_recorded_and_shown(tmp_path: Path):
@@ -79,7 +80,7 @@ def test_unsafe_local_runs_the_code_and_is_recorded_and_shown(tmp_path: Path):
     assert all(check["verdict"] == "match" for check in reference_checks(result.run_dir))
     manifest = json.loads((result.run_dir / "manifest.json").read_text())
     assert manifest["sandbox"]["mode"] == "unsafe-local"
-    report = build_report(result.run_dir).read_text()
+    report = decode_page(build_report(result.run_dir).read_bytes())
     assert 'id="sandbox-warning"' in report and "WITHOUT isolation" in report
     assert "sandbox: unsafe-local (no isolation)" in report  # the summary table's row
 

@@ -5,7 +5,7 @@ built from the journal and manifests alone (never an LM), so it can be rebuilt a
 a run that is still going or was killed. Every figure comes from `nanoflux.jobs.stats.run_stats`; plots
 are matplotlib PNGs inlined as base64, and every round is embedded packed (`packing`: an index the filters
 read, the rest in compressed blocks a small inline script inflates as rounds are listed), so a report of
-100,000 rounds stays one file (about 650 bytes a round of real text), lists its first rounds within 2 s
+100,000 rounds stays one file (about 580 bytes a round of real text), lists its first rounds within 2 s
 and needs no network.
 """
 
@@ -29,7 +29,7 @@ from nanoflux.base.scoring import Band
 from nanoflux.engine.budget import describe_stop
 from nanoflux.engine.curation.decisions import UNKEEPABLE, keep_refusal, read_review
 from nanoflux.engine.journal import RoundRecord, outcome
-from nanoflux.jobs.report.packing import pack
+from nanoflux.jobs.report.packing import CHARSET, ESCAPE, SHIFT, encode_page, pack
 from nanoflux.jobs.stats import cost_summary, journal_records, outcomes_line, run_stats
 from nanoflux.spec.model import CurationSpec
 
@@ -103,8 +103,8 @@ def load_view(run_dir: Path) -> RunView:
                    decisions=read_review(run.review))
 
 
-def review_page(run_dir: str | Path, review: dict[str, Any]) -> str:
-    """The report of a run with review buttons per played round (what `nanoflux review` serves).
+def review_page(run_dir: str | Path, review: dict[str, Any]) -> bytes:
+    """The report of a run with review buttons per played round (what `nanoflux review` serves, in `CHARSET`).
 
     `review["decisions"]` (round id -> its current decision and note,
     `nanoflux.engine.curation.decisions.read_review`) replace those read with the run. The page holds no
@@ -116,9 +116,9 @@ def review_page(run_dir: str | Path, review: dict[str, Any]) -> str:
     return render(view, run_stats(view.source_dir, view.records), reviewing=True)
 
 
-def render(view: RunView, stats: dict[str, Any], *, reviewing: bool = False) -> str:
-    """The report's HTML, from the Jinja2 template shipped in `nanoflux/jobs/report/templates/`; `reviewing`: the
-    review page (`review_page`), with its buttons and keys."""
+def render(view: RunView, stats: dict[str, Any], *, reviewing: bool = False) -> bytes:
+    """The report's HTML in `CHARSET` (`packing.encode_page`), from the Jinja2 template shipped in
+    `nanoflux/jobs/report/templates/`; `reviewing`: the review page (`review_page`), with its buttons and keys."""
     from jinja2 import Environment, PackageLoader
 
     env = Environment(loader=PackageLoader("nanoflux.jobs.report", "templates"), autoescape=True, trim_blocks=True,
@@ -128,7 +128,8 @@ def render(view: RunView, stats: dict[str, Any], *, reviewing: bool = False) -> 
     required = require_verified(view)
     index, blocks = pack(len(view.records), lambda i: browser_row(
         view.records[i], view.decisions.get(view.records[i]["round_id"]), required=required))
-    return env.get_template("report.html.j2").render(
+    return encode_page(env.get_template("report.html.j2").render(
+        charset=CHARSET, escape=ESCAPE, shift=SHIFT,
         title=f"NanoFlux report: {view.spec.get('name') or view.run_dir.name}",
         run_dir=str(view.run_dir), generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         notice=notice(view, played), sandbox_warning=sandbox_warning(view), stats=stats, summary=summary(view, stats),
@@ -141,7 +142,7 @@ def render(view: RunView, stats: dict[str, Any], *, reviewing: bool = False) -> 
         filters={"reason": sorted(stats["reasons"]), "topic": list(stats["by_topic"]),
                  "level": [level for level in stats["by_level"] if level != "failed"]},
         reviewing=reviewing,
-    )
+    ))
 
 
 def require_verified(view: RunView) -> bool:

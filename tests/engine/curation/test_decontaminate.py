@@ -23,6 +23,7 @@ from nanoflux.engine.curation.similar import APPROXIMATE_FROM, ExactSearch, Hype
 from nanoflux.engine.journal import read_journal
 from nanoflux.jobs.compile import compile_spec
 from nanoflux.jobs.curate import curate, decontaminate
+from nanoflux.jobs.report.packing import decode_page
 from nanoflux.spec.model import parse_spec
 from nanoflux.testing import scripted_roles
 from tests.support.fakes import SCRIPTED_SPEC, forbid_lm
@@ -333,7 +334,7 @@ def test_a_run_rejects_a_question_copying_a_benchmark_item_and_curate_applies_it
     checked, = result.manifest["decontamination"]["benchmarks"]
     assert (checked["checked"], checked["matched"], checked["methods"]) == (6, 1, {"ngram": 1})
     assert checked["worst"][0]["round_id"] == train["round_id"] and result.manifest["dataset"]["sft"]["rows"] == 5
-    html = (result.run_dir / REPORT_NAME).read_text()
+    html = decode_page((result.run_dir / REPORT_NAME).read_bytes())
     assert 'id="decontamination-table"' in html and "Closest matches in" in html
 
     forbid_lm(monkeypatch)
@@ -354,7 +355,7 @@ def test_decontaminate_curates_a_finished_run_again_without_its_contaminated_que
     assert [json.loads(row)["question"] for row in rows] == SAME_TOPIC
     summary, = result.manifest["decontamination"]["benchmarks"]
     assert (summary["checked"], summary["matched"]) == (4, 2)
-    assert "Closest matches in" in (result.out_dir / REPORT_NAME).read_text()
+    assert "Closest matches in" in decode_page((result.out_dir / REPORT_NAME).read_bytes())
     assert result.out_dir.parent == run / "curated" and result.out_dir.name.endswith("_decontam-bench-0.9")
 
 

@@ -16,7 +16,7 @@ from nanoflux.base.errors import NanofluxError
 from nanoflux.base.paths import JOURNAL_NAME, REPORT_NAME
 from nanoflux.cli import main
 from nanoflux.engine.journal import Journal
-from nanoflux.jobs.report.packing import unpack
+from nanoflux.jobs.report.packing import decode_page, unpack
 from nanoflux.jobs.report.page import build_report, review_page
 from nanoflux.jobs.stats import format_stats, run_stats
 from nanoflux.spec.model import parse_spec
@@ -82,7 +82,7 @@ def embedded_rounds(html: str) -> list[dict]:
 
 
 def test_the_summary_counts_rounds_acceptance_failures_and_cost_as_the_journal_has_them(run_dir: Path) -> None:
-    html = build_report(run_dir).read_text()
+    html = decode_page(build_report(run_dir).read_bytes())
     assert (text_of(html, "played"), text_of(html, "accepted"), text_of(html, "failed")) == ("6", "2", "1")
     assert text_of(html, "rate") == "33.3%"
     # gpt-4o-mini at litellm's bundled prices ($0.15 / $0.60 per million tokens); the embedded model is free
@@ -91,7 +91,7 @@ def test_the_summary_counts_rounds_acceptance_failures_and_cost_as_the_journal_h
 
 
 def test_the_roles_table_sums_calls_tokens_and_cost_over_the_played_rounds(run_dir: Path) -> None:
-    html = build_report(run_dir).read_text()
+    html = decode_page(build_report(run_dir).read_bytes())
     judge = re.search(r'<tr data-role="judge">(.*?)</tr>', html).group(1)
     assert re.findall(r'class="num">([^<]*)<', judge) == ["5", str(4 * 10 + 2000), str(4 * 5 + 2000), "0.16", "$0.0015"]
     attacker = re.search(r'<tr data-role="attacker">(.*?)</tr>', html).group(1)
@@ -105,7 +105,7 @@ def test_a_model_litellm_cannot_price_makes_its_cost_unknown_not_free(tmp_path: 
     cost = run_stats(run)["cost"]
     assert cost["per_role"] == {"attacker": 0.0, "defender": 0.0, "judge": None}
     assert cost["unpriced"] == ["openai/my-own-vllm-model"]
-    html = build_report(run).read_text()
+    html = decode_page(build_report(run).read_bytes())
     headline = re.search(r'<b id="cost">([^<]*)</b>', html).group(1)
     judge = re.search(r'<tr data-role="judge">(.*?)</tr>', html).group(1)
     assert "unknown price" in headline and "unknown price" in judge and "$" not in judge
@@ -113,14 +113,14 @@ def test_a_model_litellm_cannot_price_makes_its_cost_unknown_not_free(tmp_path: 
 
 
 def test_each_rejection_reason_is_counted_and_links_to_its_examples(run_dir: Path) -> None:
-    html = build_report(run_dir).read_text()
+    html = decode_page(build_report(run_dir).read_bytes())
     rows = dict(re.findall(r'<tr data-reason="([^"]+)"><td>[^<]*</td><td class="num">(\d+)</td>', html))
     assert rows == {"accepted": "2", "out_of_band": "1", "duplicate": "1", "incorrect_reference": "1", "failed": "1"}
     assert len(re.findall(r'<a href="#examples" class="reason-link" data-reason=', html)) == 5
 
 
 def test_every_plot_is_an_inline_png(run_dir: Path) -> None:
-    html = build_report(run_dir).read_text()
+    html = decode_page(build_report(run_dir).read_bytes())
     for plot in PLOTS:
         image = re.search(rf'<figure id="plot-{plot}">.*?<img src="data:image/png;base64,([^"]+)"', html, re.S)
         assert image and base64.b64decode(image.group(1)).startswith(b"\x89PNG"), plot
@@ -145,7 +145,7 @@ def test_the_plotted_figures_are_the_journals(run_dir: Path) -> None:
 
 
 def test_the_examples_browser_embeds_every_round_with_its_decision_and_evidence(run_dir: Path) -> None:
-    rounds = embedded_rounds(build_report(run_dir).read_text())
+    rounds = embedded_rounds(decode_page(build_report(run_dir).read_bytes()))
     assert [(r["id"], r["accepted"], r["reason"]) for r in rounds] == [
         (r["round_id"], r["curation"]["accepted"], r["curation"]["reason"]) for r in RECORDS]
     first = rounds[0]
@@ -161,7 +161,7 @@ def test_the_report_shows_each_rounds_solves_and_counts_references_by_what_becam
                with_solves(make_record(1, reference_check="match", accepted=False, reason="incorrect_reference"),
                            ["20", "20", "17"]),
                make_record(2, reference_check="undecidable", accepted=False, reason="unverified_reference")]
-    html = build_report(make_run(tmp_path / "run", records)).read_text()
+    html = decode_page(build_report(make_run(tmp_path / "run", records)).read_bytes())
     assert "1 confirmed, 1 refuted, 1 unconfirmed; 1 confirmed ones the defender got wrong" in html
     rounds = embedded_rounds(html)
     assert [s["answer"] for s in rounds[0]["solves"]] == ["17", "17", None]
@@ -183,7 +183,7 @@ def thinking_run(path: Path) -> Path:
 
 
 def test_the_report_counts_rounds_by_outcome_and_embeds_each_rounds_traces_and_revisions(tmp_path: Path) -> None:
-    html = build_report(thinking_run(tmp_path / "run")).read_text()
+    html = decode_page(build_report(thinking_run(tmp_path / "run")).read_bytes())
     assert "1 right at once, 1 corrected (1 after 2 critiques), 2 never corrected; 3 revisions" in html
     rounds = embedded_rounds(html)
     assert rounds[0]["traces"] == {"attacker": "Boxes first, then the loose ones.",
@@ -195,13 +195,13 @@ def test_the_report_counts_rounds_by_outcome_and_embeds_each_rounds_traces_and_r
                                                                         "Multiply first.")]
     assert rounds[3]["revisions"] == [] and rounds[3]["traces"] == {}
     assert "defender: 1 right at once, 1 corrected" in format_stats(run_stats(tmp_path / "run"))
-    reviewed = embedded_rounds(review_page(tmp_path / "run", {}))  # the review page shows the same rows
+    reviewed = embedded_rounds(decode_page(review_page(tmp_path / "run", {})))  # the review page shows the same rows
     assert reviewed[1]["revisions"] == rounds[1]["revisions"] and reviewed[0]["traces"] == rounds[0]["traces"]
 
 
 def test_lm_text_cannot_break_out_of_the_page(tmp_path: Path) -> None:
-    html = build_report(make_run(tmp_path / "run",
-                                 [make_record(0, question="</script><script>alert(1)</script>")])).read_text()
+    run = make_run(tmp_path / "run", [make_record(0, question="</script><script>alert(1)</script>")])
+    html = decode_page(build_report(run).read_bytes())
     assert "<script>alert(1)" not in html
     assert embedded_rounds(html)[0]["question"] == "</script><script>alert(1)</script>"
 
@@ -210,14 +210,14 @@ def test_a_killed_run_is_reported_up_to_its_last_complete_round(tmp_path: Path) 
     run = make_run(tmp_path / "run", RECORDS[:3], manifest=False)
     with (run / JOURNAL_NAME).open("a") as journal:
         journal.write('{"round_id": 3, "topic": "ra')  # the line a kill -9 tore
-    html = build_report(run).read_text()
+    html = decode_page(build_report(run).read_bytes())
     assert "no manifest yet: it is still going, or was stopped before it finished" in html
     assert text_of(html, "played") == "3" and len(embedded_rounds(html)) == 3
 
 
 def test_a_run_whose_journal_outgrew_its_manifest_says_it_is_still_going(run_dir: Path) -> None:
     Journal(run_dir / JOURNAL_NAME).append(make_record(6))
-    assert "The journal holds 7 rounds, the manifest 6" in build_report(run_dir).read_text()
+    assert "The journal holds 7 rounds, the manifest 6" in decode_page(build_report(run_dir).read_bytes())
 
 
 @pytest.mark.parametrize("journal", ["", '{"round_id": 0, "top'], ids=["no journal", "only a torn line"])
@@ -225,7 +225,7 @@ def test_an_empty_run_renders_a_clear_message_and_no_plots(tmp_path: Path, journ
     run = make_run(tmp_path / "run", [], manifest=False)
     if journal:
         (run / JOURNAL_NAME).write_text(journal)
-    html = build_report(run).read_text()
+    html = decode_page(build_report(run).read_bytes())
     assert "No round has finished yet in" in html and "<figure" not in html
     assert text_of(html, "played") == "0"
 
@@ -251,7 +251,7 @@ def test_compile_writes_the_report_into_its_run_directory(tmp_path: Path) -> Non
 
     result = compile_spec(SPEC, rounds=2, out=tmp_path / "run", cache_dir=tmp_path / "cache", lms=scripted_roles(),
                           progress=False)
-    assert text_of((result.run_dir / REPORT_NAME).read_text(), "played") == "2"
+    assert text_of(decode_page((result.run_dir / REPORT_NAME).read_bytes()), "played") == "2"
 
 
 def test_curate_writes_a_report_of_its_selection(tmp_path: Path) -> None:
@@ -261,7 +261,7 @@ def test_curate_writes_a_report_of_its_selection(tmp_path: Path) -> None:
                  "Split 45 sweets in the ratio 2:3; how many in the larger share?"]
     run = make_run(tmp_path / "run", [make_record(i, question=q, overall=2.5 + i) for i, q in enumerate(questions)])
     result = curate(run, band="L4-L5")
-    html = (result.out_dir / REPORT_NAME).read_text()
+    html = decode_page((result.out_dir / REPORT_NAME).read_bytes())
     assert "A re-curation of" in html and text_of(html, "accepted") == "2"
     assert [(r["id"], r["reason"]) for r in embedded_rounds(html)] == [(0, "not_selected"), (1, "accepted"),
                                                                      (2, "accepted")]
@@ -290,7 +290,7 @@ def contaminated_run(path: Path) -> Path:
 
 
 def test_the_benchmark_matches_are_shown_per_benchmark_with_the_question_beside_the_item(tmp_path: Path) -> None:
-    html = build_report(contaminated_run(tmp_path / "run")).read_text()
+    html = decode_page(build_report(contaminated_run(tmp_path / "run")).read_bytes())
     row = re.search(r'<tr data-benchmark="bench/math500.jsonl">(.*?)</tr>', html).group(1)
     assert re.findall(r"<td[^>]*>([^<]*)</td>", row) == ["bench/math500.jsonl", "problem", "500", "2", "1", "ngram 1"]
     matches = re.search(r'<table class="matches" data-benchmark="bench/math500.jsonl">(.*?)</table>', html, re.S)
@@ -300,7 +300,7 @@ def test_the_benchmark_matches_are_shown_per_benchmark_with_the_question_beside_
 
 
 def test_a_report_without_benchmarks_has_no_contamination_section(run_dir: Path) -> None:
-    assert 'id="decontamination"' not in build_report(run_dir).read_text()
+    assert 'id="decontamination"' not in decode_page(build_report(run_dir).read_bytes())
 
 
 # A real browser: the plots are drawn, the examples browser lists, pages and filters rounds, no console errors.
@@ -478,9 +478,8 @@ def test_a_large_report_inflates_only_the_rounds_it_lists_and_reaches_any_round_
                                   steps=["7 * 6 = 42"], reference="42"),
                     "defender_reasoning": "Seven shelves, six jars on each: forty-two jars in all."}
     report = build_report(make_run(tmp_path / "run", records))
-    html = report.read_text()
+    html = decode_page(report.read_bytes())
     assert len(html) < len(json.dumps(embedded_rounds(html))) / 3, "the rounds are packed, not embedded as JSON"
-    assert all(chr(0x100 + value) in html for value in (0, 13, 60)), "the page decodes NUL, CR and < written apart"
     # Count, from outside the page, every stream it inflates: the index, then one per block it needs.
     browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
         window.inflated = 0;
@@ -513,4 +512,76 @@ def test_a_large_report_inflates_only_the_rounds_it_lists_and_reaches_any_round_
         browser.find_element(By.ID, "next").click()
         assert listed(browser, [str(i) for i in range(50 * page, 50 * page + 50)])
     assert inflated() == 1 + 30 and not browser.find_element(By.ID, "next").is_enabled()
+    assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
+
+
+# The page is windows-1252, one byte a character: every byte of a block must come back as it was written.
+
+WHATWG_0X80 = ("20AC 0081 201A 0192 201E 2026 2020 2021 02C6 2030 0160 2039 0152 008D 017D 008F "
+               "0090 2018 2019 201C 201D 2022 2013 2014 02DC 2122 0161 203A 0153 009D 017E 0178")  # index-windows-1252
+
+
+def test_the_pages_byte_table_is_the_whatwg_windows_1252_index() -> None:
+    from nanoflux.jobs.report.packing import WINDOWS_1252
+
+    whatwg = [*range(0x80), *(int(code, 16) for code in WHATWG_0X80.split()), *range(0xA0, 0x100)]
+    assert [ord(c) for c in WINDOWS_1252] == whatwg
+
+
+def question_of(browser, round_id: int) -> str:
+    """The question a round's opened card shows, exactly as the page holds it (textContent, not layout text)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.find_element(By.CSS_SELECTOR, f'.round[data-round="{round_id}"] summary').click()
+    WebDriverWait(browser, 10).until(lambda driver: driver.find_element(
+        By.CSS_SELECTOR, f'.round[data-round="{round_id}"] .body'))
+    return browser.execute_script(
+        "const heads = [...arguments[0].querySelectorAll('.body h4')];"
+        "return heads.find((h) => h.textContent === 'question').nextElementSibling.textContent;",
+        browser.find_element(By.CSS_SELECTOR, f'.round[data-round="{round_id}"]'))
+
+
+def test_a_block_holding_every_byte_value_comes_back_whole_in_chromium(tmp_path: Path, browser) -> None:
+    import random
+
+    from nanoflux.jobs.report.packing import WINDOWS_1252, from_eights
+
+    rng = random.Random(7)  # text deflate cannot shrink: its gzip bytes are as good as random
+    alphabet = [*map(chr, range(0x20, 0x7F)), *map(chr, range(0xA0, 0x250)), *map(chr, range(0x4E00, 0x4F00))]
+    question = "".join(rng.choice(alphabet) for _ in range(6000))
+    records = [make_record(i) for i in range(3)]
+    records[1] = make_record(1, question=question)
+    report = build_report(make_run(tmp_path / "run", records))
+    html = decode_page(report.read_bytes())
+    block = re.search(r'<script type="text/plain" id="rounds-0">([^<]*)</script>', html).group(1)
+    assert set(from_eights(block)) == set(range(256)), "the block holds every byte value"
+    assert all(value in report.read_bytes() for value in (b"=@", b"=M", b"=|", b"=}")), "NUL, CR, < and = escaped"
+
+    browser.get(report.as_uri())
+    assert browser.execute_script(
+        "return new TextDecoder('windows-1252').decode(Uint8Array.from({ length: 256 }, (_, b) => b))"
+    ) == WINDOWS_1252, "the page's bytes decode in Chromium as packing reads them"
+    listed(browser)
+    assert question_of(browser, 1) == question
+    assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
+
+
+def test_non_ascii_text_outside_and_inside_the_blocks_is_shown_as_written(tmp_path: Path, browser) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    question = "Zürich — 東京: 3 € a ticket, “return” 5 €. How much?"
+    records = [make_record(0, topic="Zürich"), make_record(1, topic="東京", question=question)]
+    report = build_report(make_run(tmp_path / "Zürich — 東京 run", records))
+    browser.get(report.as_uri())
+    assert "Zürich — 東京 run" in browser.find_element(By.CSS_SELECTOR, "p.meta").text
+    listed(browser, ["0", "1"])
+    Select(browser.find_element(By.ID, "filter-topic")).select_by_visible_text("東京")
+    listed(browser, ["1"])
+    summary = browser.find_element(By.CSS_SELECTOR, '.round[data-round="1"] summary').text
+    assert "東京" in summary and question in summary
+    assert question_of(browser, 1) == question
+    steps = browser.find_element(By.CSS_SELECTOR, '.round[data-round="1"] .body ol.steps').text
+    assert "\u00b7 not checked step by step" in steps, "the script's own non-ASCII, written as \\u escapes"
     assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
