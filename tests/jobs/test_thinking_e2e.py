@@ -20,12 +20,13 @@ from nanoflux.base.paths import RunDir
 from nanoflux.engine.journal import outcome, read_rounds
 from nanoflux.jobs.compile import compile_spec
 from nanoflux.jobs.report.page import review_page
+from nanoflux.spec.model import Spec
 from nanoflux.testing import Answer, default_answers
 from nanoflux.verify.withhold import reveals
 from tests.jobs.report.test_page import embedded_rounds
 from tests.support.faultserver import THINKING, THOUGHT, FaultServer, fault_spec
 
-ROUNDS = 6
+ROUNDS = 6  # the scripted spec's
 REVISE = 2
 PLAN = (["right"], ["wrong", "right"], ["wrong", "wrong", "wrong"])  # the i-th question's defender, % 3
 OUTPUT = "output: {reasoning: defender, formats: [sft, dpo, revision]}\n"
@@ -67,17 +68,24 @@ def rows(run: Path, name: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in RunDir(run).dataset_file(name).read_text().splitlines()]
 
 
+def thinking_spec(server: FaultServer, **replace: str) -> Spec:
+    text = fault_spec(server).replace("judge: {", f"judge: {{revise: {REVISE}, ")
+    for old, new in {"topics: [shelves, crates]": "topics: [t0, t1, t2, t3, t4, t5]", **replace}.items():
+        text = text.replace(old, new)
+    return parse_spec(text + OUTPUT)
+
+
+def dataset_bytes(run: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted((run / "dataset").iterdir())}
+
+
 @pytest.fixture(scope="module", params=THINKING)
 def thinking_run(request: pytest.FixtureRequest,
                  tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
     """One run per thinking mode, shared by the tests that read its files (none writes to it)."""
     tmp_path = tmp_path_factory.mktemp(request.param)
-    answer = planned_answers()
-    with FaultServer(answer=answer, thinking=request.param, thought=server_thought) as server:
-        spec = fault_spec(server).replace("judge: {", f"judge: {{revise: {REVISE}, ")
-        spec = spec.replace("rounds: 6", f"rounds: {ROUNDS}").replace("topics: [shelves, crates]",
-                                                                     "topics: [t0, t1, t2, t3, t4, t5]")
-        run = compile_spec(parse_spec(spec + OUTPUT), out=tmp_path / "run", cache_dir=tmp_path / "cache",
+    with FaultServer(answer=planned_answers(), thinking=request.param, thought=server_thought) as server:
+        run = compile_spec(thinking_spec(server), out=tmp_path / "run", cache_dir=tmp_path / "cache",
                            progress=False).run_dir
     records = read_rounds(run / "rounds.jsonl")
     assert [r["status"] for r in records] == ["ok"] * ROUNDS, [r.get("error") for r in records]
@@ -151,3 +159,35 @@ def test_the_report_and_the_review_page_show_the_traces_and_revisions(thinking_r
             assert shown["traces"] == record["traces"]
             assert [(v["feedback"], v["answer"], v["trace"]) for v in shown["revisions"]] == [
                 (v["feedback"], v["answer"], v["trace"]) for v in record["revisions"]]
+
+
+@pytest.mark.parametrize("thinking", THINKING)
+def test_resuming_a_finished_run_asks_nothing_and_writes_the_same_exports(tmp_path: Path, thinking: str) -> None:
+    with FaultServer(answer=planned_answers(), thinking=thinking, thought=server_thought) as server:
+        spec = thinking_spec(server)
+        run = compile_spec(spec, out=tmp_path / "run", cache_dir=tmp_path / "cache", progress=False).run_dir
+        journal, exports, requests = (run / "rounds.jsonl").read_bytes(), dataset_bytes(run), server.count()
+        assert exports["revision.jsonl"], "corrections were exported"
+        compile_spec(spec, out=run, cache_dir=tmp_path / "cache", resume=True, progress=False)
+    assert server.count() == requests, "nothing played again"
+    assert (run / "rounds.jsonl").read_bytes() == journal
+    assert dataset_bytes(run) == exports
+
+
+@pytest.mark.parametrize("thinking", THINKING)
+def test_a_resume_replays_lost_rounds_with_their_traces_and_revisions_from_the_cache(tmp_path: Path,
+                                                                                    thinking: str) -> None:
+    with FaultServer(answer=planned_answers(), thinking=thinking, thought=server_thought) as server:
+        # a band no round reaches keeps the attacker's `avoid` list empty, so a replayed round asks what it asked
+        spec = thinking_spec(server, **{"curation: {band: L3-L5}": "curation: {band: 1-1.1, size: 100}"})
+        run = compile_spec(spec, out=tmp_path / "run", cache_dir=tmp_path / "cache", progress=False).run_dir
+        journal = run / "rounds.jsonl"
+        played = {r["round_id"]: (r["traces"], r["solves"], r["revisions"]) for r in read_rounds(journal)}
+        lines = journal.read_text().splitlines(keepends=True)
+        journal.write_text("".join(lines[:-2]))  # killed before its last two rounds were journaled
+        requests = server.count()
+        compile_spec(spec, out=run, cache_dir=tmp_path / "cache", resume=True, progress=False)
+    assert server.count() == requests, "the lost rounds, revisions included, were answered from the cache"
+    replayed = {r["round_id"]: (r["traces"], r["solves"], r["revisions"]) for r in read_rounds(journal)}
+    assert replayed == played
+    assert any(revisions for _, _, revisions in (played[json.loads(line)["round_id"]] for line in lines[-2:]))
