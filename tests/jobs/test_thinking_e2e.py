@@ -140,6 +140,8 @@ def test_the_exports_carry_the_traces_and_the_corrections(thinking_run) -> None:
     assert traced == {r["question"] for r in right}, "a trace only where the defender was right at once"
     assert all(sft[q]["reasoning_content"] == thought("defender", 1) for q in traced)
 
+    examples = {row["round_id"]: (row["outcome"], row["revisions"]) for row in rows(run, "examples")}
+    assert examples == {r["round_id"]: outcome(r) for r in records}
     manifest = json.loads(RunDir(run).manifest.read_text())
     assert manifest["dataset"]["sft"]["traces"] == 2 and manifest["dataset"]["revision"]["traces"] == 2
     card = (run / "dataset" / "README.md").read_text()
