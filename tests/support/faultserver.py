@@ -21,7 +21,8 @@ the server fails and counts what the client sent:
 A thinking server (`thinking=`) answers `ok` as a thinking model does: "field" returns the trace as
 the message's `reasoning_content` (vLLM's and DeepSeek's shape), counted as `reasoning_tokens` in the
 completion tokens' details; "inline" writes it before the answer as `<think>...</think>` (a model served
-raw). The trace is `thought` with `{role}` filled in. Every request's body is kept (`bodies`).
+raw). The trace is `thought` with `{role}` filled in (or what `thought(role, prompt)` returns, for a trace of
+each call's own). Every request's body is kept (`bodies`).
 
     with FaultServer(default="500") as server:
         compile_spec(parse_spec(fault_spec(server)), ...)
@@ -37,6 +38,7 @@ import threading
 import time
 from bisect import bisect_left
 from collections import Counter, deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -87,11 +89,12 @@ class FaultServer:
         hang_limit: the longest a hung request is held (the test's bound, should the client never time out).
         answer: role outputs for `ok` (default: nanoflux.testing.default_answers, distinct valid rounds).
         thinking: None, or how `ok` answers carry a reasoning trace: "field" or "inline" (see the module).
-        thought: the trace, `{role}` replaced by the role asking.
+        thought: the trace, `{role}` replaced by the role asking; or (role, prompt) -> the trace.
     """
 
     def __init__(self, default: str = "ok", *, retry_after: float = 1, hang_limit: float = 10.0,
-                 answer: Answer | None = None, thinking: str | None = None, thought: str = THOUGHT):
+                 answer: Answer | None = None, thinking: str | None = None,
+                 thought: str | Callable[[str, str], str] = THOUGHT):
         if thinking not in (None, *THINKING):
             raise ValueError(f"unknown thinking mode {thinking!r}; known: {THINKING}")
         self.default = default
@@ -163,6 +166,11 @@ class FaultServer:
             self.bodies.append(body)
             return behaviour
 
+    def _thought(self, role: str, prompt: str) -> str:
+        if callable(self.thought):
+            return self.thought(role, prompt)
+        return self.thought.replace("{role}", role)
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
@@ -180,7 +188,7 @@ class FaultServer:
                 elif behaviour in ("ok", "json_object"):
                     with server._lock:
                         payload = server.answer(role, _last_text(body))
-                    thought = server.thought.replace("{role}", role) if server.thinking else None
+                    thought = server._thought(role, _last_text(body)) if server.thinking else None
                     self._send(200, _completion(body, json.dumps(payload), thought, server.thinking))
                 elif behaviour == "garbage":
                     self._send(200, _completion(body, "Sure! The answer is probably 42, I think."))

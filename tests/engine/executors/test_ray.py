@@ -32,7 +32,7 @@ from nanoflux.modules import RoleLMs
 from nanoflux.testing import SCENES, ScriptedEngine, scripted_roles
 from tests.engine.executors.test_threads import Log
 from tests.engine.executors.test_threads import play as echo
-from tests.support.faultserver import FaultServer, fault_spec
+from tests.support.faultserver import REASONING_TOKENS, THOUGHT, FaultServer, fault_spec
 
 SPEC = """
 name: jars
@@ -255,3 +255,20 @@ def test_curate_on_ray_selects_the_same_dataset_as_curate_here(tmp_path: Path, l
     for name in ("sft.jsonl", "dpo.jsonl", "examples.jsonl"):
         assert (here.out_dir / "dataset" / name).read_text() == (on_ray.out_dir / "dataset" / name).read_text()
     assert on_ray.manifest["counts"] == here.manifest["counts"]
+
+
+@pytest.mark.slow
+def test_ray_workers_journal_the_revisions_and_the_traces_of_a_thinking_model(tmp_path: Path, local_ray: None) -> None:
+    with FaultServer(thinking="field") as server:  # its defender is always wrong: each round revises once
+        spec = parse_spec(fault_spec(server).replace("judge: {", "judge: {revise: 1, "))
+        result = compile_spec(spec, executor=RayExecutor(workers=2), out=tmp_path / "run", rounds=4,
+                              cache_dir=tmp_path / "cache", progress=False)
+    records = read_journal(result.run_dir / "rounds.jsonl")
+    assert [r["status"] for r in records] == ["ok"] * 4, [r.get("error") for r in records]
+    for record in records:
+        assert record["traces"] == {role: THOUGHT.replace("{role}", role) for role in ("attacker", "defender", "judge")}
+        assert [(revision["answer"], revision["trace"]) for revision in record["revisions"]] == [
+            ("0", THOUGHT.replace("{role}", "defender"))]
+        assert record["roles"]["defender"] == {**record["roles"]["defender"], "calls": 2,
+                                               "reasoning_tokens": 2 * REASONING_TOKENS}
+    assert result.manifest["counts"]["outcomes"]["revisions"] == 4
