@@ -1,6 +1,8 @@
 """The CLI: help that teaches, user errors as one message with exit code 2 and no traceback."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -156,3 +158,13 @@ def test_compile_and_curate_run_torch_on_one_thread_and_leave_it_as_it_was(
     finally:
         torch.set_num_threads(before)
     assert seen == [1, 2]
+
+
+def test_python_dash_m_nanoflux_is_the_nanoflux_command() -> None:
+    """`python -m nanoflux` runs the CLI (before it existed, the module form printed nothing and exited 0)."""
+    ok = subprocess.run([sys.executable, "-m", "nanoflux", "validate", str(ROOT / "specs" / "math.yaml")],
+                        capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert ok.returncode == 0 and "valid spec 'math'" in ok.stdout
+    missing = subprocess.run([sys.executable, "-m", "nanoflux", "validate", "no-such-spec.yaml"],
+                             capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
