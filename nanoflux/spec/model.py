@@ -489,17 +489,18 @@ class Spec(_Strict):
         only `nanoflux optimize` reads, and each role's `timeout`, `num_retries`, `rpm` and `tpm`, so a
         run stopped by a slow server can be resumed with more patience (or under another rate limit).
         `output.license` and `output.language` only label the dataset card, and `output.include_annotation`
-        only shapes exported rows; `sandbox_disk_mb` is a
+        and `output.reasoning` only shape exported rows; `sandbox_disk_mb` is a
         resource limit like a timeout. `curation.decontaminate`
         counts once it names a benchmark; the solves (`roles.judge.solves`, `agree`, `solve_programs`,
         `roles.solver`) once there are any, so a run from before solves resumes with `solves: 0`;
-        `roles.judge.revise` once it is above 0, so a run from before revisions resumes as it was.
+        `roles.judge.revise` once it is above 0, so a run from before revisions resumes as it was, and a
+        role's `reasoning_effort` once it is set and `keep_reasoning` once it is off, likewise for traces.
         """
         roles = {name: {"timeout", "num_retries", "rpm", "tpm"} for name, field in RolesSpec.model_fields.items()
                  if field.annotation is not bool}
         unrelated: dict[str, Any] = {"rounds": True, "threads": True, "execution": True, "budget": True,
                                      "examples": True, "sandbox_disk_mb": True, "roles": roles,
-                                     "output": {"license", "language", "include_annotation"}}
+                                     "output": {"license", "language", "include_annotation", "reasoning"}}
         if not self.curation.decontaminate:  # so specs from before decontamination keep their digest
             unrelated["curation"] = {"decontaminate", "decontaminate_threshold"}
         if not self.roles.judge.solves:  # no solve: the rule before solves, and the digest specs had then
@@ -507,6 +508,11 @@ class Spec(_Strict):
             roles["solver"] = True
         if not self.roles.judge.revise:  # no revision: the digest specs had before revisions
             roles["judge"] = roles["judge"] | {"revise"}
+        for name, excluded in roles.items():  # traces at their defaults: the digest specs had before traces
+            if isinstance(excluded, set):
+                settings = self.roles.settings(name)
+                roles[name] = excluded | ({"reasoning_effort"} if settings.reasoning_effort is None else set()) \
+                    | ({"keep_reasoning"} if settings.keep_reasoning else set())
         canonical = json.dumps(self.model_dump(mode="json", exclude=unrelated), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -19,6 +19,7 @@ from nanoflux import parse_spec
 from nanoflux.base.paths import RunDir
 from nanoflux.engine.journal import outcome, read_rounds
 from nanoflux.jobs.compile import compile_spec
+from nanoflux.jobs.report.packing import decode_page
 from nanoflux.jobs.report.page import review_page
 from nanoflux.spec.model import Spec
 from nanoflux.testing import Answer, default_answers
@@ -152,9 +153,9 @@ def test_the_exports_carry_the_traces_and_the_corrections(thinking_run) -> None:
 
 def test_the_report_and_the_review_page_show_the_traces_and_revisions(thinking_run) -> None:
     run, records = thinking_run
-    report = (run / "report.html").read_text()
+    report = decode_page((run / "report.html").read_bytes())
     assert "2 right at once, 2 corrected (2 after 1 critique), 2 never corrected; 6 revisions" in report
-    for page in (embedded_rounds(report), embedded_rounds(review_page(run, {}))):
+    for page in (embedded_rounds(report), embedded_rounds(decode_page(review_page(run, {})))):
         by_question = {row["question"]: row for row in page}
         for record in records:
             shown = by_question[record["question"]]

@@ -184,6 +184,21 @@ def test_a_run_stopped_by_a_slow_server_may_resume_with_more_patience() -> None:
     assert base.digest() == patient.digest()
 
 
+def test_traces_and_revisions_at_their_defaults_keep_the_digest_specs_had_before_them() -> None:
+    """A run from before traces and revisions resumes; asking a model to think, dropping a role's traces or
+    revising makes another run; `output.reasoning` only shapes exported rows."""
+    def digest(extra: str = "") -> str:
+        return parse_spec(f"name: a\ndescription: d\n{extra}\n").digest()
+
+    assert digest() == "32fbb264e2924473"  # this spec's digest before traces and revisions existed
+    assert digest("roles: {defender: {keep_reasoning: true}, judge: {revise: 0}}\noutput: {reasoning: attacker}") \
+        == digest()
+    assert digest("roles: {attacker: {keep_reasoning: false}}") != digest()
+    assert digest("roles: {judge: {revise: 1}}") != digest()
+    served = "roles: {defender: {model: openai/x, api_base: 'http://127.0.0.1:1/v1'"
+    assert digest(served + ", reasoning_effort: high}}") != digest(served + "}}")
+
+
 @pytest.mark.parametrize(("text", "field"), [
     ("roles: {judge: {timeout: 0}}", "roles.judge.timeout"),
     ("roles: {attacker: {num_retries: -1}}", "roles.attacker.num_retries"),
