@@ -223,11 +223,12 @@ def outputs(prediction: dspy.Prediction) -> dict[str, Any]:
     return {key: prediction[key] for key in prediction.keys() if key != "trace"}
 
 
-def clip_trace(text: str, limit: int = TRACE_CHARS) -> str:
-    """A reasoning trace cut to its first `limit` characters, ending with a marker of how many were cut."""
+def clip_trace(text: str, limit: int = TRACE_CHARS, rest: str = "cut") -> str:
+    """A reasoning trace cut to its first `limit` characters, ending with a marker of how many more there were
+    and what became of them (`rest`)."""
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}\n[... {len(text) - limit:,} more characters of reasoning cut]"
+    return f"{text[:limit]}\n[... {len(text) - limit:,} more characters of reasoning {rest}]"
 
 
 def _record_call(trace: dict[str, dict[str, Any]], role: str, lm: dspy.BaseLM, start: float,

@@ -31,9 +31,11 @@ from nanoflux.engine.curation.decisions import UNKEEPABLE, keep_refusal, read_re
 from nanoflux.engine.journal import RoundRecord, outcome
 from nanoflux.jobs.report.packing import CHARSET, ESCAPE, SHIFT, encode_page, pack
 from nanoflux.jobs.stats import cost_summary, journal_records, outcomes_line, run_stats
+from nanoflux.modules.round import clip_trace
 from nanoflux.spec.model import CurationSpec
 
 LEVELS = ("L1", "L2", "L3", "L4", "L5")
+REPORT_TRACE_CHARS = 3_000  # of each reasoning trace the page shows (`shown_trace`)
 ACCEPTED, REJECTED = "#2a9d8f", "#c8553d"
 # What became of each example once a person's review is applied, as the examples browser labels and filters it.
 STATES = {"accepted": "accepted", "kept": "kept by a person", "rejected": "rejected by a person",
@@ -260,6 +262,13 @@ def duration(seconds: float | None) -> str:
     return f"{hours} h {minutes} min" if hours else f"{minutes} min {rest} s" if minutes else f"{seconds:.1f} s"
 
 
+def shown_trace(trace: str) -> str:
+    """A reasoning trace as the page shows it: its first REPORT_TRACE_CHARS characters. Traces are most of a
+    thinking run's text (up to 16,000 characters a role a round in the journal): in full, a report of 10,000
+    such rounds would outgrow what a browser opens; the journal keeps them whole."""
+    return clip_trace(trace, REPORT_TRACE_CHARS, rest=f"in {JOURNAL_NAME}")
+
+
 def browser_row(record: RoundRecord, decision: dict[str, Any] | None = None, *,
                 required: bool = True) -> dict[str, Any]:
     """One round as the examples browser shows it (the judge's evidence, not the prompts' bookkeeping): what the
@@ -287,12 +296,13 @@ def browser_row(record: RoundRecord, decision: dict[str, Any] | None = None, *,
         "confirmation": judge.get("confirmation"),
         "solves": [{key: solve.get(key) for key in ("model", "answer", "agreement", "program", "output", "error")}
                    for solve in record.get("solves") or []],
-        "traces": record.get("traces") or {},
+        "traces": {role: shown_trace(trace) for role, trace in (record.get("traces") or {}).items()},
         "revisions": [{"feedback": revision["feedback"], "reasoning": revision["reasoning"],
                        "answer": revision["answer"], "verdict": revision["judge"]["verdict"],
                        "verdict_source": revision["judge"]["verdict_source"],
                        "answer_check": _check_line(revision["judge"].get("answer_check")),
-                       "critique": revision["judge"].get("critique"), "trace": revision.get("trace")}
+                       "critique": revision["judge"].get("critique"),
+                       "trace": shown_trace(revision["trace"]) if revision.get("trace") else None}
                       for revision in record.get("revisions") or []],
         "outcome": outcome_label(record) if record["status"] == "ok" else None,
         "decision": (decision or {}).get("decision"), "note": (decision or {}).get("note") or "",

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from nanoflux.base.errors import NanofluxError
 from nanoflux.base.paths import JOURNAL_NAME, REPORT_NAME
 from nanoflux.cli import main
-from nanoflux.engine.journal import Journal
+from nanoflux.engine.journal import Journal, read_rounds
 from nanoflux.jobs.report.packing import decode_page, unpack
-from nanoflux.jobs.report.page import build_report, review_page
+from nanoflux.jobs.report.page import REPORT_TRACE_CHARS, build_report, review_page
 from nanoflux.jobs.stats import format_stats, run_stats
 from nanoflux.spec.model import parse_spec
 from tests.support.records import checked_record, make_record, revised, with_revisions, with_solves, with_traces
@@ -585,3 +585,14 @@ def test_non_ascii_text_outside_and_inside_the_blocks_is_shown_as_written(tmp_pa
     steps = browser.find_element(By.CSS_SELECTOR, '.round[data-round="1"] .body ol.steps').text
     assert "\u00b7 not checked step by step" in steps, "the script's own non-ASCII, written as \\u escapes"
     assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
+
+
+def test_the_page_shows_the_start_of_a_long_trace_and_says_the_journal_has_the_rest(tmp_path: Path) -> None:
+    long = " ".join(f"thought {i}" for i in range(2_000))  # 19,889 characters
+    record = with_traces(make_record(0), defender=long)
+    record = with_revisions(record, revised(record, "17", right=True, trace=long))
+    shown = embedded_rounds(decode_page(build_report(make_run(tmp_path / "run", [record])).read_bytes()))[0]
+    cut = f"\n[... {len(long) - REPORT_TRACE_CHARS:,} more characters of reasoning in rounds.jsonl]"
+    assert shown["traces"]["defender"] == long[:REPORT_TRACE_CHARS] + cut
+    assert shown["revisions"][0]["trace"] == long[:REPORT_TRACE_CHARS] + cut
+    assert read_rounds(tmp_path / "run" / JOURNAL_NAME)[0]["traces"]["defender"] == long  # the journal keeps it
