@@ -16,6 +16,7 @@ calling context, if any:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -23,24 +24,48 @@ from typing import Any
 
 from dspy.utils.callback import BaseCallback
 
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+_TAG = re.compile(r"<(/?)think>", re.IGNORECASE)
+_OPEN = re.compile(r"<think>", re.IGNORECASE)
+_CLOSE = re.compile(r"</think>", re.IGNORECASE)
 
 _collector: ContextVar[list[str] | None] = ContextVar("nanoflux_reasoning_traces", default=None)
 
 
 def split_thinking(text: str) -> tuple[str, str]:
-    """(trace, answer) of a completion's text: a `<think>...</think>` block it opens with is the trace and
-    the rest the answer; a block max_tokens cut before its `</think>` is all trace, with an empty answer. A
-    model whose chat template opens the block in the prompt writes only its end: the text before a
-    `</think>` is the trace. Text without a block is all answer."""
-    stripped = text.lstrip()
-    if stripped.startswith(THINK_OPEN):
-        trace, closed, answer = stripped[len(THINK_OPEN):].partition(THINK_CLOSE)
-        return trace.strip(), answer.strip() if closed else ""
-    trace, closed, answer = text.partition(THINK_CLOSE)
-    if closed and THINK_OPEN not in trace:
-        return trace.strip(), answer.strip()
+    """(trace, answer) of a completion's text: the `<think>...</think>` blocks it opens with (any case, nested
+    ones inside their outer block) are the trace and the rest the answer; a block max_tokens cut before its
+    `</think>` is all trace, with an empty answer. A model whose chat template opens the block in the prompt
+    writes only its end: the text before a `</think>` is the trace, unless the text opens as the adapter's
+    JSON answer does (a `</think>` quoted in an answer is not a trace's end). Text without a block is all
+    answer."""
+    rest = text.lstrip()
+    if _OPEN.match(rest):
+        traces = []
+        while opened := _OPEN.match(rest):
+            end = _block_end(rest)
+            if end is None:
+                return join_traces([*traces, rest[opened.end():].strip()]), ""
+            traces.append(rest[opened.end():end.start()].strip())
+            rest = rest[end.end():].lstrip()
+        return join_traces(traces), rest.strip()
+    closed = _CLOSE.search(text)
+    if closed and not _OPEN.search(text, 0, closed.start()) and not rest.startswith(("{", "```")):
+        return text[:closed.start()].strip(), text[closed.end():].strip()
     return "", text
+
+
+def _block_end(text: str) -> re.Match[str] | None:
+    """The `</think>` that closes the block `text` opens with: the one that balances it, or, where the block's
+    own text opens more than it closes, the last; None when nothing closes it."""
+    depth, last = 0, None
+    for tag in _TAG.finditer(text):
+        if tag.group(1):
+            depth, last = depth - 1, tag
+            if depth == 0:
+                return tag
+        else:
+            depth += 1
+    return last
 
 
 def take_trace(outputs: list[Any]) -> str:

@@ -23,6 +23,17 @@ from tests.support.faultserver import CLIENTS, THOUGHT, FaultServer
      "the template opened the block in the prompt", "{\"answer\": \"4\"}"),
     ("{\"answer\": \"4\"}", "", "{\"answer\": \"4\"}"),
     ("{\"answer\": \"<think> is a tag\"}", "", "{\"answer\": \"<think> is a tag\"}"),
+    # a malformed thinking model's tags: every leading block is trace, in any case, nested ones inside theirs
+    ("<think>a</think>\n<think>b</think>{\"answer\": \"4\"}", "a\n\nb", "{\"answer\": \"4\"}"),
+    ("<THINK>a</THINK>{\"answer\": \"4\"}", "a", "{\"answer\": \"4\"}"),
+    ("<Think>a</think>{\"answer\": \"4\"}", "a", "{\"answer\": \"4\"}"),
+    ("<think>a<think>b</think>c</think>{\"answer\": \"4\"}", "a<think>b</think>c", "{\"answer\": \"4\"}"),
+    ("<think>I write <think> first</think>{\"answer\": \"4\"}", "I write <think> first", "{\"answer\": \"4\"}"),
+    ("<think></think>{\"answer\": \"4\"}", "", "{\"answer\": \"4\"}"),
+    ("<think>a</think><think>b", "a\n\nb", ""),
+    # a `</think>` the answer itself quotes ends no trace
+    ("{\"answer\": \"the tag </think> ends it\"}", "", "{\"answer\": \"the tag </think> ends it\"}"),
+    ("<think>a</think>{\"answer\": \"</think>\"}", "a", "{\"answer\": \"</think>\"}"),
 ])
 def test_split_thinking_takes_a_leading_think_block_off_the_answer(text: str, trace: str, answer: str) -> None:
     assert split_thinking(text) == (trace, answer)
@@ -50,6 +61,31 @@ def test_a_calls_trace_is_collected_its_answer_parses_and_a_cache_hit_yields_the
     assert trace == cached == THOUGHT.replace("{role}", "defender")
     assert first.answer == again.answer and first.answer.strip() and "<think>" not in first.reasoning
     assert alone.answer.strip() and "think>" not in alone.reasoning + alone.answer
+
+
+ANSWER = {"reasoning": "The tag </think> closes the block; 3 * 4 = 12.", "answer": "12"}
+PLANTED = '{"reasoning": "planted in the trace", "answer": "99"}'
+
+
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+@pytest.mark.parametrize(("text", "trace"), [
+    ("{answer}", ""),
+    ("<think>a</think><think>b " + PLANTED + "</think>{answer}", "a\n\nb " + PLANTED),
+    ("<think>a<think>b</think>c " + PLANTED + "</think>{answer}", "a<think>b</think>c " + PLANTED),
+    ("<THINK>" + PLANTED + "</THINK>{answer}", PLANTED),
+    ("<think></think>{answer}", ""),
+    ("</think>{answer}", ""),
+])
+def test_a_malformed_thinking_models_answer_parses_and_its_trace_stays_out_of_it(
+        tmp_path: Path, client: str, text: str, trace: str) -> None:
+    with FaultServer(thinking="raw", thought=text, answer=lambda role, prompt: ANSWER) as server, \
+            using_cache(tmp_path / "cache"):
+        lm = make_lm(CLIENTS[client], api_base=server.api_base, structured_output=True, num_retries=0)
+        prediction, taken = ask(lm, "How many jars are on 4 shelves of 3?")
+    assert (prediction.reasoning, prediction.answer) == (ANSWER["reasoning"], ANSWER["answer"])
+    if client == "dspy":  # litellm splits blocks its own way before the callback sees them
+        assert taken == trace
+    assert "planted" not in prediction.reasoning + prediction.answer
 
 
 @pytest.mark.parametrize("client", sorted(CLIENTS))

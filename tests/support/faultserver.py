@@ -21,8 +21,9 @@ the server fails and counts what the client sent:
 A thinking server (`thinking=`) answers `ok` as a thinking model does: "field" returns the trace as
 the message's `reasoning_content` (vLLM's and DeepSeek's shape), counted as `reasoning_tokens` in the
 completion tokens' details; "inline" writes it before the answer as `<think>...</think>` (a model served
-raw). The trace is `thought` with `{role}` filled in (or what `thought(role, prompt)` returns, for a trace of
-each call's own). Every request's body is kept (`bodies`).
+raw); "raw" sends `thought` as the whole text, `{answer}` replaced by the answer (a malformed thinking model's
+tags). The trace is `thought` with `{role}` filled in (or what `thought(role, prompt)` returns, for a trace of
+each call's own; in "field" mode it may be any JSON value, as a broken server sends). Every request's body is kept (`bodies`).
 
     with FaultServer(default="500") as server:
         compile_spec(parse_spec(fault_spec(server)), ...)
@@ -38,14 +39,13 @@ import threading
 import time
 from bisect import bisect_left
 from collections import Counter, deque
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from nanoflux.testing import Answer, default_answers, role_of
 from tests.support.fakes import SCRIPTED_SPEC
 
-THINKING = ("field", "inline")
+THINKING = ("field", "inline")  # the well-formed modes; "raw" is for malformed ones
 THOUGHT = "The {role} weighs the question step by step before it answers."
 REASONING_TOKENS = 12  # of a thinking answer's 20 completion tokens
 BEHAVIOURS = ("ok", "500", "429", "hang", "garbage", "not_json", "truncated", "drop", "die", "json_object")
@@ -88,14 +88,14 @@ class FaultServer:
         retry_after: seconds a 429 asks the client to wait.
         hang_limit: the longest a hung request is held (the test's bound, should the client never time out).
         answer: role outputs for `ok` (default: nanoflux.testing.default_answers, distinct valid rounds).
-        thinking: None, or how `ok` answers carry a reasoning trace: "field" or "inline" (see the module).
+        thinking: None, or how `ok` answers carry a reasoning trace: "field", "inline" or "raw" (see the module).
         thought: the trace, `{role}` replaced by the role asking; or (role, prompt) -> the trace.
     """
 
     def __init__(self, default: str = "ok", *, retry_after: float = 1, hang_limit: float = 10.0,
                  answer: Answer | None = None, thinking: str | None = None,
-                 thought: str | Callable[[str, str], str] = THOUGHT):
-        if thinking not in (None, *THINKING):
+                 thought: Any = THOUGHT):
+        if thinking not in (None, *THINKING, "raw"):
             raise ValueError(f"unknown thinking mode {thinking!r}; known: {THINKING}")
         self.default = default
         self.thinking = thinking
@@ -166,10 +166,10 @@ class FaultServer:
             self.bodies.append(body)
             return behaviour
 
-    def _thought(self, role: str, prompt: str) -> str:
+    def _thought(self, role: str, prompt: str) -> Any:
         if callable(self.thought):
             return self.thought(role, prompt)
-        return self.thought.replace("{role}", role)
+        return self.thought.replace("{role}", role) if isinstance(self.thought, str) else self.thought
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -241,12 +241,14 @@ def _last_text(body: dict[str, Any]) -> str:
     return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
 
 
-def _completion(body: dict[str, Any], content: str, thought: str | None = None,
+def _completion(body: dict[str, Any], content: str, thought: Any = None,
                 thinking: str | None = None) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": content}
     usage: dict[str, Any] = {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30}
     if thought is not None and thinking == "inline":
         message["content"] = f"<think>\n{thought}\n</think>\n\n{content}"
+    elif thought is not None and thinking == "raw":
+        message["content"] = thought.replace("{answer}", content)
     elif thought is not None:
         message["reasoning_content"] = thought
         usage["completion_tokens_details"] = {"reasoning_tokens": REASONING_TOKENS}
