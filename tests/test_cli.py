@@ -70,6 +70,12 @@ def test_validate_prints_the_rate_limit_each_model_gets_the_strictest_its_roles_
     ("name: a\ndescription: d\ntopix: [x]\n", "did you mean `topics`"),
     ("name: a\ndescription: d\nrounds: many\n", "rounds (line 3)"),
     ("name: a\ndescription: d\ntools: [abacus]\n", "abacus"),
+    ("name: a\ndescription: d\noutput: {formats: [revision]}\n", "set roles.judge.revise (1 to 5)"),
+    ("name: a\ndescription: d\nroles: {judge: {revise: 10}}\n", "roles.judge.revise (line 3)"),
+    ("name: a\ndescription: d\nroles: {defender: {reasoning_effort: extreme}}\n", "'low', 'medium' or 'high'"),
+    ("name: a\ndescription: d\nroles: {defender: {model: local/qwen2.5-0.5b, reasoning_effort: low}}\n",
+     "remove reasoning_effort"),
+    ("name: a\ndescription: d\noutput: {reasoning: judge}\n", "'none', 'defender' or 'attacker', got 'judge'"),
 ])
 def test_bad_specs_exit_2_with_a_message_and_no_traceback(tmp_path: Path, content: str | None, expected: str) -> None:
     path = tmp_path / "spec.yaml"

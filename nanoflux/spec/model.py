@@ -481,6 +481,20 @@ class Spec(_Strict):
             raise ValueError("roles.judge.agentic needs at least one tool in `tools`, e.g. tools: [sympy, python]")
         return self
 
+    @model_validator(mode="after")
+    def _exports_that_could_be_written(self) -> Spec:
+        """A format or trace the spec's own settings could never fill is refused, not written empty."""
+        if "revision" in self.output.formats and not self.roles.judge.revise:
+            raise ValueError("output.formats has `revision`, the defender's corrections, but roles.judge.revise is 0, "
+                             "so the defender never revises: set roles.judge.revise (1 to 5), or remove `revision` "
+                             "from output.formats")
+        whose = self.output.reasoning
+        if whose != "none" and not getattr(self.roles, whose).keep_reasoning:
+            raise ValueError(f"output.reasoning is `{whose}`, but roles.{whose}.keep_reasoning is false, so no {whose} "
+                             f"trace is kept to export: set roles.{whose}.keep_reasoning: true, or output.reasoning: "
+                             "none")
+        return self
+
     def digest(self) -> str:
         """A stable hash of what decides a round's content, recorded in manifests to trace examples.
 

@@ -308,3 +308,19 @@ def test_solves_that_could_not_confirm_anything_are_refused(roles: str, message:
     with pytest.raises(NanofluxError, match=message):
         parse_spec(f"name: t\ndescription: d\nroles: {roles}\n")
     assert parse_spec("name: t\ndescription: d\nroles: {judge: {solves: 1, agree: 1}, solver: {temperature: 0}}\n")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("output: {formats: [sft, revision]}\n", r"roles.judge.revise is 0, so the defender never revises: set "
+                                             r"roles.judge.revise \(1 to 5\), or remove `revision`"),
+    ("roles: {judge: {revise: 0}}\noutput: {formats: [revision]}\n", r"roles.judge.revise is 0"),
+    ("roles: {defender: {keep_reasoning: false}}\noutput: {reasoning: defender}\n",
+     r"roles.defender.keep_reasoning is false, so no defender trace is kept to export"),
+    ("roles: {attacker: {keep_reasoning: false}}\noutput: {reasoning: attacker}\n",
+     r"roles.attacker.keep_reasoning is false"),
+])
+def test_an_export_the_specs_own_settings_could_never_fill_is_refused(text: str, message: str) -> None:
+    with pytest.raises(NanofluxError, match=message):
+        parse_spec("name: t\ndescription: d\n" + text)
+    assert parse_spec("name: t\ndescription: d\nroles: {judge: {revise: 1}, attacker: {keep_reasoning: false}}\n"
+                      "output: {formats: [revision], reasoning: defender}\n")

@@ -23,7 +23,8 @@ the message's `reasoning_content` (vLLM's and DeepSeek's shape), counted as `rea
 completion tokens' details; "inline" writes it before the answer as `<think>...</think>` (a model served
 raw); "raw" sends `thought` as the whole text, `{answer}` replaced by the answer (a malformed thinking model's
 tags). The trace is `thought` with `{role}` filled in (or what `thought(role, prompt)` returns, for a trace of
-each call's own; in "field" mode it may be any JSON value, as a broken server sends). Every request's body is kept (`bodies`).
+each call's own; in "field" mode it may be any JSON value, as a broken server sends). Every request's body
+is kept (`bodies`).
 
     with FaultServer(default="500") as server:
         compile_spec(parse_spec(fault_spec(server)), ...)

@@ -143,7 +143,8 @@ def test_the_card_counts_the_defenders_outcomes_and_says_which_rows_carry_a_trac
     fixed = with_revisions(make_record(2), revised(make_record(2), "16", right=False), revised(make_record(2), "17",
                                                                                            right=True, trace="T"))
     kept = [right, wrong, fixed]
-    spec = parse_spec(SCRIPTED_SPEC + "output: {formats: [sft, dpo, revision], reasoning: defender}\n")
+    spec = parse_spec(SCRIPTED_SPEC + "roles: {judge: {revise: 2}}\n"
+                      "output: {formats: [sft, dpo, revision], reasoning: defender}\n")
     files = export_dataset(tmp_path, kept, spec.output.formats, reasoning=spec.output.reasoning)
     card = render_card(spec, {"dataset": files, "verification": verification(spec, kept)})
     (tmp_path / "dataset" / "README.md").write_text(card)
