@@ -1,7 +1,8 @@
 """Keeping an answer out of a text: the reference answer out of the critique a defender revises by.
 
 The judge saw the reference, and its critique may quote it in any form: as written ("42 apples"), as
-an equal number ("42.0", "42.00", "$42", "forty-two", "4.2e1"), rounded ("3.14" for 3.14159), as a
+an equal number ("42.0", "42.00", "$42", "forty-two", "4.2e1", "4.2 × 10^1", "1 200", "1.2k",
+"three quarters"), rounded ("3.14" for 3.14159), as a
 percentage of the other reading ("25%" for 0.25), or, for a word answer, in another number ("the
 mitochondrion" for "mitochondria"); a number's sign counts for nothing ("-42" gives 42 away).
 `withhold` masks each form it finds, reading numbers as the answer checks do (`numeric`, `words`);
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
 from .numeric import Number, compare_numbers, parse_number
 from .tokens import tokenize
@@ -28,10 +30,25 @@ _NUMBER = re.compile(r"""
     (?:\s*/\s*\d+)?(?:\s?(?:%|percent\b|per\s?cent\b))?
   | (?<![\w.])\.\d+
 """, re.X)
+# Forms `_NUMBER` does not read whole: thousands grouped by spaces or apostrophes ("1 200", "1'200"), powers of
+# ten ("1.2 × 10^3", "10^6"), scale words ("1.2 thousand", "3M") and fraction words ("three quarters", "a half").
+_SEPARATORS = " \u00a0\u202f\u2009'’"
+_DENOMINATORS = {"half": 2, "halve": 2, "third": 3, "quarter": 4, "fourth": 4, "fifth": 5, "sixth": 6,
+                 "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
+_SCALE = {"thousand": 10**3, "k": 10**3, "million": 10**6, "M": 10**6, "billion": 10**9, "bn": 10**9,
+          "trillion": 10**12}
 _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?")
 _NUMBER_WORD = "|".join(sorted(_CARDINALS, key=len, reverse=True))
 _NUMBER_WORDS = re.compile(rf"(?i)\b(?:minus\s+|negative\s+)?(?:{_NUMBER_WORD})"
                            rf"(?:(?:\s+|-)(?:and\s+)?(?:{_NUMBER_WORD}))*(?:th|ieth)?\b")
+_OTHER_FORMS = re.compile(rf"""
+    (?P<grouped>(?<![\d.,])\d{{1,3}}(?:[{_SEPARATORS}]\d{{3}})+(?!\d)(?:\.\d+)?)
+  | (?P<power>(?<![\d.])(?:\d+(?:\.\d+)?\s*(?:\\times|\\cdot|×|x|\*)\s*)?
+        10\s*(?:\^|\*\*)\s*\{{?\s*[-+−]?\d{{1,4}}\s*\}}?)
+  | (?P<scaled>(?<![\d.,])(?P<count>\d+(?:\.\d+)?)\s*(?P<scale>thousand|million|billion|trillion|(?-i:k|M|bn))\b)
+  | (?P<fraction>\b(?:(?P<numerator>an?|{_NUMBER_WORD})[\s-]+)?
+        (?P<denominator>{"|".join(_DENOMINATORS)})(?:s|es)?\b)
+""", re.X | re.I)
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,7 @@ def withhold(text: str, secret: str, mask: str = MASK) -> str:
     if answer is None:
         return text
     if (number := answer.number) is not None:
+        text = _OTHER_FORMS.sub(lambda m: mask if _same(_read_form(m), number) else m.group(), text)
         text = _NUMBER.sub(lambda m: mask if _same(_read(m.group()), number) else m.group(), text)
         text = _NUMBER_WORDS.sub(lambda m: mask if _same(_words_value(m.group()), number) else m.group(), text)
     elif answer.words:
@@ -88,6 +106,20 @@ def _secret(secret: str) -> _Secret | None:
 
 def _read(text: str) -> Number | None:
     return parse_number(re.sub(r"^[$€£]\s?", "", text.strip()))
+
+
+def _read_form(match: re.Match[str]) -> Number | None:
+    """The value of an `_OTHER_FORMS` match."""
+    if (grouped := match.group("grouped")) is not None:
+        return parse_number(re.sub(f"[{_SEPARATORS}]", "", grouped))
+    if (power := match.group("power")) is not None:
+        return parse_number(power if not power.startswith("10") else f"1 × {power}")
+    if (scale := match.group("scale")) is not None:
+        count = parse_number(match.group("count"))
+        return None if count is None else Number(count.value * (_SCALE.get(scale) or _SCALE[scale.lower()]))
+    numerator = (match.group("numerator") or "a").lower()
+    count = 1 if numerator in ("a", "an") else _CARDINALS[numerator]
+    return Number(Fraction(count, _DENOMINATORS[match.group("denominator").lower()]))
 
 
 def _words_value(text: str) -> Number | None:

@@ -21,7 +21,7 @@ def test_an_answer_with_a_noun_or_decimals_is_read_as_its_value(answer: str) -> 
 
 def test_a_rounded_value_and_the_other_reading_of_a_percent_sign_give_the_answer_away() -> None:
     assert withhold("about 3.14, not 3.2", "3.14159") == f"about {MASK}, not 3.2"
-    assert withhold("a quarter is 25% (1/4), not 0.5", "0.25") == f"a quarter is {MASK} ({MASK}), not 0.5"
+    assert withhold("a quarter is 25% (1/4), not 0.5", "0.25") == f"{MASK} is {MASK} ({MASK}), not 0.5"
 
 
 def test_a_word_answer_is_withheld_as_written_and_in_its_other_number() -> None:
@@ -37,3 +37,21 @@ def test_a_form_withhold_does_not_mask_is_still_detected() -> None:
 
 def test_an_empty_answer_withholds_nothing() -> None:
     assert withhold("42", "  ") == "42" and not reveals("42", "")
+
+
+@pytest.mark.parametrize(("text", "answer"), [
+    ("three quarters", "0.75"), ("three-quarters", "3/4"), ("one half", "0.5"), ("two thirds", "2/3"),
+    ("1 200", "1200"), ("1\u202f200", "1200"), ("1\u00a0200", "1,200"), ("1'200", "1200"),
+    ("1.2 \\times 10^3", "1200"), ("4.2 × 10^1", "42"), ("10^6", "1000000"), ("1.2 thousand", "1200"),
+    ("1.2k", "1200"), ("1 million", "1000000"), ("3M", "3000000"),
+])
+def test_fraction_words_grouped_thousands_powers_of_ten_and_scale_words_are_withheld(text: str, answer: str) -> None:
+    masked = withhold(f"The right total is {text}, check it.", answer)
+    assert masked == f"The right total is {MASK}, check it.", masked
+    assert not reveals(masked, answer)
+
+
+def test_those_forms_of_another_value_stay() -> None:
+    text = "the third step, 10^2 items, 3M users, 1.2 m, 1 200 km and two thirds"
+    assert withhold(text, "5") == text
+    assert withhold("it is 1 200", "200") == f"it is 1 {MASK}", "the grouped reading does not hide the answer's own"
