@@ -58,6 +58,7 @@ THREADS_ENV = "NANOFLUX_LLAMA_THREADS"  # the embedded model's threads for gener
 BATCH_THREADS_ENV = "NANOFLUX_LLAMA_BATCH_THREADS"  # ... and for evaluating a prompt
 # Each role's latest prompt state (8-28 MB for the math spec's prompts): room for every role's prefix.
 PROMPT_CACHE_BYTES = 256 << 20
+MEMORY_CACHE_ENTRIES = 4096  # answers DSPy's cache keeps in memory over a run's disk cache (`configure_cache`)
 NO_KEY = "nanoflux-no-key"  # sent to an api_base server when no key is named, never the user's provider key
 PROVIDERS_URL = "https://docs.litellm.ai/docs/providers"
 
@@ -369,6 +370,9 @@ def configure_cache(directory: Path | None) -> None:
 
     DSPy has one cache per process (`dspy.cache`): this changes it for good, which only a process
     NanoFlux owns may do (a Ray actor playing a run's rounds); a library call uses `using_cache`.
+    Over a disk cache, the memory layer keeps only the MEMORY_CACHE_ENTRIES answers used last: DSPy's
+    default of a million entries kept every answer of a long run in memory (a thinking model's run:
+    tens of kilobytes an answer) though the disk holds them all.
     """
     if directory is None:
         dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=True)
@@ -380,7 +384,8 @@ def configure_cache(directory: Path | None) -> None:
         raise NanofluxError(f"cannot create the LM cache directory {directory}: {exc.strerror}; "
                             "pick a writable path") from exc
     try:
-        dspy.configure_cache(enable_disk_cache=True, enable_memory_cache=True, disk_cache_dir=str(directory))
+        dspy.configure_cache(enable_disk_cache=True, enable_memory_cache=True, disk_cache_dir=str(directory),
+                             memory_max_entries=MEMORY_CACHE_ENTRIES)
     except Exception as exc:  # diskcache's sqlite says "disk I/O error" or "database or disk is full"
         if not out_of_space(directory):
             raise

@@ -18,6 +18,7 @@ from nanoflux.clients.lm import (
     CHARS_PER_TOKEN,
     CUT_JSON_RETRIES,
     MAX_STRING_CHARS,
+    MEMORY_CACHE_ENTRIES,
     LlamaCppEngine,
     LlamaPool,
     bound_schema,
@@ -156,6 +157,18 @@ def test_configure_cache_puts_the_disk_cache_in_the_given_directory(fresh_cache)
     assert dspy.cache.enable_disk_cache and fresh_cache.is_dir()
     configure_cache(None)
     assert not dspy.cache.enable_disk_cache
+
+
+def test_a_runs_cache_keeps_recent_answers_in_memory_and_every_answer_on_disk(tmp_path):
+    """A long run's answers do not pile up in memory: past MEMORY_CACHE_ENTRIES the oldest leave the memory
+    layer, and are still answered, from the run's disk cache."""
+    with using_cache(tmp_path / "run-cache"):
+        requests = [{"model": "m", "messages": [{"role": "user", "content": f"q{i}"}]}
+                    for i in range(MEMORY_CACHE_ENTRIES + 10)]
+        for number, request in enumerate(requests):
+            dspy.cache.put(request, {"answer": number})
+        assert len(dspy.cache.memory_cache) == MEMORY_CACHE_ENTRIES
+        assert dspy.cache.get(requests[0]) == {"answer": 0}  # from disk
 
 
 def test_using_cache_swaps_in_a_disk_cache_for_the_block_only(tmp_path):
