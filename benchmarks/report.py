@@ -15,7 +15,12 @@ mapped to another (`n -> k*n + pass`, k from 2 to 8 by round), so that no block 
 compress for free. Without the data file the texts come from this repository's docs (a warning says
 so: sizes are then not comparable). 5% of rounds fail, as unparseable output does.
 
-    python benchmarks/report.py [--sizes 10000 100000] [--data FILE] [--breakdown]
+`--traces` builds each size twice, without and with reasoning traces (a thinking run's): each played
+round then has an attacker and a defender trace of 6,000 to 12,000 characters, other questions' solutions
+(question and steps) drawn at random and joined, their numbers varied as the round's are, so deflate meets
+real text, not repetition; the page shows each to its first REPORT_TRACE_CHARS.
+
+    python benchmarks/report.py [--sizes 10000 100000] [--data FILE] [--breakdown] [--traces]
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gsm8k_m
 REASONS = ("accepted", "out_of_band", "duplicate", "unverified_reference", "incorrect_reference")
 TOPICS = 8
 SOLVES = 3
+TRACE_ROLES = ("attacker", "defender")
+TRACE_LENGTHS = (6_000, 12_000)  # a thinking model's trace, in characters (the journal keeps up to 16,000)
 NUMBER = re.compile(r"\d+")
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
 ARITHMETIC = re.compile(r"([\d.()+\-*/x ]*\d[\d.()+\-*/x ]*)=\s*\$?(\d[\d,.]*)")
@@ -114,7 +121,21 @@ def varied(value: Any, vary: Any) -> Any:
     return value
 
 
-def synthetic_round(round_id: int, questions: list[list[Solution]], order: list[int]) -> dict:
+def trace(rng: random.Random, pool: list[Solution], skip: int) -> str:
+    """A reasoning trace of TRACE_LENGTHS characters: solutions of questions other than `skip`, each its
+    question and steps, drawn at random and joined until long enough."""
+    length, parts, size = rng.randint(*TRACE_LENGTHS), [], 0
+    while size < length:
+        if (solution := rng.choice(pool))["q"] != skip:
+            parts.append(f"{solution['question']} {' '.join(solution['steps'])}")
+            size += len(parts[-1]) + 2
+    return "\n\n".join(parts)[:length]
+
+
+def synthetic_round(round_id: int, questions: list[list[Solution]], order: list[int],
+                    pool: list[Solution] | None = None) -> dict:
+    """Round `round_id`, with attacker and defender traces drawn from `pool` where one is given (by a random
+    generator of their own, so the round is otherwise the one built without them)."""
     rng = random.Random(round_id)
     passes, slot = divmod(round_id, len(order))
     solutions = list(questions[order[slot]])
@@ -173,20 +194,23 @@ def synthetic_round(round_id: int, questions: list[list[Solution]], order: list[
                                    "verdicts": agreements, "other": None}},
         "roles": {role: {"model": "local/smollm2-135m", "seconds": 1.2, "input_tokens": 600, "output_tokens": 150}
                   for role in ("attacker", "defender", "judge")},
+        **({"traces": {role: vary(trace(random.Random(f"{role} {round_id}"), pool, reference["q"]))
+                       for role in TRACE_ROLES}} if pool else {}),
         "curation": {"accepted": reason == "accepted", "reason": reason, "similarity": round(rng.random(), 3),
                      **({"nearest_id": str(rng.randrange(round_id))} if reason == "duplicate" and round_id else {})},
     }
 
 
-def make_run(path: Path, rounds: int, questions: list[list[Solution]]) -> Path:
+def make_run(path: Path, rounds: int, questions: list[list[Solution]], traces: bool = False) -> Path:
     path.mkdir(parents=True)
     spec = parse_spec("name: bench\ndescription: d\n")
     (path / "spec.json").write_text(spec.model_dump_json())
     order = list(range(len(questions)))
     random.Random(0).shuffle(order)
+    pool = [solution for solutions in questions for solution in solutions] if traces else None
     journal = Journal(path / JOURNAL_NAME)
     for round_id in range(rounds):
-        journal.append(synthetic_round(round_id, questions, order))
+        journal.append(synthetic_round(round_id, questions, order, pool))
     return path
 
 
@@ -240,6 +264,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10000, 100000])
     parser.add_argument("--data", type=Path, default=DATA, help="the GSM8K dev set (default: %(default)s)")
     parser.add_argument("--breakdown", action="store_true", help="print what the packed rounds are made of")
+    parser.add_argument("--traces", action="store_true",
+                        help="build each size without and with attacker and defender reasoning traces")
     args = parser.parse_args()
     if args.data.exists():
         questions = load_questions(args.data)
@@ -248,20 +274,22 @@ def main() -> None:
               "come from the docs instead, so the sizes are not comparable with the documented ones", file=sys.stderr)
         questions = docs_questions()
     build_report(make_run(Path(tempfile.mkdtemp()) / "warm", 10, questions))  # imports matplotlib and Jinja2 once
-    print(f"{'rounds':>7}  {'build (s)':>9}  {'peak RSS (GB)':>13}  {'size (MB)':>9}  "
+    print(f"{'rounds':>7}  {'traces':>6}  {'build (s)':>9}  {'peak RSS (GB)':>13}  {'size (MB)':>9}  "
           f"{'first page in Chromium (s)':>26}")
     for size in args.sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            run = make_run(Path(tmp) / "run", size, questions)
-            started = time.perf_counter()
-            report = build_report(run)
-            seconds = time.perf_counter() - started
-            opened = open_in_chromium(report)
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB on Linux; the process's peak so far
-            print(f"{size:>7}  {seconds:>9.2f}  {peak:>13.2f}  {report.stat().st_size / 1e6:>9.2f}  "
-                  f"{'n/a' if opened is None else f'{opened:.2f}':>26}")
-            if args.breakdown:
-                breakdown(run)
+        for traces in (False, True) if args.traces else (False,):
+            with tempfile.TemporaryDirectory() as tmp:
+                run = make_run(Path(tmp) / "run", size, questions, traces)
+                started = time.perf_counter()
+                report = build_report(run)
+                seconds = time.perf_counter() - started
+                opened = open_in_chromium(report)
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB on Linux; the peak so far
+                print(f"{size:>7}  {'yes' if traces else 'no':>6}  {seconds:>9.2f}  {peak:>13.2f}  "
+                      f"{report.stat().st_size / 1e6:>9.2f}  {'n/a' if opened is None else f'{opened:.2f}':>26}",
+                      flush=True)
+                if args.breakdown:
+                    breakdown(run)
 
 
 if __name__ == "__main__":
