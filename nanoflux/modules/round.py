@@ -223,12 +223,11 @@ def outputs(prediction: dspy.Prediction) -> dict[str, Any]:
     return {key: prediction[key] for key in prediction.keys() if key != "trace"}
 
 
-def clip_trace(text: str, limit: int = TRACE_CHARS, rest: str = "cut") -> str:
-    """A reasoning trace cut to its first `limit` characters, ending with a marker of how many more there were
-    and what became of them (`rest`)."""
+def clip_trace(text: str, limit: int = TRACE_CHARS) -> str:
+    """A reasoning trace cut to its first `limit` characters, ending with a marker of how many were cut."""
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}\n[... {len(text) - limit:,} more characters of reasoning {rest}]"
+    return f"{text[:limit]}\n[... {len(text) - limit:,} more characters of reasoning cut]"
 
 
 def _record_call(trace: dict[str, dict[str, Any]], role: str, lm: dspy.BaseLM, start: float,

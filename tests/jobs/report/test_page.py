@@ -587,12 +587,16 @@ def test_non_ascii_text_outside_and_inside_the_blocks_is_shown_as_written(tmp_pa
     assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
 
 
-def test_the_page_shows_the_start_of_a_long_trace_and_says_the_journal_has_the_rest(tmp_path: Path) -> None:
+def test_the_page_shows_the_start_and_end_of_a_long_trace_and_says_the_journal_has_the_rest(tmp_path: Path) -> None:
     long = " ".join(f"thought {i}" for i in range(2_000))  # 19,889 characters
     record = with_traces(make_record(0), defender=long)
     record = with_revisions(record, revised(record, "17", right=True, trace=long))
     shown = embedded_rounds(decode_page(build_report(make_run(tmp_path / "run", [record])).read_bytes()))[0]
-    cut = f"\n[... {len(long) - REPORT_TRACE_CHARS:,} more characters of reasoning in rounds.jsonl]"
-    assert shown["traces"]["defender"] == long[:REPORT_TRACE_CHARS] + cut
-    assert shown["revisions"][0]["trace"] == long[:REPORT_TRACE_CHARS] + cut
+    half = REPORT_TRACE_CHARS // 2
+    expected = f"{long[:half]}\n[... {len(long) - 2 * half:,} more characters of reasoning in rounds.jsonl ...]\n" \
+               f"{long[-half:]}"
+    assert shown["traces"]["defender"] == expected and shown["revisions"][0]["trace"] == expected
     assert read_rounds(tmp_path / "run" / JOURNAL_NAME)[0]["traces"]["defender"] == long  # the journal keeps it
+    short = with_traces(make_record(1), defender=long[:REPORT_TRACE_CHARS])
+    assert embedded_rounds(decode_page(build_report(make_run(tmp_path / "short", [short])).read_bytes()))[0][
+        "traces"]["defender"] == long[:REPORT_TRACE_CHARS]  # shown whole
