@@ -18,7 +18,7 @@ so: sizes are then not comparable). 5% of rounds fail, as unparseable output doe
 `--traces` builds each size twice, without and with reasoning traces (a thinking run's): each played
 round then has an attacker and a defender trace of 6,000 to 12,000 characters, other questions' solutions
 (question and steps) drawn at random and joined, their numbers varied as the round's are, so deflate meets
-real text, not repetition; the page shows each to its first REPORT_TRACE_CHARS.
+real text, not repetition; the page shows each by its start and end, REPORT_TRACE_CHARS in all.
 
     python benchmarks/report.py [--sizes 10000 100000] [--data FILE] [--breakdown] [--traces]
 """
