@@ -24,7 +24,7 @@ from nanoflux.spec.model import SOLVER_TEMPERATURE
 logger = logging.getLogger(__name__)
 
 FAILED_CALL = "nanoflux_failed_call"  # the attribute a role's exception carries: which role's LM raised it
-PAID_CALLS = "nanoflux_paid_calls"  # and the calls the round made before it failed, as `trace` holds them
+PAID_CALLS = "nanoflux_paid_calls"  # and the calls the round made before it failed, as `calls` holds them
 TRACE_CHARS = 16_000  # the most of a role's reasoning trace a round keeps (`clip_trace`): a journal line stays small
 
 
@@ -108,21 +108,21 @@ class Round(dspy.Module):
 
     def forward(self, topic: str, hops: int, answer_type: str, avoid: Sequence[str] = (),
                 round_index: int = 0, rollout_id: int | None = None) -> dspy.Prediction:
-        trace: dict[str, dict[str, Any]] = {}
+        calls: dict[str, dict[str, Any]] = {}
         try:
             played = self.lms.for_round(round_index)
             lms = {role: sampling(lm, rollout_id) for role, lm in played.items()}
-            attack = self._play("attacker", lms, trace, self.attacker, topic=topic, hops=hops,
+            attack = self._play("attacker", lms, calls, self.attacker, topic=topic, hops=hops,
                                 answer_type=answer_type, avoid=avoid)
             question = _required_text(attack.question, "question")
             reference = _required_text(attack.reference_answer, "reference_answer")
             steps = [str(step).strip() for step in (attack.solution_steps or []) if str(step).strip()]
-            defense = self._play("defender", lms, trace, self.defender, question=question)
+            defense = self._play("defender", lms, calls, self.defender, question=question)
             answer = str(defense.answer or "").strip()
-            solves = self._solve(question, played["solver"], trace, rollout_id)
+            solves = self._solve(question, played["solver"], calls, rollout_id)
             judged = {"question": question, "reference_answer": reference, "solution_steps": steps,
                       "solves": [solve["answer"] for solve in solves]}
-            verdict = self._play("judge", lms, trace, self.judge, reasoning=str(defense.reasoning or ""),
+            verdict = self._play("judge", lms, calls, self.judge, reasoning=str(defense.reasoning or ""),
                                  answer=answer, **judged)
             for solve, agreement in zip(solves, verdict.confirmation["verdicts"], strict=False):
                 solve["agreement"] = agreement
@@ -132,20 +132,20 @@ class Round(dspy.Module):
                 extra["traces"] = traces
             if self.revise:
                 extra["revisions"] = self._revise(judged, str(defense.reasoning or "").strip(), answer, verdict,
-                                                  played, trace, rollout_id)
+                                                  played, calls, rollout_id)
             return dspy.Prediction(
                 topic=topic, hops=hops, question=question, reference_answer=reference, solution_steps=steps,
                 annotation=str(attack.annotation or "").strip(),
                 defender_reasoning=str(defense.reasoning or "").strip(), defender_answer=answer,
                 judge=outputs(verdict),
                 models={role: lm.model for role, lm in lms.items() if role != "solver" or self.solves},
-                roles=trace, **extra,
+                roles=calls, **extra,
             )
         except Exception as exc:
-            setattr(exc, PAID_CALLS, trace)  # what the round cost before it failed (`paid_calls`)
+            setattr(exc, PAID_CALLS, calls)  # what the round cost before it failed (`paid_calls`)
             raise
 
-    def _solve(self, question: str, lm: dspy.BaseLM, trace: dict[str, dict[str, Any]],
+    def _solve(self, question: str, lm: dspy.BaseLM, calls: dict[str, dict[str, Any]],
                rollout_id: int | None) -> list[dict[str, Any]]:
         """The round's independent solves, each a fresh sample under its own rollout key, shown only the question."""
         solves = []
@@ -158,7 +158,7 @@ class Round(dspy.Module):
         for index in range(self.solves):
             lms = {"solver": sampling(lm, solve_rollout_id(rollout_id, index))}
             try:
-                solved = self._play("solver", lms, trace, self.solver, question=question)
+                solved = self._play("solver", lms, calls, self.solver, question=question)
             except AdapterParseError as exc:  # the solve said nothing usable: it has no answer, the round goes on
                 solves.append({"model": lm.model, "answer": None, "solution": "", "error": _clip(str(exc))})
                 continue
@@ -169,7 +169,7 @@ class Round(dspy.Module):
         return solves
 
     def _revise(self, judged: dict[str, Any], reasoning: str, answer: str, verdict: dspy.Prediction,
-                played: dict[str, dspy.BaseLM], trace: dict[str, dict[str, Any]],
+                played: dict[str, dspy.BaseLM], calls: dict[str, dict[str, Any]],
                 rollout_id: int | None) -> list[dict[str, Any]]:
         """The defender's answers after its first, each judged like it (`judged`: the judge's other inputs), until
         one is correct or `revise` were given; each revision's calls under their own rollout key."""
@@ -178,10 +178,10 @@ class Round(dspy.Module):
             rollout = revision_rollout_id(rollout_id, len(revisions))
             lms = {role: sampling(played[role], rollout) for role in ("defender", "judge")}
             feedback = self.judge.feedback(judged["question"], reasoning, answer, verdict, judged["reference_answer"])
-            revised = self._play("defender", lms, trace, self.reviser, question=judged["question"],
+            revised = self._play("defender", lms, calls, self.reviser, question=judged["question"],
                                  previous_reasoning=reasoning, previous_answer=answer, feedback=feedback)
             reasoning, answer = str(revised.reasoning or "").strip(), str(revised.answer or "").strip()
-            verdict = self._play("judge", lms, trace, self.judge, reasoning=reasoning, answer=answer, **judged)
+            verdict = self._play("judge", lms, calls, self.judge, reasoning=reasoning, answer=answer, **judged)
             revision = {"feedback": feedback, "reasoning": reasoning, "answer": answer,
                         "judge": outputs(verdict)}
             if thought := revised.trace:
@@ -189,9 +189,9 @@ class Round(dspy.Module):
             revisions.append(revision)
         return revisions
 
-    def _play(self, role: str, lms: dict[str, dspy.BaseLM], trace: dict[str, dict[str, Any]],
+    def _play(self, role: str, lms: dict[str, dspy.BaseLM], calls: dict[str, dict[str, Any]],
               module: dspy.Module, **inputs: Any) -> dspy.Prediction:
-        """Run one role's module on its LM and adapter, put its call into `trace`, and return its prediction
+        """Run one role's module on its LM and adapter, put its call into `calls`, and return its prediction
         with the reasoning trace of its LM calls as `trace` (clipped; "" when none came back or the role's
         traces are not kept)."""
         start = time.perf_counter()
@@ -202,18 +202,18 @@ class Round(dspy.Module):
             except Exception as exc:
                 # The exception keeps its type (callers and optimizers catch it as before); it only learns
                 # which role and server it came from, so a failed round can name them; the call goes into
-                # `trace` if it was paid for (an answer that did not parse was), so a budget counts it.
+                # `calls` if it was paid for (an answer that did not parse was), so a budget counts it.
                 setattr(exc, FAILED_CALL, {"role": role, "model": lms[role].model,
                                            "api_base": getattr(lms[role], "kwargs", {}).get("api_base")})
-                before = trace.get(role)
-                if _record_call(trace, role, lms[role], start, usage)["input_tokens"] == 0:
+                before = calls.get(role)
+                if _record_call(calls, role, lms[role], start, usage)["input_tokens"] == 0:
                     # nothing reached a model (or the cache answered): no call to count
                     if before is None:
-                        del trace[role]
+                        del calls[role]
                     else:
-                        trace[role] = before
+                        calls[role] = before
                 raise
-        _record_call(trace, role, lms[role], start, usage)
+        _record_call(calls, role, lms[role], start, usage)
         result["trace"] = clip_trace(join_traces(thoughts)) if role in self.keep_reasoning else ""
         return result
 
@@ -230,9 +230,9 @@ def clip_trace(text: str, limit: int = TRACE_CHARS) -> str:
     return f"{text[:limit]}\n[... {len(text) - limit:,} more characters of reasoning cut]"
 
 
-def _record_call(trace: dict[str, dict[str, Any]], role: str, lm: dspy.BaseLM, start: float,
+def _record_call(calls: dict[str, dict[str, Any]], role: str, lm: dspy.BaseLM, start: float,
                  usage: UsageTracker) -> dict[str, Any]:
-    """Put a role's call (model, seconds, tokens paid) into the round's `trace` and return the call; a role
+    """Put a role's call (model, seconds, tokens paid) into the round's `calls` and return the call; a role
     called again in the round (the solver, once a solve) adds to its entry, which then counts its `calls`."""
     tokens = token_usage(usage).values()
     call = {
@@ -243,13 +243,13 @@ def _record_call(trace: dict[str, dict[str, Any]], role: str, lm: dspy.BaseLM, s
     }
     if reasoning := sum(used["reasoning_tokens"] for used in tokens):  # absent when the provider reports none
         call["reasoning_tokens"] = reasoning
-    if (earlier := trace.get(role)) is None:
-        trace[role] = dict(call)
+    if (earlier := calls.get(role)) is None:
+        calls[role] = dict(call)
     else:
         summed = {key: round(earlier.get(key, 0) + call.get(key, 0), 3)
                   for key in ("seconds", "input_tokens", "output_tokens", "reasoning_tokens")
                   if key in earlier or key in call}
-        trace[role] = {"model": call["model"], "calls": earlier.get("calls", 1) + 1, **summed}
+        calls[role] = {"model": call["model"], "calls": earlier.get("calls", 1) + 1, **summed}
     return call
 
 
