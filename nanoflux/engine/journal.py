@@ -268,6 +268,17 @@ def outcome_counts(records: Iterable[RoundRecord]) -> dict[str, Any]:
             "revisions": sum(len(record.get("revisions") or []) for record in played)}
 
 
+def critiques(count: int) -> str:
+    """`count` critiques in words ("1 critique", "2 critiques"), as every count of outcomes names them."""
+    return f"{count} critique" + ("" if count == 1 else "s")
+
+
+def corrected_after(outcomes: dict[str, Any]) -> str:
+    """`outcome_counts`' corrected rounds by the critiques each took, in words: "1 after 1 critique, 2 after 2
+    critiques" ("" when none was corrected)."""
+    return ", ".join(f"{n} after {critiques(int(k))}" for k, n in outcomes["corrected_after"].items())
+
+
 class Journal:
     """Append-only JSONL journal with torn-tail repair; numbers each round's attempts from 1.
 

@@ -23,6 +23,7 @@ from nanoflux.clients.pricing import Spend
 from nanoflux.engine.journal import (
     RoundRecord,
     confirmed_and_defender_failed,
+    corrected_after,
     is_accepted,
     outcome_counts,
     read_rounds,
@@ -287,8 +288,7 @@ def format_stats(stats: dict[str, Any]) -> str:
 def outcomes_line(outcomes: dict[str, Any]) -> str:
     """The played rounds by what became of the defender's answer (`outcome_counts`), in one line: "3 right at once,
     2 corrected (1 after 1 critique, 1 after 2 critiques), 1 never corrected; 4 revisions"."""
-    after = ", ".join(f"{n} after {k} critique" + ("" if k == "1" else "s")
-                      for k, n in outcomes["corrected_after"].items())
+    after = corrected_after(outcomes)
     return (f"{outcomes['right']} right at once, {outcomes['corrected']} corrected" + (f" ({after})" if after else "")
             + f", {outcomes['uncorrected']} never corrected; {outcomes['revisions']} revisions")
 

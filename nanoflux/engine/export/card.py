@@ -19,7 +19,13 @@ from nanoflux.base.io import write_atomic
 from nanoflux.base.names import ROLES
 from nanoflux.base.paths import DATASET_FILES, RunDir
 from nanoflux.base.rundir import file_entry
-from nanoflux.engine.journal import RoundRecord, confirmed_and_defender_failed, outcome_counts, reference_status
+from nanoflux.engine.journal import (
+    RoundRecord,
+    confirmed_and_defender_failed,
+    corrected_after,
+    outcome_counts,
+    reference_status,
+)
 from nanoflux.spec.model import Spec
 
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
@@ -137,8 +143,7 @@ def _answers(spec: Spec, manifest: dict[str, Any]) -> str:
     corrected), and whether the rows carry reasoning traces (`output.reasoning`) and in how many."""
     lines = []
     if found := (manifest.get("verification") or {}).get("outcomes"):
-        after = ", ".join(f"{n} after {k} critique{'s' if k != '1' else ''}"
-                          for k, n in found["corrected_after"].items())
+        after = corrected_after(found)
         lines.append(f"Of the kept rounds, the defender answered right at once in {found['right']}, corrected its "
                      f"answer after the judge's critique in {found['corrected']}{f' ({after})' if after else ''}, "
                      f"and stayed wrong in {found['uncorrected']} (`roles.judge.revise` sets how many tries it gets).")

@@ -28,7 +28,7 @@ from nanoflux.base.rundir import verified
 from nanoflux.base.scoring import Band
 from nanoflux.engine.budget import describe_stop
 from nanoflux.engine.curation.decisions import UNKEEPABLE, keep_refusal, read_review
-from nanoflux.engine.journal import RoundRecord, outcome
+from nanoflux.engine.journal import RoundRecord, critiques, outcome
 from nanoflux.jobs.report.packing import CHARSET, ESCAPE, SHIFT, encode_page, pack
 from nanoflux.jobs.stats import cost_summary, journal_records, outcomes_line, run_stats
 from nanoflux.spec.model import CurationSpec
@@ -317,13 +317,12 @@ def browser_row(record: RoundRecord, decision: dict[str, Any] | None = None, *,
 
 def outcome_label(record: RoundRecord) -> str:
     """What became of a played round's defender (`outcome`), as the examples browser labels it."""
-    name, critiques = outcome(record)
-    plural = "s" if critiques != 1 else ""
+    name, count = outcome(record)
     if name == "right":
         return "right at once"
     if name == "corrected":
-        return f"corrected after {critiques} critique{plural}"
-    return f"never corrected ({critiques} critique{plural})" if critiques else "wrong (no revision asked)"
+        return f"corrected after {critiques(count)}"
+    return f"never corrected ({critiques(count)})" if count else "wrong (no revision asked)"
 
 
 def step_rows(steps: list[str], check: Mapping[str, Any]) -> list[dict[str, str]]:
