@@ -19,7 +19,7 @@ from fractions import Fraction
 
 from .numeric import Number, compare_numbers, parse_number
 from .tokens import tokenize
-from .words import _CARDINALS, parse_number_words, same_words
+from .words import _CARDINALS, _SCALES, parse_number_words, same_words
 
 MASK = "[withheld]"
 _REL_TOL = 1e-9
@@ -35,8 +35,7 @@ _NUMBER = re.compile(r"""
 _SEPARATORS = " \u00a0\u202f\u2009'’"
 _DENOMINATORS = {"half": 2, "halve": 2, "third": 3, "quarter": 4, "fourth": 4, "fifth": 5, "sixth": 6,
                  "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
-_SCALE = {"thousand": 10**3, "k": 10**3, "million": 10**6, "M": 10**6, "billion": 10**9, "bn": 10**9,
-          "trillion": 10**12}
+_SCALE = {**_SCALES, "k": 10**3, "M": 10**6, "bn": 10**9}  # the words' scales and their abbreviations
 _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?")
 _NUMBER_WORD = "|".join(sorted(_CARDINALS, key=len, reverse=True))
 _NUMBER_WORDS = re.compile(rf"(?i)\b(?:minus\s+|negative\s+)?(?:{_NUMBER_WORD})"
